@@ -1,0 +1,10 @@
+//! consim: a deterministic simulator of microservices and the strategies that keep their data
+//! consistent.
+//!
+//! Read in this order: [`sim`] (virtual time, the event queue, seeded streams, the trace),
+//! [`net`] (topology, links, faults, the per-message decision), [`world`] (actors and the run
+//! loop). Same seed, same run: see ARCHITECTURE.md for how that is kept true.
+
+pub mod sim;
+pub mod net;
+pub mod world;

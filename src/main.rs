@@ -1,0 +1,5 @@
+//! The `consim` command line.
+
+fn main() {
+    println!("consim");
+}

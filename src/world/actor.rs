@@ -1,0 +1,114 @@
+//! The actor trait and its context, the only door an actor has to the world.
+
+use std::any::Any;
+use std::fmt::Debug;
+use std::hash::Hash;
+
+use super::core::Core;
+use super::event::Event;
+use crate::sim::{ActorId, Duration, EventKey, Instant, Rng};
+
+/// What a message (or timer payload) must be: cloned for duplicates, printed in full traces,
+/// hashed into the trace hash.
+pub trait Message: Clone + Debug + Hash + 'static {}
+
+impl<T: Clone + Debug + Hash + 'static> Message for T {}
+
+/// A participant in the simulation: a service, a database, a broker, a client.
+///
+/// Handlers run one at a time, to completion, at one virtual instant; an actor affects the
+/// world only through its [`Ctx`]. State an actor keeps in its fields is *volatile* unless
+/// the actor says otherwise: [`Actor::on_crash`] must drop it, and only what the actor
+/// deliberately keeps (its durable state, e.g. a committed log) survives into
+/// [`Actor::on_recover`]. The kernel cancels a crashed actor's timers and drops messages that
+/// arrive while it is down.
+pub trait Actor<M: Message>: Any {
+    /// Called once, at time zero, in actor-id order.
+    fn on_start(&mut self, ctx: &mut Ctx<'_, M>);
+
+    /// A message from `src` arrived.
+    fn on_message(&mut self, ctx: &mut Ctx<'_, M>, src: ActorId, msg: M);
+
+    /// A timer set with [`Ctx::set_timer`] fired, carrying the payload it was set with.
+    fn on_timer(&mut self, ctx: &mut Ctx<'_, M>, msg: M) {
+        let _ = (ctx, msg);
+    }
+
+    /// The actor crashed: forget volatile state, keep durable state. No context: a crashed
+    /// actor cannot send. Required, so that every actor decides what survives.
+    fn on_crash(&mut self);
+
+    /// The actor restarted after a crash; rebuild volatile state from durable state. By
+    /// default it starts over as at time zero.
+    fn on_recover(&mut self, ctx: &mut Ctx<'_, M>) {
+        self.on_start(ctx);
+    }
+}
+
+/// Names a pending timer so it can be cancelled.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct TimerId(EventKey);
+
+/// An actor's handle on the world during one handler call.
+pub struct Ctx<'a, M: Message> {
+    pub(super) core: &'a mut Core<M>,
+    pub(super) me: ActorId,
+}
+
+impl<M: Message> Ctx<'_, M> {
+    /// The current virtual time.
+    #[inline]
+    pub fn now(&self) -> Instant {
+        self.core.now
+    }
+
+    /// This actor's id.
+    #[inline]
+    pub fn me(&self) -> ActorId {
+        self.me
+    }
+
+    /// Sends `msg` to `dst` through the network, which may delay, drop or duplicate it.
+    #[inline]
+    pub fn send(&mut self, dst: ActorId, msg: M) {
+        self.core.send(self.me, dst, msg);
+    }
+
+    /// Delivers `msg` back to this actor after `after` as measured by its own clock (clock
+    /// drift applies). Timers never cross the network and die with a crash.
+    pub fn set_timer(&mut self, after: Duration, msg: M) -> TimerId {
+        let life = &self.core.lives[self.me.index()];
+        let incarnation = life.incarnation;
+        let at = self.core.now + life.real_delay(after);
+        let key = self.core.queue.push(
+            at,
+            Event::Timer {
+                actor: self.me,
+                incarnation,
+                msg,
+            },
+        );
+        TimerId(key)
+    }
+
+    /// Cancels one of this actor's pending timers; false if it already fired, was cancelled,
+    /// or belongs to another actor.
+    pub fn cancel_timer(&mut self, timer: TimerId) -> bool {
+        let mine = matches!(
+            self.core.queue.get(timer.0),
+            Some(Event::Timer { actor, .. }) if *actor == self.me
+        );
+        mine && self.core.queue.cancel(timer.0)
+    }
+
+    /// This actor's own random stream; other actors' draws never shift it.
+    #[inline]
+    pub fn rng(&mut self) -> &mut Rng {
+        &mut self.core.actor_rngs[self.me.index()]
+    }
+
+    /// Adds `amount` to the run-wide counter `name` (reports list every counter).
+    pub fn count(&mut self, name: &'static str, amount: u64) {
+        *self.core.counters.entry(name).or_insert(0) += amount;
+    }
+}

@@ -1,0 +1,85 @@
+//! The world's state minus the actors: what a [`super::Ctx`] may touch.
+//!
+//! Split from the actor list so a handler can hold `&mut` to its actor and to the core at
+//! once, and apply its sends and timers directly, with no command buffer in between.
+
+use std::collections::BTreeMap;
+
+use super::actor::Message;
+use super::event::Event;
+use super::stats::NetStats;
+use crate::net::{DropReason, Network, Verdict};
+use crate::sim::{ActorId, Duration, EventQueue, Instant, Rng, Trace, TraceKind};
+
+/// Lifecycle of one actor.
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct Life {
+    pub(crate) up: bool,
+    /// Bumped on every crash; timers of an earlier incarnation never fire.
+    pub(crate) incarnation: u32,
+    /// Clock drift in parts per million (positive: the clock runs fast).
+    pub(crate) drift_ppm: i64,
+}
+
+impl Life {
+    /// The virtual time a local delay of `after` really takes on this actor's clock.
+    #[inline]
+    pub(crate) fn real_delay(&self, after: Duration) -> Duration {
+        if self.drift_ppm == 0 {
+            return after;
+        }
+        let scaled = u128::from(after.as_us()) * 1_000_000 / (1_000_000 + self.drift_ppm) as u128;
+        Duration::from_us(u64::try_from(scaled).unwrap_or(u64::MAX))
+    }
+}
+
+pub(crate) struct Core<M> {
+    pub(crate) now: Instant,
+    /// Sequence number of the event being handled, recorded with drops decided at send time.
+    pub(crate) current_seq: u64,
+    pub(crate) queue: EventQueue<Event<M>>,
+    pub(crate) network: Network,
+    pub(crate) net_rngs: Vec<Rng>,
+    pub(crate) actor_rngs: Vec<Rng>,
+    pub(crate) lives: Vec<Life>,
+    pub(crate) trace: Trace,
+    pub(crate) stats: NetStats,
+    pub(crate) counters: BTreeMap<&'static str, u64>,
+}
+
+impl<M: Message> Core<M> {
+    /// Passes a message through the network and schedules what survives.
+    #[inline]
+    pub(crate) fn send(&mut self, src: ActorId, dst: ActorId, msg: M) {
+        self.stats.sent += 1;
+        let rng = &mut self.net_rngs[src.index()];
+        match self.network.decide(src, dst, self.now, rng) {
+            Verdict::Deliver { at, duplicate_at } => match duplicate_at {
+                None => {
+                    self.queue.push(at, Event::Deliver { src, dst, msg });
+                }
+                Some(dup_at) => {
+                    self.stats.duplicated += 1;
+                    let copy = msg.clone();
+                    self.queue.push(at, Event::Deliver { src, dst, msg });
+                    self.queue.push(dup_at, Event::Deliver { src, dst, msg: copy });
+                }
+            },
+            Verdict::Drop(reason) => self.drop_message(src, dst, reason, &msg),
+        }
+    }
+
+    /// Counts and traces a lost message.
+    pub(crate) fn drop_message(&mut self, src: ActorId, dst: ActorId, reason: DropReason, msg: &M) {
+        self.stats.count_drop(reason);
+        self.trace.record(
+            self.now,
+            self.current_seq,
+            TraceKind::Drop,
+            Some(src),
+            Some(dst),
+            reason.as_str(),
+            Some(msg),
+        );
+    }
+}

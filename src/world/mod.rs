@@ -1,0 +1,291 @@
+//! The world: actors on the network, driven by the event loop.
+//!
+//! [`WorldBuilder`] collects actors (one per topology node), links and faults, validates
+//! them and builds a [`World`]. [`World::run`] is the loop: pop the earliest event, advance
+//! virtual time to it, record it in the trace, and hand it to the one actor it concerns.
+//!
+//! **Invariant:** only `World::run` pops the queue and calls actor handlers. Depends on
+//! `sim` and `net`; knows nothing of databases, services or strategies.
+
+mod actor;
+mod core;
+mod event;
+mod run;
+mod stats;
+
+use std::any::Any;
+use std::collections::BTreeMap;
+
+pub use actor::{Actor, Ctx, Message, TimerId};
+pub use run::{Limits, RunOutcome, StopReason};
+pub use stats::NetStats;
+
+use self::core::{Core, Life};
+use event::Event;
+use crate::net::{ConfigError, DropReason, FaultAction, FaultPlan, FaultSpec, LinkSpec, Network, Topology};
+use crate::sim::{ActorId, EventQueue, Instant, Purpose, SeedTree, Trace, TraceKind, TraceLevel};
+
+/// Collects what a run is made of, then checks it all at once in [`WorldBuilder::build`].
+pub struct WorldBuilder<M: Message> {
+    seed: u64,
+    topology: Topology,
+    actors: Vec<Box<dyn Actor<M>>>,
+    faults: Vec<FaultSpec>,
+    trace_level: TraceLevel,
+}
+
+impl<M: Message> WorldBuilder<M> {
+    /// A world seeded with `seed`, where node pairs without an explicit link use
+    /// `default_link` (`None`: they cannot talk).
+    pub fn new(seed: u64, default_link: Option<LinkSpec>) -> Self {
+        WorldBuilder {
+            seed,
+            topology: Topology::new(default_link),
+            actors: Vec::new(),
+            faults: Vec::new(),
+            trace_level: TraceLevel::default(),
+        }
+    }
+
+    /// Adds an actor as a new node called `name`.
+    pub fn add_actor(&mut self, name: &str, actor: impl Actor<M>) -> Result<ActorId, ConfigError> {
+        let id = self.topology.add_node(name)?;
+        self.actors.push(Box::new(actor));
+        Ok(id)
+    }
+
+    /// Overrides the link from `src` to `dst` (one direction).
+    pub fn link(&mut self, src: ActorId, dst: ActorId, spec: LinkSpec) -> &mut Self {
+        self.topology.set_link(src, dst, spec);
+        self
+    }
+
+    /// Schedules a fault.
+    pub fn fault(&mut self, spec: FaultSpec) -> &mut Self {
+        self.faults.push(spec);
+        self
+    }
+
+    /// Sets how much the trace keeps (default: the hash only).
+    pub fn trace_level(&mut self, level: TraceLevel) -> &mut Self {
+        self.trace_level = level;
+        self
+    }
+
+    /// The topology so far (names, links), e.g. to resolve names.
+    pub fn topology(&self) -> &Topology {
+        &self.topology
+    }
+
+    /// Validates links and faults and builds the world.
+    pub fn build(self) -> Result<World<M>, ConfigError> {
+        self.topology.validate()?;
+        let plan = FaultPlan::compile(&self.faults, &self.topology)?;
+        let seeds = SeedTree::new(self.seed);
+        let n = self.actors.len() as u32;
+        let mut queue = EventQueue::new();
+        for &(at, action) in &plan.events {
+            queue.push(at, Event::Fault(action));
+        }
+        let core = Core {
+            now: Instant::ZERO,
+            current_seq: 0,
+            queue,
+            network: Network::new(&self.topology),
+            net_rngs: (0..n).map(|i| seeds.stream(Purpose::Network(i))).collect(),
+            actor_rngs: (0..n).map(|i| seeds.stream(Purpose::Actor(i))).collect(),
+            lives: vec![Life { up: true, ..Life::default() }; n as usize],
+            trace: Trace::new(self.trace_level),
+            stats: NetStats::default(),
+            counters: BTreeMap::new(),
+        };
+        Ok(World {
+            seed: self.seed,
+            names: self.topology.names(),
+            topology: self.topology,
+            plan,
+            actors: self.actors,
+            core,
+            started: false,
+            event_count: 0,
+        })
+    }
+}
+
+/// A built simulation: actors, network, faults and the pending events.
+pub struct World<M: Message> {
+    seed: u64,
+    names: Vec<String>,
+    topology: Topology,
+    plan: FaultPlan,
+    actors: Vec<Box<dyn Actor<M>>>,
+    core: Core<M>,
+    started: bool,
+    event_count: u64,
+}
+
+impl<M: Message> World<M> {
+    /// Runs until quiescence or a limit. The first call starts every actor at time zero;
+    /// later calls continue where the previous one stopped.
+    pub fn run(&mut self, limits: Limits) -> RunOutcome {
+        if !self.started {
+            self.started = true;
+            for index in 0..self.actors.len() {
+                let mut ctx = Ctx { core: &mut self.core, me: ActorId(index as u32) };
+                self.actors[index].on_start(&mut ctx);
+            }
+        }
+        let until = limits.until.unwrap_or(Instant::MAX);
+        let processed_at_start = self.event_count;
+        let stop = loop {
+            if self.event_count - processed_at_start >= limits.max_events {
+                break StopReason::EventLimit(limits.max_events);
+            }
+            if self.core.queue.len() > limits.max_pending {
+                break StopReason::PendingLimit(limits.max_pending);
+            }
+            match self.core.queue.peek_at() {
+                None => break StopReason::Quiescent,
+                Some(at) if at > until => {
+                    self.core.now = until;
+                    break StopReason::TimeLimit(until);
+                }
+                Some(_) => {}
+            }
+            let next = self.core.queue.pop().expect("peeked an event");
+            debug_assert!(next.at >= self.core.now, "event scheduled in the past");
+            self.core.now = next.at;
+            self.core.current_seq = next.seq;
+            if self.dispatch(next.event) {
+                self.event_count += 1;
+            }
+        };
+        RunOutcome {
+            stop,
+            end: self.core.now,
+            event_count: self.event_count,
+            trace_hash: self.core.trace.hash(),
+        }
+    }
+
+    /// Handles one event; false for a stale timer of an earlier incarnation (not an event).
+    #[inline]
+    fn dispatch(&mut self, event: Event<M>) -> bool {
+        let core = &mut self.core;
+        let (now, seq) = (core.now, core.current_seq);
+        match event {
+            Event::Deliver { src, dst, msg } => {
+                if !core.lives[dst.index()].up {
+                    core.drop_message(src, dst, DropReason::Crashed, &msg);
+                    return true;
+                }
+                core.stats.delivered += 1;
+                core.trace.record(now, seq, TraceKind::Deliver, Some(src), Some(dst), "", Some(&msg));
+                let mut ctx = Ctx { core, me: dst };
+                self.actors[dst.index()].on_message(&mut ctx, src, msg);
+            }
+            Event::Timer { actor, incarnation, msg } => {
+                let life = core.lives[actor.index()];
+                if !life.up || life.incarnation != incarnation {
+                    return false;
+                }
+                core.stats.timers_fired += 1;
+                core.trace.record(now, seq, TraceKind::Timer, Some(actor), None, "", Some(&msg));
+                let mut ctx = Ctx { core, me: actor };
+                self.actors[actor.index()].on_timer(&mut ctx, msg);
+            }
+            Event::Fault(action) => self.apply_fault(action),
+        }
+        true
+    }
+
+    fn apply_fault(&mut self, action: FaultAction) {
+        let core = &mut self.core;
+        let node = match action {
+            FaultAction::CutStart(cut) | FaultAction::CutEnd(cut) => {
+                let cut_spec = &self.plan.cuts[cut as usize];
+                core.network.apply_cut(cut_spec, matches!(action, FaultAction::CutStart(_)));
+                None
+            }
+            FaultAction::Crash(id) => {
+                let life = &mut core.lives[id.index()];
+                life.up = false;
+                life.incarnation += 1;
+                core.stats.crashes += 1;
+                self.actors[id.index()].on_crash();
+                Some(id)
+            }
+            FaultAction::Restart(id) => {
+                core.lives[id.index()].up = true;
+                core.stats.restarts += 1;
+                Some(id)
+            }
+            FaultAction::Drift(id, ppm) => {
+                core.lives[id.index()].drift_ppm = ppm;
+                Some(id)
+            }
+        };
+        let note = action.note(&self.plan);
+        core.trace.record::<()>(core.now, core.current_seq, TraceKind::Fault, node, None, note, None);
+        if let FaultAction::Restart(id) = action {
+            let mut ctx = Ctx { core, me: id };
+            self.actors[id.index()].on_recover(&mut ctx);
+        }
+    }
+
+    /// The master seed.
+    pub fn seed(&self) -> u64 {
+        self.seed
+    }
+
+    /// Current virtual time.
+    pub fn now(&self) -> Instant {
+        self.core.now
+    }
+
+    /// Actor names in id order.
+    pub fn names(&self) -> &[String] {
+        &self.names
+    }
+
+    /// The topology the network was built from.
+    pub fn topology(&self) -> &Topology {
+        &self.topology
+    }
+
+    /// The checked fault schedule.
+    pub fn fault_plan(&self) -> &FaultPlan {
+        &self.plan
+    }
+
+    /// Message and lifecycle counters.
+    pub fn stats(&self) -> &NetStats {
+        &self.core.stats
+    }
+
+    /// Counters actors recorded with [`Ctx::count`], by name.
+    pub fn counters(&self) -> &BTreeMap<&'static str, u64> {
+        &self.core.counters
+    }
+
+    /// The trace.
+    pub fn trace(&self) -> &Trace {
+        &self.core.trace
+    }
+
+    /// Events pending in the queue.
+    pub fn pending_count(&self) -> usize {
+        self.core.queue.len()
+    }
+
+    /// Whether an actor is up (not crashed).
+    pub fn is_up(&self, id: ActorId) -> bool {
+        self.core.lives[id.index()].up
+    }
+
+    /// The actor `id` as its concrete type, to inspect its state after (or between) runs.
+    pub fn actor<A: Actor<M>>(&self, id: ActorId) -> Option<&A> {
+        let actor: &dyn Any = self.actors.get(id.index())?.as_ref();
+        actor.downcast_ref::<A>()
+    }
+}
