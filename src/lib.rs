@@ -8,3 +8,5 @@
 pub mod sim;
 pub mod net;
 pub mod world;
+pub mod store;
+pub mod broker;

@@ -1,0 +1,1 @@
+//! Placeholder: the message broker (being written).

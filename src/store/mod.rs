@@ -1,0 +1,1 @@
+//! Placeholder: the per-service database (being written).
