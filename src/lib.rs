@@ -5,8 +5,9 @@
 //! [`net`] (topology, links, faults, the per-message decision), [`world`] (actors and the run
 //! loop). Same seed, same run: see ARCHITECTURE.md for how that is kept true.
 
-pub mod sim;
-pub mod net;
-pub mod world;
-pub mod store;
 pub mod broker;
+pub mod net;
+pub mod pingmesh;
+pub mod sim;
+pub mod store;
+pub mod world;

@@ -125,7 +125,11 @@ impl FaultPlan {
         for (index, spec) in specs.iter().enumerate() {
             let what = format!("fault #{} ({})", index + 1, spec.kind_name());
             match spec {
-                FaultSpec::Partition { groups, from, until } => {
+                FaultSpec::Partition {
+                    groups,
+                    from,
+                    until,
+                } => {
                     check_window(&what, *from, *until)?;
                     let pairs = partition_pairs(&what, groups, topology)?;
                     plan.add_cut(CutKind::Partition, pairs, *from, *until);
@@ -138,7 +142,11 @@ impl FaultPlan {
                     }
                     plan.add_cut(CutKind::LinkDown, vec![(a, b), (b, a)], *from, *until);
                 }
-                FaultSpec::Crash { node, at, restart_at } => {
+                FaultSpec::Crash {
+                    node,
+                    at,
+                    restart_at,
+                } => {
                     let id = topology.resolve(node)?;
                     if let Some(restart) = restart_at {
                         if restart <= at {
@@ -154,12 +162,18 @@ impl FaultPlan {
                     plan.events.push((*at, FaultAction::Crash(id)));
                     down_windows.entry(id).or_default().push((*at, *restart_at));
                 }
-                FaultSpec::ClockDrift { node, at, drift_ppm } => {
+                FaultSpec::ClockDrift {
+                    node,
+                    at,
+                    drift_ppm,
+                } => {
                     let id = topology.resolve(node)?;
                     if *drift_ppm <= -1_000_000 {
                         return Err(bad(
                             &what,
-                            &format!("drift {drift_ppm} ppm would stop or reverse the clock; use a value above -1000000"),
+                            &format!(
+                                "drift {drift_ppm} ppm would stop or reverse the clock; use a value above -1000000"
+                            ),
                         ));
                     }
                     plan.events.push((*at, FaultAction::Drift(id, *drift_ppm)));
@@ -172,7 +186,13 @@ impl FaultPlan {
         Ok(plan)
     }
 
-    fn add_cut(&mut self, kind: CutKind, pairs: Vec<(ActorId, ActorId)>, from: Instant, until: Option<Instant>) {
+    fn add_cut(
+        &mut self,
+        kind: CutKind,
+        pairs: Vec<(ActorId, ActorId)>,
+        from: Instant,
+        until: Option<Instant>,
+    ) {
         let cut = self.cuts.len() as u32;
         self.cuts.push(Cut { kind, pairs });
         self.events.push((from, FaultAction::CutStart(cut)));
@@ -254,7 +274,8 @@ fn check_crashes_do_not_overlap(
             let (at, restart) = pair[0];
             let (next_at, _) = pair[1];
             if restart.is_none_or(|r| next_at < r) {
-                let until = restart.map_or("never restarts".to_string(), |r| format!("restarts at {r}"));
+                let until =
+                    restart.map_or("never restarts".to_string(), |r| format!("restarts at {r}"));
                 return Err(bad(
                     "crash faults",
                     &format!(
@@ -285,7 +306,9 @@ mod tests {
     }
 
     fn error_of(spec: FaultSpec) -> String {
-        FaultPlan::compile(&[spec], &topology()).unwrap_err().to_string()
+        FaultPlan::compile(&[spec], &topology())
+            .unwrap_err()
+            .to_string()
     }
 
     #[test]
@@ -308,7 +331,10 @@ mod tests {
             at: Instant::from_ms(10),
             restart_at: Some(Instant::from_ms(5)),
         });
-        assert!(err.contains("restarts at 5ms, which is not after its crash at 10ms"), "{err}");
+        assert!(
+            err.contains("restarts at 5ms, which is not after its crash at 10ms"),
+            "{err}"
+        );
     }
 
     #[test]
@@ -321,15 +347,24 @@ mod tests {
         let err = FaultPlan::compile(&[crash(10, Some(30)), crash(20, None)], &topology())
             .unwrap_err()
             .to_string();
-        assert!(err.contains("crashes again at 20ms while still down"), "{err}");
+        assert!(
+            err.contains("crashes again at 20ms while still down"),
+            "{err}"
+        );
         let partition = |groups: Vec<Vec<String>>, until| FaultSpec::Partition {
             groups,
             from: Instant::from_ms(5),
             until: Some(Instant::from_ms(until)),
         };
         assert!(error_of(partition(vec![names(&["order"])], 9)).contains("at least two groups"));
-        assert!(error_of(partition(vec![names(&["order"]), names(&["order"])], 9)).contains("more than one group"));
-        assert!(error_of(partition(vec![names(&["order"]), names(&["payment"])], 5)).contains("not after its start"));
+        assert!(
+            error_of(partition(vec![names(&["order"]), names(&["order"])], 9))
+                .contains("more than one group")
+        );
+        assert!(
+            error_of(partition(vec![names(&["order"]), names(&["payment"])], 5))
+                .contains("not after its start")
+        );
     }
 
     #[test]
@@ -346,7 +381,10 @@ mod tests {
         assert_eq!(pairs, vec![(o, p), (o, d), (p, o), (d, o)]);
         assert_eq!(
             plan.events,
-            vec![(Instant::from_ms(5), FaultAction::CutStart(0)), (Instant::from_ms(9), FaultAction::CutEnd(0))]
+            vec![
+                (Instant::from_ms(5), FaultAction::CutStart(0)),
+                (Instant::from_ms(9), FaultAction::CutEnd(0))
+            ]
         );
     }
 }

@@ -71,13 +71,15 @@ impl LatencyDist {
             LatencyDist::Uniform { min_us, max_us } if min_us == max_us => Some(format!(
                 "uniform latency has zero width ({min_us}us..={max_us}us); use a constant latency instead"
             )),
-            LatencyDist::Uniform { max_us, .. } if max_us > MAX_LATENCY_US => {
-                Some(format!("uniform latency max {max_us}us exceeds the 1 hour cap"))
-            }
+            LatencyDist::Uniform { max_us, .. } if max_us > MAX_LATENCY_US => Some(format!(
+                "uniform latency max {max_us}us exceeds the 1 hour cap"
+            )),
             LatencyDist::Uniform { .. } => None,
-            LatencyDist::Normal { mean_us, std_dev_us } => {
-                positive_or_zero("mean", mean_us).or_else(|| positive("standard deviation", std_dev_us))
-            }
+            LatencyDist::Normal {
+                mean_us,
+                std_dev_us,
+            } => positive_or_zero("mean", mean_us)
+                .or_else(|| positive("standard deviation", std_dev_us)),
             LatencyDist::Exponential { mean_us } => positive("mean", mean_us),
             LatencyDist::LogNormal { median_us, sigma } => {
                 positive("median", median_us).or_else(|| positive("sigma", sigma))
@@ -103,7 +105,10 @@ impl LatencyDist {
             LatencyDist::Uniform { min_us, max_us } => {
                 return Duration::from_us(rng.random_range(min_us..=max_us));
             }
-            LatencyDist::Normal { mean_us, std_dev_us } => mean_us + std_dev_us * standard_normal(rng),
+            LatencyDist::Normal {
+                mean_us,
+                std_dev_us,
+            } => mean_us + std_dev_us * standard_normal(rng),
             LatencyDist::Exponential { mean_us } => -mean_us * libm::log(open_unit(rng)),
             LatencyDist::LogNormal { median_us, sigma } => {
                 median_us * libm::exp(sigma * standard_normal(rng))
@@ -117,11 +122,13 @@ impl LatencyDist {
 }
 
 fn positive(name: &str, value: f64) -> Option<String> {
-    (!(value.is_finite() && value > 0.0)).then(|| format!("{name} must be a positive number, got {value}"))
+    (!(value.is_finite() && value > 0.0))
+        .then(|| format!("{name} must be a positive number, got {value}"))
 }
 
 fn positive_or_zero(name: &str, value: f64) -> Option<String> {
-    (!(value.is_finite() && value >= 0.0)).then(|| format!("{name} must be zero or more, got {value}"))
+    (!(value.is_finite() && value >= 0.0))
+        .then(|| format!("{name} must be zero or more, got {value}"))
 }
 
 fn clamp_to_us(us: f64) -> u64 {
@@ -153,7 +160,9 @@ mod tests {
 
     fn mean_and_median(dist: LatencyDist) -> (f64, f64) {
         let mut rng = SeedTree::new(7).stream(Purpose::Other(1));
-        let mut samples: Vec<u64> = (0..200_000).map(|_| dist.sample(&mut rng).as_us()).collect();
+        let mut samples: Vec<u64> = (0..200_000)
+            .map(|_| dist.sample(&mut rng).as_us())
+            .collect();
         let mean = samples.iter().sum::<u64>() as f64 / samples.len() as f64;
         samples.sort_unstable();
         (mean, samples[samples.len() / 2] as f64)
@@ -169,24 +178,42 @@ mod tests {
 
     #[test]
     fn samples_have_the_configured_centre() {
-        let (mean, _) = mean_and_median(LatencyDist::Uniform { min_us: 1_000, max_us: 10_000 });
+        let (mean, _) = mean_and_median(LatencyDist::Uniform {
+            min_us: 1_000,
+            max_us: 10_000,
+        });
         assert_near("uniform mean", mean, 5_500.0, 0.01);
-        let (mean, _) = mean_and_median(LatencyDist::Normal { mean_us: 5_000.0, std_dev_us: 500.0 });
+        let (mean, _) = mean_and_median(LatencyDist::Normal {
+            mean_us: 5_000.0,
+            std_dev_us: 500.0,
+        });
         assert_near("normal mean", mean, 5_000.0, 0.01);
         let (mean, _) = mean_and_median(LatencyDist::Exponential { mean_us: 2_000.0 });
         assert_near("exponential mean", mean, 2_000.0, 0.02);
-        let (_, median) = mean_and_median(LatencyDist::LogNormal { median_us: 3_000.0, sigma: 0.5 });
+        let (_, median) = mean_and_median(LatencyDist::LogNormal {
+            median_us: 3_000.0,
+            sigma: 0.5,
+        });
         assert_near("log-normal median", median, 3_000.0, 0.02);
         // Pareto mean is scale * shape / (shape - 1) for shape > 1.
-        let (mean, _) = mean_and_median(LatencyDist::Pareto { scale_us: 1_000.0, shape: 3.0 });
+        let (mean, _) = mean_and_median(LatencyDist::Pareto {
+            scale_us: 1_000.0,
+            shape: 3.0,
+        });
         assert_near("pareto mean", mean, 1_500.0, 0.03);
     }
 
     #[test]
     fn samples_stay_within_bounds() {
         let mut rng = SeedTree::new(3).stream(Purpose::Other(2));
-        let normal = LatencyDist::Normal { mean_us: 10.0, std_dev_us: 1_000.0 };
-        let pareto = LatencyDist::Pareto { scale_us: 1.0, shape: 0.01 };
+        let normal = LatencyDist::Normal {
+            mean_us: 10.0,
+            std_dev_us: 1_000.0,
+        };
+        let pareto = LatencyDist::Pareto {
+            scale_us: 1.0,
+            shape: 0.01,
+        };
         for _ in 0..10_000 {
             assert!(normal.sample(&mut rng).as_us() <= MAX_LATENCY_US);
             assert!(pareto.sample(&mut rng).as_us() <= MAX_LATENCY_US);
@@ -196,13 +223,31 @@ mod tests {
     #[test]
     fn impossible_parameters_are_rejected_with_the_setting_named() {
         let bad = [
-            LatencyDist::Uniform { min_us: 10, max_us: 5 },
-            LatencyDist::Uniform { min_us: 5, max_us: 5 },
-            LatencyDist::Normal { mean_us: 5.0, std_dev_us: 0.0 },
-            LatencyDist::Normal { mean_us: -5.0, std_dev_us: 1.0 },
+            LatencyDist::Uniform {
+                min_us: 10,
+                max_us: 5,
+            },
+            LatencyDist::Uniform {
+                min_us: 5,
+                max_us: 5,
+            },
+            LatencyDist::Normal {
+                mean_us: 5.0,
+                std_dev_us: 0.0,
+            },
+            LatencyDist::Normal {
+                mean_us: -5.0,
+                std_dev_us: 1.0,
+            },
             LatencyDist::Exponential { mean_us: -1.0 },
-            LatencyDist::LogNormal { median_us: 1.0, sigma: f64::NAN },
-            LatencyDist::Pareto { scale_us: 0.0, shape: 2.0 },
+            LatencyDist::LogNormal {
+                median_us: 1.0,
+                sigma: f64::NAN,
+            },
+            LatencyDist::Pareto {
+                scale_us: 0.0,
+                shape: 2.0,
+            },
         ];
         for dist in bad {
             let err = dist.validate("link a->b latency").unwrap_err().to_string();

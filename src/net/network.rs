@@ -149,9 +149,13 @@ impl Network {
                 CutKind::LinkDown => &mut pair.link_cuts,
             };
             *counter = if starting {
-                counter.checked_add(1).expect("fewer than 65536 nested cuts")
+                counter
+                    .checked_add(1)
+                    .expect("fewer than 65536 nested cuts")
             } else {
-                counter.checked_sub(1).expect("a cut heals only after it started")
+                counter
+                    .checked_sub(1)
+                    .expect("a cut heals only after it started")
             };
         }
     }
@@ -213,7 +217,13 @@ mod tests {
         let lost = sample_rate(spec, trials, |v| v == Verdict::Drop(DropReason::Loss));
         assert_rate("loss", lost, 0.01, trials);
         let duplicated = sample_rate(spec, trials, |v| {
-            matches!(v, Verdict::Deliver { duplicate_at: Some(_), .. })
+            matches!(
+                v,
+                Verdict::Deliver {
+                    duplicate_at: Some(_),
+                    ..
+                }
+            )
         });
         // Duplication is only decided for messages that were not lost.
         assert_rate("duplication", duplicated, 0.99 * 0.05, trials);
@@ -222,17 +232,22 @@ mod tests {
     #[test]
     fn fifo_links_never_reorder_and_random_links_do() {
         let spec = LinkSpec {
-            latency: LatencyDist::Uniform { min_us: 1, max_us: 1_000 },
+            latency: LatencyDist::Uniform {
+                min_us: 1,
+                max_us: 1_000,
+            },
             ..LinkSpec::default()
         };
         let arrivals = |fifo: bool| {
             let mut net = two_nodes(LinkSpec { fifo, ..spec });
             let mut rng = SeedTree::new(5).stream(Purpose::Network(0));
             (0..1_000u64)
-                .map(|t| match net.decide(ActorId(0), ActorId(1), Instant::from_us(t), &mut rng) {
-                    Verdict::Deliver { at, .. } => at,
-                    Verdict::Drop(r) => panic!("dropped: {r:?}"),
-                })
+                .map(
+                    |t| match net.decide(ActorId(0), ActorId(1), Instant::from_us(t), &mut rng) {
+                        Verdict::Deliver { at, .. } => at,
+                        Verdict::Drop(r) => panic!("dropped: {r:?}"),
+                    },
+                )
                 .collect::<Vec<_>>()
         };
         assert!(arrivals(true).is_sorted());

@@ -87,6 +87,9 @@ mod tests {
         let mut rng = SeedTree::new(1).stream(Purpose::Other(0));
         assert!((0..1000).all(|_| !Probability::NEVER.sample(&mut rng)));
         assert!((0..1000).all(|_| Probability::ALWAYS.sample(&mut rng)));
-        assert_eq!(Probability::ratio("x", 1, 4).unwrap(), Probability::new("x", 0.25).unwrap());
+        assert_eq!(
+            Probability::ratio("x", 1, 4).unwrap(),
+            Probability::new("x", 0.25).unwrap()
+        );
     }
 }

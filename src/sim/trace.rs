@@ -248,7 +248,13 @@ mod tests {
         let names = ["orders".to_string(), "payments".to_string()];
         let text = full.render(&names);
         let lines: Vec<&str> = text.lines().collect();
-        assert!(lines[1].contains("deliver  orders       payments"), "{text}");
-        assert!(lines[2].contains("fault    payments     -            crash"), "{text}");
+        assert!(
+            lines[1].contains("deliver  orders       payments"),
+            "{text}"
+        );
+        assert!(
+            lines[2].contains("fault    payments     -            crash"),
+            "{text}"
+        );
     }
 }

@@ -21,9 +21,11 @@ pub use run::{Limits, RunOutcome, StopReason};
 pub use stats::NetStats;
 
 use self::core::{Core, Life};
-use event::Event;
-use crate::net::{ConfigError, DropReason, FaultAction, FaultPlan, FaultSpec, LinkSpec, Network, Topology};
+use crate::net::{
+    ConfigError, DropReason, FaultAction, FaultPlan, FaultSpec, LinkSpec, Network, Topology,
+};
 use crate::sim::{ActorId, EventQueue, Instant, Purpose, SeedTree, Trace, TraceKind, TraceLevel};
+use event::Event;
 
 /// Collects what a run is made of, then checks it all at once in [`WorldBuilder::build`].
 pub struct WorldBuilder<M: Message> {
@@ -94,7 +96,13 @@ impl<M: Message> WorldBuilder<M> {
             network: Network::new(&self.topology),
             net_rngs: (0..n).map(|i| seeds.stream(Purpose::Network(i))).collect(),
             actor_rngs: (0..n).map(|i| seeds.stream(Purpose::Actor(i))).collect(),
-            lives: vec![Life { up: true, ..Life::default() }; n as usize],
+            lives: vec![
+                Life {
+                    up: true,
+                    ..Life::default()
+                };
+                n as usize
+            ],
             trace: Trace::new(self.trace_level),
             stats: NetStats::default(),
             counters: BTreeMap::new(),
@@ -131,7 +139,10 @@ impl<M: Message> World<M> {
         if !self.started {
             self.started = true;
             for index in 0..self.actors.len() {
-                let mut ctx = Ctx { core: &mut self.core, me: ActorId(index as u32) };
+                let mut ctx = Ctx {
+                    core: &mut self.core,
+                    me: ActorId(index as u32),
+                };
                 self.actors[index].on_start(&mut ctx);
             }
         }
@@ -180,17 +191,37 @@ impl<M: Message> World<M> {
                     return true;
                 }
                 core.stats.delivered += 1;
-                core.trace.record(now, seq, TraceKind::Deliver, Some(src), Some(dst), "", Some(&msg));
+                core.trace.record(
+                    now,
+                    seq,
+                    TraceKind::Deliver,
+                    Some(src),
+                    Some(dst),
+                    "",
+                    Some(&msg),
+                );
                 let mut ctx = Ctx { core, me: dst };
                 self.actors[dst.index()].on_message(&mut ctx, src, msg);
             }
-            Event::Timer { actor, incarnation, msg } => {
+            Event::Timer {
+                actor,
+                incarnation,
+                msg,
+            } => {
                 let life = core.lives[actor.index()];
                 if !life.up || life.incarnation != incarnation {
                     return false;
                 }
                 core.stats.timers_fired += 1;
-                core.trace.record(now, seq, TraceKind::Timer, Some(actor), None, "", Some(&msg));
+                core.trace.record(
+                    now,
+                    seq,
+                    TraceKind::Timer,
+                    Some(actor),
+                    None,
+                    "",
+                    Some(&msg),
+                );
                 let mut ctx = Ctx { core, me: actor };
                 self.actors[actor.index()].on_timer(&mut ctx, msg);
             }
@@ -204,7 +235,8 @@ impl<M: Message> World<M> {
         let node = match action {
             FaultAction::CutStart(cut) | FaultAction::CutEnd(cut) => {
                 let cut_spec = &self.plan.cuts[cut as usize];
-                core.network.apply_cut(cut_spec, matches!(action, FaultAction::CutStart(_)));
+                core.network
+                    .apply_cut(cut_spec, matches!(action, FaultAction::CutStart(_)));
                 None
             }
             FaultAction::Crash(id) => {
@@ -226,7 +258,15 @@ impl<M: Message> World<M> {
             }
         };
         let note = action.note(&self.plan);
-        core.trace.record::<()>(core.now, core.current_seq, TraceKind::Fault, node, None, note, None);
+        core.trace.record::<()>(
+            core.now,
+            core.current_seq,
+            TraceKind::Fault,
+            node,
+            None,
+            note,
+            None,
+        );
         if let FaultAction::Restart(id) = action {
             let mut ctx = Ctx { core, me: id };
             self.actors[id.index()].on_recover(&mut ctx);

@@ -61,7 +61,9 @@ impl fmt::Display for StopReason {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             StopReason::Quiescent => write!(f, "quiescent: no events left"),
-            StopReason::TimeLimit(t) => write!(f, "time limit: stopped at {t} with events still pending"),
+            StopReason::TimeLimit(t) => {
+                write!(f, "time limit: stopped at {t} with events still pending")
+            }
             StopReason::EventLimit(n) => write!(
                 f,
                 "event limit: stopped after {n} events (the scenario may loop forever; raise the limit if not)"

@@ -1,0 +1,185 @@
+//! Pingmesh: the kernel's reference workload, used by its benchmark and determinism tests.
+//!
+//! `node_count` actors pass `chain_count` message chains around: each delivery of a hop is
+//! acknowledged to its sender and answered by the next hop to a random other actor. A sender
+//! re-sends a hop whose acknowledgement has not arrived within the re-send timeout, and a
+//! receiver acknowledges duplicates without forwarding them again, so the number of chains
+//! in flight stays constant whatever the network loses. It exercises every kernel path a
+//! protocol uses: sends, random draws, loss, timers, and timer cancellation.
+
+use rand::RngExt as _;
+
+use crate::net::{ConfigError, LatencyDist, LinkSpec, Probability};
+use crate::sim::{ActorId, Duration};
+use crate::world::{Actor, Ctx, TimerId, World, WorldBuilder};
+
+/// A pingmesh message.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Ping {
+    /// Hop number `hop` of chain `chain`.
+    Hop {
+        /// Which chain.
+        chain: u16,
+        /// How many hops the chain has made.
+        hop: u32,
+    },
+    /// The receiver got that hop.
+    Ack {
+        /// Which chain.
+        chain: u16,
+        /// Which hop.
+        hop: u32,
+    },
+    /// Timer payload: re-send the hop to `dst`.
+    Resend {
+        /// Which chain.
+        chain: u16,
+        /// Which hop.
+        hop: u32,
+        /// To whom.
+        dst: ActorId,
+    },
+}
+
+/// The shape of a pingmesh run.
+#[derive(Clone, Copy, Debug)]
+pub struct PingmeshConfig {
+    /// Actors.
+    pub node_count: u32,
+    /// Chains in flight (spread evenly over the actors at start).
+    pub chain_count: u16,
+    /// Link delay.
+    pub latency: LatencyDist,
+    /// Link loss.
+    pub loss: Probability,
+    /// How long a sender waits for an acknowledgement before re-sending.
+    pub resend_after: Duration,
+}
+
+impl Default for PingmeshConfig {
+    /// The benchmark's shape: 8 actors, 64 chains, uniform 1–10 ms, 1% loss, 50 ms re-send.
+    fn default() -> Self {
+        PingmeshConfig {
+            node_count: 8,
+            chain_count: 64,
+            latency: LatencyDist::Uniform {
+                min_us: 1_000,
+                max_us: 10_000,
+            },
+            loss: Probability::ratio("pingmesh loss", 1, 100).expect("1/100 is a probability"),
+            resend_after: Duration::from_ms(50),
+        }
+    }
+}
+
+/// One pingmesh participant. Its chain bookkeeping is volatile: a crash forgets it.
+#[derive(Debug)]
+pub struct PingActor {
+    config: PingmeshConfig,
+    /// Per chain: one more than the last hop received (0: none yet).
+    next_expected: Vec<u32>,
+    /// Per chain: the hop this actor sent and awaits an ack for, with its re-send timer.
+    awaiting_ack: Vec<Option<(u32, TimerId)>>,
+    /// Hops this actor received for the first time (durable: survives a crash).
+    pub first_deliveries: u64,
+}
+
+impl PingActor {
+    /// A participant of a mesh shaped by `config`.
+    pub fn new(config: PingmeshConfig) -> Self {
+        let chains = usize::from(config.chain_count);
+        PingActor {
+            config,
+            next_expected: vec![0; chains],
+            awaiting_ack: vec![None; chains],
+            first_deliveries: 0,
+        }
+    }
+
+    fn send_hop(&mut self, ctx: &mut Ctx<'_, Ping>, chain: u16, hop: u32, dst: ActorId) {
+        ctx.send(dst, Ping::Hop { chain, hop });
+        let timer = ctx.set_timer(self.config.resend_after, Ping::Resend { chain, hop, dst });
+        if let Some((_, old)) = self.awaiting_ack[usize::from(chain)].replace((hop, timer)) {
+            ctx.cancel_timer(old);
+        }
+    }
+
+    fn random_other(&self, ctx: &mut Ctx<'_, Ping>) -> ActorId {
+        let me = ctx.me().0;
+        let pick = ctx.rng().random_range(0..self.config.node_count - 1);
+        ActorId(if pick >= me { pick + 1 } else { pick })
+    }
+}
+
+impl Actor<Ping> for PingActor {
+    fn on_start(&mut self, ctx: &mut Ctx<'_, Ping>) {
+        let n = self.config.node_count as u16;
+        let me = ctx.me().0 as u16;
+        for chain in (me..self.config.chain_count).step_by(usize::from(n)) {
+            let dst = self.random_other(ctx);
+            self.send_hop(ctx, chain, 0, dst);
+        }
+    }
+
+    fn on_message(&mut self, ctx: &mut Ctx<'_, Ping>, src: ActorId, msg: Ping) {
+        match msg {
+            Ping::Hop { chain, hop } => {
+                ctx.send(src, Ping::Ack { chain, hop });
+                let expected = &mut self.next_expected[usize::from(chain)];
+                if hop < *expected {
+                    return; // a duplicate: acknowledged again, not forwarded again
+                }
+                *expected = hop + 1;
+                self.first_deliveries += 1;
+                let dst = self.random_other(ctx);
+                self.send_hop(ctx, chain, hop + 1, dst);
+            }
+            Ping::Ack { chain, hop } => {
+                let slot = &mut self.awaiting_ack[usize::from(chain)];
+                if let Some((awaited, timer)) = *slot
+                    && awaited == hop
+                {
+                    *slot = None;
+                    ctx.cancel_timer(timer);
+                }
+            }
+            Ping::Resend { .. } => unreachable!("Resend is a timer payload, never sent"),
+        }
+    }
+
+    fn on_timer(&mut self, ctx: &mut Ctx<'_, Ping>, msg: Ping) {
+        if let Ping::Resend { chain, hop, dst } = msg {
+            self.send_hop(ctx, chain, hop, dst);
+        }
+    }
+
+    fn on_crash(&mut self) {
+        self.next_expected.fill(0);
+        self.awaiting_ack.fill(None);
+    }
+
+    fn on_recover(&mut self, _ctx: &mut Ctx<'_, Ping>) {
+        // Chains this actor was carrying are lost with it; it keeps answering the others.
+    }
+}
+
+/// Builds a pingmesh world; `customize` may add faults or change the trace level before
+/// the world is checked and built.
+pub fn build(
+    seed: u64,
+    config: PingmeshConfig,
+    customize: impl FnOnce(&mut WorldBuilder<Ping>),
+) -> Result<World<Ping>, ConfigError> {
+    let link = LinkSpec {
+        latency: config.latency,
+        loss: config.loss,
+        duplicate: Probability::NEVER,
+        fifo: false,
+    };
+    let mut builder = WorldBuilder::new(seed, Some(link));
+    for i in 0..config.node_count {
+        builder.add_actor(&format!("n{i}"), PingActor::new(config))?;
+    }
+    customize(&mut builder);
+    builder.build()
+}
