@@ -1,0 +1,9 @@
+//! All integration tests, as one binary so they link once (it matters on a 2-core CI).
+
+/// Same seed, same trace hash; different seed, different hash; a golden hash pins both
+/// build profiles to one value.
+mod determinism;
+/// The kernel's promises: streams, crashes, partitions, drift, limits, bad configuration.
+mod kernel;
+/// Small actors the kernel tests share.
+mod support;
