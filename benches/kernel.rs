@@ -16,7 +16,7 @@ use consim::pingmesh::{self, PingmeshConfig};
 use consim::sim::{Purpose, Rng, SeedTree, TraceLevel};
 use consim::world::Limits;
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
-use rand::{Rng as _, RngExt as _};
+use rand::RngExt as _;
 
 const SEED: u64 = 7;
 const EVENTS: u64 = 1_000_000;
@@ -43,7 +43,6 @@ enum Ev {
         hop: u32,
     },
     Ack {
-        src: u32,
         dst: u32,
         chain: u16,
         hop: u32,
@@ -101,7 +100,7 @@ impl Baseline {
         seq
     }
 
-    fn send(&mut self, src: u32, dst: u32, ev: Ev) {
+    fn send(&mut self, src: u32, ev: Ev) {
         let rng = &mut self.net_rngs[src as usize];
         if self.config.loss.sample(rng) {
             return;
@@ -118,7 +117,6 @@ impl Baseline {
     fn send_hop(&mut self, me: u32, chain: u16, hop: u32, dst: u32) {
         self.send(
             me,
-            dst,
             Ev::Hop {
                 src: me,
                 dst,
@@ -180,9 +178,7 @@ impl Baseline {
                     b.delivered += 1;
                     b.send(
                         dst,
-                        src,
                         Ev::Ack {
-                            src: dst,
                             dst: src,
                             chain,
                             hop,
@@ -196,9 +192,7 @@ impl Baseline {
                     let next = b.random_other(dst);
                     b.send_hop(dst, chain, hop + 1, next);
                 }
-                Ev::Ack {
-                    dst, chain, hop, ..
-                } => {
+                Ev::Ack { dst, chain, hop } => {
                     events += 1;
                     b.delivered += 1;
                     let slot = dst as usize * chains + usize::from(chain);

@@ -8,6 +8,9 @@
 pub mod broker;
 pub mod net;
 pub mod pingmesh;
+pub mod report;
+pub mod scenario;
 pub mod sim;
 pub mod store;
+pub mod workload;
 pub mod world;

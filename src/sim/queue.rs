@@ -329,11 +329,11 @@ mod tests {
                 seq,
             ));
             model.insert((now + delay, seq));
-            if rng.next_u32() % 8 == 0 {
+            if rng.next_u32().is_multiple_of(8) {
                 let (key, at, s) = keys[rng.next_u32() as usize % keys.len()];
                 assert_eq!(queue.cancel(key), model.remove(&(at, s)));
             }
-            if rng.next_u32() % 2 == 0 {
+            if rng.next_u32().is_multiple_of(2) {
                 let want = model.pop_first().expect("the queue has an event");
                 let got = queue.pop().expect("the model has an event");
                 assert_eq!((got.at.as_us(), got.event), want);

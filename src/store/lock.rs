@@ -124,7 +124,10 @@ impl LockTable {
 
     /// Gives up `tx`'s hold on `key`, granting queued requests that now fit.
     pub fn release(&mut self, tx: LocalTxId, key: LockKey, grants: &mut Vec<Grant>) {
-        let lock = self.locks.get_mut(&key).expect("a tx releases only locks it holds");
+        let lock = self
+            .locks
+            .get_mut(&key)
+            .expect("a tx releases only locks it holds");
         let was_holder = lock.holders.remove(tx);
         debug_assert!(was_holder, "{tx} released {key:?} without holding it");
         self.settle(key, grants);
@@ -135,7 +138,8 @@ impl LockTable {
     pub fn cancel_wait(&mut self, tx: LocalTxId, key: LockKey, grants: &mut Vec<Grant>) {
         let lock = self.locks.get_mut(&key).expect("a waiting tx is queued");
         let position = lock.queue.iter().position(|w| w.tx == tx);
-        lock.queue.remove(position.expect("a waiting tx is in its lock's queue"));
+        lock.queue
+            .remove(position.expect("a waiting tx is in its lock's queue"));
         self.settle(key, grants);
     }
 
@@ -153,6 +157,7 @@ impl LockTable {
     }
 
     /// Number of rows locked or waited for.
+    #[cfg(test)]
     pub fn len(&self) -> usize {
         self.locks.len()
     }
@@ -174,7 +179,10 @@ impl LockTable {
             });
         }
         if lock.holders.is_empty() {
-            debug_assert!(lock.queue.is_empty(), "a free row's first waiter is granted");
+            debug_assert!(
+                lock.queue.is_empty(),
+                "a free row's first waiter is granted"
+            );
             self.locks.remove(&key);
         }
     }
@@ -203,7 +211,8 @@ impl Lock {
             mode,
             upgrade: true,
         };
-        self.queue.insert(position.unwrap_or(self.queue.len()), waiter);
+        self.queue
+            .insert(position.unwrap_or(self.queue.len()), waiter);
         Acquired::Queued
     }
 
@@ -337,7 +346,11 @@ mod tests {
         table.acquire(T2, ROW, Mode::Shared);
         table.acquire(T3, ROW, Mode::Exclusive);
         assert_eq!(table.acquire(T1, ROW, Mode::Exclusive), Acquired::Queued);
-        assert_eq!(release(&mut table, T2), [(T1, false)], "upgrader is served first");
+        assert_eq!(
+            release(&mut table, T2),
+            [(T1, false)],
+            "upgrader is served first"
+        );
     }
 
     #[test]

@@ -1,0 +1,121 @@
+//! Durations as humans write them in files: `"250ms"`, `"2s"`, `"1.5s"`, `"800us"`, `"1m"`.
+
+use std::fmt;
+
+use serde::de::{self, Deserialize, Deserializer, Visitor};
+
+use crate::sim::Duration;
+
+/// A duration read from a file; converted to integer microseconds when parsed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub struct HumanDuration(pub Duration);
+
+/// Units accepted, longest suffix first so `ms` is not read as `m` + `s`.
+const UNITS: [(&str, u64); 5] = [
+    ("us", 1),
+    ("ms", 1_000),
+    ("s", 1_000_000),
+    ("m", 60_000_000),
+    ("h", 3_600_000_000),
+];
+
+/// Parses `"<number><unit>"`; the error says what is accepted.
+pub fn parse_duration(text: &str) -> Result<Duration, String> {
+    let text = text.trim();
+    let hint = "write a number and a unit, like \"250ms\", \"2s\", \"1.5s\", \"800us\" or \"1m\"";
+    let Some((number, scale)) = UNITS
+        .iter()
+        .filter_map(|(suffix, scale)| text.strip_suffix(suffix).map(|n| (n, *scale)))
+        .find(|(n, _)| !n.is_empty() && !n.ends_with(['m', 'u']))
+    else {
+        return Err(format!("`{text}` is not a duration: {hint}"));
+    };
+    let number = number.trim();
+    if number.starts_with('-') {
+        return Err(format!("`{text}`: a duration cannot be negative"));
+    }
+    let us = match number.split_once('.') {
+        None => number
+            .parse::<u64>()
+            .ok()
+            .and_then(|n| n.checked_mul(scale)),
+        Some((whole, frac)) => parse_decimal(whole, frac, scale),
+    };
+    match us {
+        Some(us) => Ok(Duration::from_us(us)),
+        None => Err(format!("`{text}` is not a duration: {hint}")),
+    }
+}
+
+/// `whole.frac × scale` in integer arithmetic; `None` if it is not a whole number of µs.
+fn parse_decimal(whole: &str, frac: &str, scale: u64) -> Option<u64> {
+    if frac.is_empty() || !frac.bytes().all(|b| b.is_ascii_digit()) || frac.len() > 9 {
+        return None;
+    }
+    let whole: u64 = if whole.is_empty() {
+        0
+    } else {
+        whole.parse().ok()?
+    };
+    let frac_value: u64 = frac.parse().ok()?;
+    let denominator = 10u64.pow(frac.len() as u32);
+    let frac_us = frac_value.checked_mul(scale)?;
+    if frac_us % denominator != 0 {
+        return None;
+    }
+    whole.checked_mul(scale)?.checked_add(frac_us / denominator)
+}
+
+impl<'de> Deserialize<'de> for HumanDuration {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct DurationVisitor;
+        impl Visitor<'_> for DurationVisitor {
+            type Value = HumanDuration;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                write!(f, "a duration string like \"250ms\" or \"2s\"")
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<HumanDuration, E> {
+                parse_duration(v).map(HumanDuration).map_err(E::custom)
+            }
+        }
+        deserializer.deserialize_str(DurationVisitor)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn accepts_the_usual_units_and_decimals() {
+        let us = |t: &str| parse_duration(t).unwrap().as_us();
+        assert_eq!(us("250ms"), 250_000);
+        assert_eq!(us("2s"), 2_000_000);
+        assert_eq!(us("1.5s"), 1_500_000);
+        assert_eq!(us("800us"), 800);
+        assert_eq!(us("1m"), 60_000_000);
+        assert_eq!(us("0.25ms"), 250);
+        assert_eq!(us(" 3 ms"), 3_000);
+    }
+
+    #[test]
+    fn rejects_what_is_not_a_duration_and_says_what_is() {
+        for bad in [
+            "250",
+            "ms",
+            "-5ms",
+            "1.0000001ms",
+            "2 weeks",
+            "1.5.2s",
+            "0.5us",
+        ] {
+            let err = parse_duration(bad).unwrap_err();
+            assert!(err.contains(bad.trim()), "{bad}: {err}");
+        }
+        assert!(
+            parse_duration("-5ms")
+                .unwrap_err()
+                .contains("cannot be negative")
+        );
+    }
+}

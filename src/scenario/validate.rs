@@ -1,0 +1,280 @@
+//! Raw file contents → checked kernel configuration, collecting every mistake with its place.
+
+use std::path::Path;
+
+use super::error::{FileError, ScenarioError, offset_of};
+use super::locate::{Step, locate, locate_string};
+use super::raw;
+use crate::net::{ConfigError, FaultPlan, FaultSpec, LatencyDist, LinkSpec, Probability, Topology};
+use crate::sim::{Duration, Instant};
+
+/// Parses RON text into `T`, turning ron's position into a located error.
+pub fn parse<T: serde::de::DeserializeOwned>(
+    file: &Path,
+    source: &str,
+) -> Result<T, ScenarioError> {
+    ron::from_str(source).map_err(|e| {
+        let start = offset_of(source, e.span.start.line, e.span.start.col);
+        let end = offset_of(source, e.span.end.line, e.span.end.col).max(start);
+        let end = if end == start {
+            next_char_end(source, start)
+        } else {
+            end
+        };
+        let error = FileError::new(file, source, start..end, e.code.to_string(), "here").with_help(
+            "the file format is documented field by field in README.md (\"Scenario files\")",
+        );
+        ScenarioError::invalid(vec![error])
+    })
+}
+
+fn next_char_end(source: &str, start: usize) -> usize {
+    source[start..]
+        .chars()
+        .next()
+        .map_or(start, |c| start + c.len_utf8())
+}
+
+/// Collects located errors against one file.
+pub struct Checker<'a> {
+    file: &'a Path,
+    source: &'a str,
+    /// Errors found so far.
+    pub errors: Vec<FileError>,
+}
+
+impl<'a> Checker<'a> {
+    /// A checker for `source`, the text of `file`.
+    pub fn new(file: &'a Path, source: &'a str) -> Self {
+        Checker {
+            file,
+            source,
+            errors: Vec::new(),
+        }
+    }
+
+    /// Records an error at the value `path` leads to (the whole file if it cannot be found).
+    pub fn error(
+        &mut self,
+        path: &[Step<'_>],
+        message: impl Into<String>,
+        label: &str,
+        help: Option<String>,
+    ) {
+        let span = locate(self.source, path).unwrap_or(0..self.source.len().min(1));
+        self.push(span, message.into(), label, help);
+    }
+
+    /// Records an error at the quoted `name` inside the value `path` leads to.
+    pub fn error_at_name(
+        &mut self,
+        path: &[Step<'_>],
+        name: &str,
+        message: impl Into<String>,
+        label: &str,
+        help: Option<String>,
+    ) {
+        let within = locate(self.source, path).unwrap_or(0..self.source.len());
+        let span = locate_string(self.source, within.clone(), name).unwrap_or(within);
+        self.push(span, message.into(), label, help);
+    }
+
+    fn push(
+        &mut self,
+        span: std::ops::Range<usize>,
+        message: String,
+        label: &str,
+        help: Option<String>,
+    ) {
+        let mut error = FileError::new(self.file, self.source, span, message, label);
+        if let Some(help) = help {
+            error = error.with_help(help);
+        }
+        self.errors.push(error);
+    }
+}
+
+/// Turns a raw link into a `LinkSpec`, reporting bad probabilities and distributions at
+/// `path` (the link's place in the file).
+pub fn link(check: &mut Checker<'_>, raw: &raw::Link, path: &[Step<'_>], what: &str) -> LinkSpec {
+    let mut spec = LinkSpec::default();
+    for (field, value, target) in [
+        ("loss", raw.loss, &mut spec.loss),
+        ("duplicate", raw.duplicate, &mut spec.duplicate),
+    ] {
+        match Probability::new(&format!("{what} {field}"), value) {
+            Ok(p) => *target = p,
+            Err(e) => check.error(
+                &[path, &[Step::Field(field)]].concat(),
+                e.to_string(),
+                "not a probability",
+                Some("write a number from 0.0 (never) to 1.0 (always), e.g. 0.01 for 1%".into()),
+            ),
+        }
+    }
+    spec.fifo = raw.fifo;
+    if let Some(latency) = &raw.latency {
+        let dist = latency_dist(latency);
+        match dist.validate(&format!("{what} latency")) {
+            Ok(()) => spec.latency = dist,
+            Err(e) => check.error(
+                &[path, &[Step::Field("latency")]].concat(),
+                e.to_string(),
+                "impossible distribution",
+                Some("latency forms: Constant(\"2ms\"), Uniform(min: \"1ms\", max: \"10ms\"), Normal(mean:, std_dev:), Exponential(mean:), LogNormal(median:, sigma:), Pareto(scale:, shape:)".into()),
+            ),
+        }
+    }
+    spec
+}
+
+fn us(d: &super::duration::HumanDuration) -> u64 {
+    d.0.as_us()
+}
+
+fn latency_dist(raw: &raw::Latency) -> LatencyDist {
+    match raw {
+        raw::Latency::Constant(d) => LatencyDist::Constant { us: us(d) },
+        raw::Latency::Uniform { min, max } => LatencyDist::Uniform {
+            min_us: us(min),
+            max_us: us(max),
+        },
+        raw::Latency::Normal { mean, std_dev } => LatencyDist::Normal {
+            mean_us: us(mean) as f64,
+            std_dev_us: us(std_dev) as f64,
+        },
+        raw::Latency::Exponential { mean } => LatencyDist::Exponential {
+            mean_us: us(mean) as f64,
+        },
+        raw::Latency::LogNormal { median, sigma } => LatencyDist::LogNormal {
+            median_us: us(median) as f64,
+            sigma: *sigma,
+        },
+        raw::Latency::Pareto { scale, shape } => LatencyDist::Pareto {
+            scale_us: us(scale) as f64,
+            shape: *shape,
+        },
+    }
+}
+
+/// Converts the raw faults, checking each against the topology and reporting every bad one
+/// at its place; returns the faults that passed.
+pub fn faults(check: &mut Checker<'_>, raw: &[raw::Fault], topology: &Topology) -> Vec<FaultSpec> {
+    let at = |d: &super::duration::HumanDuration| Instant::ZERO + d.0;
+    let mut good = Vec::new();
+    for (index, fault) in raw.iter().enumerate() {
+        let spec = match fault {
+            raw::Fault::Partition {
+                groups,
+                from,
+                until,
+            } => FaultSpec::Partition {
+                groups: groups.clone(),
+                from: at(from),
+                until: until.as_ref().map(at),
+            },
+            raw::Fault::LinkDown { a, b, from, until } => FaultSpec::LinkDown {
+                a: a.clone(),
+                b: b.clone(),
+                from: at(from),
+                until: until.as_ref().map(at),
+            },
+            raw::Fault::Crash {
+                node,
+                at: when,
+                restart,
+            } => FaultSpec::Crash {
+                node: node.clone(),
+                at: at(when),
+                restart_at: restart.as_ref().map(at),
+            },
+            raw::Fault::ClockDrift {
+                node,
+                at: when,
+                ppm,
+            } => FaultSpec::ClockDrift {
+                node: node.clone(),
+                at: at(when),
+                drift_ppm: *ppm,
+            },
+        };
+        let path = [Step::Field("faults"), Step::Index(index)];
+        match FaultPlan::compile(std::slice::from_ref(&spec), topology) {
+            Ok(_) => good.push(spec),
+            Err(e) => report_fault_error(check, &path, fault, e),
+        }
+    }
+    if let Err(e) = FaultPlan::compile(&good, topology) {
+        check.error(
+            &[Step::Field("faults")],
+            e.to_string(),
+            "conflicting faults",
+            Some("a node must restart before it can crash again".into()),
+        );
+    }
+    good
+}
+
+fn report_fault_error(
+    check: &mut Checker<'_>,
+    path: &[Step<'_>],
+    fault: &raw::Fault,
+    error: ConfigError,
+) {
+    match &error {
+        ConfigError::UnknownNode {
+            name,
+            suggestion,
+            known,
+        } => {
+            let help = match suggestion {
+                Some(s) => format!("did you mean `{s}`? defined nodes: {}", known.join(", ")),
+                None => format!("defined nodes: {}", known.join(", ")),
+            };
+            check.error_at_name(
+                path,
+                name,
+                format!("unknown node `{name}`"),
+                "not a node of the model",
+                Some(help),
+            );
+        }
+        ConfigError::EmptyWindow { .. } => {
+            check.error(&[path, &[Step::Field("until")]].concat(), error.to_string(), "not after `from`", Some("a fault must end after it starts; leave `until` out for a fault that never heals".into()));
+        }
+        _ => {
+            let field = match fault {
+                raw::Fault::Crash { .. } => Some("restart"),
+                raw::Fault::ClockDrift { .. } => Some("ppm"),
+                raw::Fault::Partition { .. } => Some("groups"),
+                raw::Fault::LinkDown { .. } => None,
+            };
+            let full: Vec<Step<'_>> = match field {
+                Some(f) => [path, &[Step::Field(f)]].concat(),
+                None => path.to_vec(),
+            };
+            check.error(&full, error.to_string(), "invalid fault", None);
+        }
+    }
+}
+
+/// The `Stop` section as kernel limits.
+pub fn limits(stop: &raw::Stop) -> crate::world::Limits {
+    crate::world::Limits {
+        until: stop.time.map(|d| Instant::ZERO + d.0),
+        max_events: stop.events,
+        max_pending: usize::try_from(stop.pending).unwrap_or(usize::MAX),
+    }
+}
+
+/// A duration that must not be zero (timeouts, intervals).
+pub fn nonzero(check: &mut Checker<'_>, value: Duration, path: &[Step<'_>], what: &str) {
+    if value == Duration::ZERO {
+        check.error(
+            path,
+            format!("{what} must be longer than zero"),
+            "zero",
+            Some("write a positive duration like \"50ms\"".into()),
+        );
+    }
+}

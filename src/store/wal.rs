@@ -1,0 +1,72 @@
+//! The durable half of a database: what a crash cannot take.
+//!
+//! The write-ahead log is modelled by its effect rather than stored record by record:
+//!
+//! - A **commit record** carries the tx's write set. Once forced, the tx is durable; it is
+//!   folded into the tables at once (a checkpoint after every commit), so the log never
+//!   grows with the length of a run. Redo of a committed tx is therefore never needed.
+//! - A **prepare record** carries the write set of a 2PC participant that voted yes. It
+//!   stays in the log, as a [`PreparedRecord`], until the decision arrives: then a commit
+//!   record (fold the writes) or an abort record (drop them) resolves it.
+//! - Active txs write nothing: updates are deferred, so there is nothing to undo and an
+//!   active tx simply vanishes in a crash.
+//!
+//! Recovery reads the prepared records back; see `Database::recover`.
+//! This module does not count forced writes or charge time: the database does, per call.
+
+use std::collections::BTreeMap;
+
+use super::outbox::Outbox;
+use super::tx::{LocalTxId, WriteSet};
+use super::value::{Key, Value};
+use crate::sim::Instant;
+
+/// Committed data plus the log records not yet folded into it.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub(super) struct Durable {
+    /// Committed rows, one map per table (declared tables, then the idempotency table).
+    pub tables: Vec<BTreeMap<Key, Value>>,
+    /// Committed, not yet published, outbox rows.
+    pub outbox: Outbox,
+    /// Prepare records awaiting a decision, by tx.
+    pub prepared: BTreeMap<LocalTxId, PreparedRecord>,
+}
+
+/// An in-doubt tx as the log knows it.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub(super) struct PreparedRecord {
+    /// What commit will apply; its rows are the exclusive locks recovery re-acquires.
+    pub writes: WriteSet,
+    /// When the tx began, so lock-hold time stays right across a crash.
+    pub begun_at: Instant,
+}
+
+impl Durable {
+    /// Logs a prepare record (the caller forces it).
+    pub fn log_prepare(&mut self, tx: LocalTxId, record: PreparedRecord) {
+        let previous = self.prepared.insert(tx, record);
+        assert!(previous.is_none(), "{tx} prepared twice");
+    }
+
+    /// Removes `tx`'s prepare record: the decision is being logged.
+    pub fn resolve(&mut self, tx: LocalTxId) -> PreparedRecord {
+        self.prepared
+            .remove(&tx)
+            .expect("a prepared tx has a prepare record")
+    }
+
+    /// Logs a commit record for `writes` and folds it into the tables, leaving `writes`
+    /// empty (its buffers can be reused).
+    pub fn commit(&mut self, writes: &mut WriteSet) {
+        for (row, image) in writes.rows.drain(..) {
+            let table = &mut self.tables[row.table.index()];
+            match image {
+                Some(value) => table.insert(row.key, value),
+                None => table.remove(&row.key),
+            };
+        }
+        for event in writes.events.drain(..) {
+            self.outbox.append(event);
+        }
+    }
+}
