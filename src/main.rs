@@ -1,5 +1,253 @@
-//! The `consim` command line.
+//! The `consim` command line: parse arguments, load, run, print, exit.
+//!
+//! Exit codes: 0 the run completed (whatever it found), 1 bad input (a message with file,
+//! line and column is printed), 101 a bug in consim (Rust's panic code).
 
-fn main() {
-    println!("consim");
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand, ValueEnum};
+use consim::scenario::{self, Scenario, ScenarioError};
+use consim::sim::TraceLevel;
+
+/// The scenario `consim` runs when given no arguments.
+const DEFAULT_SCENARIO: &str = "scenarios/pingmesh.ron";
+
+/// consim: a deterministic simulator of microservices and their consistency strategies.
+///
+/// Every run is reproducible: the same scenario and seed give the same trace hash, on every
+/// machine. Start with `consim run scenarios/pingmesh.ron`, then change the seed or the
+/// faults in the file and compare.
+#[derive(Parser, Debug)]
+#[command(
+    version,
+    about,
+    long_about,
+    after_help = "With no command, runs the bundled default scenario (scenarios/pingmesh.ron)."
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Run one scenario and print its report.
+    ///
+    /// The report says why the run stopped, how long it took in virtual time, how many
+    /// events it processed, what happened to messages, and the trace hash that anyone can
+    /// use to check they reproduced the same run.
+    Run {
+        /// The scenario file (RON), e.g. scenarios/pingmesh.ron.
+        scenario: PathBuf,
+        /// Use this seed instead of the one in the file.
+        #[arg(long)]
+        seed: Option<u64>,
+        /// Report format: a table for people, JSON (stable schema, see README) for scripts.
+        #[arg(long, value_enum, default_value_t = Format::Table)]
+        format: Format,
+        /// Also write every event to FILE as JSON lines (at_us, seq, event, src, dst, note, msg).
+        #[arg(long, value_name = "FILE")]
+        trace: Option<PathBuf>,
+    },
+    /// Check scenario or model files without running them; reports every mistake found.
+    Check {
+        /// Files to check.
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+    },
+    /// List the bundled models and scenarios, one line each.
+    List,
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+enum Format {
+    Table,
+    Json,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        None => {
+            eprintln!(
+                "no command given: running the bundled default scenario {DEFAULT_SCENARIO} (see `consim --help`)"
+            );
+            run(Path::new(DEFAULT_SCENARIO), None, Format::Table, None)
+        }
+        Some(Command::Run {
+            scenario,
+            seed,
+            format,
+            trace,
+        }) => run(&scenario, seed, format, trace.as_deref()),
+        Some(Command::Check { files }) => check(&files),
+        Some(Command::List) => list(),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(Failure::BadInput(report)) => {
+            eprintln!("{report:?}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+enum Failure {
+    BadInput(miette::Report),
+}
+
+impl From<ScenarioError> for Failure {
+    fn from(e: ScenarioError) -> Self {
+        Failure::BadInput(render(e))
+    }
+}
+
+/// Every located error drawn with its source excerpt, then a one-line count.
+fn render(error: ScenarioError) -> miette::Report {
+    let summary = error.to_string();
+    let errors = error.into_errors();
+    if errors.is_empty() {
+        return miette::Report::msg(summary);
+    }
+    let count = errors.len();
+    for (i, e) in errors.into_iter().enumerate() {
+        if i + 1 < count {
+            eprintln!("{:?}", miette::Report::new(e));
+        } else {
+            return miette::Report::new(e);
+        }
+    }
+    unreachable!("the last error is returned")
+}
+
+fn bad_input(message: String) -> Failure {
+    Failure::BadInput(miette::miette!("{message}"))
+}
+
+fn run(
+    path: &Path,
+    seed: Option<u64>,
+    format: Format,
+    trace: Option<&Path>,
+) -> Result<(), Failure> {
+    let scenario = scenario::load(path)?;
+    let seed = seed.unwrap_or(scenario.seed);
+    let level = if trace.is_some() {
+        TraceLevel::Full
+    } else {
+        TraceLevel::Hash
+    };
+    let run = scenario.run(seed, level);
+    if let Some(trace_path) = trace {
+        write_trace(trace_path, &run)?;
+    }
+    match format {
+        Format::Table => {
+            print!("{}", run.report.to_table());
+            println!(
+                "  replay: consim run {} --seed {seed}",
+                scenario.path.display()
+            );
+        }
+        Format::Json => println!("{}", run.report.to_json()),
+    }
+    Ok(())
+}
+
+fn write_trace(path: &Path, run: &scenario::Run) -> Result<(), Failure> {
+    let file = std::fs::File::create(path)
+        .map_err(|e| bad_input(format!("cannot write trace to {}: {e}", path.display())))?;
+    let mut out = std::io::BufWriter::new(file);
+    let name = |id: Option<consim::sim::ActorId>| id.map(|id| run.names[id.index()].clone());
+    for e in run.trace.entries() {
+        let line = serde_json::json!({
+            "at_us": e.at.as_us(),
+            "seq": e.seq,
+            "event": e.kind.as_str(),
+            "src": name(e.src),
+            "dst": name(e.dst),
+            "note": e.note,
+            "msg": e.detail,
+        });
+        writeln!(out, "{line}")
+            .map_err(|e| bad_input(format!("cannot write trace to {}: {e}", path.display())))?;
+    }
+    out.flush()
+        .map_err(|e| bad_input(format!("cannot write trace to {}: {e}", path.display())))
+}
+
+fn check(files: &[PathBuf]) -> Result<(), Failure> {
+    let mut failed = 0;
+    for file in files {
+        match check_one(file) {
+            Ok(what) => println!("ok   {} ({what})", file.display()),
+            Err(e) => {
+                failed += 1;
+                eprintln!("{:?}", render(e));
+            }
+        }
+    }
+    if failed > 0 {
+        return Err(bad_input(format!(
+            "{failed} of {} files have errors",
+            files.len()
+        )));
+    }
+    Ok(())
+}
+
+/// Checks a file as a scenario, or as a model if it is one.
+fn check_one(file: &Path) -> Result<String, ScenarioError> {
+    let source = std::fs::read_to_string(file).map_err(|e| ScenarioError::Unreadable {
+        path: file.display().to_string(),
+        reason: e.to_string(),
+    })?;
+    if source
+        .trim_start_matches(|c: char| c.is_whitespace())
+        .starts_with("Scenario")
+        || looks_like_scenario(&source)
+    {
+        let scenario: Scenario = scenario::load(file)?;
+        Ok(format!("scenario of a {} model", scenario.model.kind()))
+    } else {
+        let model = scenario::load_model(file, &source)?;
+        Ok(format!("{} model", model.kind()))
+    }
+}
+
+fn looks_like_scenario(source: &str) -> bool {
+    source
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.starts_with("//"))
+        .any(|l| l.starts_with("Scenario("))
+}
+
+fn list() -> Result<(), Failure> {
+    for dir in ["models", "scenarios"] {
+        let mut entries: Vec<PathBuf> = std::fs::read_dir(dir)
+            .map_err(|e| {
+                bad_input(format!(
+                    "cannot list {dir}/: {e} (run consim from the repository root)"
+                ))
+            })?
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| p.extension().is_some_and(|x| x == "ron"))
+            .collect();
+        entries.sort();
+        for path in entries {
+            let summary = std::fs::read_to_string(&path)
+                .ok()
+                .and_then(|s| {
+                    s.lines()
+                        .next()
+                        .map(|l| l.trim_start_matches("//").trim().to_string())
+                })
+                .unwrap_or_default();
+            println!("{:<40} {summary}", path.display());
+        }
+    }
+    Ok(())
 }

@@ -1,9 +1,13 @@
 //! All integration tests, as one binary so they link once (it matters on a 2-core CI).
 
+/// Every file under tests/data/bad/ fails with a located message; renderings are snapshots.
+mod bad_input;
 /// Same seed, same trace hash; different seed, different hash; a golden hash pins both
 /// build profiles to one value.
 mod determinism;
 /// The kernel's promises: streams, crashes, partitions, drift, limits, bad configuration.
 mod kernel;
+/// Every bundled scenario and model loads, runs deterministically and matches its snapshot.
+mod scenarios;
 /// Small actors the kernel tests share.
 mod support;

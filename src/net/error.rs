@@ -66,13 +66,15 @@ fn suggestion_text(suggestion: &Option<String>) -> String {
     }
 }
 
-/// The known name closest to `name`, if it is close enough to be a likely typo.
+/// The known name closest to `name`, if it is close enough to be a likely typo: at most one
+/// edit per three characters (at least one), ties going to the alphabetically first.
 pub fn closest_name<'a>(name: &str, known: impl IntoIterator<Item = &'a str>) -> Option<String> {
+    let allowed = (name.chars().count() / 3).max(1);
     known
         .into_iter()
-        .map(|k| (strsim::jaro_winkler(name, k), k))
-        .filter(|(score, _)| *score >= 0.8)
-        .max_by(|a, b| a.0.total_cmp(&b.0).then_with(|| b.1.cmp(a.1)))
+        .map(|k| (strsim::damerau_levenshtein(name, k), k))
+        .filter(|(distance, _)| *distance <= allowed)
+        .min()
         .map(|(_, k)| k.to_string())
 }
 
@@ -84,6 +86,8 @@ mod tests {
     fn suggests_the_nearest_name_only_when_close() {
         let known = ["payment", "orders", "delivery"];
         assert_eq!(closest_name("paymnt", known), Some("payment".into()));
+        assert_eq!(closest_name("order", known), Some("orders".into()));
         assert_eq!(closest_name("zzz", known), None);
+        assert_eq!(closest_name("nn3", ["n3", "n4"]), Some("n3".into()));
     }
 }

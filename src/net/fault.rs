@@ -123,67 +123,88 @@ impl FaultPlan {
         let mut plan = FaultPlan::default();
         let mut down_windows: BTreeMap<ActorId, Vec<(Instant, Option<Instant>)>> = BTreeMap::new();
         for (index, spec) in specs.iter().enumerate() {
-            let what = format!("fault #{} ({})", index + 1, spec.kind_name());
-            match spec {
-                FaultSpec::Partition {
-                    groups,
-                    from,
-                    until,
-                } => {
-                    check_window(&what, *from, *until)?;
-                    let pairs = partition_pairs(&what, groups, topology)?;
-                    plan.add_cut(CutKind::Partition, pairs, *from, *until);
-                }
-                FaultSpec::LinkDown { a, b, from, until } => {
-                    check_window(&what, *from, *until)?;
-                    let (a, b) = (topology.resolve(a)?, topology.resolve(b)?);
-                    if a == b {
-                        return Err(bad(&what, "a link needs two different nodes"));
-                    }
-                    plan.add_cut(CutKind::LinkDown, vec![(a, b), (b, a)], *from, *until);
-                }
-                FaultSpec::Crash {
-                    node,
-                    at,
-                    restart_at,
-                } => {
-                    let id = topology.resolve(node)?;
-                    if let Some(restart) = restart_at {
-                        if restart <= at {
-                            return Err(bad(
-                                &what,
-                                &format!(
-                                    "`{node}` restarts at {restart}, which is not after its crash at {at}"
-                                ),
-                            ));
-                        }
-                        plan.events.push((*restart, FaultAction::Restart(id)));
-                    }
-                    plan.events.push((*at, FaultAction::Crash(id)));
-                    down_windows.entry(id).or_default().push((*at, *restart_at));
-                }
-                FaultSpec::ClockDrift {
-                    node,
-                    at,
-                    drift_ppm,
-                } => {
-                    let id = topology.resolve(node)?;
-                    if *drift_ppm <= -1_000_000 {
-                        return Err(bad(
-                            &what,
-                            &format!(
-                                "drift {drift_ppm} ppm would stop or reverse the clock; use a value above -1000000"
-                            ),
-                        ));
-                    }
-                    plan.events.push((*at, FaultAction::Drift(id, *drift_ppm)));
-                }
-            }
+            plan.add(index, spec, topology, &mut down_windows)?;
         }
         check_crashes_do_not_overlap(&down_windows, topology)?;
         // Stable: same-time faults keep the order they were written in.
         plan.events.sort_by_key(|(at, _)| *at);
         Ok(plan)
+    }
+
+    /// Checks one fault on its own, numbered `index` (0-based) in messages, so a loader can
+    /// report every bad fault rather than the first.
+    pub fn check_fault(
+        index: usize,
+        spec: &FaultSpec,
+        topology: &Topology,
+    ) -> Result<(), ConfigError> {
+        FaultPlan::default().add(index, spec, topology, &mut BTreeMap::new())
+    }
+
+    fn add(
+        &mut self,
+        index: usize,
+        spec: &FaultSpec,
+        topology: &Topology,
+        down_windows: &mut BTreeMap<ActorId, Vec<(Instant, Option<Instant>)>>,
+    ) -> Result<(), ConfigError> {
+        let what = format!("fault #{} ({})", index + 1, spec.kind_name());
+        match spec {
+            FaultSpec::Partition {
+                groups,
+                from,
+                until,
+            } => {
+                check_window(&what, *from, *until)?;
+                let pairs = partition_pairs(&what, groups, topology)?;
+                self.add_cut(CutKind::Partition, pairs, *from, *until);
+            }
+            FaultSpec::LinkDown { a, b, from, until } => {
+                check_window(&what, *from, *until)?;
+                let (a, b) = (topology.resolve(a)?, topology.resolve(b)?);
+                if a == b {
+                    return Err(bad(&what, "a link needs two different nodes"));
+                }
+                self.add_cut(CutKind::LinkDown, vec![(a, b), (b, a)], *from, *until);
+            }
+            FaultSpec::Crash {
+                node,
+                at,
+                restart_at,
+            } => {
+                let id = topology.resolve(node)?;
+                if let Some(restart) = restart_at {
+                    if restart <= at {
+                        return Err(bad(
+                            &what,
+                            &format!(
+                                "`{node}` restarts at {restart}, which is not after its crash at {at}"
+                            ),
+                        ));
+                    }
+                    self.events.push((*restart, FaultAction::Restart(id)));
+                }
+                self.events.push((*at, FaultAction::Crash(id)));
+                down_windows.entry(id).or_default().push((*at, *restart_at));
+            }
+            FaultSpec::ClockDrift {
+                node,
+                at,
+                drift_ppm,
+            } => {
+                let id = topology.resolve(node)?;
+                if *drift_ppm <= -1_000_000 {
+                    return Err(bad(
+                        &what,
+                        &format!(
+                            "drift {drift_ppm} ppm would stop or reverse the clock; use a value above -1000000"
+                        ),
+                    ));
+                }
+                self.events.push((*at, FaultAction::Drift(id, *drift_ppm)));
+            }
+        }
+        Ok(())
     }
 
     fn add_cut(

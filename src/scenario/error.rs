@@ -103,6 +103,14 @@ impl ScenarioError {
         ScenarioError::Invalid { file, errors }
     }
 
+    /// The located errors, by value, to render one by one.
+    pub fn into_errors(self) -> Vec<FileError> {
+        match self {
+            ScenarioError::Invalid { errors, .. } => errors,
+            ScenarioError::Unreadable { .. } => Vec::new(),
+        }
+    }
+
     /// The located errors, if any.
     pub fn errors(&self) -> &[FileError] {
         match self {

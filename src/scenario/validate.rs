@@ -8,12 +8,15 @@ use super::raw;
 use crate::net::{ConfigError, FaultPlan, FaultSpec, LatencyDist, LinkSpec, Probability, Topology};
 use crate::sim::{Duration, Instant};
 
-/// Parses RON text into `T`, turning ron's position into a located error.
+/// Parses RON text into `T`, turning ron's position into a located error. Optional fields
+/// are written bare (`until: "3s"`, not `until: Some("3s")`).
 pub fn parse<T: serde::de::DeserializeOwned>(
     file: &Path,
     source: &str,
 ) -> Result<T, ScenarioError> {
-    ron::from_str(source).map_err(|e| {
+    let options =
+        ron::Options::default().with_default_extension(ron::extensions::Extensions::IMPLICIT_SOME);
+    options.from_str(source).map_err(|e| {
         let start = offset_of(source, e.span.start.line, e.span.start.col);
         let end = offset_of(source, e.span.end.line, e.span.end.col).max(start);
         let end = if end == start {
@@ -199,7 +202,7 @@ pub fn faults(check: &mut Checker<'_>, raw: &[raw::Fault], topology: &Topology) 
             },
         };
         let path = [Step::Field("faults"), Step::Index(index)];
-        match FaultPlan::compile(std::slice::from_ref(&spec), topology) {
+        match FaultPlan::check_fault(index, &spec, topology) {
             Ok(_) => good.push(spec),
             Err(e) => report_fault_error(check, &path, fault, e),
         }
@@ -256,6 +259,28 @@ fn report_fault_error(
             check.error(&full, error.to_string(), "invalid fault", None);
         }
     }
+}
+
+/// Reports an unknown node name at its place inside `path`, with the likely intended name.
+pub fn unknown_node(check: &mut Checker<'_>, path: &[Step<'_>], name: &str, error: &ConfigError) {
+    let help = match error {
+        ConfigError::UnknownNode {
+            suggestion: Some(s),
+            known,
+            ..
+        } => {
+            format!("did you mean `{s}`? defined nodes: {}", known.join(", "))
+        }
+        ConfigError::UnknownNode { known, .. } => format!("defined nodes: {}", known.join(", ")),
+        other => other.to_string(),
+    };
+    check.error_at_name(
+        path,
+        name,
+        format!("unknown node `{name}`"),
+        "not a node of the model",
+        Some(help),
+    );
 }
 
 /// The `Stop` section as kernel limits.

@@ -1,0 +1,43 @@
+//! Every bundled model and scenario loads, runs, and reproduces its report.
+
+use std::path::Path;
+
+use consim::scenario;
+use consim::sim::TraceLevel;
+
+#[test]
+fn every_bundled_scenario_report_matches_its_snapshot() {
+    insta::glob!("..", "scenarios/*.ron", |path| {
+        let scenario = scenario::load(path).unwrap_or_else(|e| panic!("{}: {e:?}", path.display()));
+        let run = scenario.run(scenario.seed, TraceLevel::Hash);
+        insta::assert_snapshot!(run.report.to_json());
+    });
+}
+
+#[test]
+fn every_bundled_scenario_runs_the_same_twice() {
+    for entry in std::fs::read_dir("scenarios").expect("scenarios/ exists") {
+        let path = entry.unwrap().path();
+        let scenario = scenario::load(&path).unwrap();
+        let first = scenario.run(scenario.seed, TraceLevel::Hash).report;
+        let second = scenario.run(scenario.seed, TraceLevel::Hash).report;
+        assert_eq!(first, second, "{} is not deterministic", path.display());
+        let other = scenario.run(scenario.seed + 1, TraceLevel::Hash).report;
+        assert_ne!(
+            first.trace_hash,
+            other.trace_hash,
+            "{} ignores its seed",
+            path.display()
+        );
+    }
+}
+
+#[test]
+fn every_bundled_model_loads() {
+    for entry in std::fs::read_dir("models").expect("models/ exists") {
+        let path = entry.unwrap().path();
+        let source = std::fs::read_to_string(&path).unwrap();
+        scenario::load_model(Path::new(&path), &source)
+            .unwrap_or_else(|e| panic!("{}: {e:?}", path.display()));
+    }
+}
