@@ -168,22 +168,10 @@ impl Baseline {
             };
             b.now = at;
             match ev {
-                Ev::Hop {
-                    src,
-                    dst,
-                    chain,
-                    hop,
-                } => {
+                Ev::Hop { src, dst, chain, hop } => {
                     events += 1;
                     b.delivered += 1;
-                    b.send(
-                        dst,
-                        Ev::Ack {
-                            dst: src,
-                            chain,
-                            hop,
-                        },
-                    );
+                    b.send(dst, Ev::Ack { dst: src, chain, hop });
                     let slot = dst as usize * chains + usize::from(chain);
                     if hop < b.next_expected[slot] {
                         continue;

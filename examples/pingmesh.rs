@@ -9,10 +9,7 @@ use consim::world::Limits;
 fn main() {
     let mut args = std::env::args().skip(1);
     let seed = args.next().and_then(|s| s.parse().ok()).unwrap_or(7);
-    let events = args
-        .next()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(1_000_000);
+    let events = args.next().and_then(|s| s.parse().ok()).unwrap_or(1_000_000);
     let mut world = pingmesh::build(seed, PingmeshConfig::default(), |b| {
         b.trace_level(TraceLevel::Hash);
     })

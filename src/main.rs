@@ -126,12 +126,7 @@ fn bad_input(message: String) -> Failure {
     Failure::BadInput(miette::miette!("{message}"))
 }
 
-fn run(
-    path: &Path,
-    seed: Option<u64>,
-    format: Format,
-    trace: Option<&Path>,
-) -> Result<(), Failure> {
+fn run(path: &Path, seed: Option<u64>, format: Format, trace: Option<&Path>) -> Result<(), Failure> {
     let scenario = scenario::load(path)?;
     let seed = seed.unwrap_or(scenario.seed);
     let level = if trace.is_some() {
@@ -146,10 +141,7 @@ fn run(
     match format {
         Format::Table => {
             print!("{}", run.report.to_table());
-            println!(
-                "  replay: consim run {} --seed {seed}",
-                scenario.path.display()
-            );
+            println!("  replay: consim run {} --seed {seed}", scenario.path.display());
         }
         Format::Json => println!("{}", run.report.to_json()),
     }

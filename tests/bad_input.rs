@@ -13,8 +13,7 @@ fn load_error(file: &str) -> ScenarioError {
 
 /// Renders every located error the way the CLI does, without colour, at a fixed width.
 fn render(error: &ScenarioError) -> String {
-    let handler =
-        GraphicalReportHandler::new_themed(GraphicalTheme::unicode_nocolor()).with_width(100);
+    let handler = GraphicalReportHandler::new_themed(GraphicalTheme::unicode_nocolor()).with_width(100);
     let mut out = String::new();
     for e in error.errors() {
         handler
@@ -41,24 +40,15 @@ fn every_bad_file_renders_a_located_diagnostic() {
             .strip_prefix(env!("CARGO_MANIFEST_DIR"))
             .expect("inside the package");
         let error = scenario::load(path).expect_err("a bad file must not load");
-        assert!(
-            !error.errors().is_empty(),
-            "{}: no located error",
-            path.display()
-        );
+        assert!(!error.errors().is_empty(), "{}: no located error", path.display());
         insta::assert_snapshot!(render(&error));
     });
 }
 
 #[test]
 fn an_unknown_field_is_named_with_its_line() {
-    let [(file, line, message)] = located(&load_error("unknown_field.ron"))
-        .try_into()
-        .unwrap();
-    assert_eq!(
-        (file.as_str(), line),
-        ("tests/data/bad/unknown_field.ron", 4)
-    );
+    let [(file, line, message)] = located(&load_error("unknown_field.ron")).try_into().unwrap();
+    assert_eq!((file.as_str(), line), ("tests/data/bad/unknown_field.ron", 4));
     assert!(message.contains("sede"), "{message}");
 }
 
@@ -106,10 +96,7 @@ fn a_zero_width_distribution_and_a_bad_duration_are_rejected() {
     let e = load_error("zero_width_latency.ron");
     assert!(located(&e)[0].2.contains("zero width"), "{e:?}");
     let e = load_error("bad_duration.ron");
-    assert!(
-        located(&e)[0].2.contains("`5 weeks` is not a duration"),
-        "{e:?}"
-    );
+    assert!(located(&e)[0].2.contains("`5 weeks` is not a duration"), "{e:?}");
 }
 
 #[test]
@@ -124,10 +111,7 @@ fn all_errors_in_a_file_are_reported_not_only_the_first() {
 #[test]
 fn errors_in_a_model_point_into_the_model_file() {
     let error = load_error("bad_model.ron");
-    let files: Vec<(String, usize)> = located(&error)
-        .into_iter()
-        .map(|(f, l, _)| (f, l))
-        .collect();
+    let files: Vec<(String, usize)> = located(&error).into_iter().map(|(f, l, _)| (f, l)).collect();
     assert_eq!(
         files,
         [
@@ -144,11 +128,7 @@ fn a_missing_model_points_at_the_model_field() {
         panic!("one error expected")
     };
     assert_eq!(e.line, 2);
-    assert!(
-        e.message.starts_with("cannot read model file"),
-        "{}",
-        e.message
-    );
+    assert!(e.message.starts_with("cannot read model file"), "{}", e.message);
 }
 
 #[test]

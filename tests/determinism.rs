@@ -10,10 +10,7 @@ fn faulty_pingmesh(seed: u64, level: TraceLevel, events: u64) -> (RunOutcome, u6
     let mut world = pingmesh::build(seed, PingmeshConfig::default(), |b| {
         b.trace_level(level);
         b.fault(FaultSpec::Partition {
-            groups: vec![
-                vec!["n0".into(), "n1".into()],
-                vec!["n2".into(), "n3".into()],
-            ],
+            groups: vec![vec!["n0".into(), "n1".into()], vec!["n2".into(), "n3".into()]],
             from: Instant::from_ms(100),
             until: Some(Instant::from_ms(300)),
         });

@@ -65,20 +65,14 @@ fn adding_an_actor_or_drawing_more_leaves_other_streams_unchanged() {
     let (a_draws3, b_draws3, a_arrivals3) = run(false, 1000);
     assert_ne!(a_draws, a_draws3, "extra draws must shift a's own stream");
     assert_eq!(b_draws, b_draws3, "a drawing more moved b's stream");
-    assert_eq!(
-        a_arrivals, a_arrivals3,
-        "a's own draws moved its network stream"
-    );
+    assert_eq!(a_arrivals, a_arrivals3, "a's own draws moved its network stream");
 }
 
 #[test]
 fn a_crash_drops_volatile_state_timers_and_incoming_messages() {
     let mut b = builder(1, LinkSpec::reliable(100));
     let sender = b
-        .add_actor(
-            "sender",
-            Recorder::sending(ActorId(1), Duration::from_ms(1), 20),
-        )
+        .add_actor("sender", Recorder::sending(ActorId(1), Duration::from_ms(1), 20))
         .unwrap();
     let mut target = Recorder {
         timer_at_start: Some(Duration::from_ms(8)),
@@ -118,16 +112,10 @@ fn a_crash_drops_volatile_state_timers_and_incoming_messages() {
 fn a_partition_drops_exactly_the_messages_that_cross_it() {
     let mut b = builder(3, LinkSpec::reliable(50));
     let a = b
-        .add_actor(
-            "a",
-            Recorder::sending(ActorId(1), Duration::from_ms(1), 100),
-        )
+        .add_actor("a", Recorder::sending(ActorId(1), Duration::from_ms(1), 100))
         .unwrap();
     let bb = b
-        .add_actor(
-            "b",
-            Recorder::sending(ActorId(2), Duration::from_ms(1), 100),
-        )
+        .add_actor("b", Recorder::sending(ActorId(2), Duration::from_ms(1), 100))
         .unwrap();
     let c = b.add_actor("c", Recorder::default()).unwrap();
     b.fault(FaultSpec::Partition {
@@ -176,11 +164,8 @@ fn duplication_through_the_world_matches_its_probability() {
         ..LinkSpec::reliable(10)
     };
     let mut b = builder(5, link);
-    b.add_actor(
-        "a",
-        Recorder::sending(ActorId(1), Duration::from_us(1), messages),
-    )
-    .unwrap();
+    b.add_actor("a", Recorder::sending(ActorId(1), Duration::from_us(1), messages))
+        .unwrap();
     b.add_actor("b", Recorder::default()).unwrap();
     let mut world = b.build().unwrap();
     world.run(Limits::default());
@@ -307,22 +292,13 @@ fn bad_configuration_is_rejected_with_a_clear_message() {
         if let Some(f) = fault {
             b.fault(f);
         }
-        b.build()
-            .err()
-            .expect("the configuration is bad")
-            .to_string()
+        b.build().err().expect("the configuration is bad").to_string()
     };
     let zero_width = LinkSpec {
-        latency: LatencyDist::Uniform {
-            min_us: 5,
-            max_us: 5,
-        },
+        latency: LatencyDist::Uniform { min_us: 5, max_us: 5 },
         ..LinkSpec::default()
     };
-    assert!(
-        build_err(zero_width, None)
-            .contains("default link latency: uniform latency has zero width")
-    );
+    assert!(build_err(zero_width, None).contains("default link latency: uniform latency has zero width"));
     let negative = LinkSpec {
         latency: LatencyDist::Exponential { mean_us: -3.0 },
         ..LinkSpec::default()
@@ -349,10 +325,7 @@ fn bad_configuration_is_rejected_with_a_clear_message() {
     let err = Probability::new("link order->payment loss", 1.5)
         .unwrap_err()
         .to_string();
-    assert_eq!(
-        err,
-        "link order->payment loss: probability 1.5 is outside [0, 1]"
-    );
+    assert_eq!(err, "link order->payment loss: probability 1.5 is outside [0, 1]");
     let mut b = builder(1, LinkSpec::default());
     b.add_actor("x", Recorder::default()).unwrap();
     assert!(

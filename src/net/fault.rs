@@ -133,11 +133,7 @@ impl FaultPlan {
 
     /// Checks one fault on its own, numbered `index` (0-based) in messages, so a loader can
     /// report every bad fault rather than the first.
-    pub fn check_fault(
-        index: usize,
-        spec: &FaultSpec,
-        topology: &Topology,
-    ) -> Result<(), ConfigError> {
+    pub fn check_fault(index: usize, spec: &FaultSpec, topology: &Topology) -> Result<(), ConfigError> {
         FaultPlan::default().add(index, spec, topology, &mut BTreeMap::new())
     }
 
@@ -150,11 +146,7 @@ impl FaultPlan {
     ) -> Result<(), ConfigError> {
         let what = format!("fault #{} ({})", index + 1, spec.kind_name());
         match spec {
-            FaultSpec::Partition {
-                groups,
-                from,
-                until,
-            } => {
+            FaultSpec::Partition { groups, from, until } => {
                 check_window(&what, *from, *until)?;
                 let pairs = partition_pairs(&what, groups, topology)?;
                 self.add_cut(CutKind::Partition, pairs, *from, *until);
@@ -167,19 +159,13 @@ impl FaultPlan {
                 }
                 self.add_cut(CutKind::LinkDown, vec![(a, b), (b, a)], *from, *until);
             }
-            FaultSpec::Crash {
-                node,
-                at,
-                restart_at,
-            } => {
+            FaultSpec::Crash { node, at, restart_at } => {
                 let id = topology.resolve(node)?;
                 if let Some(restart) = restart_at {
                     if restart <= at {
                         return Err(bad(
                             &what,
-                            &format!(
-                                "`{node}` restarts at {restart}, which is not after its crash at {at}"
-                            ),
+                            &format!("`{node}` restarts at {restart}, which is not after its crash at {at}"),
                         ));
                     }
                     self.events.push((*restart, FaultAction::Restart(id)));
@@ -187,11 +173,7 @@ impl FaultPlan {
                 self.events.push((*at, FaultAction::Crash(id)));
                 down_windows.entry(id).or_default().push((*at, *restart_at));
             }
-            FaultSpec::ClockDrift {
-                node,
-                at,
-                drift_ppm,
-            } => {
+            FaultSpec::ClockDrift { node, at, drift_ppm } => {
                 let id = topology.resolve(node)?;
                 if *drift_ppm <= -1_000_000 {
                     return Err(bad(
@@ -295,8 +277,7 @@ fn check_crashes_do_not_overlap(
             let (at, restart) = pair[0];
             let (next_at, _) = pair[1];
             if restart.is_none_or(|r| next_at < r) {
-                let until =
-                    restart.map_or("never restarts".to_string(), |r| format!("restarts at {r}"));
+                let until = restart.map_or("never restarts".to_string(), |r| format!("restarts at {r}"));
                 return Err(bad(
                     "crash faults",
                     &format!(
@@ -327,9 +308,7 @@ mod tests {
     }
 
     fn error_of(spec: FaultSpec) -> String {
-        FaultPlan::compile(&[spec], &topology())
-            .unwrap_err()
-            .to_string()
+        FaultPlan::compile(&[spec], &topology()).unwrap_err().to_string()
     }
 
     #[test]
@@ -368,10 +347,7 @@ mod tests {
         let err = FaultPlan::compile(&[crash(10, Some(30)), crash(20, None)], &topology())
             .unwrap_err()
             .to_string();
-        assert!(
-            err.contains("crashes again at 20ms while still down"),
-            "{err}"
-        );
+        assert!(err.contains("crashes again at 20ms while still down"), "{err}");
         let partition = |groups: Vec<Vec<String>>, until| FaultSpec::Partition {
             groups,
             from: Instant::from_ms(5),

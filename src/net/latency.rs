@@ -71,15 +71,13 @@ impl LatencyDist {
             LatencyDist::Uniform { min_us, max_us } if min_us == max_us => Some(format!(
                 "uniform latency has zero width ({min_us}us..={max_us}us); use a constant latency instead"
             )),
-            LatencyDist::Uniform { max_us, .. } if max_us > MAX_LATENCY_US => Some(format!(
-                "uniform latency max {max_us}us exceeds the 1 hour cap"
-            )),
+            LatencyDist::Uniform { max_us, .. } if max_us > MAX_LATENCY_US => {
+                Some(format!("uniform latency max {max_us}us exceeds the 1 hour cap"))
+            }
             LatencyDist::Uniform { .. } => None,
-            LatencyDist::Normal {
-                mean_us,
-                std_dev_us,
-            } => positive_or_zero("mean", mean_us)
-                .or_else(|| positive("standard deviation", std_dev_us)),
+            LatencyDist::Normal { mean_us, std_dev_us } => {
+                positive_or_zero("mean", mean_us).or_else(|| positive("standard deviation", std_dev_us))
+            }
             LatencyDist::Exponential { mean_us } => positive("mean", mean_us),
             LatencyDist::LogNormal { median_us, sigma } => {
                 positive("median", median_us).or_else(|| positive("sigma", sigma))
@@ -105,30 +103,23 @@ impl LatencyDist {
             LatencyDist::Uniform { min_us, max_us } => {
                 return Duration::from_us(rng.random_range(min_us..=max_us));
             }
-            LatencyDist::Normal {
-                mean_us,
-                std_dev_us,
-            } => mean_us + std_dev_us * standard_normal(rng),
+            LatencyDist::Normal { mean_us, std_dev_us } => mean_us + std_dev_us * standard_normal(rng),
             LatencyDist::Exponential { mean_us } => -mean_us * libm::log(open_unit(rng)),
             LatencyDist::LogNormal { median_us, sigma } => {
                 median_us * libm::exp(sigma * standard_normal(rng))
             }
-            LatencyDist::Pareto { scale_us, shape } => {
-                scale_us / libm::pow(open_unit(rng), 1.0 / shape)
-            }
+            LatencyDist::Pareto { scale_us, shape } => scale_us / libm::pow(open_unit(rng), 1.0 / shape),
         };
         Duration::from_us(clamp_to_us(us))
     }
 }
 
 fn positive(name: &str, value: f64) -> Option<String> {
-    (!(value.is_finite() && value > 0.0))
-        .then(|| format!("{name} must be a positive number, got {value}"))
+    (!(value.is_finite() && value > 0.0)).then(|| format!("{name} must be a positive number, got {value}"))
 }
 
 fn positive_or_zero(name: &str, value: f64) -> Option<String> {
-    (!(value.is_finite() && value >= 0.0))
-        .then(|| format!("{name} must be zero or more, got {value}"))
+    (!(value.is_finite() && value >= 0.0)).then(|| format!("{name} must be zero or more, got {value}"))
 }
 
 fn clamp_to_us(us: f64) -> u64 {
@@ -160,9 +151,7 @@ mod tests {
 
     fn mean_and_median(dist: LatencyDist) -> (f64, f64) {
         let mut rng = SeedTree::new(7).stream(Purpose::Other(1));
-        let mut samples: Vec<u64> = (0..200_000)
-            .map(|_| dist.sample(&mut rng).as_us())
-            .collect();
+        let mut samples: Vec<u64> = (0..200_000).map(|_| dist.sample(&mut rng).as_us()).collect();
         let mean = samples.iter().sum::<u64>() as f64 / samples.len() as f64;
         samples.sort_unstable();
         (mean, samples[samples.len() / 2] as f64)
@@ -227,10 +216,7 @@ mod tests {
                 min_us: 10,
                 max_us: 5,
             },
-            LatencyDist::Uniform {
-                min_us: 5,
-                max_us: 5,
-            },
+            LatencyDist::Uniform { min_us: 5, max_us: 5 },
             LatencyDist::Normal {
                 mean_us: 5.0,
                 std_dev_us: 0.0,

@@ -149,13 +149,9 @@ impl Network {
                 CutKind::LinkDown => &mut pair.link_cuts,
             };
             *counter = if starting {
-                counter
-                    .checked_add(1)
-                    .expect("fewer than 65536 nested cuts")
+                counter.checked_add(1).expect("fewer than 65536 nested cuts")
             } else {
-                counter
-                    .checked_sub(1)
-                    .expect("a cut heals only after it started")
+                counter.checked_sub(1).expect("a cut heals only after it started")
             };
         }
     }

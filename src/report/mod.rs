@@ -9,7 +9,6 @@ use std::fmt::Write as _;
 use serde::Serialize;
 
 use crate::net::DropReason;
-use crate::scenario::Scenario;
 use crate::world::{Message, RunOutcome, World};
 
 /// The numbers of one run.
@@ -66,17 +65,18 @@ pub struct Lifecycle {
 }
 
 impl RunReport {
-    /// Collects the numbers of a finished run.
+    /// Collects the numbers of a finished run of scenario `scenario` on a `model` model.
     pub fn new<M: Message>(
-        scenario: &Scenario,
+        scenario: &str,
+        model: &str,
         seed: u64,
         world: &World<M>,
         outcome: RunOutcome,
     ) -> Self {
         let stats = world.stats();
         RunReport {
-            scenario: scenario.name.clone(),
-            model: scenario.model.kind().to_string(),
+            scenario: scenario.to_string(),
+            model: model.to_string(),
             seed,
             stop: outcome.stop.to_string(),
             quiescent: outcome.stop.is_quiescent(),
@@ -118,10 +118,7 @@ impl RunReport {
         let mut row = |k: &str, v: String| {
             let _ = writeln!(out, "  {k:<22} {v}");
         };
-        row(
-            "scenario",
-            format!("{} ({} model)", self.scenario, self.model),
-        );
+        row("scenario", format!("{} ({} model)", self.scenario, self.model));
         row("seed", self.seed.to_string());
         row("stop", self.stop.clone());
         row("virtual time", duration.to_string());
@@ -147,10 +144,7 @@ impl RunReport {
         };
         row("  dropped", format!("{}{detail}", m.dropped));
         let l = &self.lifecycle;
-        row(
-            "crashes / restarts",
-            format!("{} / {}", l.crashes, l.restarts),
-        );
+        row("crashes / restarts", format!("{} / {}", l.crashes, l.restarts));
         row("timers fired", l.timers_fired.to_string());
         for (name, value) in &self.counters {
             row(name, value.to_string());

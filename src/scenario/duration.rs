@@ -35,10 +35,7 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
         return Err(format!("`{text}`: a duration cannot be negative"));
     }
     let us = match number.split_once('.') {
-        None => number
-            .parse::<u64>()
-            .ok()
-            .and_then(|n| n.checked_mul(scale)),
+        None => number.parse::<u64>().ok().and_then(|n| n.checked_mul(scale)),
         Some((whole, frac)) => parse_decimal(whole, frac, scale),
     };
     match us {
@@ -52,11 +49,7 @@ fn parse_decimal(whole: &str, frac: &str, scale: u64) -> Option<u64> {
     if frac.is_empty() || !frac.bytes().all(|b| b.is_ascii_digit()) || frac.len() > 9 {
         return None;
     }
-    let whole: u64 = if whole.is_empty() {
-        0
-    } else {
-        whole.parse().ok()?
-    };
+    let whole: u64 = if whole.is_empty() { 0 } else { whole.parse().ok()? };
     let frac_value: u64 = frac.parse().ok()?;
     let denominator = 10u64.pow(frac.len() as u32);
     let frac_us = frac_value.checked_mul(scale)?;
@@ -100,22 +93,10 @@ mod tests {
 
     #[test]
     fn rejects_what_is_not_a_duration_and_says_what_is() {
-        for bad in [
-            "250",
-            "ms",
-            "-5ms",
-            "1.0000001ms",
-            "2 weeks",
-            "1.5.2s",
-            "0.5us",
-        ] {
+        for bad in ["250", "ms", "-5ms", "1.0000001ms", "2 weeks", "1.5.2s", "0.5us"] {
             let err = parse_duration(bad).unwrap_err();
             assert!(err.contains(bad.trim()), "{bad}: {err}");
         }
-        assert!(
-            parse_duration("-5ms")
-                .unwrap_err()
-                .contains("cannot be negative")
-        );
+        assert!(parse_duration("-5ms").unwrap_err().contains("cannot be negative"));
     }
 }

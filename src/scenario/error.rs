@@ -58,10 +58,7 @@ impl FileError {
 
     /// `file:line:col: message`, for one-line output.
     pub fn summary(&self) -> String {
-        format!(
-            "{}:{}:{}: {}",
-            self.file, self.line, self.column, self.message
-        )
+        format!("{}:{}:{}: {}", self.file, self.line, self.column, self.message)
     }
 }
 
@@ -152,10 +149,7 @@ mod tests {
     fn offsets_and_positions_round_trip() {
         let text = "ab\ncdé\nf";
         for (line, col) in [(1, 1), (2, 3), (2, 4), (3, 1)] {
-            assert_eq!(
-                line_and_column(text, offset_of(text, line, col)),
-                (line, col)
-            );
+            assert_eq!(line_and_column(text, offset_of(text, line, col)), (line, col));
         }
     }
 }

@@ -41,11 +41,7 @@ pub fn locate_string(source: &str, within: Range<usize>, text: &str) -> Option<R
 /// `start`. Depth counts brackets opened since `start`: an opening bracket is visited at the
 /// depth outside it, a closing one at the depth after it closes (so the close of a bracket
 /// opened before `start` is visited at -1). Stops when `visit` returns `Some`.
-fn scan<T>(
-    source: &str,
-    start: usize,
-    mut visit: impl FnMut(usize, u8, i64) -> Option<T>,
-) -> Option<T> {
+fn scan<T>(source: &str, start: usize, mut visit: impl FnMut(usize, u8, i64) -> Option<T>) -> Option<T> {
     let bytes = source.as_bytes();
     let mut depth = 0i64;
     let mut i = start;
@@ -176,11 +172,7 @@ mod tests {
     fn follows_fields_and_indexes() {
         assert_eq!(text_at(&[Step::Field("model")]), "\"../models/x.ron\"");
         assert_eq!(
-            text_at(&[
-                Step::Field("faults"),
-                Step::Index(1),
-                Step::Field("restart")
-            ]),
+            text_at(&[Step::Field("faults"), Step::Index(1), Step::Field("restart")]),
             "\"3ms\""
         );
         assert_eq!(

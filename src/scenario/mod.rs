@@ -95,7 +95,10 @@ pub fn load(path: &Path) -> Result<Scenario, ScenarioError> {
             &[Step::Field("model")],
             format!("cannot read model file {}: {e}", model_path.display()),
             "no such model",
-            Some("the model path is relative to the scenario file, e.g. \"../models/food_delivery.ron\"".into()),
+            Some(
+                "the model path is relative to the scenario file, e.g. \"../models/food_delivery.ron\""
+                    .into(),
+            ),
         );
         ScenarioError::invalid(check.errors)
     })?;
@@ -103,9 +106,7 @@ pub fn load(path: &Path) -> Result<Scenario, ScenarioError> {
     let mut check = Checker::new(path, &source);
     let mut topology = Topology::new(None);
     for name in model.node_names() {
-        topology
-            .add_node(&name)
-            .expect("model node names are unique");
+        topology.add_node(&name).expect("model node names are unique");
     }
     let default_link = validate::link(
         &mut check,
@@ -115,11 +116,7 @@ pub fn load(path: &Path) -> Result<Scenario, ScenarioError> {
     );
     let mut links = Vec::new();
     for (index, over) in raw.network.links.iter().enumerate() {
-        let path = [
-            Step::Field("network"),
-            Step::Field("links"),
-            Step::Index(index),
-        ];
+        let path = [Step::Field("network"), Step::Field("links"), Step::Index(index)];
         let what = format!("link {}->{}", over.from, over.to);
         let spec = validate::link(
             &mut check,
@@ -231,7 +228,7 @@ impl Scenario {
                 let mut world = builder.build().expect("validated at load");
                 let outcome = world.run(self.limits);
                 Run {
-                    report: RunReport::new(self, seed, &world, outcome),
+                    report: RunReport::new(&self.name, self.model.kind(), seed, &world, outcome),
                     trace: world.trace().clone(),
                     names: world.names().to_vec(),
                 }
@@ -239,11 +236,7 @@ impl Scenario {
         }
     }
 
-    fn configure<M: crate::world::Message>(
-        &self,
-        builder: &mut WorldBuilder<M>,
-        trace_level: TraceLevel,
-    ) {
+    fn configure<M: crate::world::Message>(&self, builder: &mut WorldBuilder<M>, trace_level: TraceLevel) {
         for (from, to, spec) in &self.links {
             let topology = builder.topology();
             let (a, b) = (

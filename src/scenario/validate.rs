@@ -10,12 +10,8 @@ use crate::sim::{Duration, Instant};
 
 /// Parses RON text into `T`, turning ron's position into a located error. Optional fields
 /// are written bare (`until: "3s"`, not `until: Some("3s")`).
-pub fn parse<T: serde::de::DeserializeOwned>(
-    file: &Path,
-    source: &str,
-) -> Result<T, ScenarioError> {
-    let options =
-        ron::Options::default().with_default_extension(ron::extensions::Extensions::IMPLICIT_SOME);
+pub fn parse<T: serde::de::DeserializeOwned>(file: &Path, source: &str) -> Result<T, ScenarioError> {
+    let options = ron::Options::default().with_default_extension(ron::extensions::Extensions::IMPLICIT_SOME);
     options.from_str(source).map_err(|e| {
         let start = offset_of(source, e.span.start.line, e.span.start.col);
         let end = offset_of(source, e.span.end.line, e.span.end.col).max(start);
@@ -24,9 +20,8 @@ pub fn parse<T: serde::de::DeserializeOwned>(
         } else {
             end
         };
-        let error = FileError::new(file, source, start..end, e.code.to_string(), "here").with_help(
-            "the file format is documented field by field in README.md (\"Scenario files\")",
-        );
+        let error = FileError::new(file, source, start..end, e.code.to_string(), "here")
+            .with_help("the file format is documented field by field in README.md (\"Scenario files\")");
         ScenarioError::invalid(vec![error])
     })
 }
@@ -82,13 +77,7 @@ impl<'a> Checker<'a> {
         self.push(span, message.into(), label, help);
     }
 
-    fn push(
-        &mut self,
-        span: std::ops::Range<usize>,
-        message: String,
-        label: &str,
-        help: Option<String>,
-    ) {
+    fn push(&mut self, span: std::ops::Range<usize>, message: String, label: &str, help: Option<String>) {
         let mut error = FileError::new(self.file, self.source, span, message, label);
         if let Some(help) = help {
             error = error.with_help(help);
@@ -167,11 +156,7 @@ pub fn faults(check: &mut Checker<'_>, raw: &[raw::Fault], topology: &Topology) 
     let mut good = Vec::new();
     for (index, fault) in raw.iter().enumerate() {
         let spec = match fault {
-            raw::Fault::Partition {
-                groups,
-                from,
-                until,
-            } => FaultSpec::Partition {
+            raw::Fault::Partition { groups, from, until } => FaultSpec::Partition {
                 groups: groups.clone(),
                 from: at(from),
                 until: until.as_ref().map(at),
@@ -191,11 +176,7 @@ pub fn faults(check: &mut Checker<'_>, raw: &[raw::Fault], topology: &Topology) 
                 at: at(when),
                 restart_at: restart.as_ref().map(at),
             },
-            raw::Fault::ClockDrift {
-                node,
-                at: when,
-                ppm,
-            } => FaultSpec::ClockDrift {
+            raw::Fault::ClockDrift { node, at: when, ppm } => FaultSpec::ClockDrift {
                 node: node.clone(),
                 at: at(when),
                 drift_ppm: *ppm,
@@ -218,12 +199,7 @@ pub fn faults(check: &mut Checker<'_>, raw: &[raw::Fault], topology: &Topology) 
     good
 }
 
-fn report_fault_error(
-    check: &mut Checker<'_>,
-    path: &[Step<'_>],
-    fault: &raw::Fault,
-    error: ConfigError,
-) {
+fn report_fault_error(check: &mut Checker<'_>, path: &[Step<'_>], fault: &raw::Fault, error: ConfigError) {
     match &error {
         ConfigError::UnknownNode {
             name,
@@ -243,7 +219,14 @@ fn report_fault_error(
             );
         }
         ConfigError::EmptyWindow { .. } => {
-            check.error(&[path, &[Step::Field("until")]].concat(), error.to_string(), "not after `from`", Some("a fault must end after it starts; leave `until` out for a fault that never heals".into()));
+            check.error(
+                &[path, &[Step::Field("until")]].concat(),
+                error.to_string(),
+                "not after `from`",
+                Some(
+                    "a fault must end after it starts; leave `until` out for a fault that never heals".into(),
+                ),
+            );
         }
         _ => {
             let field = match fault {

@@ -323,11 +323,7 @@ mod tests {
                 2 => u64::from(rng.next_u32() % 100_000),
                 _ => u64::from(rng.next_u32() % 5_000_000),
             };
-            keys.push((
-                queue.push(Instant::from_us(now + delay), seq),
-                now + delay,
-                seq,
-            ));
+            keys.push((queue.push(Instant::from_us(now + delay), seq), now + delay, seq));
             model.insert((now + delay, seq));
             if rng.next_u32().is_multiple_of(8) {
                 let (key, at, s) = keys[rng.next_u32() as usize % keys.len()];
@@ -354,10 +350,6 @@ mod tests {
             queue.pop();
             queue.pop();
         }
-        assert!(
-            queue.slots.len() <= 2,
-            "slots grew to {}",
-            queue.slots.len()
-        );
+        assert!(queue.slots.len() <= 2, "slots grew to {}", queue.slots.len());
     }
 }

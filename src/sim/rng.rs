@@ -99,10 +99,7 @@ mod tests {
             Purpose::Actor(1),
             Purpose::Other(0),
         ];
-        let mut seen: Vec<Vec<u64>> = purposes
-            .iter()
-            .map(|p| first_draws(tree.stream(*p)))
-            .collect();
+        let mut seen: Vec<Vec<u64>> = purposes.iter().map(|p| first_draws(tree.stream(*p))).collect();
         seen.push(first_draws(SeedTree::new(43).stream(Purpose::Workload)));
         let count = seen.len();
         seen.sort();

@@ -155,10 +155,7 @@ impl Trace {
     /// `at_us seq event src dst note msg`.
     pub fn render(&self, names: &[String]) -> String {
         let name = |id: Option<ActorId>| match id {
-            Some(id) => names
-                .get(id.index())
-                .cloned()
-                .unwrap_or_else(|| id.to_string()),
+            Some(id) => names.get(id.index()).cloned().unwrap_or_else(|| id.to_string()),
             None => "-".to_string(),
         };
         let mut out = String::new();
@@ -248,10 +245,7 @@ mod tests {
         let names = ["orders".to_string(), "payments".to_string()];
         let text = full.render(&names);
         let lines: Vec<&str> = text.lines().collect();
-        assert!(
-            lines[1].contains("deliver  orders       payments"),
-            "{text}"
-        );
+        assert!(lines[1].contains("deliver  orders       payments"), "{text}");
         assert!(
             lines[2].contains("fault    payments     -            crash"),
             "{text}"

@@ -28,9 +28,7 @@ impl CostModel {
     /// The time `op_count` ops and `forced_write_count` forced writes take.
     pub fn of(self, op_count: u64, forced_write_count: u64) -> Duration {
         let us = self.op_us.saturating_mul(op_count);
-        Duration::from_us(
-            us.saturating_add(self.forced_write_us.saturating_mul(forced_write_count)),
-        )
+        Duration::from_us(us.saturating_add(self.forced_write_us.saturating_mul(forced_write_count)))
     }
 }
 

@@ -213,10 +213,7 @@ impl Database {
             .check(table)
             .ok()
             .map(|t| &self.durable.tables[t.index()]);
-        declared
-            .into_iter()
-            .flatten()
-            .map(|(key, value)| (*key, value))
+        declared.into_iter().flatten().map(|(key, value)| (*key, value))
     }
 
     /// Observer view: committed outbox rows not yet published.
@@ -308,10 +305,7 @@ impl Database {
         if fresh && deadlock.is_some() {
             self.stats.deadlocks += 1;
         }
-        Blocked {
-            waits_for,
-            deadlock,
-        }
+        Blocked { waits_for, deadlock }
     }
 
     fn cycle_through(&self, tx: LocalTxId) -> Option<Deadlock> {
@@ -410,19 +404,12 @@ mod tests {
     fn a_prepared_tx_survives_a_crash_with_its_locks() {
         let mut db = bank();
         credit(&mut db, T1, 1, 10);
-        db.access(OWNER)
-            .expect("owner")
-            .prepare(T1)
-            .expect("runnable");
+        db.access(OWNER).expect("owner").prepare(T1).expect("runnable");
         db.crash();
         db.recover();
         assert_eq!(db.tx_status(T1), Some(TxStatus::Prepared));
         assert_eq!(db.prepared().collect::<Vec<_>>(), [T1]);
-        assert_eq!(
-            balance(&db, 1),
-            Some(100),
-            "not applied before the decision"
-        );
+        assert_eq!(balance(&db, 1), Some(100), "not applied before the decision");
 
         let mut session = db.access(OWNER).expect("owner");
         session.begin(T2, Instant::ZERO).expect("fresh tx");
@@ -437,10 +424,7 @@ mod tests {
     fn an_aborted_prepared_tx_leaves_no_trace_even_after_another_crash() {
         let mut db = bank();
         credit(&mut db, T1, 1, 10);
-        db.access(OWNER)
-            .expect("owner")
-            .prepare(T1)
-            .expect("runnable");
+        db.access(OWNER).expect("owner").prepare(T1).expect("runnable");
         db.access(OWNER)
             .expect("owner")
             .abort(T1, Instant::ZERO)
@@ -473,11 +457,7 @@ mod tests {
         session.abort(LocalTxId(3), Instant::ZERO).expect("known");
         session.prepare(LocalTxId(4)).expect("runnable");
         session.abort(LocalTxId(4), Instant::ZERO).expect("known");
-        assert_eq!(
-            session.stats().forced_writes,
-            3,
-            "prepare and its abort record"
-        );
+        assert_eq!(session.stats().forced_writes, 3, "prepare and its abort record");
     }
 
     #[test]
@@ -501,9 +481,7 @@ mod tests {
         let mut db = bank();
         let mut session = db.access(OWNER).expect("owner");
         session.begin(T1, Instant::from_us(1_000)).expect("fresh");
-        let added = session
-            .add(T1, ACCOUNTS, Key(1), 1, Bounds::ANY)
-            .expect("known");
+        let added = session.add(T1, ACCOUNTS, Key(1), 1, Bounds::ANY).expect("known");
         assert_eq!(added, Outcome::Done(101));
         session.commit(T1, Instant::from_us(3_500)).expect("known");
         assert_eq!(db.stats().lock_hold_us, 2_500);

@@ -112,10 +112,7 @@ mod tests {
                 .is_done()
         );
         let waiting = session.check_idempotency(second, REQUEST).expect("known");
-        assert!(
-            waiting.blocked().is_some(),
-            "second copy waits for the first"
-        );
+        assert!(waiting.blocked().is_some(), "second copy waits for the first");
         let recorded = session.record_idempotency(first, REQUEST, Value::Int(70));
         assert!(recorded.expect("known").is_done());
         let woken = session.commit(first, Instant::ZERO).expect("known tx");

@@ -179,10 +179,7 @@ impl LockTable {
             });
         }
         if lock.holders.is_empty() {
-            debug_assert!(
-                lock.queue.is_empty(),
-                "a free row's first waiter is granted"
-            );
+            debug_assert!(lock.queue.is_empty(), "a free row's first waiter is granted");
             self.locks.remove(&key);
         }
     }
@@ -211,8 +208,7 @@ impl Lock {
             mode,
             upgrade: true,
         };
-        self.queue
-            .insert(position.unwrap_or(self.queue.len()), waiter);
+        self.queue.insert(position.unwrap_or(self.queue.len()), waiter);
         Acquired::Queued
     }
 
@@ -346,11 +342,7 @@ mod tests {
         table.acquire(T2, ROW, Mode::Shared);
         table.acquire(T3, ROW, Mode::Exclusive);
         assert_eq!(table.acquire(T1, ROW, Mode::Exclusive), Acquired::Queued);
-        assert_eq!(
-            release(&mut table, T2),
-            [(T1, false)],
-            "upgrader is served first"
-        );
+        assert_eq!(release(&mut table, T2), [(T1, false)], "upgrader is served first");
     }
 
     #[test]

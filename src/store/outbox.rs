@@ -129,15 +129,11 @@ mod tests {
         let mut session = db.access(OWNER).expect("owner");
         debit_with_event(&mut session, LocalTxId(1));
         assert_eq!(session.pending_outbox().count(), 0, "not before commit");
-        session
-            .abort(LocalTxId(1), Instant::ZERO)
-            .expect("known tx");
+        session.abort(LocalTxId(1), Instant::ZERO).expect("known tx");
         assert_eq!(session.pending_outbox().count(), 0, "aborted: no row");
 
         debit_with_event(&mut session, LocalTxId(2));
-        session
-            .commit(LocalTxId(2), Instant::ZERO)
-            .expect("known tx");
+        session.commit(LocalTxId(2), Instant::ZERO).expect("known tx");
         let pending: Vec<_> = session.pending_outbox().map(|(_, e)| e.clone()).collect();
         assert_eq!(pending, [event(2)]);
         assert_eq!(db.committed(ACCOUNTS, Key(1)), Some(&Value::Int(70)));
@@ -148,9 +144,7 @@ mod tests {
         let mut db = bank();
         let mut session = db.access(OWNER).expect("owner");
         debit_with_event(&mut session, LocalTxId(1));
-        session
-            .commit(LocalTxId(1), Instant::ZERO)
-            .expect("known tx");
+        session.commit(LocalTxId(1), Instant::ZERO).expect("known tx");
         debit_with_event(&mut session, LocalTxId(2));
         db.crash();
         db.recover();
@@ -164,16 +158,10 @@ mod tests {
         let mut db = bank();
         let mut session = db.access(OWNER).expect("owner");
         debit_with_event(&mut session, LocalTxId(1));
-        session
-            .commit(LocalTxId(1), Instant::ZERO)
-            .expect("known tx");
+        session.commit(LocalTxId(1), Instant::ZERO).expect("known tx");
         let forced_before = session.stats().forced_writes;
         assert_eq!(session.mark_published(&[OutboxId(0)]), 1);
-        assert_eq!(
-            session.mark_published(&[OutboxId(0)]),
-            0,
-            "a retry is harmless"
-        );
+        assert_eq!(session.mark_published(&[OutboxId(0)]), 0, "a retry is harmless");
         assert_eq!(session.stats().forced_writes, forced_before + 1);
         assert!(session.outbox().is_empty());
     }

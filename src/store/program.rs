@@ -157,10 +157,7 @@ mod tests {
             session.commit(holder, Instant::ZERO).expect("known"),
             [program_tx]
         );
-        assert_eq!(
-            session.run(program_tx, &ops, 1).expect("known"),
-            Progress::Done
-        );
+        assert_eq!(session.run(program_tx, &ops, 1).expect("known"), Progress::Done);
         session.commit(program_tx, Instant::ZERO).expect("known");
         assert_eq!(db.committed(ACCOUNTS, Key(1)), Some(&Value::Int(70)));
         assert_eq!(db.committed(ACCOUNTS, Key(2)), Some(&Value::Int(81)));

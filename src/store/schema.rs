@@ -86,10 +86,7 @@ mod tests {
         assert_eq!(schema.name(TableId(0)), Some("accounts"));
         assert_eq!(schema.table_id("nope"), None);
         assert_eq!(schema.idempotency_table(), TableId(2));
-        assert!(
-            schema.check(TableId(2)).is_err(),
-            "idempotency table is hidden"
-        );
+        assert!(schema.check(TableId(2)).is_err(), "idempotency table is hidden");
     }
 
     #[test]

@@ -84,12 +84,7 @@ impl Session<'_> {
     }
 
     /// Deletes the row; `Done(false)` if it did not exist.
-    pub fn delete(
-        &mut self,
-        tx: LocalTxId,
-        table: TableId,
-        key: Key,
-    ) -> Result<Outcome<bool>, StoreError> {
+    pub fn delete(&mut self, tx: LocalTxId, table: TableId, key: Key) -> Result<Outcome<bool>, StoreError> {
         let row = LockKey::new(self.db.schema.check(table)?, key);
         if let Some(blocked) = self.db.lock(tx, row, Mode::Exclusive)? {
             return Ok(Outcome::Blocked(blocked));
@@ -198,13 +193,11 @@ impl Session<'_> {
         let Some(value) = self.db.view(tx, row) else {
             return Ok(self.violated(Violation::NotFound { table, key }));
         };
-        let current = value
-            .counter(field)
-            .ok_or_else(|| StoreError::NotACounter {
-                table,
-                key,
-                field: field.map(str::to_string),
-            })?;
+        let current = value.counter(field).ok_or_else(|| StoreError::NotACounter {
+            table,
+            key,
+            field: field.map(str::to_string),
+        })?;
         let Some(next) = bounds.apply(current, delta) else {
             let violation = Violation::ConstraintViolated {
                 table,
@@ -279,10 +272,7 @@ mod tests {
         begin_all(&mut session, &[T1, T2]);
         assert_eq!(add(&mut session, T1, 1, -30), Outcome::Done(70));
         let blocked = add(&mut session, T2, 1, -30);
-        assert_eq!(
-            blocked.blocked().map(|b| b.waits_for.clone()),
-            Some(vec![T1])
-        );
+        assert_eq!(blocked.blocked().map(|b| b.waits_for.clone()), Some(vec![T1]));
         assert_eq!(
             session.tx_status(T2),
             Some(TxStatus::Waiting(LockKey::new(ACCOUNTS, Key(1))))
@@ -309,10 +299,7 @@ mod tests {
         assert!(add(&mut session, T1, 1, 1).is_done());
         assert!(add(&mut session, T2, 2, 1).is_done());
         let first_wait = add(&mut session, T1, 2, 1);
-        assert_eq!(
-            first_wait.blocked().map(|b| b.deadlock.is_some()),
-            Some(false)
-        );
+        assert_eq!(first_wait.blocked().map(|b| b.deadlock.is_some()), Some(false));
         let closing = add(&mut session, T2, 1, 1);
         let deadlock = closing
             .blocked()

@@ -61,10 +61,7 @@ impl WriteSet {
 
     /// The buffered image of `key`, mutable, to change a record in place.
     pub fn get_mut(&mut self, key: LockKey) -> Option<&mut Option<Value>> {
-        self.rows
-            .iter_mut()
-            .find(|(k, _)| *k == key)
-            .map(|(_, v)| v)
+        self.rows.iter_mut().find(|(k, _)| *k == key).map(|(_, v)| v)
     }
 
     /// Buffers the new image of `key`, replacing an earlier one so the set stays one entry

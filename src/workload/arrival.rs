@@ -47,22 +47,16 @@ impl ArrivalProcess {
     /// zero, negative, infinite or NaN rates, empty bursts, and bursts that would overlap.
     pub fn validate(&self, what: &str) -> Result<(), WorkloadError> {
         match *self {
-            ArrivalProcess::Constant { interval } if interval == Duration::ZERO => {
-                Err(WorkloadError::new(
-                    what,
-                    "constant `interval` is zero, so every request would arrive at the same instant",
-                    "give a positive interval such as 10ms, or use bursts for simultaneous arrivals",
-                ))
-            }
+            ArrivalProcess::Constant { interval } if interval == Duration::ZERO => Err(WorkloadError::new(
+                what,
+                "constant `interval` is zero, so every request would arrive at the same instant",
+                "give a positive interval such as 10ms, or use bursts for simultaneous arrivals",
+            )),
             ArrivalProcess::Constant { .. } => Ok(()),
-            ArrivalProcess::Poisson { rate_per_s }
-                if !(rate_per_s.is_finite() && rate_per_s > 0.0) =>
-            {
+            ArrivalProcess::Poisson { rate_per_s } if !(rate_per_s.is_finite() && rate_per_s > 0.0) => {
                 Err(WorkloadError::new(
                     what,
-                    format!(
-                        "poisson `rate_per_s` must be a positive finite number, got {rate_per_s}"
-                    ),
+                    format!("poisson `rate_per_s` must be a positive finite number, got {rate_per_s}"),
                     "give the mean number of requests per second, e.g. rate_per_s: 100.0",
                 ))
             }
@@ -72,22 +66,18 @@ impl ArrivalProcess {
                 "bursts `burst_size` is zero, so no request would ever arrive",
                 "give at least 1 request per burst",
             )),
-            ArrivalProcess::Bursts { every, .. } if every == Duration::ZERO => {
-                Err(WorkloadError::new(
-                    what,
-                    "bursts `every` is zero, so all bursts would start at the same instant",
-                    "give the time between burst starts, e.g. every: 1s",
-                ))
-            }
-            ArrivalProcess::Bursts { within, every, .. } if within > every => {
-                Err(WorkloadError::new(
-                    what,
-                    format!(
-                        "bursts `within` ({within}) is longer than `every` ({every}), so bursts would overlap"
-                    ),
-                    "make `within` at most `every`, or lengthen `every`",
-                ))
-            }
+            ArrivalProcess::Bursts { every, .. } if every == Duration::ZERO => Err(WorkloadError::new(
+                what,
+                "bursts `every` is zero, so all bursts would start at the same instant",
+                "give the time between burst starts, e.g. every: 1s",
+            )),
+            ArrivalProcess::Bursts { within, every, .. } if within > every => Err(WorkloadError::new(
+                what,
+                format!(
+                    "bursts `within` ({within}) is longer than `every` ({every}), so bursts would overlap"
+                ),
+                "make `within` at most `every`, or lengthen `every`",
+            )),
             ArrivalProcess::Bursts { .. } => Ok(()),
         }
     }
@@ -134,8 +124,7 @@ impl ArrivalProcess {
                 let mut burst_index = 0u64;
                 let mut offsets_us = Vec::with_capacity(burst_size as usize);
                 while remaining > 0 {
-                    let burst_start =
-                        start + Duration::from_us(every.as_us().saturating_mul(burst_index));
+                    let burst_start = start + Duration::from_us(every.as_us().saturating_mul(burst_index));
                     let size = remaining.min(u64::from(burst_size));
                     offsets_us.clear();
                     offsets_us.extend((0..size).map(|_| match within.as_us() {
@@ -199,11 +188,7 @@ mod tests {
 
     #[test]
     fn poisson_gaps_vary_rather_than_repeat_the_mean() {
-        let plan = ArrivalProcess::Poisson { rate_per_s: 100.0 }.arrivals(
-            1_000,
-            Instant::ZERO,
-            &mut rng(2),
-        );
+        let plan = ArrivalProcess::Poisson { rate_per_s: 100.0 }.arrivals(1_000, Instant::ZERO, &mut rng(2));
         let mut gaps: Vec<u64> = plan.windows(2).map(|p| (p[1] - p[0]).as_us()).collect();
         gaps.sort_unstable();
         // For an exponential with mean 10ms, the 10th percentile is ~1ms and the 90th ~23ms.
@@ -224,11 +209,7 @@ mod tests {
             .map(Instant::from_us)
             .collect();
         assert_eq!(plan, want);
-        assert_eq!(
-            drawn.next_u64(),
-            rng(1).next_u64(),
-            "constant arrivals drew"
-        );
+        assert_eq!(drawn.next_u64(), rng(1).next_u64(), "constant arrivals drew");
     }
 
     #[test]
@@ -288,12 +269,7 @@ mod tests {
             ),
             (ArrivalProcess::Poisson { rate_per_s: 0.0 }, "`rate_per_s`"),
             (ArrivalProcess::Poisson { rate_per_s: -3.0 }, "`rate_per_s`"),
-            (
-                ArrivalProcess::Poisson {
-                    rate_per_s: f64::NAN,
-                },
-                "`rate_per_s`",
-            ),
+            (ArrivalProcess::Poisson { rate_per_s: f64::NAN }, "`rate_per_s`"),
             (
                 ArrivalProcess::Poisson {
                     rate_per_s: f64::INFINITY,
@@ -329,10 +305,7 @@ mod tests {
             let err = process.validate("workload.arrival").unwrap_err();
             let message = err.to_string();
             assert!(message.starts_with("workload.arrival: "), "{message}");
-            assert!(
-                err.problem.contains(field),
-                "{message} does not name {field}"
-            );
+            assert!(err.problem.contains(field), "{message} does not name {field}");
             assert!(!err.hint.is_empty(), "{message} has no hint");
         }
         let fine = ArrivalProcess::Bursts {

@@ -65,15 +65,11 @@ impl KeyPopularity {
             KeyPopularity::Zipf { exponent } if !(exponent.is_finite() && exponent >= 0.0) => {
                 Err(WorkloadError::new(
                     what,
-                    format!(
-                        "zipf `exponent` must be a finite number of at least 0, got {exponent}"
-                    ),
+                    format!("zipf `exponent` must be a finite number of at least 0, got {exponent}"),
                     "use 0 for uniform keys, around 1.0 for realistic skew, more for hotter keys",
                 ))
             }
-            KeyPopularity::Zipf { exponent }
-                if exponent > 0.0 && key_count > MAX_ZIPF_KEY_COUNT =>
-            {
+            KeyPopularity::Zipf { exponent } if exponent > 0.0 && key_count > MAX_ZIPF_KEY_COUNT => {
                 Err(WorkloadError::new(
                     what,
                     format!(
@@ -230,10 +226,7 @@ mod tests {
 
     #[test]
     fn uniform_keys_are_drawn_equally_within_tolerance() {
-        for popularity in [
-            KeyPopularity::Uniform,
-            KeyPopularity::Zipf { exponent: 0.0 },
-        ] {
+        for popularity in [KeyPopularity::Uniform, KeyPopularity::Zipf { exponent: 0.0 }] {
             let sampler = KeySampler::new(popularity, 10).unwrap();
             for (key, &count) in counts(&sampler, 4).iter().enumerate() {
                 assert_share(&format!("{popularity:?} key {key}"), count, 0.1);
@@ -278,10 +271,7 @@ mod tests {
 
     #[test]
     fn a_single_key_is_its_own_second_key() {
-        for popularity in [
-            KeyPopularity::Uniform,
-            KeyPopularity::Zipf { exponent: 1.0 },
-        ] {
+        for popularity in [KeyPopularity::Uniform, KeyPopularity::Zipf { exponent: 1.0 }] {
             let sampler = KeySampler::new(popularity, 1).unwrap();
             let mut rng = SeedTree::new(1).stream(Purpose::Workload);
             assert_eq!(sampler.sample(&mut rng), 0);
@@ -313,10 +303,7 @@ mod tests {
             let err = popularity.validate("workload.keys", key_count).unwrap_err();
             let message = err.to_string();
             assert!(message.starts_with("workload.keys: "), "{message}");
-            assert!(
-                err.problem.contains(field),
-                "{message} does not name {field}"
-            );
+            assert!(err.problem.contains(field), "{message} does not name {field}");
             assert!(!err.hint.is_empty(), "{message} has no hint");
             assert_eq!(
                 KeySampler::new(popularity, key_count).unwrap_err().problem,

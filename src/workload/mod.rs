@@ -72,11 +72,7 @@ impl WorkloadSpec {
         .into_iter()
         .filter_map(Result::err)
         .collect();
-        if errors.is_empty() {
-            Ok(())
-        } else {
-            Err(errors)
-        }
+        if errors.is_empty() { Ok(()) } else { Err(errors) }
     }
 }
 
@@ -120,9 +116,7 @@ impl WorkloadPlan {
         let mix = RequestMix::new(spec.audit_share);
         let mut rng = seeds.stream(Purpose::Workload);
 
-        let arrivals = spec
-            .arrival
-            .arrivals(spec.request_count, Instant::ZERO, &mut rng);
+        let arrivals = spec.arrival.arrivals(spec.request_count, Instant::ZERO, &mut rng);
         let mut requests: Vec<PlannedRequest> = arrivals
             .into_iter()
             .map(|at| {
@@ -180,11 +174,7 @@ mod tests {
         let audits = |p: &WorkloadPlan| p.requests().iter().map(|r| r.audit).collect::<Vec<_>>();
         assert_ne!(at(&plan), at(&other), "the seed did not change arrivals");
         assert_ne!(keys(&plan), keys(&other), "the seed did not change keys");
-        assert_ne!(
-            audits(&plan),
-            audits(&other),
-            "the seed did not change audits"
-        );
+        assert_ne!(audits(&plan), audits(&other), "the seed did not change audits");
     }
 
     #[test]
@@ -239,10 +229,7 @@ mod tests {
         let errors = spec.validate().unwrap_err();
         let messages: Vec<String> = errors.iter().map(ToString::to_string).collect();
         assert_eq!(messages.len(), 2, "{messages:?}");
-        assert!(
-            messages[0].starts_with("workload.arrival: "),
-            "{messages:?}"
-        );
+        assert!(messages[0].starts_with("workload.arrival: "), "{messages:?}");
         assert!(messages[0].contains("`rate_per_s`"), "{messages:?}");
         assert!(messages[1].starts_with("workload.keys: "), "{messages:?}");
         assert!(messages[1].contains("`exponent`"), "{messages:?}");

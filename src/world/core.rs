@@ -62,14 +62,7 @@ impl<M: Message> Core<M> {
                     self.stats.duplicated += 1;
                     let copy = msg.clone();
                     self.queue.push(at, Event::Deliver { src, dst, msg });
-                    self.queue.push(
-                        dup_at,
-                        Event::Deliver {
-                            src,
-                            dst,
-                            msg: copy,
-                        },
-                    );
+                    self.queue.push(dup_at, Event::Deliver { src, dst, msg: copy });
                 }
             },
             Verdict::Drop(reason) => self.drop_message(src, dst, reason, &msg),

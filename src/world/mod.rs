@@ -21,9 +21,7 @@ pub use run::{Limits, RunOutcome, StopReason};
 pub use stats::NetStats;
 
 use self::core::{Core, Life};
-use crate::net::{
-    ConfigError, DropReason, FaultAction, FaultPlan, FaultSpec, LinkSpec, Network, Topology,
-};
+use crate::net::{ConfigError, DropReason, FaultAction, FaultPlan, FaultSpec, LinkSpec, Network, Topology};
 use crate::sim::{ActorId, EventQueue, Instant, Purpose, SeedTree, Trace, TraceKind, TraceLevel};
 use event::Event;
 
@@ -191,15 +189,8 @@ impl<M: Message> World<M> {
                     return true;
                 }
                 core.stats.delivered += 1;
-                core.trace.record(
-                    now,
-                    seq,
-                    TraceKind::Deliver,
-                    Some(src),
-                    Some(dst),
-                    "",
-                    Some(&msg),
-                );
+                core.trace
+                    .record(now, seq, TraceKind::Deliver, Some(src), Some(dst), "", Some(&msg));
                 let mut ctx = Ctx { core, me: dst };
                 self.actors[dst.index()].on_message(&mut ctx, src, msg);
             }
@@ -213,15 +204,8 @@ impl<M: Message> World<M> {
                     return false;
                 }
                 core.stats.timers_fired += 1;
-                core.trace.record(
-                    now,
-                    seq,
-                    TraceKind::Timer,
-                    Some(actor),
-                    None,
-                    "",
-                    Some(&msg),
-                );
+                core.trace
+                    .record(now, seq, TraceKind::Timer, Some(actor), None, "", Some(&msg));
                 let mut ctx = Ctx { core, me: actor };
                 self.actors[actor.index()].on_timer(&mut ctx, msg);
             }
