@@ -5,6 +5,7 @@
 //! [`net`] (topology, links, faults, the per-message decision), [`world`] (actors and the run
 //! loop). Same seed, same run: see ARCHITECTURE.md for how that is kept true.
 
+pub mod assembly;
 pub mod broker;
 pub mod net;
 pub mod pingmesh;
@@ -12,5 +13,7 @@ pub mod report;
 pub mod scenario;
 pub mod sim;
 pub mod store;
+pub mod strategy;
+pub mod system;
 pub mod workload;
 pub mod world;

@@ -11,3 +11,5 @@ mod kernel;
 mod scenarios;
 /// Small actors the kernel tests share.
 mod support;
+/// Services, gateway, client and workload end to end under a naive test strategy.
+mod system;

@@ -21,7 +21,7 @@ pub struct TopicId(pub u32);
 pub struct Offset(pub u64);
 
 /// Everything a broker sends or receives. `P` is the application's event payload.
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum BrokerMsg<P> {
     /// Publisher → broker: store `payload` on `topic`. Repeated until acknowledged, so the
     /// broker receives duplicates as a matter of course.

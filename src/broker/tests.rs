@@ -97,7 +97,7 @@ impl Actor<Msg> for Publisher {
             return;
         }
         self.publish_count += 1;
-        ctx.send(BROKER, msg.clone());
+        ctx.send(BROKER, msg);
         ctx.set_timer(self.resend_after, msg);
     }
 

@@ -15,7 +15,7 @@ use std::collections::BTreeMap;
 use super::error::StoreError;
 use super::session::Session;
 use super::tx::LocalTxId;
-use super::value::{Key, Value};
+use super::value::Key;
 
 /// An outbox row's id: its position in commit order.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -29,8 +29,9 @@ pub struct OutboxEvent {
     pub topic: u32,
     /// What the event is about (an order id, an account), e.g. the broker's partition key.
     pub key: Key,
-    /// The event's data.
-    pub payload: Value,
+    /// The event's data: four words the publishing strategy interprets (ids, keys, a step
+    /// number). Fixed-size so writing an outbox row never allocates.
+    pub payload: [u64; 4],
 }
 
 /// Committed outbox rows not yet published; part of durable state.
@@ -103,6 +104,7 @@ impl Session<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::store::Value;
     use crate::sim::Instant;
     use crate::store::testing::{ACCOUNTS, OWNER, bank};
     use crate::store::value::Bounds;
@@ -111,7 +113,7 @@ mod tests {
         OutboxEvent {
             topic: 7,
             key: Key(order),
-            payload: Value::Int(30),
+            payload: [30, 0, 0, 0],
         }
     }
 

@@ -62,6 +62,13 @@ impl<M: Message> Ctx<'_, M> {
         self.core.now
     }
 
+    /// The queue sequence number of the event being handled: with [`Ctx::now`], a total
+    /// order over everything that happens in a run (histories merge by it).
+    #[inline]
+    pub fn event_seq(&self) -> u64 {
+        self.core.current_seq
+    }
+
     /// This actor's id.
     #[inline]
     pub fn me(&self) -> ActorId {

@@ -49,8 +49,13 @@ impl<M: Message> WorldBuilder<M> {
 
     /// Adds an actor as a new node called `name`.
     pub fn add_actor(&mut self, name: &str, actor: impl Actor<M>) -> Result<ActorId, ConfigError> {
+        self.add_boxed_actor(name, Box::new(actor))
+    }
+
+    /// Adds an already boxed actor (when the concrete type is chosen at run time).
+    pub fn add_boxed_actor(&mut self, name: &str, actor: Box<dyn Actor<M>>) -> Result<ActorId, ConfigError> {
         let id = self.topology.add_node(name)?;
-        self.actors.push(Box::new(actor));
+        self.actors.push(actor);
         Ok(id)
     }
 

@@ -1,0 +1,173 @@
+//! Assembles a business-system run: the model's services, the gateway, the client, the
+//! broker and the strategy's own actors, wired into one `World<Msg>`.
+//!
+//! Actor ids follow a fixed layout (client, gateway, services in model order, broker, the
+//! strategy's actors), computed before any actor is built, so every actor can be given the
+//! ids it talks to. Faults name actors by these names: `client`, `gateway`, each service's
+//! name, `broker`, and the strategy's (`coordinator`, `orchestrator`).
+
+use std::sync::Arc;
+
+use crate::broker::{Broker, BrokerConfig};
+use crate::net::{ConfigError, FaultSpec, LinkSpec, Probability};
+use crate::sim::{ActorId, Duration, SeedTree, TraceLevel};
+use crate::strategy::{Strategy, Wiring};
+use crate::system::client::Client;
+use crate::system::gateway::{Gateway, GatewayConfig};
+use crate::system::history::History;
+use crate::system::model::{Model, ServiceId};
+use crate::system::msg::{DomainEvent, Msg, Token};
+use crate::system::service::{Service, ServiceConfig};
+use crate::workload::{WorkloadPlan, WorkloadSpec};
+use crate::world::{World, WorldBuilder};
+
+/// The token the gateway stamps on internal calls in every run.
+pub const TOKEN: Token = Token(0x005e_c2e7);
+/// The credentials a well-behaved client presents.
+pub const CREDENTIALS: u64 = 0x00c1_1e47;
+
+/// Everything a business-system run is made of, except the seed.
+#[derive(Debug)]
+pub struct SystemConfig {
+    /// The system.
+    pub model: Arc<Model>,
+    /// How business transactions run.
+    pub strategy: Box<dyn Strategy>,
+    /// What the client sends.
+    pub workload: WorkloadSpec,
+    /// Share of requests sent without credentials.
+    pub unauthenticated: Probability,
+    /// Gateway deadline per attempt.
+    pub request_timeout: Duration,
+    /// Gateway retries after the first attempt.
+    pub retries: u16,
+    /// How long a local call waits for a lock.
+    pub lock_timeout: Duration,
+    /// How long a prepared participant waits before asking the coordinator.
+    pub in_doubt_query_after: Duration,
+    /// Broker redelivery timeout.
+    pub broker_ack_timeout: Duration,
+    /// Broker per-key ordering.
+    pub broker_per_key_ordering: bool,
+    /// The default link.
+    pub default_link: LinkSpec,
+    /// Per-pair links by actor name, one direction each.
+    pub links: Vec<(String, String, LinkSpec)>,
+    /// The fault schedule.
+    pub faults: Vec<FaultSpec>,
+}
+
+/// A built run: the world and where everything sits in it.
+pub struct SystemWorld {
+    /// The world, ready to run.
+    pub world: World<Msg>,
+    /// Actor ids.
+    pub wiring: Wiring,
+}
+
+impl SystemConfig {
+    /// Builds the world for `seed`.
+    pub fn build(&self, seed: u64, trace_level: TraceLevel) -> Result<SystemWorld, ConfigError> {
+        let model = &self.model;
+        let strategy = &self.strategy;
+        let service_count = model.services.len() as u32;
+        let broker = strategy.uses_broker().then_some(ActorId(2 + service_count));
+        let first_extra = 2 + service_count + u32::from(broker.is_some());
+        let extra_names = strategy.extra_actor_names();
+        let wiring = Wiring {
+            model: Arc::clone(model),
+            token: TOKEN,
+            client: ActorId(0),
+            gateway: ActorId(1),
+            services: (0..service_count).map(|i| ActorId(2 + i)).collect(),
+            broker,
+            extras: (0..extra_names.len() as u32)
+                .map(|i| ActorId(first_extra + i))
+                .collect(),
+        };
+        let mut builder: WorldBuilder<Msg> = WorldBuilder::new(seed, Some(self.default_link));
+        builder.trace_level(trace_level);
+        let plan = WorkloadPlan::draw(&self.workload, SeedTree::new(seed));
+        let client = Client::new(
+            wiring.gateway,
+            CREDENTIALS,
+            self.unauthenticated,
+            plan.into_requests(),
+        );
+        builder.add_actor("client", client)?;
+        let audited: Vec<ActorId> = {
+            let mut ids: Vec<ServiceId> = model.audit.iter().map(|(s, _)| *s).collect();
+            ids.dedup();
+            ids.into_iter().map(|s| wiring.service(s)).collect()
+        };
+        let gateway = GatewayConfig {
+            token: TOKEN,
+            credentials: CREDENTIALS,
+            entry: strategy.entry(&wiring),
+            audited,
+            request_timeout: self.request_timeout,
+            retries: self.retries,
+        };
+        builder.add_actor("gateway", Gateway::new(gateway))?;
+        for (index, spec) in model.services.iter().enumerate() {
+            let id = ServiceId(index as u16);
+            let config = ServiceConfig {
+                id,
+                token: TOKEN,
+                broker,
+                coordinator: strategy.coordinator(&wiring),
+                relay: strategy.relay(),
+                lock_timeout: self.lock_timeout,
+                in_doubt_query_after: self.in_doubt_query_after,
+            };
+            let participant = strategy.participant(id, &wiring);
+            let service = Service::new(config, Arc::clone(model), wiring.service(id), participant);
+            builder.add_actor(&spec.name, service)?;
+        }
+        if broker.is_some() {
+            let config = BrokerConfig {
+                ack_timeout: self.broker_ack_timeout,
+                per_key_ordering: self.broker_per_key_ordering,
+                subscriptions: strategy.subscriptions(&wiring),
+                ..BrokerConfig::default()
+            };
+            builder.add_actor("broker", Broker::<DomainEvent>::new(config))?;
+        }
+        for (name, actor) in extra_names.iter().zip(strategy.extra_actors(&wiring)) {
+            builder.add_boxed_actor(name, actor)?;
+        }
+        for (from, to, spec) in &self.links {
+            let (a, b) = (builder.topology().resolve(from)?, builder.topology().resolve(to)?);
+            builder.link(a, b, *spec);
+        }
+        for fault in &self.faults {
+            builder.fault(fault.clone());
+        }
+        Ok(SystemWorld {
+            world: builder.build()?,
+            wiring,
+        })
+    }
+}
+
+impl SystemWorld {
+    /// The services, in model order.
+    pub fn services(&self) -> impl Iterator<Item = &Service> {
+        self.wiring
+            .services
+            .iter()
+            .map(|id| self.world.actor::<Service>(*id).expect("a service sits here"))
+    }
+
+    /// The gateway.
+    pub fn gateway(&self) -> &Gateway {
+        self.world
+            .actor::<Gateway>(self.wiring.gateway)
+            .expect("the gateway sits here")
+    }
+
+    /// Everything the gateway and the services recorded, in run order.
+    pub fn history(&self) -> History {
+        History::merge(std::iter::once(self.gateway().history()).chain(self.services().map(Service::history)))
+    }
+}

@@ -1,0 +1,161 @@
+//! The history: who did what to which row, when, in which transaction.
+//!
+//! Actors share no state, so each keeps its own log of what it did (a record of the run,
+//! not part of the simulated system: it survives crashes). After the run, [`History::merge`]
+//! orders all logs by `(at, seq)` into one history that checks and reports read.
+
+use crate::sim::{ActorId, Instant};
+use crate::system::model::ServiceId;
+use crate::system::msg::{
+    CallMode, DomainEvent, GlobalTxId, LocalResult, RequestId, RequestOutcome, StepKind,
+};
+
+/// One thing that happened.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum HistoryEvent {
+    /// A local transaction of a step ended at a service.
+    Local {
+        /// Where.
+        service: ServiceId,
+        /// Which business transaction.
+        gtx: GlobalTxId,
+        /// Which step.
+        step: u16,
+        /// Action or compensation.
+        kind: StepKind,
+        /// Commit or prepare.
+        mode: CallMode,
+        /// How it ended.
+        result: LocalResult,
+        /// True when it was a duplicate recognised by the idempotency table.
+        replay: bool,
+        /// The row it touched and the change it made (`None` when nothing was applied).
+        write: Option<RowWrite>,
+    },
+    /// A prepared step was decided.
+    Decided {
+        /// Where.
+        service: ServiceId,
+        /// Which transaction.
+        gtx: GlobalTxId,
+        /// Which step.
+        step: u16,
+        /// Commit or abort.
+        commit: bool,
+        /// How long it held its locks in doubt (prepare to decision), µs.
+        in_doubt_us: u64,
+    },
+    /// A request reached the gateway.
+    RequestStarted {
+        /// The request.
+        req: RequestId,
+        /// Its business transaction (none for audits and refused requests).
+        gtx: Option<GlobalTxId>,
+        /// An audit read.
+        audit: bool,
+    },
+    /// The gateway answered a request.
+    RequestEnded {
+        /// The request.
+        req: RequestId,
+        /// Its business transaction.
+        gtx: Option<GlobalTxId>,
+        /// How it ended.
+        outcome: RequestOutcome,
+        /// From arrival at the gateway to the answer, µs.
+        latency_us: u64,
+    },
+    /// An audit read completed with this total.
+    Audit {
+        /// The request.
+        req: RequestId,
+        /// The sum read across services.
+        total: i64,
+        /// True if every service answered.
+        complete: bool,
+    },
+    /// A service refused a direct access to its database by another actor.
+    AccessRefused {
+        /// The owner.
+        service: ServiceId,
+        /// Who tried.
+        caller: ActorId,
+    },
+    /// A service refused a call without a valid token.
+    TokenRejected {
+        /// The service.
+        service: ServiceId,
+        /// The caller.
+        caller: ActorId,
+    },
+    /// A service published an event to the broker (first attempt of each).
+    Published {
+        /// Who.
+        service: ServiceId,
+        /// What.
+        event: DomainEvent,
+    },
+    /// A service consumed an event from the broker.
+    Consumed {
+        /// Who.
+        service: ServiceId,
+        /// What.
+        event: DomainEvent,
+    },
+}
+
+/// A change to one row.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RowWrite {
+    /// Table index in the service's schema.
+    pub table: u16,
+    /// Row.
+    pub key: u64,
+    /// Net change to the row's value (for inserts, the inserted value).
+    pub delta: i64,
+}
+
+/// One history record, with its place in the run's total order.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct HistoryRecord {
+    /// When.
+    pub at: Instant,
+    /// The queue sequence number of the event during which it happened.
+    pub seq: u64,
+    /// Which actor recorded it.
+    pub actor: ActorId,
+    /// What.
+    pub event: HistoryEvent,
+}
+
+/// A per-actor log, or the merged history of a run.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct History {
+    records: Vec<HistoryRecord>,
+}
+
+impl History {
+    /// Appends a record.
+    pub fn record(&mut self, at: Instant, seq: u64, actor: ActorId, event: HistoryEvent) {
+        self.records.push(HistoryRecord {
+            at,
+            seq,
+            actor,
+            event,
+        });
+    }
+
+    /// The records, in the order recorded (merged: in run order).
+    pub fn records(&self) -> &[HistoryRecord] {
+        &self.records
+    }
+
+    /// Merges per-actor logs into one history in run order (ties: actor id).
+    pub fn merge<'a>(logs: impl IntoIterator<Item = &'a History>) -> History {
+        let mut records: Vec<HistoryRecord> =
+            logs.into_iter().flat_map(|h| h.records.iter().cloned()).collect();
+        // Stable: records of one actor in one event keep their order.
+        records.sort_by_key(|r| (r.at, r.seq, r.actor));
+        History { records }
+    }
+}

@@ -1,0 +1,217 @@
+//! The system model: services, their data, and the business transaction, as data.
+//!
+//! A business transaction is an ordered list of steps; each step is one local transaction on
+//! one service (an `Action`) with the compensation that undoes it. A step fails for business
+//! reasons when its action would break a bound (insufficient funds, out of stock, no
+//! courier). Food delivery, travel booking and a bank transfer are all instances.
+
+use crate::sim::Duration;
+use crate::store::{Bounds, CostModel, Key, Op, TableId, Value};
+
+/// A service's index in [`Model::services`] (sorted by name).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct ServiceId(pub u16);
+
+impl ServiceId {
+    /// As an index.
+    pub fn index(self) -> usize {
+        usize::from(self.0)
+    }
+}
+
+/// A business system: services and the one business transaction they run together.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Model {
+    /// The model's name (file stem).
+    pub name: String,
+    /// Services, sorted by name; `ServiceId(i)` is `services[i]`.
+    pub services: Vec<ServiceSpec>,
+    /// The business transaction's steps, in order.
+    pub steps: Vec<StepSpec>,
+    /// Tables whose sum an audit request reads, and which the business transaction must
+    /// conserve (e.g. money across accounts).
+    pub audit: Vec<(ServiceId, TableId)>,
+}
+
+/// One service and the database it owns.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ServiceSpec {
+    /// Name, unique in the model.
+    pub name: String,
+    /// Its tables.
+    pub tables: Vec<TableSpec>,
+    /// Time to handle one request, before database work.
+    pub processing: Duration,
+    /// Database operation and log-write costs.
+    pub db_cost: CostModel,
+}
+
+/// A table with `key_count` rows (keys `0..key_count`) all starting at `initial`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TableSpec {
+    /// Name, unique in its service.
+    pub name: String,
+    /// Rows created at start.
+    pub key_count: u64,
+    /// Starting value of each row.
+    pub initial: i64,
+}
+
+/// One step of the business transaction.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StepSpec {
+    /// Name, for reports and traces.
+    pub name: String,
+    /// The service that runs it.
+    pub service: ServiceId,
+    /// What it does.
+    pub action: Action,
+    /// What undoes it; it must not fail for business reasons.
+    pub compensation: Action,
+}
+
+/// Which row a step touches, resolved per request.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum KeyRef {
+    /// The request's key (a customer, an account).
+    Request,
+    /// The request's second key (an item, the other account).
+    Other,
+    /// The global transaction's id (a new order or ticket record).
+    Tx,
+    /// A fixed row.
+    Const(u64),
+}
+
+/// A local transaction a step runs.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Action {
+    /// Add `delta` to an integer row, refusing results outside `bounds`.
+    Add {
+        /// The table.
+        table: TableId,
+        /// The row.
+        key: KeyRef,
+        /// The change (negative to debit or reserve).
+        delta: i64,
+        /// The business constraint.
+        bounds: Bounds,
+    },
+    /// Insert a row; refused if it exists.
+    Insert {
+        /// The table.
+        table: TableId,
+        /// The row.
+        key: KeyRef,
+        /// Its value.
+        value: i64,
+    },
+    /// Delete a row; deleting a missing row is not an error (so it compensates an insert
+    /// that never happened).
+    Delete {
+        /// The table.
+        table: TableId,
+        /// The row.
+        key: KeyRef,
+    },
+}
+
+/// The keys a request carries, to resolve [`KeyRef`]s.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct RequestKeys {
+    /// [`KeyRef::Request`].
+    pub key: u64,
+    /// [`KeyRef::Other`].
+    pub other: u64,
+    /// [`KeyRef::Tx`].
+    pub tx: u64,
+}
+
+impl KeyRef {
+    /// The row for a request.
+    pub fn resolve(self, keys: RequestKeys) -> Key {
+        Key(match self {
+            KeyRef::Request => keys.key,
+            KeyRef::Other => keys.other,
+            KeyRef::Tx => keys.tx,
+            KeyRef::Const(k) => k,
+        })
+    }
+}
+
+impl Action {
+    /// The store program for one request.
+    pub fn program(&self, keys: RequestKeys) -> Op {
+        match self {
+            Action::Add {
+                table,
+                key,
+                delta,
+                bounds,
+            } => Op::Add {
+                table: *table,
+                key: key.resolve(keys),
+                field: None,
+                delta: *delta,
+                bounds: *bounds,
+            },
+            Action::Insert { table, key, value } => Op::Insert {
+                table: *table,
+                key: key.resolve(keys),
+                value: Value::Int(*value),
+            },
+            Action::Delete { table, key } => Op::Delete {
+                table: *table,
+                key: key.resolve(keys),
+            },
+        }
+    }
+
+    /// The table it touches.
+    pub fn table(&self) -> TableId {
+        match self {
+            Action::Add { table, .. } | Action::Insert { table, .. } | Action::Delete { table, .. } => *table,
+        }
+    }
+
+    /// The net change to the sum of its table when applied once (inserts count their value,
+    /// deletes are unknown and count zero).
+    pub fn delta(&self) -> i64 {
+        match self {
+            Action::Add { delta, .. } => *delta,
+            Action::Insert { value, .. } => *value,
+            Action::Delete { .. } => 0,
+        }
+    }
+}
+
+impl Model {
+    /// The service called `name`.
+    pub fn service_id(&self, name: &str) -> Option<ServiceId> {
+        self.services
+            .iter()
+            .position(|s| s.name == name)
+            .map(|i| ServiceId(i as u16))
+    }
+
+    /// The sum the audit tables start with (what a correct system conserves, net of the
+    /// transactions' own deltas when they do not cancel out).
+    pub fn initial_audit_total(&self) -> i64 {
+        self.audit
+            .iter()
+            .map(|(service, table)| {
+                let t = &self.services[service.index()].tables[usize::from(table.0)];
+                t.initial * t.key_count as i64
+            })
+            .sum()
+    }
+
+    /// The net change one committed business transaction makes to the audit total.
+    pub fn audit_delta_per_commit(&self) -> i64 {
+        self.steps
+            .iter()
+            .filter(|s| self.audit.contains(&(s.service, s.action.table())))
+            .map(|s| s.action.delta())
+            .sum()
+    }
+}

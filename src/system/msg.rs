@@ -1,0 +1,284 @@
+//! Everything that crosses the simulated network in a run of a business system.
+//!
+//! One closed enum, so the event loop's vocabulary is visible in one place and a new kind of
+//! message is a compile error wherever it must be handled. Strategies add their protocol
+//! messages as variants of [`StrategyMsg`].
+
+use crate::broker::{BrokerEnvelope, BrokerMsg, TopicId};
+use crate::system::model::RequestKeys;
+use crate::system::timer::TimerMsg;
+
+/// A client request's id, unique in a run.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct RequestId(pub u64);
+
+/// A business transaction's id (`GlobalTx`), unique in a run; the gateway gives one per
+/// request and keeps it across retries, so every actor can recognise a retry.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct GlobalTxId(pub u64);
+
+/// The token the gateway stamps on internal calls; services refuse calls without it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct Token(pub u64);
+
+/// Which half of a step a local call runs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum StepKind {
+    /// The step's action.
+    Action,
+    /// Its compensation.
+    Compensation,
+}
+
+/// Whether a local call commits at once or prepares for a later decision (2PC).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum CallMode {
+    /// Run and commit.
+    Commit,
+    /// Run, make durable as prepared, hold locks, vote.
+    Prepare,
+}
+
+/// An event published through the broker: step `step` of `gtx` reached `kind`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct DomainEvent {
+    /// What happened.
+    pub kind: EventKind,
+    /// Which business transaction.
+    pub gtx: GlobalTxId,
+    /// Which step.
+    pub step: u16,
+    /// The request's keys, so a consumer can run its own step.
+    pub keys: RequestKeys,
+}
+
+impl DomainEvent {
+    /// The broker topic of an event: one per (kind, step), so a service subscribes to
+    /// exactly the events it reacts to.
+    pub fn topic(&self) -> TopicId {
+        Self::topic_of(self.kind, self.step)
+    }
+
+    /// The topic of `kind` events of step `step`.
+    pub fn topic_of(kind: EventKind, step: u16) -> TopicId {
+        let kind = match kind {
+            EventKind::Done => 0,
+            EventKind::Failed => 1,
+            EventKind::Compensated => 2,
+        };
+        TopicId((kind << 16) | u32::from(step))
+    }
+
+    /// The kind of event a topic carries, if it is a domain-event topic.
+    pub fn kind_of_topic(topic: TopicId) -> Option<EventKind> {
+        match topic.0 >> 16 {
+            0 => Some(EventKind::Done),
+            1 => Some(EventKind::Failed),
+            2 => Some(EventKind::Compensated),
+            _ => None,
+        }
+    }
+}
+
+/// The kinds of domain events.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum EventKind {
+    /// The step's action committed.
+    Done,
+    /// The step's action was refused for a business reason.
+    Failed,
+    /// The step's compensation committed.
+    Compensated,
+}
+
+/// How a local call ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum LocalResult {
+    /// Committed (or already committed earlier: an idempotent replay).
+    Committed,
+    /// Prepared and holding locks: a yes vote.
+    Prepared,
+    /// Refused for a business reason (bounds, existing row): the step fails.
+    Refused,
+    /// Not run: lock wait timeout or deadlock victim; worth retrying.
+    Busy,
+    /// Not run: the call carried no valid token.
+    Unauthorized,
+}
+
+/// A request to run one step's action or compensation as a local transaction.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct LocalCall {
+    /// Which business transaction.
+    pub gtx: GlobalTxId,
+    /// Which step.
+    pub step: u16,
+    /// Action or compensation.
+    pub kind: StepKind,
+    /// Commit now or prepare.
+    pub mode: CallMode,
+    /// Resolves the step's rows.
+    pub keys: RequestKeys,
+    /// Dedupe by `(gtx, step, kind)` (turning it off is a broken twin).
+    pub idempotent: bool,
+    /// Append this event to the outbox in the same local transaction, on commit.
+    pub emit_on_commit: Option<DomainEvent>,
+    /// Append this event to the outbox (in its own local transaction) on refusal.
+    pub emit_on_refusal: Option<DomainEvent>,
+    /// The gateway's token.
+    pub token: Token,
+}
+
+/// A client's business or audit request, as the client sends it to the gateway.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct ClientRequest {
+    /// The request.
+    pub req: RequestId,
+    /// Rows it concerns.
+    pub key: u64,
+    /// Its second row.
+    pub other: u64,
+    /// A read-only audit (sum across services) instead of a business transaction.
+    pub audit: bool,
+    /// The client's credentials; `None` models an unauthenticated caller.
+    pub credentials: Option<u64>,
+}
+
+/// How a request ended, as the client sees it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum RequestOutcome {
+    /// The business transaction committed.
+    Committed,
+    /// It was aborted (a business failure), its effects undone.
+    Aborted,
+    /// The system accepted it and will finish it later (eventual consistency).
+    Accepted,
+    /// No answer within the deadline after every retry.
+    TimedOut,
+    /// Refused at the gateway: no valid credentials.
+    Unauthorized,
+    /// An audit read completed.
+    AuditDone,
+}
+
+/// The outcome a strategy reports to the gateway for a business transaction.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum TxOutcome {
+    /// All steps committed.
+    Committed,
+    /// Aborted or fully compensated.
+    Aborted,
+    /// Accepted; the rest happens asynchronously.
+    Accepted,
+}
+
+/// Strategy protocol messages that the generic actors only route.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum StrategyMsg {
+    /// 2PC: decision for a prepared step (`commit` or abort).
+    Decide {
+        /// Which transaction.
+        gtx: GlobalTxId,
+        /// Which step (participant).
+        step: u16,
+        /// Commit or abort.
+        commit: bool,
+        /// The gateway's token.
+        token: Token,
+    },
+    /// 2PC: a participant acknowledges a decision.
+    DecideAck {
+        /// Which transaction.
+        gtx: GlobalTxId,
+        /// Which step.
+        step: u16,
+    },
+    /// 2PC termination: an in-doubt participant asks what was decided.
+    Query {
+        /// Which transaction.
+        gtx: GlobalTxId,
+        /// Which step asks.
+        step: u16,
+    },
+}
+
+/// A message of a business-system run.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Msg {
+    /// Client → gateway.
+    Request(ClientRequest),
+    /// Gateway → client.
+    Response {
+        /// Which request.
+        req: RequestId,
+        /// How it ended.
+        outcome: RequestOutcome,
+    },
+    /// Gateway → the strategy's entry actor: run this business transaction.
+    Begin {
+        /// The transaction (the same on every retry).
+        gtx: GlobalTxId,
+        /// Its rows.
+        keys: RequestKeys,
+        /// The gateway's token.
+        token: Token,
+    },
+    /// Strategy → gateway: how a business transaction ended.
+    Outcome {
+        /// Which transaction.
+        gtx: GlobalTxId,
+        /// How.
+        outcome: TxOutcome,
+    },
+    /// Anyone with the token → a service: run a local transaction.
+    Local(LocalCall),
+    /// Service → caller: how it went.
+    LocalReply {
+        /// Which transaction.
+        gtx: GlobalTxId,
+        /// Which step.
+        step: u16,
+        /// Action or compensation.
+        kind: StepKind,
+        /// The result.
+        result: LocalResult,
+    },
+    /// Gateway → service: the sum of your audited tables, read committed.
+    AuditRead {
+        /// Which audit request.
+        req: RequestId,
+        /// The gateway's token.
+        token: Token,
+    },
+    /// Service → gateway.
+    AuditReply {
+        /// Which audit request.
+        req: RequestId,
+        /// The sum this service holds.
+        total: i64,
+    },
+    /// A caller tries to read another service's database directly; always refused.
+    DirectDbAccess {
+        /// The table it wanted.
+        table: u16,
+    },
+    /// A strategy's own protocol.
+    Strategy(StrategyMsg),
+    /// The broker protocol, carrying domain events.
+    Broker(BrokerMsg<DomainEvent>),
+    /// Timer payloads; never sent over the network.
+    Timer(TimerMsg),
+}
+
+impl BrokerEnvelope<DomainEvent> for Msg {
+    fn wrap(msg: BrokerMsg<DomainEvent>) -> Self {
+        Msg::Broker(msg)
+    }
+
+    fn unwrap(self) -> Result<BrokerMsg<DomainEvent>, Self> {
+        match self {
+            Msg::Broker(msg) => Ok(msg),
+            other => Err(other),
+        }
+    }
+}
