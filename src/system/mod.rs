@@ -7,6 +7,7 @@
 //! reading at `model.rs`, then `service.rs`.
 
 pub mod client;
+pub mod examples;
 pub mod gateway;
 pub mod history;
 pub mod model;

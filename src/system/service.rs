@@ -2,6 +2,10 @@
 //!
 //! A service runs local calls (a step's action or compensation) as local transactions on its
 //! own database, in commit or prepare mode, idempotently by `(gtx, step, kind)` when asked.
+//! An idempotent compensation first looks its action up: if the action never applied (its
+//! request was lost, or is still on its way), the compensation changes nothing and leaves a
+//! fence, so the late action refuses itself instead of applying after its undo. That is what
+//! lets a saga compensate a step whose outcome it never learned.
 //! A call's database operations run at once; the call then holds its locks for the
 //! processing time plus the database's cost before it commits (or prepares) and replies, so
 //! contention and in-doubt time show up in virtual time. A call that meets a lock waits, with
@@ -113,6 +117,13 @@ enum Reply {
 enum Phase {
     /// Looking the call up in the idempotency table.
     CheckReplay,
+    /// A compensation looks up its action: applied, never applied, or fenced.
+    CheckAction,
+    /// A compensation of an action that never applied: it changes nothing, and the fence it
+    /// leaves makes the action refuse itself if it arrives late.
+    NoOp,
+    /// An action whose compensation already ran (fenced): refused, applies nothing.
+    Fenced,
     /// Applying the step's write.
     Apply,
     /// Done executing; commits or prepares when its time is up.
@@ -225,26 +236,39 @@ impl Service {
             let outcome = match active.phase {
                 Phase::CheckReplay => {
                     let mut session = self.db.access(me).expect("owner");
-                    match session
-                        .check_idempotency(local, idempotency_key(&call))
-                        .expect("active tx")
-                    {
-                        Outcome::Done(seen) => Outcome::Done(if seen.is_some() {
-                            Phase::Replay
-                        } else {
-                            Phase::Apply
-                        }),
-                        Outcome::Blocked(b) => Outcome::Blocked(b),
-                        Outcome::Violated(v) => Outcome::Violated(v),
+                    let outcome = session.check_idempotency(local, idempotency_key(&call)).expect("active tx");
+                    outcome.map(|seen| match seen {
+                        Some(value) if *value == Value::Int(FENCE) => Phase::Fenced,
+                        Some(_) => Phase::Replay,
+                        None if call.kind == StepKind::Compensation => Phase::CheckAction,
+                        None => Phase::Apply,
+                    })
+                }
+                Phase::CheckAction => {
+                    let action = LocalCall { kind: StepKind::Action, ..call };
+                    let mut session = self.db.access(me).expect("owner");
+                    let outcome = session.check_idempotency(local, idempotency_key(&action)).expect("active tx");
+                    let phase = outcome.map(|seen| match seen {
+                        Some(value) if *value == Value::Int(FENCE) => Phase::NoOp,
+                        Some(_) => Phase::Apply,
+                        None => Phase::Fenced, // placeholder: fenced below, then a no-op
+                    });
+                    if let Outcome::Done(Phase::Fenced) = phase {
+                        let fenced = session.record_idempotency(local, idempotency_key(&action), Value::Int(FENCE));
+                        assert!(fenced.expect("active tx").is_done(), "the call holds the action's row");
+                        ctx.count("service.compensations_without_action", 1);
+                        Outcome::Done(Phase::NoOp)
+                    } else {
+                        phase
                     }
                 }
                 Phase::Apply => self.apply(me, local, &call).map(|()| Phase::Ready),
-                Phase::Ready | Phase::Replay | Phase::Refused => return,
+                Phase::Ready | Phase::Replay | Phase::Refused | Phase::NoOp | Phase::Fenced => return,
             };
             match outcome {
                 Outcome::Done(next) => {
                     self.active.get_mut(&local).expect("active").phase = next;
-                    if next != Phase::Apply {
+                    if !matches!(next, Phase::Apply | Phase::CheckAction) {
                         return self.schedule_completion(ctx, local);
                     }
                 }
@@ -348,7 +372,7 @@ impl Service {
                 }
                 (LocalResult::Prepared, Vec::new(), active.write)
             }
-            Phase::Ready => {
+            Phase::Ready | Phase::NoOp => {
                 if call.idempotent {
                     let recorded = session.record_idempotency(local, idempotency_key(&call), Value::Int(1));
                     assert!(
@@ -368,11 +392,13 @@ impl Service {
                 };
                 (result, woken, None)
             }
-            Phase::Refused => {
+            Phase::Refused | Phase::Fenced => {
                 let woken = session.abort(local, now).expect("active tx aborts");
                 (LocalResult::Refused, woken, None)
             }
-            Phase::CheckReplay | Phase::Apply => unreachable!("only finished calls complete"),
+            Phase::CheckReplay | Phase::CheckAction | Phase::Apply => {
+                unreachable!("only finished calls complete")
+            }
         };
         let replay = active.phase == Phase::Replay;
         let service = self.config.id;
@@ -742,6 +768,9 @@ impl Actor<Msg> for Service {
         }
     }
 }
+
+/// The value an action's idempotency row holds once its compensation ran first.
+const FENCE: i64 = -1;
 
 /// The idempotency key of a call: one per `(gtx, step, kind)`.
 fn idempotency_key(call: &LocalCall) -> IdempotencyKey {
