@@ -7,6 +7,11 @@
 //! each service does on its own ([`crate::system::participant::Participant`]). Services,
 //! databases, the gateway and the checks do not know which strategy runs.
 
+pub mod eventual;
+pub mod saga_choreographed;
+pub mod saga_orchestrated;
+pub mod two_pc;
+
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
