@@ -166,6 +166,20 @@ impl SystemWorld {
             .expect("the gateway sits here")
     }
 
+    /// Runs every check on the run as it stands (`outcome` says whether it came to rest).
+    pub fn check(&self, outcome: &crate::world::RunOutcome) -> Vec<crate::check::Verdict> {
+        let history = self.history();
+        let rows = crate::check::RunFacts::rows_of(self.services().map(Service::db));
+        let facts = crate::check::RunFacts::new(
+            &self.wiring.model,
+            &history,
+            rows,
+            outcome.stop.is_quiescent(),
+            outcome.end,
+        );
+        crate::check::run_all(&facts)
+    }
+
     /// Everything the gateway and the services recorded, in run order.
     pub fn history(&self) -> History {
         History::merge(std::iter::once(self.gateway().history()).chain(self.services().map(Service::history)))

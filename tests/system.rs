@@ -114,7 +114,9 @@ impl Actor<Msg> for NaiveRunner {
     fn on_start(&mut self, _ctx: &mut Ctx<'_, Msg>) {}
     fn on_message(&mut self, ctx: &mut Ctx<'_, Msg>, _src: ActorId, msg: Msg) {
         match msg {
-            Msg::Begin { gtx, keys, .. } if self.running.insert(gtx, keys).is_none() => self.call(ctx, gtx, 0),
+            Msg::Begin { gtx, keys, .. } if self.running.insert(gtx, keys).is_none() => {
+                self.call(ctx, gtx, 0)
+            }
             Msg::LocalReply {
                 gtx, step, result, ..
             } => {
@@ -324,4 +326,31 @@ fn a_direct_database_access_or_a_call_without_the_token_is_refused_and_reported(
     );
     // Nothing was applied.
     assert_eq!(service.db().committed(TableId(0), Key(1)), Some(&Value::Int(100)));
+}
+
+#[test]
+fn the_checks_pass_a_fault_free_naive_run_and_catch_its_crash() {
+    let verdicts = |faults: Vec<FaultSpec>| {
+        let mut run = config(bank_model(10, 1_000, 30), 300, faults)
+            .build(2, TraceLevel::Hash)
+            .unwrap();
+        let outcome = run.world.run(Limits::default());
+        run.check(&outcome)
+    };
+    assert!(
+        verdicts(Vec::new()).iter().all(|v| v.passed),
+        "{:?}",
+        verdicts(Vec::new())
+    );
+    let crash = FaultSpec::Crash {
+        node: "bank_b".into(),
+        at: Instant::from_ms(20),
+        restart_at: Some(Instant::from_ms(80)),
+    };
+    let failed: Vec<&str> = verdicts(vec![crash])
+        .iter()
+        .filter(|v| !v.passed)
+        .map(|v| v.check.name())
+        .collect();
+    assert_eq!(failed, ["atomicity", "conservation"]);
 }

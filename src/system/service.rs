@@ -236,7 +236,9 @@ impl Service {
             let outcome = match active.phase {
                 Phase::CheckReplay => {
                     let mut session = self.db.access(me).expect("owner");
-                    let outcome = session.check_idempotency(local, idempotency_key(&call)).expect("active tx");
+                    let outcome = session
+                        .check_idempotency(local, idempotency_key(&call))
+                        .expect("active tx");
                     outcome.map(|seen| match seen {
                         Some(value) if *value == Value::Int(FENCE) => Phase::Fenced,
                         Some(_) => Phase::Replay,
@@ -245,17 +247,26 @@ impl Service {
                     })
                 }
                 Phase::CheckAction => {
-                    let action = LocalCall { kind: StepKind::Action, ..call };
+                    let action = LocalCall {
+                        kind: StepKind::Action,
+                        ..call
+                    };
                     let mut session = self.db.access(me).expect("owner");
-                    let outcome = session.check_idempotency(local, idempotency_key(&action)).expect("active tx");
+                    let outcome = session
+                        .check_idempotency(local, idempotency_key(&action))
+                        .expect("active tx");
                     let phase = outcome.map(|seen| match seen {
                         Some(value) if *value == Value::Int(FENCE) => Phase::NoOp,
                         Some(_) => Phase::Apply,
                         None => Phase::Fenced, // placeholder: fenced below, then a no-op
                     });
                     if let Outcome::Done(Phase::Fenced) = phase {
-                        let fenced = session.record_idempotency(local, idempotency_key(&action), Value::Int(FENCE));
-                        assert!(fenced.expect("active tx").is_done(), "the call holds the action's row");
+                        let fenced =
+                            session.record_idempotency(local, idempotency_key(&action), Value::Int(FENCE));
+                        assert!(
+                            fenced.expect("active tx").is_done(),
+                            "the call holds the action's row"
+                        );
                         ctx.count("service.compensations_without_action", 1);
                         Outcome::Done(Phase::NoOp)
                     } else {
@@ -320,6 +331,12 @@ impl Service {
                 table: table.0,
                 key: key.0,
                 delta: action.delta(),
+            }),
+            // The deleted value is not read; a delete counts as applied with no known delta.
+            Op::Delete { table, key } => Some(RowWrite {
+                table: table.0,
+                key: key.0,
+                delta: 0,
             }),
             _ => None,
         };

@@ -1,0 +1,165 @@
+//! What the checks read: a run's history folded per transaction and step, plus final data.
+
+use std::collections::BTreeMap;
+
+use crate::sim::Instant;
+use crate::system::history::{History, HistoryEvent};
+use crate::system::model::Model;
+use crate::system::msg::{CallMode, GlobalTxId, LocalResult, RequestOutcome, StepKind};
+
+/// Everything the checks need about one finished run.
+#[derive(Clone, Debug)]
+pub struct RunFacts<'a> {
+    /// The system.
+    pub model: &'a Model,
+    /// Per transaction, what happened to each step.
+    pub txs: BTreeMap<GlobalTxId, TxFacts>,
+    /// Final committed rows: `[service][table]` → key → value.
+    pub final_rows: Vec<Vec<BTreeMap<u64, i64>>>,
+    /// Whether the run ended with no events left (safety checks judge only then).
+    pub quiescent: bool,
+    /// When the run ended.
+    pub end: Instant,
+}
+
+/// What happened to one business transaction.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct TxFacts {
+    /// Per step.
+    pub steps: Vec<StepTally>,
+    /// When the gateway started it.
+    pub started: Option<Instant>,
+    /// How the gateway answered, if it did.
+    pub outcome: Option<RequestOutcome>,
+    /// The last time anything happened to it.
+    pub last_change: Option<Instant>,
+}
+
+/// One step of one transaction: how often its action and compensation were applied.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct StepTally {
+    /// Actions applied (committed, or prepared and then committed), not counting replays.
+    pub actions: u32,
+    /// Compensations applied.
+    pub compensations: u32,
+    /// Prepared and not yet decided (in doubt) at the end.
+    pub in_doubt: bool,
+    /// When it was prepared, if it is in doubt.
+    pub prepared_at: Option<Instant>,
+}
+
+impl StepTally {
+    /// Actions minus compensations: 1 applied, 0 not (or undone), anything else is wrong.
+    pub fn net(&self) -> i64 {
+        i64::from(self.actions) - i64::from(self.compensations)
+    }
+}
+
+impl<'a> RunFacts<'a> {
+    /// Folds a merged history; `final_rows` is each service's committed data.
+    pub fn new(
+        model: &'a Model,
+        history: &History,
+        final_rows: Vec<Vec<BTreeMap<u64, i64>>>,
+        quiescent: bool,
+        end: Instant,
+    ) -> Self {
+        let mut txs: BTreeMap<GlobalTxId, TxFacts> = BTreeMap::new();
+        let step_count = model.steps.len();
+        for record in history.records() {
+            match &record.event {
+                HistoryEvent::Local {
+                    gtx,
+                    step,
+                    kind,
+                    mode,
+                    result,
+                    replay: false,
+                    write: Some(_),
+                    ..
+                } => {
+                    let tally =
+                        &mut tx_entry(&mut txs, step_count, *gtx, record.at).steps[usize::from(*step)];
+                    match (kind, mode, result) {
+                        (StepKind::Action, CallMode::Commit, LocalResult::Committed) => tally.actions += 1,
+                        (StepKind::Action, CallMode::Prepare, LocalResult::Prepared) => {
+                            tally.in_doubt = true;
+                            tally.prepared_at = Some(record.at);
+                        }
+                        (StepKind::Compensation, _, LocalResult::Committed) => tally.compensations += 1,
+                        _ => {}
+                    }
+                }
+                HistoryEvent::Decided {
+                    gtx, step, commit, ..
+                } => {
+                    let tally =
+                        &mut tx_entry(&mut txs, step_count, *gtx, record.at).steps[usize::from(*step)];
+                    tally.in_doubt = false;
+                    tally.prepared_at = None;
+                    if *commit {
+                        tally.actions += 1;
+                    }
+                }
+                HistoryEvent::RequestStarted { gtx: Some(gtx), .. } => {
+                    tx_entry(&mut txs, step_count, *gtx, record.at).started = Some(record.at);
+                }
+                HistoryEvent::RequestEnded {
+                    gtx: Some(gtx),
+                    outcome,
+                    ..
+                } => {
+                    tx_entry(&mut txs, step_count, *gtx, record.at).outcome = Some(*outcome);
+                }
+                _ => {}
+            }
+        }
+        RunFacts {
+            model,
+            txs,
+            final_rows,
+            quiescent,
+            end,
+        }
+    }
+
+    /// Final committed rows of every service of a finished run.
+    pub fn rows_of(
+        services: impl IntoIterator<Item = &'a crate::store::Database>,
+    ) -> Vec<Vec<BTreeMap<u64, i64>>> {
+        services
+            .into_iter()
+            .map(|db| {
+                let tables = db.schema().tables().count();
+                (0..tables)
+                    .map(|t| {
+                        db.rows(crate::store::TableId(t as u16))
+                            .filter_map(|(k, v)| v.as_int().map(|v| (k.0, v)))
+                            .collect()
+                    })
+                    .collect()
+            })
+            .collect()
+    }
+
+    /// `service.table[key]`, for violation messages.
+    pub fn row_name(&self, service: usize, table: usize, key: u64) -> String {
+        let spec = &self.model.services[service];
+        format!("{}.{}[{key}]", spec.name, spec.tables[table].name)
+    }
+}
+
+/// The facts of `gtx`, created on first sight; notes `at` as its latest change.
+fn tx_entry(
+    txs: &mut BTreeMap<GlobalTxId, TxFacts>,
+    step_count: usize,
+    gtx: GlobalTxId,
+    at: Instant,
+) -> &mut TxFacts {
+    let tx = txs.entry(gtx).or_insert_with(|| TxFacts {
+        steps: vec![StepTally::default(); step_count],
+        ..TxFacts::default()
+    });
+    tx.last_change = Some(at);
+    tx
+}

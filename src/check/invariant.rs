@@ -1,0 +1,179 @@
+//! The invariants, one function each.
+
+use super::facts::RunFacts;
+use super::{CheckKind, Verdict, Violation, at_us};
+use crate::system::model::Action;
+use crate::system::msg::RequestOutcome;
+
+/// Every finished transaction applied all its steps or none, net of compensations. Judged
+/// only when the run came to rest: a transaction still moving is not a violation yet.
+pub fn atomicity(facts: &RunFacts<'_>) -> Verdict {
+    let mut violations = Vec::new();
+    let mut unfinished = 0;
+    for (gtx, tx) in &facts.txs {
+        let nets: Vec<i64> = tx.steps.iter().map(|s| s.net()).collect();
+        let in_doubt = tx.steps.iter().any(|s| s.in_doubt);
+        if in_doubt || nets.iter().all(|n| *n == nets[0]) {
+            continue;
+        }
+        if !facts.quiescent {
+            unfinished += 1;
+            continue;
+        }
+        let applied: Vec<String> = facts
+            .model
+            .steps
+            .iter()
+            .zip(&nets)
+            .map(|(step, net)| format!("{}={net}", step.name))
+            .collect();
+        violations.push(Violation {
+            gtx: Some(gtx.0),
+            rows: Vec::new(),
+            at_us: tx.last_change.and_then(at_us),
+            detail: format!("half applied: {}", applied.join(", ")),
+        });
+    }
+    let notes = if unfinished > 0 {
+        vec![format!("{unfinished} transactions still in progress at the end")]
+    } else {
+        Vec::new()
+    };
+    Verdict::new(CheckKind::Atomicity, violations, notes)
+}
+
+/// No step's action or compensation took effect more than once in one transaction.
+pub fn no_double_effect(facts: &RunFacts<'_>) -> Verdict {
+    let mut violations = Vec::new();
+    for (gtx, tx) in &facts.txs {
+        for (index, tally) in tx.steps.iter().enumerate() {
+            if tally.actions > 1 || tally.compensations > 1 || tally.net() < 0 {
+                violations.push(Violation {
+                    gtx: Some(gtx.0),
+                    rows: Vec::new(),
+                    at_us: tx.last_change.and_then(at_us),
+                    detail: format!(
+                        "step {} applied {} times, compensated {} times",
+                        facts.model.steps[index].name, tally.actions, tally.compensations
+                    ),
+                });
+            }
+        }
+    }
+    Verdict::new(CheckKind::NoDoubleEffect, violations, Vec::new())
+}
+
+/// The audited total (e.g. all money) equals its start plus what fully applied transactions
+/// moved. A half-applied or doubly applied transaction shows up as a difference.
+pub fn conservation(facts: &RunFacts<'_>) -> Verdict {
+    let model = facts.model;
+    if model.audit.is_empty() {
+        return Verdict::new(
+            CheckKind::Conservation,
+            Vec::new(),
+            vec!["the model audits no table".into()],
+        );
+    }
+    let fully_applied = facts
+        .txs
+        .values()
+        .filter(|tx| tx.steps.iter().all(|s| s.net() == 1))
+        .count() as i64;
+    let expected = model.initial_audit_total() + fully_applied * model.audit_delta_per_commit();
+    let actual: i64 = model
+        .audit
+        .iter()
+        .map(|(service, table)| {
+            facts.final_rows[service.index()][usize::from(table.0)]
+                .values()
+                .sum::<i64>()
+        })
+        .sum();
+    let mut violations = Vec::new();
+    if facts.quiescent && actual != expected {
+        let rows = model
+            .audit
+            .iter()
+            .map(|(s, t)| {
+                format!(
+                    "{}.{}",
+                    model.services[s.index()].name,
+                    model.services[s.index()].tables[usize::from(t.0)].name
+                )
+            })
+            .collect();
+        violations.push(Violation {
+            gtx: None,
+            rows,
+            at_us: at_us(facts.end),
+            detail: format!(
+                "audited total is {actual}, expected {expected} ({:+})",
+                actual - expected
+            ),
+        });
+    }
+    Verdict::new(
+        CheckKind::Conservation,
+        violations,
+        vec![format!("audited total {actual}, expected {expected}")],
+    )
+}
+
+/// Every accepted request reached an outcome; transactions left stuck (half applied and
+/// still moving) or in doubt (prepared, undecided) are reported with how long.
+pub fn no_lost_work(facts: &RunFacts<'_>) -> Verdict {
+    let mut violations = Vec::new();
+    let (mut in_doubt, mut timed_out) = (0, 0);
+    for (gtx, tx) in &facts.txs {
+        if let Some(prepared) = tx.steps.iter().filter_map(|s| s.prepared_at).min() {
+            in_doubt += 1;
+            violations.push(Violation {
+                gtx: Some(gtx.0),
+                rows: Vec::new(),
+                at_us: at_us(prepared),
+                detail: format!(
+                    "in doubt for {} at the end (prepared, never decided)",
+                    facts.end - prepared
+                ),
+            });
+            continue;
+        }
+        if tx.outcome == Some(RequestOutcome::TimedOut) {
+            timed_out += 1;
+        }
+        if tx.started.is_some() && tx.outcome.is_none() && facts.quiescent {
+            violations.push(Violation {
+                gtx: Some(gtx.0),
+                rows: Vec::new(),
+                at_us: tx.started.and_then(at_us),
+                detail: "accepted, never answered".into(),
+            });
+        }
+    }
+    let notes = vec![format!("{in_doubt} in doubt, {timed_out} answered as timed out")];
+    Verdict::new(CheckKind::NoLostWork, violations, notes)
+}
+
+/// No row ends below the floor (or above the ceiling) that a step's action enforces on its
+/// table: no negative stock, balance or courier count.
+pub fn no_oversell(facts: &RunFacts<'_>) -> Verdict {
+    let mut violations = Vec::new();
+    for step in &facts.model.steps {
+        let Action::Add { table, bounds, .. } = step.action else {
+            continue;
+        };
+        let service = step.service.index();
+        for (key, value) in &facts.final_rows[service][usize::from(table.0)] {
+            if bounds.apply(*value, 0).is_none() {
+                violations.push(Violation {
+                    gtx: None,
+                    rows: vec![facts.row_name(service, usize::from(table.0), *key)],
+                    at_us: at_us(facts.end),
+                    detail: format!("value {value} is outside the bounds step {} enforces", step.name),
+                });
+            }
+        }
+    }
+    violations.dedup();
+    Verdict::new(CheckKind::NoOversell, violations, Vec::new())
+}

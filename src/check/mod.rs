@@ -1,0 +1,133 @@
+//! Checks: invariants derived from the model, judged over a run's history and final state.
+//!
+//! Checks observe only: they read the merged [`History`] and the services' final data and
+//! never change a run. Every strategy is judged by the same yardstick. Each check returns a
+//! [`Verdict`] listing its violations, each naming the transaction, the rows and the time, so
+//! a user can find them in the trace.
+//!
+//! A check that never fails is worthless: `tests.rs` feeds each one a history with the
+//! violation it exists to catch.
+
+mod facts;
+mod invariant;
+#[cfg(test)]
+mod tests;
+
+use std::fmt;
+
+use serde::Serialize;
+
+pub use facts::{RunFacts, StepTally, TxFacts};
+pub use invariant::{atomicity, conservation, no_double_effect, no_lost_work, no_oversell};
+
+use crate::sim::Instant;
+
+/// The invariants consim checks.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CheckKind {
+    /// Every finished business transaction applied all its steps or none (net of
+    /// compensations).
+    Atomicity,
+    /// No step was applied more than once per transaction, whatever the duplicates.
+    NoDoubleEffect,
+    /// The audited total equals its start plus what fully applied transactions moved.
+    Conservation,
+    /// Every accepted request reached an outcome, or is reported stuck or in doubt.
+    NoLostWork,
+    /// No row ended outside the bounds its steps enforce (no negative stock or balance).
+    NoOversell,
+}
+
+impl CheckKind {
+    /// Every check, in report order.
+    pub const ALL: [CheckKind; 5] = [
+        CheckKind::Atomicity,
+        CheckKind::NoDoubleEffect,
+        CheckKind::Conservation,
+        CheckKind::NoLostWork,
+        CheckKind::NoOversell,
+    ];
+
+    /// The name reports and scenario files use.
+    pub fn name(self) -> &'static str {
+        match self {
+            CheckKind::Atomicity => "atomicity",
+            CheckKind::NoDoubleEffect => "no_double_effect",
+            CheckKind::Conservation => "conservation",
+            CheckKind::NoLostWork => "no_lost_work",
+            CheckKind::NoOversell => "no_oversell",
+        }
+    }
+
+    /// Runs this check.
+    pub fn run(self, facts: &RunFacts<'_>) -> Verdict {
+        match self {
+            CheckKind::Atomicity => atomicity(facts),
+            CheckKind::NoDoubleEffect => no_double_effect(facts),
+            CheckKind::Conservation => conservation(facts),
+            CheckKind::NoLostWork => no_lost_work(facts),
+            CheckKind::NoOversell => no_oversell(facts),
+        }
+    }
+}
+
+impl fmt::Display for CheckKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// One broken invariant, located.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Violation {
+    /// The business transaction, if the violation is about one.
+    pub gtx: Option<u64>,
+    /// The rows involved, as `service.table[key]`.
+    pub rows: Vec<String>,
+    /// When it became visible (the last event that caused it), µs.
+    pub at_us: Option<u64>,
+    /// What is wrong, in words.
+    pub detail: String,
+}
+
+/// The result of one check over one run.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Verdict {
+    /// Which check.
+    pub check: CheckKind,
+    /// True when no violation was found.
+    pub passed: bool,
+    /// Violations, at most [`MAX_LISTED`] of them listed.
+    pub violations: Vec<Violation>,
+    /// How many violations there were in all.
+    pub violation_count: usize,
+    /// Extra numbers the check measured (e.g. stuck and in-doubt counts).
+    pub notes: Vec<String>,
+}
+
+/// Violations listed per verdict; the count covers them all.
+pub const MAX_LISTED: usize = 20;
+
+impl Verdict {
+    pub(crate) fn new(check: CheckKind, mut violations: Vec<Violation>, notes: Vec<String>) -> Self {
+        let violation_count = violations.len();
+        violations.truncate(MAX_LISTED);
+        Verdict {
+            check,
+            passed: violation_count == 0,
+            violations,
+            violation_count,
+            notes,
+        }
+    }
+}
+
+/// Runs every check.
+pub fn run_all(facts: &RunFacts<'_>) -> Vec<Verdict> {
+    CheckKind::ALL.iter().map(|check| check.run(facts)).collect()
+}
+
+pub(crate) fn at_us(at: Instant) -> Option<u64> {
+    Some(at.as_us())
+}
