@@ -65,6 +65,18 @@ pub struct SystemWorld {
     pub wiring: Wiring,
 }
 
+/// Actor names of a run, in id order: `client`, `gateway`, the services, `broker` if the
+/// strategy uses one, then the strategy's own actors. Faults and links name actors by these.
+pub fn actor_names(model: &Model, strategy: &dyn Strategy) -> Vec<String> {
+    let mut names = vec!["client".to_string(), "gateway".to_string()];
+    names.extend(model.services.iter().map(|s| s.name.clone()));
+    if strategy.uses_broker() {
+        names.push("broker".into());
+    }
+    names.extend(strategy.extra_actor_names().into_iter().map(String::from));
+    names
+}
+
 impl SystemConfig {
     /// Builds the world for `seed`.
     pub fn build(&self, seed: u64, trace_level: TraceLevel) -> Result<SystemWorld, ConfigError> {

@@ -41,3 +41,19 @@ fn every_bundled_model_loads() {
             .unwrap_or_else(|e| panic!("{}: {e:?}", path.display()));
     }
 }
+
+#[test]
+fn bundled_system_models_match_their_reference_in_code() {
+    use consim::system::examples;
+    for (file, reference) in [
+        ("models/bank_transfer.ron", examples::bank_transfer()),
+        ("models/food_delivery.ron", examples::food_delivery()),
+        ("models/travel_booking.ron", examples::travel_booking()),
+    ] {
+        let source = std::fs::read_to_string(file).unwrap();
+        match scenario::load_model(Path::new(file), &source).unwrap() {
+            scenario::Model::System(model) => assert_eq!(*model, reference, "{file}"),
+            other => panic!("{file} is not a system model: {other:?}"),
+        }
+    }
+}

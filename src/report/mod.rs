@@ -36,6 +36,70 @@ pub struct RunReport {
     pub lifecycle: Lifecycle,
     /// Counters actors recorded, by name.
     pub counters: BTreeMap<String, u64>,
+    /// The strategy (system models only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub strategy: Option<String>,
+    /// Business transactions (system models only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub transactions: Option<Transactions>,
+    /// End-to-end latency of business requests at the gateway (system models only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub latency_us: Option<Percentiles>,
+    /// Check verdicts (system models only).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub checks: Vec<crate::check::Verdict>,
+}
+
+/// What happened to business transactions and requests.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct Transactions {
+    /// Requests the client sent that reached the gateway.
+    pub requests: u64,
+    /// Business transactions the gateway started.
+    pub started: u64,
+    /// Answered committed.
+    pub committed: u64,
+    /// Answered aborted (business failure, undone).
+    pub aborted: u64,
+    /// Answered accepted (finished asynchronously).
+    pub accepted: u64,
+    /// Answered timed out after every retry.
+    pub timed_out: u64,
+    /// Refused at the gateway for missing credentials.
+    pub unauthorized: u64,
+    /// Audit reads completed.
+    pub audits: u64,
+    /// Transactions with at least one compensation applied.
+    pub compensated: u64,
+    /// Transactions half applied at the end (stuck) or prepared and undecided (in doubt).
+    pub stuck_or_in_doubt: u64,
+}
+
+/// Latency percentiles in virtual microseconds.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct Percentiles {
+    /// Median.
+    pub p50: u64,
+    /// 95th percentile.
+    pub p95: u64,
+    /// 99th percentile.
+    pub p99: u64,
+    /// Largest.
+    pub max: u64,
+    /// How many samples.
+    pub count: u64,
+}
+
+impl Percentiles {
+    /// Nearest-rank percentiles of `samples` (sorted here).
+    pub fn of(mut samples: Vec<u64>) -> Option<Self> {
+        if samples.is_empty() {
+            return None;
+        }
+        samples.sort_unstable();
+        let rank = |p: u64| samples[((samples.len() as u64 * p).div_ceil(100) as usize).clamp(1, samples.len()) - 1];
+        Some(Percentiles { p50: rank(50), p95: rank(95), p99: rank(99), max: *samples.last().expect("non-empty"), count: samples.len() as u64 })
+    }
 }
 
 /// Message counts.
@@ -98,12 +162,64 @@ impl RunReport {
                 restarts: stats.restarts,
                 timers_fired: stats.timers_fired,
             },
-            counters: world
-                .counters()
-                .iter()
-                .map(|(k, v)| (k.to_string(), *v))
-                .collect(),
+            counters: world.counters().iter().map(|(k, v)| (k.to_string(), *v)).collect(),
+            strategy: None,
+            transactions: None,
+            latency_us: None,
+            checks: Vec::new(),
         }
+    }
+
+    /// Adds what a business-system run measured: transactions, latency and check verdicts.
+    pub fn with_system(
+        mut self,
+        strategy: &str,
+        history: &crate::system::history::History,
+        facts: &crate::check::RunFacts<'_>,
+        checks: Vec<crate::check::Verdict>,
+    ) -> Self {
+        use crate::system::history::HistoryEvent;
+        use crate::system::msg::RequestOutcome;
+        let mut t = Transactions::default();
+        let mut latencies = Vec::new();
+        for record in history.records() {
+            match &record.event {
+                HistoryEvent::RequestStarted { gtx, .. } => {
+                    t.requests += 1;
+                    t.started += u64::from(gtx.is_some());
+                }
+                HistoryEvent::RequestEnded { outcome, latency_us, gtx, .. } => {
+                    match outcome {
+                        RequestOutcome::Committed => t.committed += 1,
+                        RequestOutcome::Aborted => t.aborted += 1,
+                        RequestOutcome::Accepted => t.accepted += 1,
+                        RequestOutcome::TimedOut => t.timed_out += u64::from(gtx.is_some()),
+                        RequestOutcome::Unauthorized => t.unauthorized += 1,
+                        RequestOutcome::AuditDone => t.audits += 1,
+                    }
+                    if gtx.is_some() && *outcome != RequestOutcome::TimedOut {
+                        latencies.push(*latency_us);
+                    }
+                }
+                _ => {}
+            }
+        }
+        for tx in facts.txs.values() {
+            t.compensated += u64::from(tx.steps.iter().any(|s| s.compensations > 0));
+            let nets: Vec<i64> = tx.steps.iter().map(|s| s.net()).collect();
+            let mixed = nets.iter().any(|n| *n != nets[0]);
+            t.stuck_or_in_doubt += u64::from(mixed || tx.steps.iter().any(|s| s.in_doubt));
+        }
+        self.strategy = Some(strategy.to_string());
+        self.transactions = Some(t);
+        self.latency_us = Percentiles::of(latencies);
+        self.checks = checks;
+        self
+    }
+
+    /// True when every check in `must_hold` passed.
+    pub fn holds(&self, must_hold: &[crate::check::CheckKind]) -> bool {
+        self.checks.iter().all(|v| v.passed || !must_hold.contains(&v.check))
     }
 
     /// The report as pretty JSON (the documented, stable schema).
@@ -119,6 +235,9 @@ impl RunReport {
             let _ = writeln!(out, "  {k:<22} {v}");
         };
         row("scenario", format!("{} ({} model)", self.scenario, self.model));
+        if let Some(strategy) = &self.strategy {
+            row("strategy", strategy.clone());
+        }
         row("seed", self.seed.to_string());
         row("stop", self.stop.clone());
         row("virtual time", duration.to_string());
@@ -146,8 +265,36 @@ impl RunReport {
         let l = &self.lifecycle;
         row("crashes / restarts", format!("{} / {}", l.crashes, l.restarts));
         row("timers fired", l.timers_fired.to_string());
+        if let Some(t) = &self.transactions {
+            row("requests", format!("{} ({} audits, {} unauthorized)", t.requests, t.audits, t.unauthorized));
+            row("transactions started", t.started.to_string());
+            row("  committed", t.committed.to_string());
+            row("  aborted", t.aborted.to_string());
+            row("  accepted (async)", t.accepted.to_string());
+            row("  timed out", t.timed_out.to_string());
+            row("  compensated", t.compensated.to_string());
+            row("  stuck or in doubt", t.stuck_or_in_doubt.to_string());
+        }
+        if let Some(l) = &self.latency_us {
+            let d = |us: u64| crate::sim::Duration::from_us(us).to_string();
+            row("latency p50/p95/p99", format!("{} / {} / {}", d(l.p50), d(l.p95), d(l.p99)));
+            row("latency max", d(l.max));
+        }
         for (name, value) in &self.counters {
             row(name, value.to_string());
+        }
+        if !self.checks.is_empty() {
+            let _ = writeln!(out, "  checks");
+            for verdict in &self.checks {
+                let status = if verdict.passed { "ok".to_string() } else { format!("VIOLATED ({})", verdict.violation_count) };
+                let _ = writeln!(out, "    {:<20} {status}", verdict.check.name());
+                for v in &verdict.violations {
+                    let gtx = v.gtx.map(|g| format!("gtx {g}: ")).unwrap_or_default();
+                    let at = v.at_us.map(|us| format!(" (at {})", crate::sim::Instant::from_us(us))).unwrap_or_default();
+                    let rows = if v.rows.is_empty() { String::new() } else { format!(" [{}]", v.rows.join(", ")) };
+                    let _ = writeln!(out, "      - {gtx}{}{rows}{at}", v.detail);
+                }
+            }
         }
         out
     }

@@ -13,9 +13,13 @@ pub mod duration;
 pub mod error;
 pub mod locate;
 pub mod raw;
+pub mod strategy_settings;
+pub mod system_model;
+pub mod system_setup;
 pub mod validate;
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 pub use error::{FileError, ScenarioError};
 
@@ -32,20 +36,16 @@ use validate::Checker;
 pub enum Model {
     /// The kernel's reference workload: actors passing message chains (see `pingmesh`).
     Pingmesh(PingmeshConfig),
+    /// Services, their data and a business transaction.
+    System(Arc<crate::system::model::Model>),
 }
 
 impl Model {
-    /// Node names in actor-id order.
-    pub fn node_names(&self) -> Vec<String> {
-        match self {
-            Model::Pingmesh(config) => (0..config.node_count).map(|i| format!("n{i}")).collect(),
-        }
-    }
-
     /// The model's kind, as reports print it.
     pub fn kind(&self) -> &'static str {
         match self {
             Model::Pingmesh(_) => "pingmesh",
+            Model::System(_) => "system",
         }
     }
 }
@@ -71,6 +71,8 @@ pub struct Scenario {
     pub faults: Vec<crate::net::FaultSpec>,
     /// When the run stops.
     pub limits: Limits,
+    /// The strategy, workload and policies of a system model (`None` for pingmesh).
+    pub system: Option<system_setup::SystemSetup>,
 }
 
 /// What one run produced.
@@ -104,9 +106,27 @@ pub fn load(path: &Path) -> Result<Scenario, ScenarioError> {
     })?;
     let model = load_model(&model_path, &model_source)?;
     let mut check = Checker::new(path, &source);
+    let (system, node_names) = match &model {
+        Model::Pingmesh(config) => {
+            reject_system_sections(&mut check, &raw);
+            (None, (0..config.node_count).map(|i| format!("n{i}")).collect())
+        }
+        Model::System(system_model) => {
+            let setup = system_setup::setup(&mut check, &raw, system_model);
+            let names = match &setup {
+                Some(setup) => crate::assembly::actor_names(system_model, &*setup.strategy.build()),
+                None => {
+                    let mut names = vec!["client".to_string(), "gateway".to_string()];
+                    names.extend(system_model.services.iter().map(|s| s.name.clone()));
+                    names
+                }
+            };
+            (setup, names)
+        }
+    };
     let mut topology = Topology::new(None);
-    for name in model.node_names() {
-        topology.add_node(&name).expect("model node names are unique");
+    for name in &node_names {
+        topology.add_node(name).expect("actor names are unique");
     }
     let default_link = validate::link(
         &mut check,
@@ -126,13 +146,7 @@ pub fn load(path: &Path) -> Result<Scenario, ScenarioError> {
         );
         for name in [&over.from, &over.to] {
             if let Err(e) = topology.resolve(name) {
-                check.error_at_name(
-                    &path,
-                    name,
-                    format!("unknown node `{name}`"),
-                    "not a node of the model",
-                    Some(e.to_string()),
-                );
+                validate::unknown_node(&mut check, &path, name, &e);
             }
         }
         links.push((over.from.clone(), over.to.clone(), spec));
@@ -156,7 +170,25 @@ pub fn load(path: &Path) -> Result<Scenario, ScenarioError> {
         links,
         faults,
         limits: validate::limits(&raw.stop),
+        system,
     })
+}
+
+/// A pingmesh scenario has no services: strategy, workload and the rest make no sense.
+fn reject_system_sections(check: &mut Checker<'_>, raw: &raw::Scenario) {
+    let present = [
+        ("strategy", raw.strategy.is_some()),
+        ("workload", raw.workload.is_some()),
+        ("gateway", raw.gateway.is_some()),
+        ("services", raw.services.is_some()),
+        ("broker", raw.broker.is_some()),
+        ("checks", raw.checks.is_some()),
+    ];
+    for (field, is_present) in present {
+        if is_present {
+            check.error(&[Step::Field(field)], format!("a pingmesh model takes no `{field}`"), "not for this model", Some("these sections belong to System models (models/food_delivery.ron, ...)".into()));
+        }
+    }
 }
 
 fn read(path: &Path) -> Result<String, ScenarioError> {
@@ -170,7 +202,12 @@ fn read(path: &Path) -> Result<String, ScenarioError> {
 pub fn load_model(path: &Path, source: &str) -> Result<Model, ScenarioError> {
     let raw: raw::Model = validate::parse(path, source)?;
     let mut check = Checker::new(path, source);
+    let name = path.file_stem().map_or_else(|| "model".into(), |s| s.to_string_lossy().into_owned());
     let model = match raw {
+        raw::Model::System(system) => match system_model::system(&mut check, &system, &name) {
+            Some(model) => Model::System(Arc::new(model)),
+            None => return Err(ScenarioError::invalid(check.errors)),
+        },
         raw::Model::Pingmesh {
             nodes,
             chains,
@@ -217,23 +254,77 @@ impl Scenario {
     /// Runs the scenario with `seed`, keeping the trace at `trace_level`.
     pub fn run(&self, seed: u64, trace_level: TraceLevel) -> Run {
         match &self.model {
+            Model::System(_) => self.run_system(seed, trace_level),
             Model::Pingmesh(config) => {
                 let mut builder = WorldBuilder::new(seed, Some(self.default_link));
-                for name in self.model.node_names() {
-                    builder
-                        .add_actor(&name, PingActor::new(*config))
-                        .expect("unique names");
+                for i in 0..config.node_count {
+                    builder.add_actor(&format!("n{i}"), PingActor::new(*config)).expect("unique names");
                 }
                 self.configure(&mut builder, trace_level);
                 let mut world = builder.build().expect("validated at load");
                 let outcome = world.run(self.limits);
                 Run {
-                    report: RunReport::new(&self.name, self.model.kind(), seed, &world, outcome),
+                    report: RunReport::new(&self.name, "pingmesh", seed, &world, outcome),
                     trace: world.trace().clone(),
                     names: world.names().to_vec(),
                 }
             }
         }
+    }
+
+    /// The system config this scenario describes (system models only).
+    pub fn system_config(&self) -> Option<crate::assembly::SystemConfig> {
+        let setup = self.system.as_ref()?;
+        Some(crate::assembly::SystemConfig {
+            model: Arc::clone(&setup.model),
+            strategy: setup.strategy.build(),
+            workload: setup.workload.clone(),
+            unauthenticated: setup.unauthenticated,
+            request_timeout: setup.request_timeout,
+            retries: setup.retries,
+            lock_timeout: setup.lock_timeout,
+            in_doubt_query_after: setup.in_doubt_query_after,
+            broker_ack_timeout: setup.broker_ack_timeout,
+            broker_per_key_ordering: setup.broker_per_key_ordering,
+            default_link: self.default_link,
+            links: self.links.clone(),
+            faults: self.faults.clone(),
+        })
+    }
+
+    /// The same scenario under another strategy (its default settings, or the scenario's own
+    /// when it names the same strategy). Errors list the valid names.
+    pub fn with_strategy(&self, name: &str) -> Result<Scenario, String> {
+        let Some(setup) = &self.system else {
+            return Err(format!("{} runs a pingmesh model, which has no strategy", self.path.display()));
+        };
+        let strategy = match crate::strategy::StrategyKind::named(name) {
+            Some(kind) if kind.name() == setup.strategy.name() => setup.strategy.clone(),
+            Some(kind) => kind,
+            None => return Err(format!("unknown strategy `{name}`; valid: {}", crate::strategy::StrategyKind::NAMES.join(", "))),
+        };
+        let mut scenario = self.clone();
+        scenario.system.as_mut().expect("a system scenario").strategy = strategy;
+        Ok(scenario)
+    }
+
+    fn run_system(&self, seed: u64, trace_level: TraceLevel) -> Run {
+        let config = self.system_config().expect("a system scenario");
+        let mut built = config.build(seed, trace_level).expect("validated at load");
+        let outcome = built.world.run(self.limits);
+        let history = built.history();
+        let rows = crate::check::RunFacts::rows_of(built.services().map(crate::system::service::Service::db));
+        let facts = crate::check::RunFacts::new(&built.wiring.model, &history, rows, outcome.stop.is_quiescent(), outcome.end);
+        let checks = crate::check::run_all(&facts);
+        let model_name = &built.wiring.model.name;
+        let report = RunReport::new(&self.name, model_name, seed, &built.world, outcome)
+            .with_system(config.strategy.name(), &history, &facts, checks);
+        Run { report, trace: built.world.trace().clone(), names: built.world.names().to_vec() }
+    }
+
+    /// Checks the scenario requires to hold.
+    pub fn must_hold(&self) -> &[crate::check::CheckKind] {
+        self.system.as_ref().map_or(&[], |s| s.must_hold.as_slice())
     }
 
     fn configure<M: crate::world::Message>(&self, builder: &mut WorldBuilder<M>, trace_level: TraceLevel) {

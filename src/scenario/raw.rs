@@ -25,6 +25,136 @@ pub struct Scenario {
     /// When the run ends.
     #[serde(default)]
     pub stop: Stop,
+    /// How business transactions run (system models only).
+    #[serde(default)]
+    pub strategy: Option<Strategy>,
+    /// What the client sends (system models only).
+    #[serde(default)]
+    pub workload: Option<Workload>,
+    /// The gateway's deadline and retries.
+    #[serde(default)]
+    pub gateway: Option<Gateway>,
+    /// Service-wide settings.
+    #[serde(default)]
+    pub services: Option<Services>,
+    /// Broker settings (strategies that use one).
+    #[serde(default)]
+    pub broker: Option<BrokerSettings>,
+    /// Which checks must hold (all checks always run and are reported).
+    #[serde(default)]
+    pub checks: Option<Checks>,
+}
+
+/// The client's requests.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Workload {
+    /// How many requests the client sends.
+    pub requests: u64,
+    /// When they arrive.
+    pub arrival: Arrival,
+    /// Which rows they touch (default uniform).
+    #[serde(default)]
+    pub keys: Option<Keys>,
+    /// How many distinct keys requests draw from (default 100).
+    #[serde(default)]
+    pub key_count: Option<u64>,
+    /// Share of read-only audit requests, in [0, 1].
+    #[serde(default)]
+    pub audit_share: f64,
+    /// Share of requests sent without credentials, in [0, 1].
+    #[serde(default)]
+    pub unauthenticated: f64,
+}
+
+/// An arrival process.
+#[derive(Debug, Deserialize)]
+pub enum Arrival {
+    /// One request every `interval`.
+    Constant(HumanDuration),
+    /// Poisson arrivals at `rate_per_s`.
+    Poisson {
+        /// Mean requests per virtual second.
+        rate_per_s: f64,
+    },
+    /// `size` requests spread over `within`, a burst every `every`.
+    Bursts {
+        /// Requests per burst.
+        size: u32,
+        /// Spread of one burst.
+        within: HumanDuration,
+        /// Time between burst starts.
+        every: HumanDuration,
+    },
+}
+
+/// Key popularity.
+#[derive(Debug, Deserialize)]
+pub enum Keys {
+    /// Every key equally likely.
+    Uniform,
+    /// Zipf with this exponent (0 is uniform; 1 is the classic skew).
+    Zipf(f64),
+}
+
+/// Gateway policy.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Gateway {
+    /// Deadline per attempt (default 1s).
+    #[serde(default)]
+    pub timeout: Option<HumanDuration>,
+    /// Retries after the first attempt (default 2).
+    #[serde(default)]
+    pub retries: Option<u16>,
+}
+
+/// Settings every service shares.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Services {
+    /// How long a local call waits for a lock (default 50ms).
+    #[serde(default)]
+    pub lock_timeout: Option<HumanDuration>,
+    /// How long a prepared participant waits before asking the coordinator (default 200ms).
+    #[serde(default)]
+    pub in_doubt_query_after: Option<HumanDuration>,
+}
+
+/// Broker settings.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BrokerSettings {
+    /// Redelivery after this long without an ack (default 100ms).
+    #[serde(default)]
+    pub ack_timeout: Option<HumanDuration>,
+    /// One unacknowledged message per key and subscriber at a time (default false).
+    #[serde(default)]
+    pub per_key_ordering: bool,
+}
+
+/// Checks a scenario requires.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Checks {
+    /// Checks whose violation makes `consim run` exit with code 2.
+    #[serde(default)]
+    pub must_hold: Vec<CheckName>,
+}
+
+/// A check, by name.
+#[derive(Clone, Copy, Debug, Deserialize)]
+pub enum CheckName {
+    /// All steps or none.
+    Atomicity,
+    /// No step applied twice.
+    NoDoubleEffect,
+    /// The audited total is conserved.
+    Conservation,
+    /// Every request reaches an outcome.
+    NoLostWork,
+    /// No bound broken.
+    NoOversell,
 }
 
 /// The network: a default link and per-pair overrides.
@@ -197,6 +327,8 @@ impl Default for Stop {
 /// A model file.
 #[derive(Debug, Deserialize)]
 pub enum Model {
+    /// Services, their data and the business transaction.
+    System(System),
     /// The kernel's reference workload (see `consim::pingmesh`).
     Pingmesh {
         /// Actors.
@@ -206,4 +338,220 @@ pub enum Model {
         /// Re-send timeout.
         resend_after: HumanDuration,
     },
+}
+
+/// A business system model (`System(...)` in a model file).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct System {
+    /// Services by name; ids follow sorted names.
+    pub services: std::collections::BTreeMap<String, Service>,
+    /// The business transaction's steps, in order.
+    pub steps: Vec<Step>,
+    /// `(service, table)` pairs an audit sums and transactions must conserve.
+    #[serde(default)]
+    pub audit: Vec<(String, String)>,
+}
+
+/// A service and its database.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Service {
+    /// Tables by name; ids follow sorted names.
+    pub tables: std::collections::BTreeMap<String, Table>,
+    /// Handling time per request (default 200us).
+    #[serde(default)]
+    pub processing: Option<HumanDuration>,
+    /// Database costs.
+    #[serde(default)]
+    pub db: Option<Db>,
+}
+
+/// Database operation costs.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Db {
+    /// Per operation (default 200us).
+    #[serde(default)]
+    pub op: Option<HumanDuration>,
+    /// Per forced log write (default 1ms).
+    #[serde(default)]
+    pub forced_write: Option<HumanDuration>,
+}
+
+/// A table: `rows` rows, keys `0..rows`, all starting at `initial`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Table {
+    /// Number of rows at start.
+    pub rows: u64,
+    /// Starting value of each row.
+    #[serde(default)]
+    pub initial: i64,
+}
+
+/// One step of the business transaction.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Step {
+    /// Name for reports.
+    pub name: String,
+    /// The service that runs it.
+    pub service: String,
+    /// What it does.
+    pub action: Action,
+    /// What undoes it (default: the inverse of `action`).
+    #[serde(default)]
+    pub compensation: Option<Action>,
+}
+
+/// A local transaction.
+#[derive(Debug, Deserialize)]
+pub enum Action {
+    /// Add `delta` to a row, refused below `min` or above `max`.
+    Add {
+        /// Table name.
+        table: String,
+        /// Which row.
+        key: KeyRef,
+        /// The change.
+        delta: i64,
+        /// Floor (none if absent).
+        #[serde(default)]
+        min: Option<i64>,
+        /// Ceiling (none if absent).
+        #[serde(default)]
+        max: Option<i64>,
+    },
+    /// Insert a row.
+    Insert {
+        /// Table name.
+        table: String,
+        /// Which row.
+        key: KeyRef,
+        /// Its value.
+        #[serde(default)]
+        value: i64,
+    },
+    /// Delete a row.
+    Delete {
+        /// Table name.
+        table: String,
+        /// Which row.
+        key: KeyRef,
+    },
+}
+
+/// Which row a step touches.
+#[derive(Clone, Copy, Debug, Deserialize)]
+pub enum KeyRef {
+    /// The request's key.
+    Request,
+    /// The request's second key.
+    Other,
+    /// The transaction id.
+    Tx,
+    /// A fixed row.
+    Const(u64),
+}
+
+/// A strategy and its settings; every field is optional (defaults in README).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub enum Strategy {
+    /// Two-phase commit.
+    TwoPc {
+        /// Coordinator waits this long for votes.
+        #[serde(default)]
+        vote_timeout: Option<HumanDuration>,
+        /// Re-send an unacknowledged decision after this long.
+        #[serde(default)]
+        decision_retry: Option<HumanDuration>,
+        /// Duration of the coordinator's forced log write.
+        #[serde(default)]
+        forced_write: Option<HumanDuration>,
+        /// Presumed abort.
+        #[serde(default)]
+        presumed_abort: Option<bool>,
+        /// Log the decision before sending it (false: broken twin).
+        #[serde(default)]
+        log_before_send: Option<bool>,
+    },
+    /// Orchestrated saga.
+    SagaOrchestrated {
+        /// Per-attempt timeout.
+        #[serde(default)]
+        step_timeout: Option<HumanDuration>,
+        /// Attempts before giving up on an action.
+        #[serde(default)]
+        retry_max: Option<u16>,
+        /// First backoff.
+        #[serde(default)]
+        backoff_base: Option<HumanDuration>,
+        /// Largest backoff.
+        #[serde(default)]
+        backoff_cap: Option<HumanDuration>,
+        /// Random part of a backoff.
+        #[serde(default)]
+        jitter: Option<JitterSetting>,
+        /// Retry compensations until they succeed (false: broken twin).
+        #[serde(default)]
+        compensation_retries: Option<bool>,
+        /// Idempotent calls (false: broken twin).
+        #[serde(default)]
+        idempotency: Option<bool>,
+        /// Sync (request/response) or Async (messages).
+        #[serde(default)]
+        invocation: Option<InvocationSetting>,
+        /// Async: how long before a step is presumed lost.
+        #[serde(default)]
+        async_timeout: Option<HumanDuration>,
+    },
+    /// Choreographed saga.
+    SagaChoreographed {
+        /// Outbox relay polling interval.
+        #[serde(default)]
+        relay_interval: Option<HumanDuration>,
+        /// Idempotent consumers (false: broken twin).
+        #[serde(default)]
+        idempotent_consumers: Option<bool>,
+        /// Dual write instead of the outbox (true: broken twin).
+        #[serde(default)]
+        dual_write: Option<bool>,
+    },
+    /// Eventual consistency through events.
+    Eventual {
+        /// Outbox relay polling interval.
+        #[serde(default)]
+        relay_interval: Option<HumanDuration>,
+        /// Idempotent consumers (false: broken twin).
+        #[serde(default)]
+        idempotent_consumers: Option<bool>,
+        /// Dual write instead of the outbox (true: broken twin).
+        #[serde(default)]
+        dual_write: Option<bool>,
+        /// Keep a read model of downstream steps at the first service.
+        #[serde(default)]
+        read_model: Option<bool>,
+    },
+}
+
+/// Backoff jitter.
+#[derive(Clone, Copy, Debug, Deserialize)]
+pub enum JitterSetting {
+    /// None.
+    None,
+    /// A fraction of the backoff in [0, 1].
+    Fraction(f64),
+    /// At most this much.
+    Max(HumanDuration),
+}
+
+/// How an orchestrator invokes steps.
+#[derive(Clone, Copy, Debug, Deserialize)]
+pub enum InvocationSetting {
+    /// Request/response with a timeout.
+    Sync,
+    /// Messages.
+    Async,
 }

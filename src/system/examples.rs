@@ -10,7 +10,11 @@ fn service(name: &str, tables: &[(&str, u64, i64)]) -> ServiceSpec {
         name: name.into(),
         tables: tables
             .iter()
-            .map(|(table, key_count, initial)| TableSpec { name: (*table).into(), key_count: *key_count, initial: *initial })
+            .map(|(table, key_count, initial)| TableSpec {
+                name: (*table).into(),
+                key_count: *key_count,
+                initial: *initial,
+            })
             .collect(),
         processing: Duration::from_us(200),
         db_cost: CostModel::default(),
@@ -24,8 +28,18 @@ fn add_step(name: &str, service: u16, key: KeyRef, delta: i64) -> StepSpec {
     StepSpec {
         name: name.into(),
         service: ServiceId(service),
-        action: Action::Add { table, key, delta, bounds: Bounds::at_least(0) },
-        compensation: Action::Add { table, key, delta: -delta, bounds: Bounds::ANY },
+        action: Action::Add {
+            table,
+            key,
+            delta,
+            bounds: Bounds::at_least(0),
+        },
+        compensation: Action::Add {
+            table,
+            key,
+            delta: -delta,
+            bounds: Bounds::ANY,
+        },
     }
 }
 
@@ -35,7 +49,10 @@ fn add_step(name: &str, service: u16, key: KeyRef, delta: i64) -> StepSpec {
 pub fn bank_transfer() -> Model {
     Model {
         name: "bank_transfer".into(),
-        services: vec![service("bank_a", &[("accounts", 100, 1_000)]), service("bank_b", &[("accounts", 100, 1_000)])],
+        services: vec![
+            service("bank_a", &[("accounts", 100, 1_000)]),
+            service("bank_b", &[("accounts", 100, 1_000)]),
+        ],
         steps: vec![
             add_step("debit", 0, KeyRef::Request, -100),
             add_step("credit", 1, KeyRef::Other, 100),
@@ -51,16 +68,23 @@ pub fn food_delivery() -> Model {
     let create_order = StepSpec {
         name: "create_order".into(),
         service: ServiceId(1),
-        action: Action::Insert { table: TableId(0), key: KeyRef::Tx, value: 1 },
-        compensation: Action::Delete { table: TableId(0), key: KeyRef::Tx },
+        action: Action::Insert {
+            table: TableId(0),
+            key: KeyRef::Tx,
+            value: 1,
+        },
+        compensation: Action::Delete {
+            table: TableId(0),
+            key: KeyRef::Tx,
+        },
     };
     Model {
         name: "food_delivery".into(),
         services: vec![
-            service("delivery", &[("couriers", 20, 50)]),
+            service("delivery", &[("couriers", 200, 50)]),
             service("order", &[("orders", 0, 0)]),
-            service("payment", &[("accounts", 200, 500)]),
-            service("restaurant", &[("stock", 20, 100)]),
+            service("payment", &[("accounts", 200, 2000)]),
+            service("restaurant", &[("stock", 200, 100)]),
         ],
         steps: vec![
             create_order,

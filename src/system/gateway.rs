@@ -40,6 +40,9 @@ pub struct Gateway {
     next_gtx: u64,
     pending: BTreeMap<GlobalTxId, Pending>,
     audits: BTreeMap<RequestId, PendingAudit>,
+    /// Requests seen, with their answer once given: a duplicated or retried request is the
+    /// same request (the request id is the client's idempotency key), never a new order.
+    seen: BTreeMap<RequestId, Option<RequestOutcome>>,
     // Durable (a record of the run).
     history: History,
 }
@@ -70,6 +73,7 @@ impl Gateway {
             next_gtx: 0,
             pending: BTreeMap::new(),
             audits: BTreeMap::new(),
+            seen: BTreeMap::new(),
             history: History::default(),
         }
     }
@@ -92,6 +96,7 @@ impl Gateway {
         started: Instant,
         outcome: RequestOutcome,
     ) {
+        self.seen.insert(req, Some(outcome));
         let latency_us = (ctx.now() - started).as_us();
         self.record(
             ctx,
@@ -107,6 +112,20 @@ impl Gateway {
 
     fn on_request(&mut self, ctx: &mut Ctx<'_, Msg>, client: ActorId, request: ClientRequest) {
         let req = request.req;
+        match self.seen.get(&req) {
+            Some(Some(outcome)) => {
+                ctx.count("gateway.duplicate_requests", 1);
+                ctx.send(client, Msg::Response { req, outcome: *outcome });
+                return;
+            }
+            Some(None) => {
+                ctx.count("gateway.duplicate_requests", 1);
+                return;
+            }
+            None => {
+                self.seen.insert(req, None);
+            }
+        }
         if request.credentials != Some(self.config.credentials) {
             ctx.count("gateway.unauthorized", 1);
             self.record(
@@ -326,6 +345,7 @@ impl Actor<Msg> for Gateway {
     fn on_crash(&mut self) {
         self.pending.clear();
         self.audits.clear();
+        self.seen.clear();
     }
 
     fn on_recover(&mut self, _ctx: &mut Ctx<'_, Msg>) {}

@@ -82,6 +82,9 @@ pub struct Service {
     // Volatile.
     active: BTreeMap<LocalTxId, Active>,
     relay_sent_at: BTreeMap<OutboxId, Instant>,
+    /// A relay tick is scheduled. The relay sleeps while the outbox is empty, so a quiet
+    /// system comes to rest instead of polling forever.
+    relay_armed: bool,
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -159,6 +162,7 @@ impl Service {
             history: History::default(),
             active: BTreeMap::new(),
             relay_sent_at: BTreeMap::new(),
+            relay_armed: false,
             model,
         }
     }
@@ -450,7 +454,7 @@ impl Service {
         let Some(event) = event else { return };
         match self.config.relay {
             Relay::None => {}
-            Relay::Outbox { .. } if in_outbox => {}
+            Relay::Outbox { .. } if in_outbox => self.arm_relay(ctx),
             Relay::Outbox { .. } => self.write_outbox_row(ctx, event),
             Relay::DualWrite => {
                 let processing = self.model.services[self.config.id.index()].processing;
@@ -477,6 +481,17 @@ impl Service {
         session.begin(local, ctx.now()).expect("fresh");
         session.append_outbox(local, encode_event(event)).expect("active");
         session.commit(local, ctx.now()).expect("commits");
+        self.arm_relay(ctx);
+    }
+
+    /// Schedules a relay tick unless one is pending (outbox relays only).
+    fn arm_relay(&mut self, ctx: &mut Ctx<'_, Msg>) {
+        if let Relay::Outbox { interval } = self.config.relay
+            && !self.relay_armed
+        {
+            self.relay_armed = true;
+            ctx.set_timer(interval, Msg::Timer(TimerMsg::RelayTick));
+        }
     }
 
     /// Tells whoever waits for `call` how it ended.
@@ -595,6 +610,7 @@ impl Service {
     // ----- outbox relay --------------------------------------------------------------------
 
     fn relay_tick(&mut self, ctx: &mut Ctx<'_, Msg>) {
+        self.relay_armed = false;
         let Relay::Outbox { interval } = self.config.relay else {
             return;
         };
@@ -620,7 +636,9 @@ impl Service {
             let publish_id = (u64::from(self.config.id.0) << 48) | id.0;
             ctx.send(broker, publish(event, publish_id));
         }
-        ctx.set_timer(interval, Msg::Timer(TimerMsg::RelayTick));
+        if !self.db.outbox().is_empty() {
+            self.arm_relay(ctx);
+        }
     }
 
     fn published(&mut self, ctx: &mut Ctx<'_, Msg>, publish_id: u64) {
@@ -645,8 +663,8 @@ impl Service {
 
 impl Actor<Msg> for Service {
     fn on_start(&mut self, ctx: &mut Ctx<'_, Msg>) {
-        if let Relay::Outbox { interval } = self.config.relay {
-            ctx.set_timer(interval, Msg::Timer(TimerMsg::RelayTick));
+        if !self.db.outbox().is_empty() {
+            self.arm_relay(ctx);
         }
     }
 
@@ -769,6 +787,7 @@ impl Actor<Msg> for Service {
         self.db.crash();
         self.active.clear();
         self.relay_sent_at.clear();
+        self.relay_armed = false;
         if let Some(participant) = self.participant.as_mut() {
             participant.on_crash();
         }
