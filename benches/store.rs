@@ -27,7 +27,9 @@ fn database_transactions() -> u64 {
     for tx in 0..TXS {
         let id = LocalTxId(tx);
         session.begin(id, Instant::ZERO).unwrap();
-        let outcome = session.add(id, TableId(0), Key(tx % 1_000), -1, Bounds::at_least(0)).unwrap();
+        let outcome = session
+            .add(id, TableId(0), Key(tx % 1_000), -1, Bounds::at_least(0))
+            .unwrap();
         assert!(outcome.is_done());
         session.commit(id, Instant::ZERO).unwrap();
     }
@@ -44,7 +46,11 @@ struct Driver {
 impl Driver {
     fn send(&mut self, ctx: &mut Ctx<'_, Msg>) {
         let gtx = GlobalTxId(self.sent);
-        let keys = RequestKeys { key: self.sent % 100, other: 0, tx: self.sent };
+        let keys = RequestKeys {
+            key: self.sent % 100,
+            other: 0,
+            tx: self.sent,
+        };
         self.sent += 1;
         let call = LocalCall {
             gtx,
@@ -89,8 +95,19 @@ fn service_local_calls() -> u64 {
     };
     let mut builder = WorldBuilder::<Msg>::new(1, Some(LinkSpec::reliable(100)));
     builder.trace_level(TraceLevel::Off);
-    let service = builder.add_actor("bank_a", Service::new(config, Arc::new(model), ActorId(0), None)).unwrap();
-    builder.add_actor("driver", Driver { service, sent: 0, in_flight: 32 }).unwrap();
+    let service = builder
+        .add_actor("bank_a", Service::new(config, Arc::new(model), ActorId(0), None))
+        .unwrap();
+    builder
+        .add_actor(
+            "driver",
+            Driver {
+                service,
+                sent: 0,
+                in_flight: 32,
+            },
+        )
+        .unwrap();
     let mut world = builder.build().unwrap();
     world.run(Limits::default());
     world.actor::<Service>(service).unwrap().db().stats().commits

@@ -44,6 +44,10 @@ enum Command {
         /// Use this seed instead of the one in the file.
         #[arg(long)]
         seed: Option<u64>,
+        /// Run under this strategy instead of the file's: two_pc, saga_orchestrated,
+        /// saga_choreographed or eventual (default settings unless the file names the same one).
+        #[arg(long)]
+        strategy: Option<String>,
         /// Report format: a table for people, JSON (stable schema, see README) for scripts.
         #[arg(long, value_enum, default_value_t = Format::Table)]
         format: Format,
@@ -74,14 +78,15 @@ fn main() -> ExitCode {
             eprintln!(
                 "no command given: running the bundled default scenario {DEFAULT_SCENARIO} (see `consim --help`)"
             );
-            run(Path::new(DEFAULT_SCENARIO), None, Format::Table, None)
+            run(Path::new(DEFAULT_SCENARIO), None, None, Format::Table, None)
         }
         Some(Command::Run {
             scenario,
             seed,
+            strategy,
             format,
             trace,
-        }) => run(&scenario, seed, format, trace.as_deref()),
+        }) => run(&scenario, seed, strategy.as_deref(), format, trace.as_deref()),
         Some(Command::Check { files }) => check(&files),
         Some(Command::List) => list(),
     };
@@ -91,11 +96,20 @@ fn main() -> ExitCode {
             eprintln!("{report:?}");
             ExitCode::from(1)
         }
+        Err(Failure::MustHoldViolated(checks)) => {
+            eprintln!(
+                "checks the scenario requires were violated: {}",
+                checks.join(", ")
+            );
+            ExitCode::from(2)
+        }
     }
 }
 
 enum Failure {
     BadInput(miette::Report),
+    /// The run completed but a check the scenario marks `must_hold` failed.
+    MustHoldViolated(Vec<String>),
 }
 
 impl From<ScenarioError> for Failure {
@@ -126,8 +140,17 @@ fn bad_input(message: String) -> Failure {
     Failure::BadInput(miette::miette!("{message}"))
 }
 
-fn run(path: &Path, seed: Option<u64>, format: Format, trace: Option<&Path>) -> Result<(), Failure> {
-    let scenario = scenario::load(path)?;
+fn run(
+    path: &Path,
+    seed: Option<u64>,
+    strategy: Option<&str>,
+    format: Format,
+    trace: Option<&Path>,
+) -> Result<(), Failure> {
+    let mut scenario = scenario::load(path)?;
+    if let Some(name) = strategy {
+        scenario = scenario.with_strategy(name).map_err(bad_input)?;
+    }
     let seed = seed.unwrap_or(scenario.seed);
     let level = if trace.is_some() {
         TraceLevel::Full
@@ -141,9 +164,23 @@ fn run(path: &Path, seed: Option<u64>, format: Format, trace: Option<&Path>) -> 
     match format {
         Format::Table => {
             print!("{}", run.report.to_table());
-            println!("  replay: consim run {} --seed {seed}", scenario.path.display());
+            let strategy = strategy.map(|s| format!(" --strategy {s}")).unwrap_or_default();
+            println!(
+                "  replay: consim run {} --seed {seed}{strategy}",
+                scenario.path.display()
+            );
         }
         Format::Json => println!("{}", run.report.to_json()),
+    }
+    if !run.report.holds(scenario.must_hold()) {
+        let failed = run
+            .report
+            .checks
+            .iter()
+            .filter(|v| !v.passed && scenario.must_hold().contains(&v.check));
+        return Err(Failure::MustHoldViolated(
+            failed.map(|v| v.check.name().to_string()).collect(),
+        ));
     }
     Ok(())
 }

@@ -97,8 +97,15 @@ impl Percentiles {
             return None;
         }
         samples.sort_unstable();
-        let rank = |p: u64| samples[((samples.len() as u64 * p).div_ceil(100) as usize).clamp(1, samples.len()) - 1];
-        Some(Percentiles { p50: rank(50), p95: rank(95), p99: rank(99), max: *samples.last().expect("non-empty"), count: samples.len() as u64 })
+        let rank =
+            |p: u64| samples[((samples.len() as u64 * p).div_ceil(100) as usize).clamp(1, samples.len()) - 1];
+        Some(Percentiles {
+            p50: rank(50),
+            p95: rank(95),
+            p99: rank(99),
+            max: *samples.last().expect("non-empty"),
+            count: samples.len() as u64,
+        })
     }
 }
 
@@ -162,7 +169,11 @@ impl RunReport {
                 restarts: stats.restarts,
                 timers_fired: stats.timers_fired,
             },
-            counters: world.counters().iter().map(|(k, v)| (k.to_string(), *v)).collect(),
+            counters: world
+                .counters()
+                .iter()
+                .map(|(k, v)| (k.to_string(), *v))
+                .collect(),
             strategy: None,
             transactions: None,
             latency_us: None,
@@ -188,7 +199,12 @@ impl RunReport {
                     t.requests += 1;
                     t.started += u64::from(gtx.is_some());
                 }
-                HistoryEvent::RequestEnded { outcome, latency_us, gtx, .. } => {
+                HistoryEvent::RequestEnded {
+                    outcome,
+                    latency_us,
+                    gtx,
+                    ..
+                } => {
                     match outcome {
                         RequestOutcome::Committed => t.committed += 1,
                         RequestOutcome::Aborted => t.aborted += 1,
@@ -219,7 +235,9 @@ impl RunReport {
 
     /// True when every check in `must_hold` passed.
     pub fn holds(&self, must_hold: &[crate::check::CheckKind]) -> bool {
-        self.checks.iter().all(|v| v.passed || !must_hold.contains(&v.check))
+        self.checks
+            .iter()
+            .all(|v| v.passed || !must_hold.contains(&v.check))
     }
 
     /// The report as pretty JSON (the documented, stable schema).
@@ -266,7 +284,13 @@ impl RunReport {
         row("crashes / restarts", format!("{} / {}", l.crashes, l.restarts));
         row("timers fired", l.timers_fired.to_string());
         if let Some(t) = &self.transactions {
-            row("requests", format!("{} ({} audits, {} unauthorized)", t.requests, t.audits, t.unauthorized));
+            row(
+                "requests",
+                format!(
+                    "{} ({} audits, {} unauthorized)",
+                    t.requests, t.audits, t.unauthorized
+                ),
+            );
             row("transactions started", t.started.to_string());
             row("  committed", t.committed.to_string());
             row("  aborted", t.aborted.to_string());
@@ -277,7 +301,10 @@ impl RunReport {
         }
         if let Some(l) = &self.latency_us {
             let d = |us: u64| crate::sim::Duration::from_us(us).to_string();
-            row("latency p50/p95/p99", format!("{} / {} / {}", d(l.p50), d(l.p95), d(l.p99)));
+            row(
+                "latency p50/p95/p99",
+                format!("{} / {} / {}", d(l.p50), d(l.p95), d(l.p99)),
+            );
             row("latency max", d(l.max));
         }
         for (name, value) in &self.counters {
@@ -286,12 +313,23 @@ impl RunReport {
         if !self.checks.is_empty() {
             let _ = writeln!(out, "  checks");
             for verdict in &self.checks {
-                let status = if verdict.passed { "ok".to_string() } else { format!("VIOLATED ({})", verdict.violation_count) };
+                let status = if verdict.passed {
+                    "ok".to_string()
+                } else {
+                    format!("VIOLATED ({})", verdict.violation_count)
+                };
                 let _ = writeln!(out, "    {:<20} {status}", verdict.check.name());
                 for v in &verdict.violations {
                     let gtx = v.gtx.map(|g| format!("gtx {g}: ")).unwrap_or_default();
-                    let at = v.at_us.map(|us| format!(" (at {})", crate::sim::Instant::from_us(us))).unwrap_or_default();
-                    let rows = if v.rows.is_empty() { String::new() } else { format!(" [{}]", v.rows.join(", ")) };
+                    let at = v
+                        .at_us
+                        .map(|us| format!(" (at {})", crate::sim::Instant::from_us(us)))
+                        .unwrap_or_default();
+                    let rows = if v.rows.is_empty() {
+                        String::new()
+                    } else {
+                        format!(" [{}]", v.rows.join(", "))
+                    };
                     let _ = writeln!(out, "      - {gtx}{}{rows}{at}", v.detail);
                 }
             }

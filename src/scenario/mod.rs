@@ -186,7 +186,12 @@ fn reject_system_sections(check: &mut Checker<'_>, raw: &raw::Scenario) {
     ];
     for (field, is_present) in present {
         if is_present {
-            check.error(&[Step::Field(field)], format!("a pingmesh model takes no `{field}`"), "not for this model", Some("these sections belong to System models (models/food_delivery.ron, ...)".into()));
+            check.error(
+                &[Step::Field(field)],
+                format!("a pingmesh model takes no `{field}`"),
+                "not for this model",
+                Some("these sections belong to System models (models/food_delivery.ron, ...)".into()),
+            );
         }
     }
 }
@@ -202,7 +207,9 @@ fn read(path: &Path) -> Result<String, ScenarioError> {
 pub fn load_model(path: &Path, source: &str) -> Result<Model, ScenarioError> {
     let raw: raw::Model = validate::parse(path, source)?;
     let mut check = Checker::new(path, source);
-    let name = path.file_stem().map_or_else(|| "model".into(), |s| s.to_string_lossy().into_owned());
+    let name = path
+        .file_stem()
+        .map_or_else(|| "model".into(), |s| s.to_string_lossy().into_owned());
     let model = match raw {
         raw::Model::System(system) => match system_model::system(&mut check, &system, &name) {
             Some(model) => Model::System(Arc::new(model)),
@@ -258,7 +265,9 @@ impl Scenario {
             Model::Pingmesh(config) => {
                 let mut builder = WorldBuilder::new(seed, Some(self.default_link));
                 for i in 0..config.node_count {
-                    builder.add_actor(&format!("n{i}"), PingActor::new(*config)).expect("unique names");
+                    builder
+                        .add_actor(&format!("n{i}"), PingActor::new(*config))
+                        .expect("unique names");
                 }
                 self.configure(&mut builder, trace_level);
                 let mut world = builder.build().expect("validated at load");
@@ -278,7 +287,7 @@ impl Scenario {
         Some(crate::assembly::SystemConfig {
             model: Arc::clone(&setup.model),
             strategy: setup.strategy.build(),
-            workload: setup.workload.clone(),
+            workload: setup.workload,
             unauthenticated: setup.unauthenticated,
             request_timeout: setup.request_timeout,
             retries: setup.retries,
@@ -296,12 +305,20 @@ impl Scenario {
     /// when it names the same strategy). Errors list the valid names.
     pub fn with_strategy(&self, name: &str) -> Result<Scenario, String> {
         let Some(setup) = &self.system else {
-            return Err(format!("{} runs a pingmesh model, which has no strategy", self.path.display()));
+            return Err(format!(
+                "{} runs a pingmesh model, which has no strategy",
+                self.path.display()
+            ));
         };
         let strategy = match crate::strategy::StrategyKind::named(name) {
             Some(kind) if kind.name() == setup.strategy.name() => setup.strategy.clone(),
             Some(kind) => kind,
-            None => return Err(format!("unknown strategy `{name}`; valid: {}", crate::strategy::StrategyKind::NAMES.join(", "))),
+            None => {
+                return Err(format!(
+                    "unknown strategy `{name}`; valid: {}",
+                    crate::strategy::StrategyKind::NAMES.join(", ")
+                ));
+            }
         };
         let mut scenario = self.clone();
         scenario.system.as_mut().expect("a system scenario").strategy = strategy;
@@ -314,12 +331,26 @@ impl Scenario {
         let outcome = built.world.run(self.limits);
         let history = built.history();
         let rows = crate::check::RunFacts::rows_of(built.services().map(crate::system::service::Service::db));
-        let facts = crate::check::RunFacts::new(&built.wiring.model, &history, rows, outcome.stop.is_quiescent(), outcome.end);
+        let facts = crate::check::RunFacts::new(
+            &built.wiring.model,
+            &history,
+            rows,
+            outcome.stop.is_quiescent(),
+            outcome.end,
+        );
         let checks = crate::check::run_all(&facts);
         let model_name = &built.wiring.model.name;
-        let report = RunReport::new(&self.name, model_name, seed, &built.world, outcome)
-            .with_system(config.strategy.name(), &history, &facts, checks);
-        Run { report, trace: built.world.trace().clone(), names: built.world.names().to_vec() }
+        let report = RunReport::new(&self.name, model_name, seed, &built.world, outcome).with_system(
+            config.strategy.name(),
+            &history,
+            &facts,
+            checks,
+        );
+        Run {
+            report,
+            trace: built.world.trace().clone(),
+            names: built.world.names().to_vec(),
+        }
     }
 
     /// Checks the scenario requires to hold.

@@ -16,7 +16,13 @@ pub fn strategy(check: &mut Checker<'_>, raw: &raw::Strategy) -> Option<Strategy
         }
     };
     let kind = match raw {
-        raw::Strategy::TwoPc { vote_timeout, decision_retry, forced_write, presumed_abort, log_before_send } => {
+        raw::Strategy::TwoPc {
+            vote_timeout,
+            decision_retry,
+            forced_write,
+            presumed_abort,
+            log_before_send,
+        } => {
             let mut c = two_pc::Config::default();
             set(&mut c.vote_timeout, vote_timeout);
             set(&mut c.decision_retry, decision_retry);
@@ -54,10 +60,18 @@ pub fn strategy(check: &mut Checker<'_>, raw: &raw::Strategy) -> Option<Strategy
                 c.jitter = match *jitter {
                     raw::JitterSetting::None => saga_orchestrated::Jitter::None,
                     raw::JitterSetting::Fraction(f) if (0.0..=1.0).contains(&f) => {
-                        saga_orchestrated::Jitter::Fraction { numerator: (f * 1000.0).round() as u32, denominator: 1000 }
+                        saga_orchestrated::Jitter::Fraction {
+                            numerator: (f * 1000.0).round() as u32,
+                            denominator: 1000,
+                        }
                     }
                     raw::JitterSetting::Fraction(f) => {
-                        check.error(&[Step::Field("strategy"), Step::Field("jitter")], format!("jitter fraction {f} is outside [0, 1]"), "not a fraction", Some("Fraction(0.5) spreads retries over the upper half of each backoff".into()));
+                        check.error(
+                            &[Step::Field("strategy"), Step::Field("jitter")],
+                            format!("jitter fraction {f} is outside [0, 1]"),
+                            "not a fraction",
+                            Some("Fraction(0.5) spreads retries over the upper half of each backoff".into()),
+                        );
                         return None;
                     }
                     raw::JitterSetting::Max(d) => saga_orchestrated::Jitter::Max(d.0),
@@ -65,14 +79,23 @@ pub fn strategy(check: &mut Checker<'_>, raw: &raw::Strategy) -> Option<Strategy
             }
             StrategyKind::SagaOrchestrated(c)
         }
-        raw::Strategy::SagaChoreographed { relay_interval, idempotent_consumers, dual_write } => {
+        raw::Strategy::SagaChoreographed {
+            relay_interval,
+            idempotent_consumers,
+            dual_write,
+        } => {
             let mut c = saga_choreographed::Config::default();
             set(&mut c.relay_interval, relay_interval);
             c.idempotent_consumers = idempotent_consumers.unwrap_or(c.idempotent_consumers);
             c.dual_write = dual_write.unwrap_or(c.dual_write);
             StrategyKind::SagaChoreographed(c)
         }
-        raw::Strategy::Eventual { relay_interval, idempotent_consumers, dual_write, read_model } => {
+        raw::Strategy::Eventual {
+            relay_interval,
+            idempotent_consumers,
+            dual_write,
+            read_model,
+        } => {
             let mut c = eventual::Config::default();
             set(&mut c.relay_interval, relay_interval);
             c.idempotent_consumers = idempotent_consumers.unwrap_or(c.idempotent_consumers);
@@ -87,12 +110,19 @@ pub fn strategy(check: &mut Checker<'_>, raw: &raw::Strategy) -> Option<Strategy
     }
     for problem in problems {
         // Point at the field the problem names, when the file has it.
-        let field = problem.split(|c: char| !(c.is_alphanumeric() || c == '_')).find(|w| w.contains('_') || ["jitter", "invocation"].contains(w));
+        let field = problem
+            .split(|c: char| !(c.is_alphanumeric() || c == '_'))
+            .find(|w| w.contains('_') || ["jitter", "invocation"].contains(w));
         let path: Vec<Step<'_>> = match field {
             Some(f) => vec![Step::Field("strategy"), Step::Field(f)],
             None => vec![Step::Field("strategy")],
         };
-        check.error(&path, format!("{} setting: {problem}", kind.name()), "invalid setting", None);
+        check.error(
+            &path,
+            format!("{} setting: {problem}", kind.name()),
+            "invalid setting",
+            None,
+        );
     }
     None
 }

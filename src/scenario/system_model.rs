@@ -11,7 +11,14 @@ use super::raw;
 use super::validate::Checker;
 
 /// Actor names the assembly uses; a service may not take one.
-pub const RESERVED_NAMES: [&str; 6] = ["client", "gateway", "broker", "coordinator", "orchestrator", "runner"];
+pub const RESERVED_NAMES: [&str; 6] = [
+    "client",
+    "gateway",
+    "broker",
+    "coordinator",
+    "orchestrator",
+    "runner",
+];
 
 /// Checks a raw system and builds the model (`None` if anything was wrong; the checker has
 /// the errors).
@@ -26,7 +33,10 @@ pub fn system(check: &mut Checker<'_>, raw: &raw::System, name: &str) -> Option<
                 service_name,
                 format!("`{service_name}` is reserved for an actor consim adds"),
                 "reserved name",
-                Some(format!("rename the service; reserved: {}", RESERVED_NAMES.join(", "))),
+                Some(format!(
+                    "rename the service; reserved: {}",
+                    RESERVED_NAMES.join(", ")
+                )),
             );
         }
         if service.tables.is_empty() {
@@ -39,54 +49,103 @@ pub fn system(check: &mut Checker<'_>, raw: &raw::System, name: &str) -> Option<
             tables: service
                 .tables
                 .iter()
-                .map(|(t, table)| TableSpec { name: t.clone(), key_count: table.rows, initial: table.initial })
+                .map(|(t, table)| TableSpec {
+                    name: t.clone(),
+                    key_count: table.rows,
+                    initial: table.initial,
+                })
                 .collect(),
             processing: service.processing.map_or(Duration::from_us(200), |d| d.0),
             db_cost: CostModel {
                 op_us: db.and_then(|d| d.op).map_or(default_cost.op_us, |d| d.0.as_us()),
-                forced_write_us: db.and_then(|d| d.forced_write).map_or(default_cost.forced_write_us, |d| d.0.as_us()),
+                forced_write_us: db
+                    .and_then(|d| d.forced_write)
+                    .map_or(default_cost.forced_write_us, |d| d.0.as_us()),
             },
         });
     }
     if raw.steps.is_empty() {
-        check.error(&[Step::Field("steps")], "the business transaction has no step", "empty", Some("list at least one Step(name:, service:, action:)".into()));
+        check.error(
+            &[Step::Field("steps")],
+            "the business transaction has no step",
+            "empty",
+            Some("list at least one Step(name:, service:, action:)".into()),
+        );
     }
     let mut steps = Vec::new();
     for (index, step) in raw.steps.iter().enumerate() {
         let path = [Step::Field("steps"), Step::Index(index)];
-        let Some(service) = resolve_service(check, &path, &step.service, &names) else { continue };
-        let tables: Vec<&str> = raw.services[&step.service].tables.keys().map(String::as_str).collect();
+        let Some(service) = resolve_service(check, &path, &step.service, &names) else {
+            continue;
+        };
+        let tables: Vec<&str> = raw.services[&step.service]
+            .tables
+            .keys()
+            .map(String::as_str)
+            .collect();
         let action_path = [path[0], path[1], Step::Field("action")];
-        let Some(action) = action(check, &action_path, &step.action, &tables, &step.service) else { continue };
+        let Some(action) = action(check, &action_path, &step.action, &tables, &step.service) else {
+            continue;
+        };
         let compensation = match &step.compensation {
             Some(raw) => {
                 let comp_path = [path[0], path[1], Step::Field("compensation")];
-                let Some(compensation) = self::action(check, &comp_path, raw, &tables, &step.service) else { continue };
+                let Some(compensation) = self::action(check, &comp_path, raw, &tables, &step.service) else {
+                    continue;
+                };
                 compensation
             }
             None => match inverse(&action) {
                 Some(compensation) => compensation,
                 None => {
-                    check.error(&path, format!("step `{}` deletes a row and has no compensation", step.name), "no compensation", Some("a delete cannot be undone automatically; write compensation: Insert(...)".into()));
+                    check.error(
+                        &path,
+                        format!("step `{}` deletes a row and has no compensation", step.name),
+                        "no compensation",
+                        Some(
+                            "a delete cannot be undone automatically; write compensation: Insert(...)".into(),
+                        ),
+                    );
                     continue;
                 }
             },
         };
-        steps.push(StepSpec { name: step.name.clone(), service, action, compensation });
+        steps.push(StepSpec {
+            name: step.name.clone(),
+            service,
+            action,
+            compensation,
+        });
     }
     let mut audit = Vec::new();
     for (index, (service_name, table_name)) in raw.audit.iter().enumerate() {
         let path = [Step::Field("audit"), Step::Index(index)];
-        let Some(service) = resolve_service(check, &path, service_name, &names) else { continue };
-        let tables: Vec<&str> = raw.services[service_name].tables.keys().map(String::as_str).collect();
+        let Some(service) = resolve_service(check, &path, service_name, &names) else {
+            continue;
+        };
+        let tables: Vec<&str> = raw.services[service_name]
+            .tables
+            .keys()
+            .map(String::as_str)
+            .collect();
         if let Some(table) = resolve_table(check, &path, table_name, &tables, service_name) {
             audit.push((service, table));
         }
     }
-    (check.errors.len() == errors_before).then(|| Model { name: name.to_string(), services, steps, audit })
+    (check.errors.len() == errors_before).then(|| Model {
+        name: name.to_string(),
+        services,
+        steps,
+        audit,
+    })
 }
 
-fn resolve_service(check: &mut Checker<'_>, path: &[Step<'_>], name: &str, names: &[&str]) -> Option<ServiceId> {
+fn resolve_service(
+    check: &mut Checker<'_>,
+    path: &[Step<'_>],
+    name: &str,
+    names: &[&str],
+) -> Option<ServiceId> {
     match names.iter().position(|n| *n == name) {
         Some(index) => Some(ServiceId(index as u16)),
         None => {
@@ -94,13 +153,25 @@ fn resolve_service(check: &mut Checker<'_>, path: &[Step<'_>], name: &str, names
                 Some(s) => format!("did you mean `{s}`? defined services: {}", names.join(", ")),
                 None => format!("defined services: {}", names.join(", ")),
             };
-            check.error_at_name(path, name, format!("unknown service `{name}`"), "not a service of this model", Some(help));
+            check.error_at_name(
+                path,
+                name,
+                format!("unknown service `{name}`"),
+                "not a service of this model",
+                Some(help),
+            );
             None
         }
     }
 }
 
-fn resolve_table(check: &mut Checker<'_>, path: &[Step<'_>], name: &str, tables: &[&str], service: &str) -> Option<TableId> {
+fn resolve_table(
+    check: &mut Checker<'_>,
+    path: &[Step<'_>],
+    name: &str,
+    tables: &[&str],
+    service: &str,
+) -> Option<TableId> {
     match tables.iter().position(|t| *t == name) {
         Some(index) => Some(TableId(index as u16)),
         None => {
@@ -108,29 +179,63 @@ fn resolve_table(check: &mut Checker<'_>, path: &[Step<'_>], name: &str, tables:
                 Some(s) => format!("did you mean `{s}`? tables of `{service}`: {}", tables.join(", ")),
                 None => format!("tables of `{service}`: {}", tables.join(", ")),
             };
-            check.error_at_name(path, name, format!("service `{service}` has no table `{name}`"), "unknown table", Some(help));
+            check.error_at_name(
+                path,
+                name,
+                format!("service `{service}` has no table `{name}`"),
+                "unknown table",
+                Some(help),
+            );
             None
         }
     }
 }
 
-fn action(check: &mut Checker<'_>, path: &[Step<'_>], raw: &raw::Action, tables: &[&str], service: &str) -> Option<Action> {
+fn action(
+    check: &mut Checker<'_>,
+    path: &[Step<'_>],
+    raw: &raw::Action,
+    tables: &[&str],
+    service: &str,
+) -> Option<Action> {
     Some(match raw {
-        raw::Action::Add { table, key, delta, min, max } => {
+        raw::Action::Add {
+            table,
+            key,
+            delta,
+            min,
+            max,
+        } => {
             let table = resolve_table(check, path, table, tables, service)?;
-            let bounds = Bounds { min: min.unwrap_or(i64::MIN), max: max.unwrap_or(i64::MAX) };
+            let bounds = Bounds {
+                min: min.unwrap_or(i64::MIN),
+                max: max.unwrap_or(i64::MAX),
+            };
             if bounds.min > bounds.max {
-                check.error(path, format!("min {} is above max {}", bounds.min, bounds.max), "empty bounds", None);
+                check.error(
+                    path,
+                    format!("min {} is above max {}", bounds.min, bounds.max),
+                    "empty bounds",
+                    None,
+                );
                 return None;
             }
-            Action::Add { table, key: key_ref(*key), delta: *delta, bounds }
+            Action::Add {
+                table,
+                key: key_ref(*key),
+                delta: *delta,
+                bounds,
+            }
         }
-        raw::Action::Insert { table, key, value } => {
-            Action::Insert { table: resolve_table(check, path, table, tables, service)?, key: key_ref(*key), value: *value }
-        }
-        raw::Action::Delete { table, key } => {
-            Action::Delete { table: resolve_table(check, path, table, tables, service)?, key: key_ref(*key) }
-        }
+        raw::Action::Insert { table, key, value } => Action::Insert {
+            table: resolve_table(check, path, table, tables, service)?,
+            key: key_ref(*key),
+            value: *value,
+        },
+        raw::Action::Delete { table, key } => Action::Delete {
+            table: resolve_table(check, path, table, tables, service)?,
+            key: key_ref(*key),
+        },
     })
 }
 
@@ -138,8 +243,18 @@ fn action(check: &mut Checker<'_>, path: &[Step<'_>], raw: &raw::Action, tables:
 /// not fail), or the delete of an inserted row.
 fn inverse(action: &Action) -> Option<Action> {
     match action {
-        Action::Add { table, key, delta, .. } => Some(Action::Add { table: *table, key: *key, delta: -delta, bounds: Bounds::ANY }),
-        Action::Insert { table, key, .. } => Some(Action::Delete { table: *table, key: *key }),
+        Action::Add {
+            table, key, delta, ..
+        } => Some(Action::Add {
+            table: *table,
+            key: *key,
+            delta: -delta,
+            bounds: Bounds::ANY,
+        }),
+        Action::Insert { table, key, .. } => Some(Action::Delete {
+            table: *table,
+            key: *key,
+        }),
         Action::Delete { .. } => None,
     }
 }

@@ -48,32 +48,78 @@ pub fn setup(check: &mut Checker<'_>, raw: &raw::Scenario, model: &Arc<SystemMod
         Some(strategy) => super::strategy_settings::strategy(check, strategy),
         None => {
             let names = StrategyKind::NAMES.join(", ");
-            check.error(&[Step::Field("model")], "a system model needs a strategy", "no strategy given", Some(format!("add strategy: SagaOrchestrated() (or one of: {names})")));
+            check.error(
+                &[Step::Field("model")],
+                "a system model needs a strategy",
+                "no strategy given",
+                Some(format!("add strategy: SagaOrchestrated() (or one of: {names})")),
+            );
             None
         }
     };
     let workload = match &raw.workload {
         Some(w) => workload(check, w),
         None => {
-            check.error(&[Step::Field("model")], "a system model needs a workload", "no workload given", Some("add workload: Workload(requests: 1000, arrival: Poisson(rate_per_s: 500.0))".into()));
+            check.error(
+                &[Step::Field("model")],
+                "a system model needs a workload",
+                "no workload given",
+                Some("add workload: Workload(requests: 1000, arrival: Poisson(rate_per_s: 500.0))".into()),
+            );
             None
         }
     };
     let unauthenticated = raw.workload.as_ref().map_or(Probability::NEVER, |w| {
-        probability(check, w.unauthenticated, &[Step::Field("workload"), Step::Field("unauthenticated")], "workload unauthenticated")
+        probability(
+            check,
+            w.unauthenticated,
+            &[Step::Field("workload"), Step::Field("unauthenticated")],
+            "workload unauthenticated",
+        )
     });
     let gateway = raw.gateway.as_ref();
-    let request_timeout = gateway.and_then(|g| g.timeout).map_or(Duration::from_secs(1), |d| d.0);
-    nonzero(check, request_timeout, &[Step::Field("gateway"), Step::Field("timeout")], "gateway timeout");
+    let request_timeout = gateway
+        .and_then(|g| g.timeout)
+        .map_or(Duration::from_secs(1), |d| d.0);
+    nonzero(
+        check,
+        request_timeout,
+        &[Step::Field("gateway"), Step::Field("timeout")],
+        "gateway timeout",
+    );
     let services = raw.services.as_ref();
-    let lock_timeout = services.and_then(|s| s.lock_timeout).map_or(Duration::from_ms(50), |d| d.0);
-    nonzero(check, lock_timeout, &[Step::Field("services"), Step::Field("lock_timeout")], "lock_timeout");
-    let in_doubt_query_after = services.and_then(|s| s.in_doubt_query_after).map_or(Duration::from_ms(200), |d| d.0);
-    nonzero(check, in_doubt_query_after, &[Step::Field("services"), Step::Field("in_doubt_query_after")], "in_doubt_query_after");
+    let lock_timeout = services
+        .and_then(|s| s.lock_timeout)
+        .map_or(Duration::from_ms(50), |d| d.0);
+    nonzero(
+        check,
+        lock_timeout,
+        &[Step::Field("services"), Step::Field("lock_timeout")],
+        "lock_timeout",
+    );
+    let in_doubt_query_after = services
+        .and_then(|s| s.in_doubt_query_after)
+        .map_or(Duration::from_ms(200), |d| d.0);
+    nonzero(
+        check,
+        in_doubt_query_after,
+        &[Step::Field("services"), Step::Field("in_doubt_query_after")],
+        "in_doubt_query_after",
+    );
     let broker = raw.broker.as_ref();
-    let broker_ack_timeout = broker.and_then(|b| b.ack_timeout).map_or(Duration::from_ms(100), |d| d.0);
-    nonzero(check, broker_ack_timeout, &[Step::Field("broker"), Step::Field("ack_timeout")], "broker ack_timeout");
-    let must_hold = raw.checks.as_ref().map_or_else(Vec::new, |c| c.must_hold.iter().map(|n| check_kind(*n)).collect());
+    let broker_ack_timeout = broker
+        .and_then(|b| b.ack_timeout)
+        .map_or(Duration::from_ms(100), |d| d.0);
+    nonzero(
+        check,
+        broker_ack_timeout,
+        &[Step::Field("broker"), Step::Field("ack_timeout")],
+        "broker ack_timeout",
+    );
+    let must_hold = raw
+        .checks
+        .as_ref()
+        .map_or_else(Vec::new, |c| c.must_hold.iter().map(|n| check_kind(*n)).collect());
     if check.errors.len() != errors_before {
         return None;
     }
@@ -94,7 +140,12 @@ pub fn setup(check: &mut Checker<'_>, raw: &raw::Scenario, model: &Arc<SystemMod
 
 fn probability(check: &mut Checker<'_>, value: f64, path: &[Step<'_>], what: &str) -> Probability {
     Probability::new(what, value).unwrap_or_else(|e| {
-        check.error(path, e.to_string(), "not a probability", Some("write a number from 0.0 to 1.0, e.g. 0.05 for 5%".into()));
+        check.error(
+            path,
+            e.to_string(),
+            "not a probability",
+            Some("write a number from 0.0 to 1.0, e.g. 0.05 for 5%".into()),
+        );
         Probability::NEVER
     })
 }
@@ -103,21 +154,41 @@ fn workload(check: &mut Checker<'_>, raw: &raw::Workload) -> Option<WorkloadSpec
     let arrival = match raw.arrival {
         raw::Arrival::Constant(interval) => ArrivalProcess::Constant { interval: interval.0 },
         raw::Arrival::Poisson { rate_per_s } => ArrivalProcess::Poisson { rate_per_s },
-        raw::Arrival::Bursts { size, within, every } => ArrivalProcess::Bursts { burst_size: size, within: within.0, every: every.0 },
+        raw::Arrival::Bursts { size, within, every } => ArrivalProcess::Bursts {
+            burst_size: size,
+            within: within.0,
+            every: every.0,
+        },
     };
     let keys = match raw.keys {
         None | Some(raw::Keys::Uniform) => KeyPopularity::Uniform,
         Some(raw::Keys::Zipf(exponent)) => KeyPopularity::Zipf { exponent },
     };
-    let audit_share = probability(check, raw.audit_share, &[Step::Field("workload"), Step::Field("audit_share")], "workload audit_share");
-    let spec = WorkloadSpec { request_count: raw.requests, arrival, keys, key_count: raw.key_count.unwrap_or(100), audit_share };
+    let audit_share = probability(
+        check,
+        raw.audit_share,
+        &[Step::Field("workload"), Step::Field("audit_share")],
+        "workload audit_share",
+    );
+    let spec = WorkloadSpec {
+        request_count: raw.requests,
+        arrival,
+        keys,
+        key_count: raw.key_count.unwrap_or(100),
+        audit_share,
+    };
     match spec.validate() {
         Ok(()) => Some(spec),
         Err(errors) => {
             for e in errors {
                 let field = e.what.strip_prefix("workload.").unwrap_or("requests");
                 let message = format!("{}: {}", e.what, e.problem);
-                check.error(&[Step::Field("workload"), Step::Field(field)], message, "invalid workload", Some(e.hint.clone()));
+                check.error(
+                    &[Step::Field("workload"), Step::Field(field)],
+                    message,
+                    "invalid workload",
+                    Some(e.hint.clone()),
+                );
             }
             None
         }

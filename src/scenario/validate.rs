@@ -11,7 +11,9 @@ use crate::sim::{Duration, Instant};
 /// Parses RON text into `T`, turning ron's position into a located error. Optional fields
 /// are written bare (`until: "3s"`, not `until: Some("3s")`).
 pub fn parse<T: serde::de::DeserializeOwned>(file: &Path, source: &str) -> Result<T, ScenarioError> {
-    let options = ron::Options::default().with_default_extension(ron::extensions::Extensions::IMPLICIT_SOME | ron::extensions::Extensions::UNWRAP_VARIANT_NEWTYPES);
+    let options = ron::Options::default().with_default_extension(
+        ron::extensions::Extensions::IMPLICIT_SOME | ron::extensions::Extensions::UNWRAP_VARIANT_NEWTYPES,
+    );
     options.from_str(source).map_err(|e| {
         let start = offset_of(source, e.span.start.line, e.span.start.col);
         let end = offset_of(source, e.span.end.line, e.span.end.col).max(start);

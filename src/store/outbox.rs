@@ -104,8 +104,8 @@ impl Session<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::store::Value;
     use crate::sim::Instant;
+    use crate::store::Value;
     use crate::store::testing::{ACCOUNTS, OWNER, bank};
     use crate::store::value::Bounds;
 

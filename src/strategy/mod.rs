@@ -8,11 +8,14 @@
 //! databases, the gateway and the checks do not know which strategy runs.
 
 pub mod eventual;
+mod kind;
 pub mod saga_choreographed;
 pub mod saga_orchestrated;
 pub mod two_pc;
 
 use std::collections::BTreeMap;
+
+pub use kind::StrategyKind;
 use std::sync::Arc;
 
 use crate::broker::TopicId;

@@ -115,7 +115,13 @@ impl Gateway {
         match self.seen.get(&req) {
             Some(Some(outcome)) => {
                 ctx.count("gateway.duplicate_requests", 1);
-                ctx.send(client, Msg::Response { req, outcome: *outcome });
+                ctx.send(
+                    client,
+                    Msg::Response {
+                        req,
+                        outcome: *outcome,
+                    },
+                );
                 return;
             }
             Some(None) => {

@@ -283,6 +283,15 @@ impl Service {
             match outcome {
                 Outcome::Done(next) => {
                     self.active.get_mut(&local).expect("active").phase = next;
+                    if next == Phase::NoOp
+                        && let (Some(event), Relay::Outbox { .. }) = (call.emit_on_commit, self.config.relay)
+                    {
+                        // A no-op compensation still tells the others it is done.
+                        let mut session = self.db.access(me).expect("owner");
+                        session
+                            .append_outbox(local, encode_event(event))
+                            .expect("active tx");
+                    }
                     if !matches!(next, Phase::Apply | Phase::CheckAction) {
                         return self.schedule_completion(ctx, local);
                     }
@@ -413,6 +422,17 @@ impl Service {
                 };
                 (result, woken, None)
             }
+            Phase::Refused if call.idempotent && call.kind == StepKind::Action => {
+                // Remember the refusal as a fence (the refused write changed nothing): a
+                // duplicate refuses itself the same way, and a compensation is a no-op.
+                let fenced = session.record_idempotency(local, idempotency_key(&call), Value::Int(FENCE));
+                assert!(
+                    fenced.expect("active tx").is_done(),
+                    "the call holds its idempotency row"
+                );
+                let woken = session.commit(local, now).expect("a fence commits");
+                (LocalResult::Refused, woken, None)
+            }
             Phase::Refused | Phase::Fenced => {
                 let woken = session.abort(local, now).expect("active tx aborts");
                 (LocalResult::Refused, woken, None)
@@ -508,7 +528,11 @@ impl Service {
             }
             Reply::Broker { topic, offset } => {
                 self.participant_done(ctx, call, result);
-                if let Some(broker) = self.config.broker {
+                // A busy call did nothing: leave the delivery unacknowledged so the broker
+                // redelivers it, rather than trusting a retry that a crash would forget.
+                if result != LocalResult::Busy
+                    && let Some(broker) = self.config.broker
+                {
                     ctx.send(broker, Msg::Broker(BrokerMsg::Ack { topic, offset }));
                 }
             }

@@ -1,0 +1,400 @@
+//! The orchestrator actor: runs each saga through the state machine of the module
+//! documentation.
+//!
+//! Handlers look a saga up, let `decide` move its log one transition, and
+//! carry out the resulting `Command` (a call, a backoff, an outcome). Fault-free, a step
+//! costs one map lookup, one timer set and one timer cancelled; nothing is allocated per
+//! message and nothing is formatted.
+
+use std::collections::btree_map::Entry;
+use std::collections::{BTreeMap, VecDeque};
+
+use super::Config;
+use crate::sim::{ActorId, Instant};
+use crate::strategy::Wiring;
+use crate::system::model::RequestKeys;
+use crate::system::msg::{CallMode, GlobalTxId, LocalCall, LocalResult, Msg, StepKind, Token, TxOutcome};
+use crate::system::timer::TimerMsg;
+use crate::world::{Actor, Ctx, TimerId};
+
+/// Timer tag bit: set for a backoff, clear for an attempt's deadline.
+const TAG_BACKOFF: u8 = 1;
+/// Timer tag bit: set when the saga is compensating.
+const TAG_COMPENSATING: u8 = 2;
+
+/// The saga execution component: the entry actor of every business transaction.
+#[derive(Debug)]
+pub struct Orchestrator {
+    plan: Plan,
+    // Durable: the saga log.
+    running: BTreeMap<GlobalTxId, Saga>,
+    finished: BTreeMap<GlobalTxId, TxOutcome>,
+    /// Finished sagas in the order they finished, to forget them after `outcome_retention`.
+    finished_order: VecDeque<(Instant, GlobalTxId)>,
+}
+
+/// What does not change during a run: settings and where to send things.
+#[derive(Debug)]
+struct Plan {
+    config: Config,
+    gateway: ActorId,
+    token: Token,
+    /// The actor running each step, indexed by step.
+    step_actors: Vec<ActorId>,
+}
+
+/// One running saga: its durable log entry and its volatile retry state.
+#[derive(Clone, Copy, Debug)]
+struct Saga {
+    log: SagaLog,
+    /// Volatile: the attempt in flight (1-based) at the current step; 0 after a crash.
+    attempt: u16,
+    /// Volatile: the pending deadline or backoff timer.
+    timer: Option<TimerId>,
+}
+
+/// What the orchestrator writes down before each call it makes.
+#[derive(Clone, Copy, Debug)]
+struct SagaLog {
+    keys: RequestKeys,
+    /// Forward: the step being run; compensating: the step being compensated.
+    step: u16,
+    compensating: bool,
+    /// Bit `i`: step `i`'s action is known committed and not yet compensated.
+    committed: u64,
+}
+
+/// What a transition asks the orchestrator to do next.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Command {
+    /// Call the (new) current step, attempt 1.
+    Call,
+    /// Wait a backoff, then call the current step again.
+    Backoff,
+    /// The saga is over.
+    Finish(TxOutcome),
+}
+
+impl Orchestrator {
+    /// An orchestrator for the run `wiring` describes.
+    pub fn new(config: Config, wiring: &Wiring) -> Self {
+        let step_count = wiring.model.steps.len();
+        assert!(
+            (1..=64).contains(&step_count),
+            "a saga has 1 to 64 steps (the log keeps one bit per step), this model has {step_count}"
+        );
+        let plan = Plan {
+            config,
+            gateway: wiring.gateway,
+            token: wiring.token,
+            step_actors: (0..step_count as u16).map(|s| wiring.step_service(s)).collect(),
+        };
+        Orchestrator {
+            plan,
+            running: BTreeMap::new(),
+            finished: BTreeMap::new(),
+            finished_order: VecDeque::new(),
+        }
+    }
+
+    /// Sagas started and not yet finished (after a quiet run: stuck ones).
+    pub fn unfinished_count(&self) -> usize {
+        self.running.len()
+    }
+
+    /// Finished sagas whose outcome is still kept for gateway retries.
+    pub fn finished_count(&self) -> usize {
+        self.finished.len()
+    }
+
+    // ----- events --------------------------------------------------------------------------
+
+    fn on_begin(&mut self, ctx: &mut Ctx<'_, Msg>, gtx: GlobalTxId, keys: RequestKeys, token: Token) {
+        if token != self.plan.token {
+            ctx.count("saga_orchestrated.token_rejected", 1);
+            return;
+        }
+        if let Some(&outcome) = self.finished.get(&gtx) {
+            ctx.count("saga_orchestrated.outcomes_resent", 1);
+            ctx.send(self.plan.gateway, Msg::Outcome { gtx, outcome });
+            return;
+        }
+        let Entry::Vacant(vacant) = self.running.entry(gtx) else {
+            // A gateway retry of a saga still running: it answers when it finishes.
+            return;
+        };
+        let saga = vacant.insert(Saga {
+            log: SagaLog {
+                keys,
+                step: 0,
+                compensating: false,
+                committed: 0,
+            },
+            attempt: 0,
+            timer: None,
+        });
+        self.plan.call(ctx, gtx, saga);
+    }
+
+    fn on_reply(
+        &mut self,
+        ctx: &mut Ctx<'_, Msg>,
+        gtx: GlobalTxId,
+        step: u16,
+        kind: StepKind,
+        result: LocalResult,
+    ) {
+        let Some(saga) = self.running.get_mut(&gtx) else {
+            return; // a late or duplicate reply to a finished saga
+        };
+        if saga.log.step != step || saga.log.compensating != (kind == StepKind::Compensation) {
+            return; // a late or duplicate reply to an earlier call
+        }
+        let result = match result {
+            LocalResult::Committed | LocalResult::Refused | LocalResult::Busy => result,
+            LocalResult::Prepared | LocalResult::Unauthorized => {
+                unreachable!("the orchestrator sends commit-mode calls with the gateway's token")
+            }
+        };
+        if result == LocalResult::Busy {
+            ctx.count("saga_orchestrated.busy", 1);
+        }
+        if let Some(outcome) = self.plan.transition(ctx, gtx, saga, Some(result)) {
+            self.finish(ctx, gtx, outcome);
+        }
+    }
+
+    fn on_timer(&mut self, ctx: &mut Ctx<'_, Msg>, gtx: GlobalTxId, step: u16, attempt: u16, tag: u8) {
+        let Some(saga) = self.running.get_mut(&gtx) else {
+            return;
+        };
+        let current = saga.log.step == step
+            && saga.attempt == attempt
+            && saga.log.compensating == (tag & TAG_COMPENSATING != 0);
+        if !current {
+            return; // cancelled timers never fire; this only guards against a logic slip
+        }
+        saga.timer = None;
+        if tag & TAG_BACKOFF != 0 {
+            self.plan.send_attempt(ctx, gtx, saga, attempt.saturating_add(1));
+        } else {
+            ctx.count("saga_orchestrated.deadlines", 1);
+            if let Some(outcome) = self.plan.transition(ctx, gtx, saga, None) {
+                self.finish(ctx, gtx, outcome);
+            }
+        }
+    }
+
+    fn finish(&mut self, ctx: &mut Ctx<'_, Msg>, gtx: GlobalTxId, outcome: TxOutcome) {
+        self.running.remove(&gtx);
+        self.finished.insert(gtx, outcome);
+        let now = ctx.now();
+        self.finished_order.push_back((now, gtx));
+        self.forget_old_outcomes(now);
+        ctx.send(self.plan.gateway, Msg::Outcome { gtx, outcome });
+    }
+
+    /// Forgets outcomes older than `outcome_retention`: memory follows what is in flight, not
+    /// the length of the run.
+    fn forget_old_outcomes(&mut self, now: Instant) {
+        while let Some(&(at, gtx)) = self.finished_order.front() {
+            if now - at < self.plan.config.outcome_retention {
+                break;
+            }
+            self.finished_order.pop_front();
+            self.finished.remove(&gtx);
+        }
+    }
+}
+
+impl Plan {
+    fn last_step(&self) -> u16 {
+        (self.step_actors.len() - 1) as u16
+    }
+
+    /// Moves a saga one transition on the result of its current call (`None`: no answer in
+    /// time) and carries out what follows, except finishing: that outcome is returned.
+    fn transition(
+        &self,
+        ctx: &mut Ctx<'_, Msg>,
+        gtx: GlobalTxId,
+        saga: &mut Saga,
+        result: Option<LocalResult>,
+    ) -> Option<TxOutcome> {
+        if let Some(timer) = saga.timer.take() {
+            ctx.cancel_timer(timer);
+        }
+        match decide(self, &mut saga.log, saga.attempt, result, ctx) {
+            Command::Call => self.call(ctx, gtx, saga),
+            Command::Backoff => {
+                ctx.count("saga_orchestrated.retries", 1);
+                let delay = self.config.backoff(saga.attempt, ctx.rng());
+                let timer = TimerMsg::Strategy {
+                    gtx,
+                    step: saga.log.step,
+                    attempt: saga.attempt,
+                    tag: TAG_BACKOFF | tag_of(&saga.log),
+                };
+                saga.timer = Some(ctx.set_timer(delay, Msg::Timer(timer)));
+            }
+            Command::Finish(outcome) => return Some(outcome),
+        }
+        None
+    }
+
+    /// Calls the saga's current step afresh (attempt 1).
+    fn call(&self, ctx: &mut Ctx<'_, Msg>, gtx: GlobalTxId, saga: &mut Saga) {
+        self.send_attempt(ctx, gtx, saga, 1);
+    }
+
+    /// Sends attempt `attempt` of the current call and arms its deadline.
+    fn send_attempt(&self, ctx: &mut Ctx<'_, Msg>, gtx: GlobalTxId, saga: &mut Saga, attempt: u16) {
+        let log = &saga.log;
+        let call = LocalCall {
+            gtx,
+            step: log.step,
+            kind: if log.compensating {
+                StepKind::Compensation
+            } else {
+                StepKind::Action
+            },
+            mode: CallMode::Commit,
+            keys: log.keys,
+            idempotent: self.config.idempotency,
+            emit_on_commit: None,
+            emit_on_refusal: None,
+            token: self.token,
+        };
+        ctx.send(self.step_actors[usize::from(log.step)], Msg::Local(call));
+        let timer = TimerMsg::Strategy {
+            gtx,
+            step: log.step,
+            attempt,
+            tag: tag_of(log),
+        };
+        saga.attempt = attempt;
+        saga.timer = Some(ctx.set_timer(self.config.deadline(), Msg::Timer(timer)));
+    }
+}
+
+/// The state machine's transition on the result of the current call (`None`: no answer
+/// before the deadline). Updates the log and says what to do next.
+fn decide(
+    plan: &Plan,
+    log: &mut SagaLog,
+    attempt: u16,
+    result: Option<LocalResult>,
+    ctx: &mut Ctx<'_, Msg>,
+) -> Command {
+    let (config, step) = (&plan.config, log.step);
+    match (log.compensating, result) {
+        (false, Some(LocalResult::Committed)) => {
+            log.committed |= 1 << step;
+            if step == plan.last_step() {
+                return Command::Finish(TxOutcome::Committed);
+            }
+            log.step += 1;
+            Command::Call
+        }
+        (false, Some(LocalResult::Refused)) => {
+            // A business failure: this copy of the action applied nothing, but the service
+            // does not remember refusals, so a duplicate or an earlier attempt still on its
+            // way could apply later. With idempotency, compensating the refused step too is a
+            // no-op that fences such late copies; then the steps before it are undone.
+            ctx.count("saga_orchestrated.compensations", 1);
+            log.compensating = true;
+            if config.idempotency {
+                return Command::Call;
+            }
+            if step == 0 {
+                return Command::Finish(TxOutcome::Aborted);
+            }
+            log.step -= 1;
+            Command::Call
+        }
+        (false, _) if attempt < config.retry_max => Command::Backoff,
+        (false, _) => {
+            // Still unknown after every attempt: compensate this step too. If the action
+            // never applied, its compensation is a no-op that fences a late action.
+            ctx.count("saga_orchestrated.gave_up", 1);
+            ctx.count("saga_orchestrated.compensations", 1);
+            log.compensating = true;
+            Command::Call
+        }
+        (true, Some(LocalResult::Committed | LocalResult::Refused)) => {
+            // A compensation never fails for a business reason; a refusal would be a model
+            // error, and retrying it could not help.
+            if result == Some(LocalResult::Refused) {
+                ctx.count("saga_orchestrated.compensations_refused", 1);
+            }
+            compensated(log)
+        }
+        (true, _) if config.compensation_retries => Command::Backoff,
+        (true, _) => {
+            ctx.count("saga_orchestrated.compensations_abandoned", 1);
+            compensated(log)
+        }
+    }
+}
+
+/// The current compensation is done (or abandoned): move to the step before it.
+fn compensated(log: &mut SagaLog) -> Command {
+    log.committed &= !(1 << log.step);
+    if log.step == 0 {
+        return Command::Finish(TxOutcome::Aborted);
+    }
+    log.step -= 1;
+    Command::Call
+}
+
+fn tag_of(log: &SagaLog) -> u8 {
+    if log.compensating { TAG_COMPENSATING } else { 0 }
+}
+
+impl Actor<Msg> for Orchestrator {
+    fn on_start(&mut self, _ctx: &mut Ctx<'_, Msg>) {}
+
+    fn on_message(&mut self, ctx: &mut Ctx<'_, Msg>, _src: ActorId, msg: Msg) {
+        match msg {
+            Msg::Begin { gtx, keys, token } => self.on_begin(ctx, gtx, keys, token),
+            Msg::LocalReply {
+                gtx,
+                step,
+                kind,
+                result,
+            } => self.on_reply(ctx, gtx, step, kind, result),
+            _ => ctx.count("saga_orchestrated.unexpected_messages", 1),
+        }
+    }
+
+    fn on_timer(&mut self, ctx: &mut Ctx<'_, Msg>, msg: Msg) {
+        match msg {
+            Msg::Timer(TimerMsg::Strategy {
+                gtx,
+                step,
+                attempt,
+                tag,
+            }) => self.on_timer(ctx, gtx, step, attempt, tag),
+            other => unreachable!("not an orchestrator timer: {other:?}"),
+        }
+    }
+
+    fn on_crash(&mut self) {
+        // The log survives; attempt counters and timers do not (the kernel drops the timers).
+        for saga in self.running.values_mut() {
+            saga.attempt = 0;
+            saga.timer = None;
+        }
+    }
+
+    fn on_recover(&mut self, ctx: &mut Ctx<'_, Msg>) {
+        let mut resumed = 0;
+        for (gtx, saga) in &mut self.running {
+            self.plan.call(ctx, *gtx, saga);
+            resumed += 1;
+        }
+        if resumed > 0 {
+            ctx.count("saga_orchestrated.resumed", resumed);
+        }
+    }
+}

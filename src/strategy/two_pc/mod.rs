@@ -1,0 +1,209 @@
+//! Two-phase commit (2PC) with presumed abort: one coordinator asks every step's service to
+//! prepare, and commits only if all of them voted yes.
+//!
+//! Sources: J. Gray and L. Lamport, "Consensus on Transaction Commit", ACM TODS 31(1), 2006
+//! (MSR-TR-2003-96, 2004), Section 3, the classic protocol as the F = 0 case of Paxos Commit;
+//! and C. Mohan, B. Lindsay and R. Obermarck, "Transaction Management in the R* Distributed
+//! Database Management System", ACM TODS 11(4), 1986, for presumed abort, the coordinator's
+//! log records and the acks. Each step of the business transaction is one participant (two
+//! steps on one service are two participants); the coordinator is an actor of its own,
+//! `coordinator`, which is also where the gateway's `Begin` goes.
+//!
+//! This module owns the coordinator ([`Coordinator`]) and its settings ([`Config`]). The
+//! participant half is the generic service (`system/service.rs`): it runs a
+//! `CallMode::Prepare` call, keeps the prepared local transaction and its locks durable,
+//! applies `Decide`, answers `DecideAck`, and asks the coordinator (`Query`) while in doubt.
+//! Start reading at [`Coordinator`]'s handlers.
+//!
+//! # Coordinator, per transaction
+//!
+//! | state      | event                    | action                                        | next       |
+//! |------------|--------------------------|-----------------------------------------------|------------|
+//! | unknown    | `Begin`                  | `Prepare` to every step; start the vote timer | collecting |
+//! | collecting | a yes vote, not the last | note it                                       | collecting |
+//! | collecting | the last yes vote        | start forcing a commit record                 | forcing    |
+//! | collecting | a no vote, vote timer    | PA: `Decide` abort once, `Outcome`, lazy note | aborted    |
+//! | collecting | a no vote, vote timer    | no PA: start forcing an abort record          | forcing    |
+//! | forcing    | the record is durable    | `Decide` to all but no-voters, `Outcome`      | finishing  |
+//! | finishing  | the retry timer          | `Decide` again to those that did not ack      | finishing  |
+//! | finishing  | the last `DecideAck`     | lazy end record; forget                       | ended      |
+//! | collecting | `Query`                  | ignore: the participant asks again            | same       |
+//! | forcing    | `Query`                  | ignore: the decision is not durable yet       | same       |
+//! | finishing  | `Query`                  | `Decide` with the decision                    | same       |
+//! | logged     | `Query`                  | `Decide` with the logged decision             | same       |
+//! | unknown    | `Query`                  | presumed abort: `Decide` abort, lazy note     | aborted    |
+//! | decided    | `Begin` (a retry)        | `Outcome` again; no second round              | same       |
+//! | any        | crash, recovery          | logged, not ended: finishing; else aborted    |            |
+//!
+//! PA is presumed abort. With `log_before_send: false` (the broken twin) there is no forcing
+//! state: the decision and the `Outcome` go out at once and the record is written
+//! `forced_write` later, so a crash in between leaves participants committed while the
+//! recovered coordinator presumes abort.
+//!
+//! # Participant (the service), per (transaction, step)
+//!
+//! | state      | event                    | action                                            | next     |
+//! |------------|--------------------------|---------------------------------------------------|----------|
+//! | idle       | `Prepare`, applies       | force a prepare record, keep the locks, vote yes  | prepared |
+//! | idle       | `Prepare`, refused, busy | abort locally, vote no                            | idle     |
+//! | prepared   | `Prepare` (a duplicate)  | vote yes again                                    | prepared |
+//! | prepared   | `Decide`                 | force a commit or abort record, unlock, ack       | done     |
+//! | prepared   | no decision for a while  | `Query`, again every `in_doubt_query_after`       | prepared |
+//! | prepared   | crash, recovery          | the prepare record brings the locks back; `Query` | prepared |
+//! | idle, done | `Decide`                 | ack (a duplicate, or never prepared)              | same     |
+//!
+//! A prepared participant cannot decide alone: that is 2PC's blocking. While the coordinator
+//! is down, its locks stay held and its in-doubt time grows (`HistoryEvent::Decided`'s
+//! `in_doubt_us`).
+//!
+//! # Costs in the fault-free case
+//!
+//! For one committed transaction with N participants and the coordinator on its own node:
+//! **4N messages** (N `Prepare`, N votes, N `Decide`, N `DecideAck`; the gateway's `Begin`
+//! and the `Outcome` are not counted) and **2N + 1 forced log writes** (N prepare records,
+//! the coordinator's commit record, N participant commit records; the coordinator's end
+//! record is lazy). `tests.rs` measures both for N = 2..6.
+//!
+//! Gray & Lamport count 3N − 1 messages and N + 1 writes for the same protocol, in a
+//! different setting. Their commit starts at an RM that prepares on its own and tells the TM
+//! so, which replaces one `Prepare` and one vote with a single message: 1, then N − 1
+//! `Prepare`, N − 1 `Prepared` and N `Commit`. They count no acks, which only let the TM
+//! forget. And they count the writes a commit waits for (N prepare records and the TM's
+//! decision), not the RMs' commit records written after the decision is known.
+//!
+//! With presumed abort an aborted transaction costs the coordinator no forced write and waits
+//! for no ack: a participant that asks about a transaction the coordinator does not know is
+//! told abort. (The store still forces a participant's abort record of a prepared local
+//! transaction; R*'s presumed-abort participant would not.)
+//!
+//! # Where this departs from the textbook, and why
+//!
+//! - The gateway retries `Begin` with the same transaction id, so the coordinator keeps one
+//!   small record per transaction in its log (log truncation is not modelled) and answers a
+//!   retry from it instead of running a second round. For the same reason a presumed abort
+//!   given to a participant is noted lazily in the log: once the coordinator has said abort,
+//!   a late `Begin` must not commit the transaction. A transaction forgotten in a crash
+//!   before any decision or presumed abort does get a second round when the gateway
+//!   retries: participants still prepared vote yes again, so that round decides for all.
+//! - Lazy records (end records, abort notes) are written without waiting and survive crashes
+//!   in the simulation; only forced records are counted as forced writes.
+//! - Cooperative termination (in-doubt participants asking each other) is not implemented:
+//!   it needs services to know their peers and keep a durable record of decisions.
+
+mod coordinator;
+#[cfg(test)]
+mod tests;
+
+pub use coordinator::{Coordinator, CoordinatorStats, LogRecord};
+
+use crate::sim::{ActorId, Duration};
+use crate::strategy::{Strategy, Wiring};
+use crate::system::msg::Msg;
+use crate::world::Actor;
+
+/// Settings of two-phase commit.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Config {
+    /// How long the coordinator waits for every vote before it aborts: a participant that
+    /// never answers (lost message, crash, lock wait) must not hold the others forever.
+    pub vote_timeout: Duration,
+    /// How often the coordinator re-sends a decision to participants that have not acked it:
+    /// a lost `Decide` would otherwise leave a participant in doubt until it asks.
+    pub decision_retry: Duration,
+    /// How long the coordinator's forced log write takes (an fsync). The decision is not
+    /// sent, nor the outcome reported, before it completes; a crash during it loses it.
+    pub forced_write: Duration,
+    /// Presumed abort (Mohan et al.): an abort is neither forced to the log nor acked, and a
+    /// question about an unknown transaction is answered abort. Off: aborts cost a forced
+    /// write and acks, like commits.
+    pub presumed_abort: bool,
+    /// Force the decision to the log before sending it. `false` is the broken twin, a
+    /// coordinator that sends its decision first and logs it later: a crash in between makes
+    /// it presume abort for a transaction some participants already committed.
+    pub log_before_send: bool,
+}
+
+impl Default for Config {
+    /// Presumed abort, log before send; a 50 ms vote timeout, decisions re-sent every 20 ms,
+    /// a 1 ms forced write (as [`crate::store::CostModel`]'s default).
+    fn default() -> Self {
+        Config {
+            vote_timeout: Duration::from_ms(50),
+            decision_retry: Duration::from_ms(20),
+            forced_write: Duration::from_ms(1),
+            presumed_abort: true,
+            log_before_send: true,
+        }
+    }
+}
+
+impl Config {
+    /// Every problem with these settings, each naming its field; empty when they are usable.
+    /// A zero vote timeout would abort every transaction before a vote could arrive, and a
+    /// zero retry period would re-send decisions forever at one instant.
+    ///
+    /// ```
+    /// use consim::sim::Duration;
+    /// use consim::strategy::two_pc::Config;
+    ///
+    /// assert!(Config::default().validate().is_empty());
+    /// let zero = Duration::ZERO;
+    /// let broken = Config { vote_timeout: zero, decision_retry: zero, ..Config::default() };
+    /// let problems = broken.validate();
+    /// assert_eq!(problems.len(), 2);
+    /// assert!(problems[0].starts_with("vote_timeout"));
+    /// assert!(problems[1].starts_with("decision_retry"));
+    /// ```
+    pub fn validate(&self) -> Vec<String> {
+        let mut problems = Vec::new();
+        if self.vote_timeout == Duration::ZERO {
+            problems.push(
+                "vote_timeout must be positive: with 0 every transaction aborts before any vote".into(),
+            );
+        }
+        if self.decision_retry == Duration::ZERO {
+            problems.push(
+                "decision_retry must be positive: with 0 decisions are re-sent forever at one instant".into(),
+            );
+        }
+        problems
+    }
+}
+
+/// Two-phase commit as a [`Strategy`]: adds the `coordinator` actor, which is also the entry
+/// the gateway sends `Begin` to and the actor in-doubt participants ask.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct TwoPc {
+    /// Its settings.
+    pub config: Config,
+}
+
+impl Strategy for TwoPc {
+    fn name(&self) -> &'static str {
+        "two_pc"
+    }
+
+    fn extra_actor_names(&self) -> Vec<&'static str> {
+        vec!["coordinator"]
+    }
+
+    fn extra_actors(&self, wiring: &Wiring) -> Vec<Box<dyn Actor<Msg>>> {
+        vec![Box::new(Coordinator::new(self.config, wiring.clone()))]
+    }
+
+    fn entry(&self, wiring: &Wiring) -> ActorId {
+        coordinator_id(wiring)
+    }
+
+    fn coordinator(&self, wiring: &Wiring) -> Option<ActorId> {
+        Some(coordinator_id(wiring))
+    }
+}
+
+/// The coordinator is the strategy's first (and only) extra actor.
+fn coordinator_id(wiring: &Wiring) -> ActorId {
+    *wiring
+        .extras
+        .first()
+        .expect("the assembly built the coordinator named by extra_actor_names")
+}
