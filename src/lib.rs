@@ -7,6 +7,7 @@
 
 pub mod assembly;
 pub mod broker;
+pub mod chaos;
 pub mod check;
 pub mod net;
 pub mod pingmesh;

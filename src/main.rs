@@ -61,8 +61,23 @@ enum Command {
         #[arg(required = true)]
         files: Vec<PathBuf>,
     },
+    /// Draw a model's topology as a graph (Graphviz DOT): who calls whom, per step.
+    ///
+    /// Pipe it into `dot -Tsvg > model.svg` to see it.
+    Graph {
+        /// The model file (RON), e.g. models/food_delivery.ron.
+        model: PathBuf,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = GraphFormat::Dot)]
+        format: GraphFormat,
+    },
     /// List the bundled models and scenarios, one line each.
     List,
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+enum GraphFormat {
+    Dot,
 }
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
@@ -88,6 +103,10 @@ fn main() -> ExitCode {
             trace,
         }) => run(&scenario, seed, strategy.as_deref(), format, trace.as_deref()),
         Some(Command::Check { files }) => check(&files),
+        Some(Command::Graph {
+            model,
+            format: GraphFormat::Dot,
+        }) => graph(&model),
         Some(Command::List) => list(),
     };
     match result {
@@ -252,6 +271,14 @@ fn looks_like_scenario(source: &str) -> bool {
         .map(str::trim)
         .filter(|l| !l.starts_with("//"))
         .any(|l| l.starts_with("Scenario("))
+}
+
+fn graph(path: &Path) -> Result<(), Failure> {
+    let source = std::fs::read_to_string(path)
+        .map_err(|e| bad_input(format!("cannot read {}: {e}", path.display())))?;
+    let model = scenario::load_model(path, &source)?;
+    print!("{}", consim::report::dot(&model));
+    Ok(())
 }
 
 fn list() -> Result<(), Failure> {

@@ -9,6 +9,8 @@ mod determinism;
 mod kernel;
 /// Every bundled scenario and model loads, runs deterministically and matches its snapshot.
 mod scenarios;
+/// Each strategy against the literature, under random and bundled faults; twins are caught.
+mod strategies;
 /// Small actors the kernel tests share.
 mod support;
 /// Services, gateway, client and workload end to end under a naive test strategy.

@@ -11,11 +11,15 @@ use super::error::ConfigError;
 use super::topology::Topology;
 use crate::sim::{ActorId, Instant};
 
+/// In a partition group, stands for every node not named in another group.
+pub const EVERYONE_ELSE: &str = "*";
+
 /// A fault as the user describes it, by node names.
 #[derive(Clone, Debug, PartialEq)]
 pub enum FaultSpec {
     /// Nodes in different groups cannot reach each other from `from` until `until` (forever
-    /// when `None`). Nodes in no group are unaffected.
+    /// when `None`). Nodes in no group are unaffected; a group `["*"]` holds every node not
+    /// named in another group.
     Partition {
         /// At least two disjoint, non-empty groups.
         groups: Vec<Vec<String>>,
@@ -243,15 +247,27 @@ fn partition_pairs(
         return Err(bad(what, "a partition needs at least two groups"));
     }
     let mut group_of: BTreeMap<ActorId, usize> = BTreeMap::new();
+    let mut rest_group = None;
     for (g, group) in groups.iter().enumerate() {
         if group.is_empty() {
             return Err(bad(what, &format!("group {} is empty", g + 1)));
         }
         for name in group {
+            if name == EVERYONE_ELSE {
+                if rest_group.replace(g).is_some() {
+                    return Err(bad(what, "only one group can be \"*\" (everyone else)"));
+                }
+                continue;
+            }
             let id = topology.resolve(name)?;
             if group_of.insert(id, g).is_some() {
                 return Err(bad(what, &format!("`{name}` is in more than one group")));
             }
+        }
+    }
+    if let Some(g) = rest_group {
+        for index in 0..topology.node_count() {
+            group_of.entry(ActorId(index as u32)).or_insert(g);
         }
     }
     let mut pairs = Vec::new();
@@ -362,6 +378,20 @@ mod tests {
             error_of(partition(vec![names(&["order"]), names(&["payment"])], 5))
                 .contains("not after its start")
         );
+    }
+
+    #[test]
+    fn a_star_group_holds_everyone_not_named_elsewhere() {
+        let spec = FaultSpec::Partition {
+            groups: vec![names(&["payment"]), names(&["*"])],
+            from: Instant::from_ms(5),
+            until: None,
+        };
+        let plan = FaultPlan::compile(&[spec], &topology()).unwrap();
+        let (o, p, d) = (ActorId(0), ActorId(1), ActorId(2));
+        let mut pairs = plan.cuts[0].pairs.clone();
+        pairs.sort();
+        assert_eq!(pairs, vec![(o, p), (p, o), (p, d), (d, p)]);
     }
 
     #[test]

@@ -3,6 +3,10 @@
 //! The JSON schema is stable: fields are only added, never renamed or removed, and
 //! README.md documents each one. The table is for reading, not parsing.
 
+mod graph;
+
+pub use graph::{dot, topology};
+
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 

@@ -322,6 +322,20 @@ impl Scenario {
         };
         let mut scenario = self.clone();
         scenario.system.as_mut().expect("a system scenario").strategy = strategy;
+        // Faults and links name actors; another strategy has other actors.
+        let strategy = scenario.system.as_ref().expect("set").strategy.build();
+        let mut topology = Topology::new(None);
+        for name in crate::assembly::actor_names(&setup.model, &*strategy) {
+            topology.add_node(&name).expect("actor names are unique");
+        }
+        let misfit = |e: crate::net::ConfigError| {
+            format!("the scenario does not fit strategy {}: {e}", strategy.name())
+        };
+        for (from, to, _) in &scenario.links {
+            topology.resolve(from).map_err(misfit)?;
+            topology.resolve(to).map_err(misfit)?;
+        }
+        crate::net::FaultPlan::compile(&scenario.faults, &topology).map_err(misfit)?;
         Ok(scenario)
     }
 

@@ -26,7 +26,8 @@
 //! | Forward / Compensating | `Begin` (a gateway retry) | nothing: the saga will answer | unchanged |
 //! | Forward(i), i < n-1 | `Committed` | log action i committed, call action i+1 | Forward(i+1) |
 //! | Forward(n-1) | `Committed` | send `Outcome(Committed)` | Finished(Committed) |
-//! | Forward(i) | `Refused` (business failure) | call compensation i, a no-op that fences late copies of the refused action | Compensating(i) |
+//! | Forward(0) | `Refused` | send `Outcome(Aborted)` | Finished(Aborted) |
+//! | Forward(i), i > 0 | `Refused` (business failure) | call compensation i-1 | Compensating(i-1) |
 //! | Forward(i) | `Busy` or deadline, attempt < `retry_max` | arm a backoff timer | Forward(i), backing off |
 //! | Forward(i), backing off | backoff elapsed | call action i again (attempt + 1) | Forward(i) |
 //! | Forward(i) | `Busy` or deadline, attempt = `retry_max` | call compensation i (outcome unknown; fencing makes it safe) | Compensating(i) |
@@ -38,13 +39,10 @@
 //! | any | a reply for another step or direction (late, duplicate) | nothing | unchanged |
 //! | Finished | `outcome_retention` elapsed | forget the saga | none |
 //!
-//! Why a refused step is compensated too: the paper's local transactions fail atomically and
-//! are gone, but here a call travels over a network that duplicates messages and is retried,
-//! and a service does not remember a refusal. A second copy of a refused action can arrive
-//! after stock was freed and apply, after the saga has already undone the earlier steps. The
-//! idempotent compensation of an action that never applied changes nothing and fences the
-//! action, so every late copy refuses itself. (The broken twin without idempotency has no
-//! fence to rely on and skips this call.)
+//! A refused step is not compensated, as in the paper: its local transaction applied
+//! nothing. Late copies of the refused call (network duplicates, earlier attempts) cannot
+//! apply afterwards because an idempotent service records the refusal as a fence; the broken
+//! twin without idempotency loses that guarantee too.
 //!
 //! Durable across a crash: the saga log (the state column) and the finished outcomes. A log
 //! write is modelled as instantaneous and happens before the call it announces is sent, so a
@@ -56,8 +54,8 @@
 //! [`Invocation::Sync`] is a request with a timeout: every attempt arms a `step_timeout`
 //! deadline, so a lost message costs one short timeout. [`Invocation::Async`] sends the call
 //! as a fire-and-forget message and treats the service's reply as an asynchronous completion
-//! message; no per-attempt deadline runs, only a long staleness timer (`async_timeout`)
-//! after which the orchestrator sends the call again. Under loss, async recovers later but
+//! message; no short per-attempt deadline runs, only a long staleness timer per outstanding
+//! call (`async_timeout`), after which the orchestrator sends the call again. Under loss, async recovers later but
 //! sends fewer duplicate calls to a slow service.
 
 mod orchestrator;

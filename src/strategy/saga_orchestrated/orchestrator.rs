@@ -297,18 +297,14 @@ fn decide(
             Command::Call
         }
         (false, Some(LocalResult::Refused)) => {
-            // A business failure: this copy of the action applied nothing, but the service
-            // does not remember refusals, so a duplicate or an earlier attempt still on its
-            // way could apply later. With idempotency, compensating the refused step too is a
-            // no-op that fences such late copies; then the steps before it are undone.
-            ctx.count("saga_orchestrated.compensations", 1);
-            log.compensating = true;
-            if config.idempotency {
-                return Command::Call;
-            }
+            // A business failure: nothing applied here, and an idempotent service remembers
+            // the refusal as a fence, so late copies of this call refuse too. Undo the steps
+            // before it.
             if step == 0 {
                 return Command::Finish(TxOutcome::Aborted);
             }
+            ctx.count("saga_orchestrated.compensations", 1);
+            log.compensating = true;
             log.step -= 1;
             Command::Call
         }
