@@ -52,6 +52,18 @@ pub struct DomainEvent {
     pub keys: RequestKeys,
 }
 
+impl LocalCall {
+    /// The event of `kind` about this call's step.
+    pub fn event(&self, kind: EventKind) -> DomainEvent {
+        DomainEvent {
+            kind,
+            gtx: self.gtx,
+            step: self.step,
+            keys: self.keys,
+        }
+    }
+}
+
 impl DomainEvent {
     /// The broker topic of an event: one per (kind, step), so a service subscribes to
     /// exactly the events it reacts to.
@@ -121,10 +133,12 @@ pub struct LocalCall {
     pub keys: RequestKeys,
     /// Dedupe by `(gtx, step, kind)` (turning it off is a broken twin).
     pub idempotent: bool,
-    /// Append this event to the outbox in the same local transaction, on commit.
-    pub emit_on_commit: Option<DomainEvent>,
-    /// Append this event to the outbox (in its own local transaction) on refusal.
-    pub emit_on_refusal: Option<DomainEvent>,
+    /// On commit, publish an event of this kind about this call's step (written to the
+    /// outbox in the same local transaction as the business change). A kind, not a whole
+    /// event: the event's other fields are the call's, and a small message copies fast.
+    pub emit_on_commit: Option<EventKind>,
+    /// On refusal, publish an event of this kind (in a local transaction of its own).
+    pub emit_on_refusal: Option<EventKind>,
     /// The gateway's token.
     pub token: Token,
 }
@@ -280,5 +294,17 @@ impl BrokerEnvelope<DomainEvent> for Msg {
             Msg::Broker(msg) => Ok(msg),
             other => Err(other),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every message is copied into and out of the event queue; keeping it small keeps the
+    /// loop fast (at 128 bytes, copies were a tenth of a saga run's time).
+    #[test]
+    fn messages_stay_small() {
+        assert!(std::mem::size_of::<Msg>() <= 72, "Msg is {} bytes", std::mem::size_of::<Msg>());
     }
 }

@@ -284,7 +284,10 @@ impl Service {
                 Outcome::Done(next) => {
                     self.active.get_mut(&local).expect("active").phase = next;
                     if next == Phase::NoOp
-                        && let (Some(event), Relay::Outbox { .. }) = (call.emit_on_commit, self.config.relay)
+                        && let (Some(event), Relay::Outbox { .. }) = (
+                            call.emit_on_commit.map(|kind| call.event(kind)),
+                            self.config.relay,
+                        )
                     {
                         // A no-op compensation still tells the others it is done.
                         let mut session = self.db.access(me).expect("owner");
@@ -358,7 +361,10 @@ impl Service {
             .apply(local, &op)
             .expect("a valid program on an active tx");
         if outcome.is_done() {
-            if let (Some(event), Relay::Outbox { .. }) = (call.emit_on_commit, self.config.relay) {
+            if let (Some(event), Relay::Outbox { .. }) = (
+                call.emit_on_commit.map(|kind| call.event(kind)),
+                self.config.relay,
+            ) {
                 session
                     .append_outbox(local, encode_event(event))
                     .expect("active tx");
@@ -458,10 +464,10 @@ impl Service {
             },
         );
         if result == LocalResult::Committed && !replay {
-            self.emit(ctx, call.emit_on_commit, true);
+            self.emit(ctx, call.emit_on_commit.map(|kind| call.event(kind)), true);
         }
         if result == LocalResult::Refused {
-            self.emit(ctx, call.emit_on_refusal, false);
+            self.emit(ctx, call.emit_on_refusal.map(|kind| call.event(kind)), false);
         }
         self.finish(ctx, call, active.reply, result);
         self.wake(ctx, woken);

@@ -137,8 +137,8 @@ impl StepOwner {
             mode: CallMode::Commit,
             keys,
             idempotent,
-            emit_on_commit: Some(event(EventKind::Done, gtx, step, keys)),
-            emit_on_refusal: Some(event(EventKind::Failed, gtx, step, keys)),
+            emit_on_commit: Some(EventKind::Done),
+            emit_on_refusal: Some(EventKind::Failed),
             token,
         })
     }
@@ -152,7 +152,7 @@ impl StepOwner {
             mode: CallMode::Commit,
             keys,
             idempotent: self.idempotent_consumers,
-            emit_on_commit: Some(event(EventKind::Compensated, gtx, step, keys)),
+            emit_on_commit: Some(EventKind::Compensated),
             emit_on_refusal: None,
             token,
         })
@@ -257,6 +257,7 @@ fn is_fence(call: &LocalCall) -> bool {
     call.kind == StepKind::Compensation && call.emit_on_commit.is_none()
 }
 
+#[cfg(test)]
 fn event(kind: EventKind, gtx: GlobalTxId, step: u16, keys: RequestKeys) -> DomainEvent {
     DomainEvent {
         kind,
@@ -375,7 +376,7 @@ mod tests {
         let Effect::Run(credit) = effects[0] else {
             unreachable!()
         };
-        assert_eq!(credit.emit_on_refusal.map(|e| e.kind), Some(EventKind::Failed));
+        assert_eq!(credit.emit_on_refusal, Some(EventKind::Failed));
         let refused = bank_b.on_local_done(credit, LocalResult::Refused);
         assert_eq!(
             runs(&refused),
@@ -410,7 +411,7 @@ mod tests {
         let Effect::Run(undo) = effects[0] else {
             unreachable!()
         };
-        assert_eq!(undo.emit_on_commit.map(|e| e.kind), Some(EventKind::Compensated));
+        assert_eq!(undo.emit_on_commit, Some(EventKind::Compensated));
         assert_eq!(
             outcomes(&bank_a.on_local_done(undo, LocalResult::Committed)),
             [TxOutcome::Aborted]
