@@ -12,19 +12,19 @@ use consim::scenario::{self, Scenario, ScenarioError};
 use consim::sim::TraceLevel;
 
 /// The scenario `consim` runs when given no arguments.
-const DEFAULT_SCENARIO: &str = "scenarios/pingmesh.ron";
+const DEFAULT_SCENARIO: &str = "scenarios/food_happy_path.ron";
 
 /// consim: a deterministic simulator of microservices and their consistency strategies.
 ///
 /// Every run is reproducible: the same scenario and seed give the same trace hash, on every
-/// machine. Start with `consim run scenarios/pingmesh.ron`, then change the seed or the
+/// machine. Start with `consim run scenarios/food_happy_path.ron`, then change the seed or the
 /// faults in the file and compare.
 #[derive(Parser, Debug)]
 #[command(
     version,
     about,
     long_about,
-    after_help = "With no command, runs the bundled default scenario (scenarios/pingmesh.ron)."
+    after_help = "With no command, runs the bundled default scenario (scenarios/food_happy_path.ron)."
 )]
 struct Cli {
     #[command(subcommand)]
