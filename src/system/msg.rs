@@ -305,6 +305,10 @@ mod tests {
     /// loop fast (at 128 bytes, copies were a tenth of a saga run's time).
     #[test]
     fn messages_stay_small() {
-        assert!(std::mem::size_of::<Msg>() <= 72, "Msg is {} bytes", std::mem::size_of::<Msg>());
+        assert!(
+            std::mem::size_of::<Msg>() <= 72,
+            "Msg is {} bytes",
+            std::mem::size_of::<Msg>()
+        );
     }
 }
