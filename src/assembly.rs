@@ -6,6 +6,7 @@
 //! ids it talks to. Faults name actors by these names: `client`, `gateway`, each service's
 //! name, `broker`, and the strategy's (`coordinator`, `orchestrator`).
 
+use std::collections::BTreeSet;
 use std::sync::Arc;
 
 use crate::broker::{Broker, BrokerConfig};
@@ -78,6 +79,29 @@ pub fn actor_names(model: &Model, strategy: &dyn Strategy) -> Vec<String> {
 }
 
 impl SystemConfig {
+    /// `workload` on `model` under `strategy`, with the defaults a scenario file gets when
+    /// it says nothing: gateway timeout 1s and 2 retries, lock timeout 50ms, in-doubt query
+    /// after 200ms, broker ack timeout 100ms without per-key ordering, every client
+    /// authenticated, [`LinkSpec::default`] between every pair, no per-pair links, no faults.
+    /// Override with `SystemConfig { faults, ..SystemConfig::new(model, strategy, workload) }`.
+    pub fn new(model: Arc<Model>, strategy: Box<dyn Strategy>, workload: WorkloadSpec) -> Self {
+        SystemConfig {
+            model,
+            strategy,
+            workload,
+            unauthenticated: Probability::NEVER,
+            request_timeout: Duration::from_secs(1),
+            retries: 2,
+            lock_timeout: Duration::from_ms(50),
+            in_doubt_query_after: Duration::from_ms(200),
+            broker_ack_timeout: Duration::from_ms(100),
+            broker_per_key_ordering: false,
+            default_link: LinkSpec::default(),
+            links: Vec::new(),
+            faults: Vec::new(),
+        }
+    }
+
     /// Builds the world for `seed`.
     pub fn build(&self, seed: u64, trace_level: TraceLevel) -> Result<SystemWorld, ConfigError> {
         let model = &self.model;
@@ -107,9 +131,11 @@ impl SystemConfig {
             plan.into_requests(),
         );
         builder.add_actor("client", client)?;
+        // Each service once, however its audited tables interleave with others' in the
+        // model: the gateway waits for one answer per entry, and a service answers once
+        // with the sum of all its audited tables.
         let audited: Vec<ActorId> = {
-            let mut ids: Vec<ServiceId> = model.audit.iter().map(|(s, _)| *s).collect();
-            ids.dedup();
+            let ids: BTreeSet<ServiceId> = model.audit.iter().map(|(s, _)| *s).collect();
             ids.into_iter().map(|s| wiring.service(s)).collect()
         };
         let gateway = GatewayConfig {

@@ -277,7 +277,7 @@ fn graph(path: &Path) -> Result<(), Failure> {
     let source = std::fs::read_to_string(path)
         .map_err(|e| bad_input(format!("cannot read {}: {e}", path.display())))?;
     let model = scenario::load_model(path, &source)?;
-    print!("{}", consim::report::dot(&model));
+    print!("{}", scenario::dot(&model));
     Ok(())
 }
 

@@ -142,3 +142,76 @@ fn a_syntax_error_and_an_unreadable_file_are_reported_not_panicked() {
             .starts_with("cannot read tests/data/bad/does_not_exist.ron")
     );
 }
+
+#[test]
+fn the_documented_optional_sections_load() {
+    // README.md writes them `Broker(...)`, `Gateway(...)`, `Services(...)`, `Checks(...)`; ron
+    // checks those names against the types.
+    let scenario = scenario::load(Path::new("tests/data/good/documented_sections.ron"))
+        .unwrap_or_else(|e| panic!("the documented form must load: {e:?}"));
+    assert!(scenario.system.is_some());
+    assert_eq!(scenario.must_hold().len(), 5);
+}
+
+#[test]
+fn a_typo_in_a_variant_field_is_an_error_not_ignored() {
+    let [(file, line, message)] = located(&load_error("typo_in_fault.ron")).try_into().unwrap();
+    assert_eq!((file.as_str(), line), ("tests/data/bad/typo_in_fault.ron", 5));
+    assert!(message.contains("restrat"), "{message}");
+    let [(file, line, message)] = located(&load_error("typo_in_action.ron")).try_into().unwrap();
+    assert_eq!((file.as_str(), line), ("tests/data/bad/models/typo_in_action.ron", 4));
+    assert!(message.contains("mn"), "{message}");
+}
+
+#[test]
+fn compensations_that_can_be_refused_are_rejected() {
+    let messages: Vec<String> = located(&load_error("refusable_compensations.ron"))
+        .into_iter()
+        .map(|(_, line, message)| format!("{line}: {message}"))
+        .collect();
+    assert_eq!(
+        messages,
+        [
+            "11: the compensation of step `charge` has a `max`, so it could be refused",
+            "17: the compensation of step `cancel` inserts a row, which is refused if the row exists",
+        ]
+    );
+}
+
+#[test]
+fn model_limits_and_overflows_are_located() {
+    let lines: Vec<(usize, String)> = located(&load_error("impossible_rows.ron"))
+        .into_iter()
+        .map(|(_, line, message)| (line, message))
+        .collect();
+    let want = [
+        (6, "table `bank.huge` has 20000000 rows, more than 10000000"),
+        (7, "table `bank.ledger` overflows"),
+        (11, "row 2 is not in table `fees`, which has 2 rows"),
+        (12, "step `drain` adds -9223372036854775808, which has no opposite"),
+    ];
+    assert_eq!(lines.len(), want.len(), "{lines:?}");
+    for ((line, message), (want_line, want_start)) in lines.iter().zip(want) {
+        assert_eq!(*line, want_line, "{message}");
+        assert!(message.starts_with(want_start), "{message}");
+    }
+    let [(_, line, message)] = located(&load_error("too_many_steps.ron")).try_into().unwrap();
+    assert_eq!(line, 68, "the 65th step");
+    assert_eq!(message, "the business transaction has 65 steps, more than 64");
+}
+
+#[test]
+fn a_workload_needs_a_row_for_every_key_and_a_bounded_size() {
+    let [(_, line, message)] = located(&load_error("more_keys_than_rows.ron")).try_into().unwrap();
+    assert_eq!(line, 5);
+    assert_eq!(
+        message,
+        "workload key_count 50 is more than the 10 rows of table `flight.seats`"
+    );
+    let [(_, line, message)] = located(&load_error("too_many_requests.ron")).try_into().unwrap();
+    assert_eq!(line, 5);
+    assert!(message.contains("100000001"), "{message}");
+    let [(file, _, message)] = located(&load_error("too_many_nodes.ron")).try_into().unwrap();
+    assert_eq!(file, "tests/data/bad/models/too_many_nodes.ron");
+    assert_eq!(message, "a pingmesh has at most 1024 nodes, got 1025");
+}

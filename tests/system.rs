@@ -11,7 +11,7 @@ use consim::sim::{ActorId, Duration, Instant, TraceLevel};
 use consim::store::{Bounds, CostModel, Key, TableId, Value};
 use consim::strategy::{Strategy, Wiring};
 use consim::system::history::HistoryEvent;
-use consim::system::model::{Action, KeyRef, Model, ServiceSpec, StepSpec, TableSpec};
+use consim::system::model::{Action, KeyRef, Model, ServiceId, ServiceSpec, StepSpec, TableSpec};
 use consim::system::msg::{
     CallMode, GlobalTxId, LocalCall, LocalResult, Msg, RequestOutcome, StepKind, TxOutcome,
 };
@@ -39,7 +39,7 @@ pub fn bank_model(accounts: u64, balance: i64, amount: i64) -> Model {
         } else {
             "credit".into()
         },
-        service: consim::system::model::ServiceId(service),
+        service: ServiceId(service),
         action: Action::Add {
             table: accounts_table,
             key,
@@ -57,10 +57,7 @@ pub fn bank_model(accounts: u64, balance: i64, amount: i64) -> Model {
         name: "bank".into(),
         services: vec![bank("bank_a"), bank("bank_b")],
         steps: vec![leg(0, KeyRef::Request, -amount), leg(1, KeyRef::Other, amount)],
-        audit: vec![
-            (consim::system::model::ServiceId(0), accounts_table),
-            (consim::system::model::ServiceId(1), accounts_table),
-        ],
+        audit: vec![(ServiceId(0), accounts_table), (ServiceId(1), accounts_table)],
     }
 }
 
@@ -138,26 +135,21 @@ impl Actor<Msg> for NaiveRunner {
 }
 
 fn config(model: Model, requests: u64, faults: Vec<FaultSpec>) -> SystemConfig {
+    let workload = WorkloadSpec {
+        request_count: requests,
+        arrival: ArrivalProcess::Poisson { rate_per_s: 2_000.0 },
+        keys: KeyPopularity::Uniform,
+        key_count: 10,
+        audit_share: Probability::ratio("audit", 1, 10).unwrap(),
+    };
     SystemConfig {
-        model: Arc::new(model),
-        strategy: Box::new(Naive),
-        workload: WorkloadSpec {
-            request_count: requests,
-            arrival: ArrivalProcess::Poisson { rate_per_s: 2_000.0 },
-            keys: KeyPopularity::Uniform,
-            key_count: 10,
-            audit_share: Probability::ratio("audit", 1, 10).unwrap(),
-        },
         unauthenticated: Probability::ratio("anonymous", 1, 20).unwrap(),
         request_timeout: Duration::from_ms(100),
-        retries: 2,
         lock_timeout: Duration::from_ms(20),
         in_doubt_query_after: Duration::from_ms(50),
-        broker_ack_timeout: Duration::from_ms(100),
-        broker_per_key_ordering: false,
         default_link: LinkSpec::reliable(300),
-        links: Vec::new(),
         faults,
+        ..SystemConfig::new(Arc::new(model), Box::new(Naive), workload)
     }
 }
 
@@ -285,7 +277,7 @@ fn a_direct_database_access_or_a_call_without_the_token_is_refused_and_reported(
     let model = Arc::new(bank_model(3, 100, 30));
     let mut builder = consim::world::WorldBuilder::<Msg>::new(1, Some(LinkSpec::reliable(10)));
     let config = consim::system::service::ServiceConfig {
-        id: consim::system::model::ServiceId(0),
+        id: ServiceId(0),
         token: TOKEN,
         broker: None,
         coordinator: None,
@@ -338,7 +330,7 @@ fn the_checks_pass_a_fault_free_naive_run_and_catch_its_crash() {
         run.check(&outcome)
     };
     assert!(
-        verdicts(Vec::new()).iter().all(|v| v.passed),
+        verdicts(Vec::new()).iter().all(|v| v.holds()),
         "{:?}",
         verdicts(Vec::new())
     );
@@ -353,4 +345,94 @@ fn the_checks_pass_a_fault_free_naive_run_and_catch_its_crash() {
         .map(|v| v.check.name())
         .collect();
     assert_eq!(failed, ["atomicity", "conservation"]);
+}
+
+#[test]
+fn every_audit_completes_when_the_audited_tables_of_services_interleave() {
+    // bank_a holds two audited tables, listed around bank_b's: the gateway must still ask
+    // each service once, or it waits for answers that never come.
+    let mut model = bank_model(10, 1_000, 30);
+    model.services[0].tables.push(TableSpec {
+        name: "savings".into(),
+        key_count: 10,
+        initial: 500,
+    });
+    model.audit = vec![
+        (ServiceId(0), TableId(0)),
+        (ServiceId(1), TableId(0)),
+        (ServiceId(0), TableId(1)),
+    ];
+    let workload = WorkloadSpec {
+        request_count: 200,
+        arrival: ArrivalProcess::Poisson { rate_per_s: 2_000.0 },
+        keys: KeyPopularity::Uniform,
+        key_count: 10,
+        audit_share: Probability::ratio("audit", 1, 4).unwrap(),
+    };
+    let config = SystemConfig {
+        default_link: LinkSpec::reliable(300),
+        ..SystemConfig::new(Arc::new(model), Box::new(Naive), workload)
+    };
+    let mut run = config.build(3, TraceLevel::Hash).unwrap();
+    let outcome = run.world.run(Limits::default());
+    assert!(outcome.stop.is_quiescent(), "{}", outcome.stop);
+    let history = run.history();
+    let records = history.records();
+    let asked = records
+        .iter()
+        .filter(|r| matches!(r.event, HistoryEvent::RequestStarted { audit: true, .. }))
+        .count();
+    let done = records
+        .iter()
+        .filter(|r| {
+            matches!(
+                r.event,
+                HistoryEvent::RequestEnded {
+                    outcome: RequestOutcome::AuditDone,
+                    ..
+                }
+            )
+        })
+        .count();
+    assert!(asked > 20, "{asked} audits asked");
+    assert_eq!(done, asked, "every audit completes");
+    let totals: Vec<i64> = records
+        .iter()
+        .filter_map(|r| match r.event {
+            HistoryEvent::Audit { total, complete, .. } => {
+                assert!(complete, "an audit timed out");
+                Some(total)
+            }
+            _ => None,
+        })
+        .collect();
+    // Both banks' accounts and bank_a's savings, all counted once at quiet moments.
+    assert!(totals.contains(&(2 * 10 * 1_000 + 10 * 500)), "{totals:?}");
+}
+
+#[test]
+fn system_config_new_has_the_defaults_of_a_scenario_file_that_sets_nothing() {
+    // food_happy_path sets no gateway, services or broker settings and no faults.
+    let scenario = consim::scenario::load(std::path::Path::new("scenarios/food_happy_path.ron")).unwrap();
+    let from_file = scenario.system_config().unwrap();
+    let SystemConfig {
+        model,
+        strategy,
+        workload,
+        ..
+    } = scenario.system_config().unwrap();
+    let defaults = SystemConfig::new(model, strategy, workload);
+    assert_eq!(defaults.unauthenticated, from_file.unauthenticated);
+    assert_eq!(defaults.request_timeout, from_file.request_timeout);
+    assert_eq!(defaults.retries, from_file.retries);
+    assert_eq!(defaults.lock_timeout, from_file.lock_timeout);
+    assert_eq!(defaults.in_doubt_query_after, from_file.in_doubt_query_after);
+    assert_eq!(defaults.broker_ack_timeout, from_file.broker_ack_timeout);
+    assert_eq!(
+        defaults.broker_per_key_ordering,
+        from_file.broker_per_key_ordering
+    );
+    assert_eq!(defaults.links, from_file.links);
+    assert_eq!(defaults.faults, from_file.faults);
+    assert_eq!(defaults.default_link, LinkSpec::default());
 }

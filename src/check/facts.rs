@@ -16,7 +16,8 @@ pub struct RunFacts<'a> {
     pub txs: BTreeMap<GlobalTxId, TxFacts>,
     /// Final committed rows: `[service][table]` → key → value.
     pub final_rows: Vec<Vec<BTreeMap<u64, i64>>>,
-    /// Whether the run ended with no events left (safety checks judge only then).
+    /// Whether the run ended with no events left. Checks that need the run at rest judge
+    /// only then, or when no transaction is in flight (see [`RunFacts::at_rest`]).
     pub quiescent: bool,
     /// When the run ended.
     pub end: Instant,
@@ -46,6 +47,30 @@ pub struct StepTally {
     pub in_doubt: bool,
     /// When it was prepared, if it is in doubt.
     pub prepared_at: Option<Instant>,
+}
+
+impl TxFacts {
+    /// Some steps applied and others not, net of compensations.
+    pub fn half_applied(&self) -> bool {
+        self.steps.windows(2).any(|pair| pair[0].net() != pair[1].net())
+    }
+
+    /// Some step prepared and not yet decided.
+    pub fn in_doubt(&self) -> bool {
+        self.steps.iter().any(|s| s.in_doubt)
+    }
+
+    /// The gateway started it and has not answered.
+    pub fn unanswered(&self) -> bool {
+        self.started.is_some() && self.outcome.is_none()
+    }
+
+    /// Still moving, as far as the end of the history shows: half applied, in doubt or
+    /// unanswered. In a run at rest such a transaction is stuck; in a run stopped at a limit
+    /// it may yet finish.
+    pub fn in_flight(&self) -> bool {
+        self.half_applied() || self.in_doubt() || self.unanswered()
+    }
 }
 
 impl StepTally {
@@ -140,6 +165,17 @@ impl<'a> RunFacts<'a> {
                     .collect()
             })
             .collect()
+    }
+
+    /// Transactions in flight at the end (see [`TxFacts::in_flight`]).
+    pub fn in_flight(&self) -> usize {
+        self.txs.values().filter(|tx| tx.in_flight()).count()
+    }
+
+    /// True when the end state is final: the run came to rest, or it stopped at a limit with
+    /// no transaction in flight. Checks about the end state judge only then.
+    pub fn at_rest(&self) -> bool {
+        self.quiescent || self.in_flight() == 0
     }
 
     /// `service.table[key]`, for violation messages.

@@ -6,26 +6,22 @@ use crate::system::model::Action;
 use crate::system::msg::RequestOutcome;
 
 /// Every finished transaction applied all its steps or none, net of compensations. Judged
-/// only when the run came to rest: a transaction still moving is not a violation yet.
+/// only when the run is at rest ([`RunFacts::at_rest`]): a transaction still moving is not a
+/// violation yet, and a run stopped with work in flight is not judged.
 pub fn atomicity(facts: &RunFacts<'_>) -> Verdict {
+    let judged = facts.at_rest();
     let mut violations = Vec::new();
-    let mut unfinished = 0;
     for (gtx, tx) in &facts.txs {
-        let nets: Vec<i64> = tx.steps.iter().map(|s| s.net()).collect();
-        let in_doubt = tx.steps.iter().any(|s| s.in_doubt);
-        if in_doubt || nets.iter().all(|n| *n == nets[0]) {
-            continue;
-        }
-        if !facts.quiescent {
-            unfinished += 1;
+        // In doubt is not finished: no_lost_work reports it.
+        if !judged || tx.in_doubt() || !tx.half_applied() {
             continue;
         }
         let applied: Vec<String> = facts
             .model
             .steps
             .iter()
-            .zip(&nets)
-            .map(|(step, net)| format!("{}={net}", step.name))
+            .zip(&tx.steps)
+            .map(|(step, tally)| format!("{}={}", step.name, tally.net()))
             .collect();
         violations.push(Violation {
             gtx: Some(gtx.0),
@@ -34,12 +30,19 @@ pub fn atomicity(facts: &RunFacts<'_>) -> Verdict {
             detail: format!("half applied: {}", applied.join(", ")),
         });
     }
-    let notes = if unfinished > 0 {
-        vec![format!("{unfinished} transactions still in progress at the end")]
-    } else {
+    Verdict::new(CheckKind::Atomicity, violations, in_flight_note(facts, judged)).judged_if(judged)
+}
+
+/// How many transactions were still moving when a check could not judge.
+fn in_flight_note(facts: &RunFacts<'_>, judged: bool) -> Vec<String> {
+    if judged {
         Vec::new()
-    };
-    Verdict::new(CheckKind::Atomicity, violations, notes)
+    } else {
+        vec![format!(
+            "{} transactions still in progress at the end",
+            facts.in_flight()
+        )]
+    }
 }
 
 /// No step's action or compensation took effect more than once in one transaction.
@@ -89,8 +92,9 @@ pub fn conservation(facts: &RunFacts<'_>) -> Verdict {
                 .sum::<i64>()
         })
         .sum();
+    let judged = facts.at_rest();
     let mut violations = Vec::new();
-    if facts.quiescent && actual != expected {
+    if judged && actual != expected {
         let rows = model
             .audit
             .iter()
@@ -112,16 +116,16 @@ pub fn conservation(facts: &RunFacts<'_>) -> Verdict {
             ),
         });
     }
-    Verdict::new(
-        CheckKind::Conservation,
-        violations,
-        vec![format!("audited total {actual}, expected {expected}")],
-    )
+    let mut notes = vec![format!("audited total {actual}, expected {expected}")];
+    notes.extend(in_flight_note(facts, judged));
+    Verdict::new(CheckKind::Conservation, violations, notes).judged_if(judged)
 }
 
-/// Every accepted request reached an outcome; transactions left stuck (half applied and
-/// still moving) or in doubt (prepared, undecided) are reported with how long.
+/// Every accepted request reached an outcome; transactions left in doubt (prepared,
+/// undecided) at the end are reported with how long. "Accepted, never answered" is judged
+/// only when the run is at rest ([`RunFacts::at_rest`]); in doubt is reported either way.
 pub fn no_lost_work(facts: &RunFacts<'_>) -> Verdict {
+    let judged = facts.at_rest();
     let mut violations = Vec::new();
     let (mut in_doubt, mut timed_out) = (0, 0);
     for (gtx, tx) in &facts.txs {
@@ -141,7 +145,7 @@ pub fn no_lost_work(facts: &RunFacts<'_>) -> Verdict {
         if tx.outcome == Some(RequestOutcome::TimedOut) {
             timed_out += 1;
         }
-        if tx.started.is_some() && tx.outcome.is_none() && facts.quiescent {
+        if judged && tx.unanswered() {
             violations.push(Violation {
                 gtx: Some(gtx.0),
                 rows: Vec::new(),
@@ -150,8 +154,9 @@ pub fn no_lost_work(facts: &RunFacts<'_>) -> Verdict {
             });
         }
     }
-    let notes = vec![format!("{in_doubt} in doubt, {timed_out} answered as timed out")];
-    Verdict::new(CheckKind::NoLostWork, violations, notes)
+    let mut notes = vec![format!("{in_doubt} in doubt, {timed_out} answered as timed out")];
+    notes.extend(in_flight_note(facts, judged));
+    Verdict::new(CheckKind::NoLostWork, violations, notes).judged_if(judged)
 }
 
 /// No row ends below the floor (or above the ceiling) that a step's action enforces on its

@@ -5,6 +5,11 @@
 //! [`Verdict`] listing its violations, each naming the transaction, the rows and the time, so
 //! a user can find them in the trace.
 //!
+//! Atomicity, conservation and no_lost_work judge the end state, which means something only
+//! when it is final. A run stopped at a limit with transactions in flight gets a verdict
+//! that is not judged ([`Verdict::judged`] false, a note saying so), and a check a scenario
+//! marks `must_hold` does not hold on it.
+//!
 //! A check that never fails is worthless: `tests.rs` feeds each one a history with the
 //! violation it exists to catch.
 
@@ -98,6 +103,10 @@ pub struct Verdict {
     pub check: CheckKind,
     /// True when no violation was found.
     pub passed: bool,
+    /// False when the check could not judge: the run stopped at a limit with work in flight,
+    /// so what the check needs (a run at rest) is not there. Such a verdict may pass and
+    /// still proves nothing; [`Verdict::holds`] is false for it.
+    pub judged: bool,
     /// Violations, at most [`MAX_LISTED`] of them listed.
     pub violations: Vec<Violation>,
     /// How many violations there were in all.
@@ -109,6 +118,9 @@ pub struct Verdict {
 /// Violations listed per verdict; the count covers them all.
 pub const MAX_LISTED: usize = 20;
 
+/// The note a verdict that could not judge carries first.
+pub const NOT_JUDGED: &str = "not judged: the run did not come to rest";
+
 impl Verdict {
     pub(crate) fn new(check: CheckKind, mut violations: Vec<Violation>, notes: Vec<String>) -> Self {
         let violation_count = violations.len();
@@ -116,10 +128,25 @@ impl Verdict {
         Verdict {
             check,
             passed: violation_count == 0,
+            judged: true,
             violations,
             violation_count,
             notes,
         }
+    }
+
+    /// Marks the verdict not judged unless `judged`, with [`NOT_JUDGED`] as its first note.
+    pub(crate) fn judged_if(mut self, judged: bool) -> Self {
+        if !judged {
+            self.judged = false;
+            self.notes.insert(0, NOT_JUDGED.into());
+        }
+        self
+    }
+
+    /// True when the check judged the run and found nothing wrong: what `must_hold` means.
+    pub fn holds(&self) -> bool {
+        self.passed && self.judged
     }
 }
 

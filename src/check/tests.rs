@@ -86,7 +86,64 @@ fn atomicity_waits_for_the_run_to_come_to_rest() {
     let moving = RunFacts::new(&model, &half, rows(900, 1_000), false, Instant::from_ms(1));
     let verdict = atomicity(&moving);
     assert!(verdict.passed);
-    assert_eq!(verdict.notes, ["1 transactions still in progress at the end"]);
+    assert_eq!(
+        verdict.notes,
+        [NOT_JUDGED, "1 transactions still in progress at the end"]
+    );
+}
+
+#[test]
+fn a_run_stopped_with_a_half_applied_transfer_is_not_judged_and_does_not_hold() {
+    let model = bank_transfer();
+    let mut half = History::default();
+    commit(&mut half, 1, 7, 0, StepKind::Action);
+    let moving = RunFacts::new(&model, &half, rows(900, 1_000), false, Instant::from_ms(1));
+    let verdict = atomicity(&moving);
+    assert!(verdict.passed && !verdict.judged, "{verdict:?}");
+    assert!(!verdict.holds());
+    // The same history at rest is judged, and fails.
+    let verdict = atomicity(&facts(&model, &half, rows(900, 1_000)));
+    assert!(
+        verdict.judged && !verdict.passed && !verdict.holds(),
+        "{verdict:?}"
+    );
+}
+
+#[test]
+fn a_run_stopped_with_nothing_in_flight_is_judged() {
+    let model = bank_transfer();
+    let mut done = History::default();
+    commit(&mut done, 1, 3, 0, StepKind::Action);
+    commit(&mut done, 2, 3, 1, StepKind::Action);
+    let stopped = RunFacts::new(&model, &done, rows(900, 1_000), false, Instant::from_ms(1));
+    assert!(stopped.at_rest());
+    assert!(atomicity(&stopped).holds());
+    // Nothing is in flight, so conservation judges, and money vanished.
+    let verdict = conservation(&stopped);
+    assert!(verdict.judged && !verdict.passed, "{verdict:?}");
+}
+
+#[test]
+fn conservation_is_not_judged_while_a_transfer_is_half_applied() {
+    let model = bank_transfer();
+    let mut half = History::default();
+    commit(&mut half, 1, 7, 0, StepKind::Action);
+    let moving = RunFacts::new(&model, &half, rows(900, 1_000), false, Instant::from_ms(1));
+    let verdict = conservation(&moving);
+    assert!(
+        verdict.passed && !verdict.judged && !verdict.holds(),
+        "{verdict:?}"
+    );
+    assert_eq!(
+        verdict.notes,
+        [
+            NOT_JUDGED,
+            "audited total 199900, expected 200000",
+            "1 transactions still in progress at the end"
+        ]
+    );
+    // At rest, the same state is a violation.
+    assert!(!conservation(&facts(&model, &half, rows(900, 1_000))).passed);
 }
 
 #[test]
@@ -173,6 +230,35 @@ fn no_lost_work_reports_in_doubt_and_unanswered_transactions() {
     };
     history.record(Instant::from_us(6), 6, ActorId(1), ended);
     assert!(no_lost_work(&facts(&model, &history, rows(1_000, 1_000))).passed);
+}
+
+#[test]
+fn no_lost_work_does_not_judge_an_unanswered_request_in_a_run_stopped_at_a_limit() {
+    let model = bank_transfer();
+    let mut history = History::default();
+    let event = HistoryEvent::RequestStarted {
+        req: RequestId(4),
+        gtx: Some(GlobalTxId(4)),
+        audit: false,
+    };
+    history.record(Instant::from_us(1), 1, ActorId(1), event);
+    let moving = RunFacts::new(&model, &history, rows(1_000, 1_000), false, Instant::from_ms(1));
+    let verdict = no_lost_work(&moving);
+    assert!(
+        verdict.passed && !verdict.judged && !verdict.holds(),
+        "{verdict:?}"
+    );
+    assert_eq!(
+        verdict.notes,
+        [
+            NOT_JUDGED,
+            "0 in doubt, 0 answered as timed out",
+            "1 transactions still in progress at the end"
+        ]
+    );
+    let verdict = no_lost_work(&facts(&model, &history, rows(1_000, 1_000)));
+    assert!(verdict.judged && !verdict.passed, "{verdict:?}");
+    assert_eq!(verdict.violations[0].detail, "accepted, never answered");
 }
 
 #[test]

@@ -49,7 +49,8 @@ pub enum FaultSpec {
         restart_at: Option<Instant>,
     },
     /// From `at`, `node`'s clock runs `drift_ppm` parts per million fast (positive) or slow
-    /// (negative), so its timers fire early or late in real (virtual) time.
+    /// (negative), so its timers fire early or late in real (virtual) time. Within
+    /// (-1,000,000, 1,000,000].
     ClockDrift {
         /// Whose clock.
         node: String,
@@ -187,6 +188,12 @@ impl FaultPlan {
                         ),
                     ));
                 }
+                if *drift_ppm > 1_000_000 {
+                    return Err(bad(
+                        &what,
+                        &format!("drift {drift_ppm} ppm is more than a clock running twice as fast; use at most 1000000"),
+                    ));
+                }
                 self.events.push((*at, FaultAction::Drift(id, *drift_ppm)));
             }
         }
@@ -292,7 +299,7 @@ fn check_crashes_do_not_overlap(
         for pair in list.windows(2) {
             let (at, restart) = pair[0];
             let (next_at, _) = pair[1];
-            if restart.is_none_or(|r| next_at < r) {
+            if restart.is_none_or(|r| next_at <= r) {
                 let until = restart.map_or("never restarts".to_string(), |r| format!("restarts at {r}"));
                 return Err(bad(
                     "crash faults",
@@ -364,6 +371,14 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.contains("crashes again at 20ms while still down"), "{err}");
+        // Crashing at the very instant of the restart is ambiguous (which comes first?).
+        let err = FaultPlan::compile(&[crash(10, Some(20)), crash(20, Some(30))], &topology())
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("crashes again at 20ms while still down"), "{err}");
+        let drift = |ppm| FaultSpec::ClockDrift { node: "order".into(), at: Instant::ZERO, drift_ppm: ppm };
+        assert!(error_of(drift(2_000_000)).contains("twice as fast"));
+        assert!(error_of(drift(-1_000_000)).contains("stop or reverse"));
         let partition = |groups: Vec<Vec<String>>, until| FaultSpec::Partition {
             groups,
             from: Instant::from_ms(5),

@@ -132,8 +132,9 @@ fn clamp_to_us(us: f64) -> u64 {
     }
 }
 
-/// A uniform float in (0, 1], from 53 random bits; never zero, so `ln` is finite.
-fn open_unit(rng: &mut Rng) -> f64 {
+/// A uniform float in (0, 1], from 53 random bits; never zero, so `ln` is finite. Shared with
+/// `workload::arrival`, whose Poisson gaps need the same guarantee.
+pub(crate) fn open_unit(rng: &mut Rng) -> f64 {
     ((rng.next_u64() >> 11) + 1) as f64 * (1.0 / (1u64 << 53) as f64)
 }
 

@@ -3,10 +3,6 @@
 //! The JSON schema is stable: fields are only added, never renamed or removed, and
 //! README.md documents each one. The table is for reading, not parsing.
 
-mod graph;
-
-pub use graph::{dot, topology};
-
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
@@ -73,6 +69,8 @@ pub struct Transactions {
     pub unauthorized: u64,
     /// Audit reads completed.
     pub audits: u64,
+    /// Audit reads answered timed out (some audited service did not answer in time).
+    pub audits_timed_out: u64,
     /// Transactions with at least one compensation applied.
     pub compensated: u64,
     /// Transactions half applied at the end (stuck) or prepared and undecided (in doubt).
@@ -213,7 +211,9 @@ impl RunReport {
                         RequestOutcome::Committed => t.committed += 1,
                         RequestOutcome::Aborted => t.aborted += 1,
                         RequestOutcome::Accepted => t.accepted += 1,
-                        RequestOutcome::TimedOut => t.timed_out += u64::from(gtx.is_some()),
+                        // Only an audit times out without a business transaction.
+                        RequestOutcome::TimedOut if gtx.is_some() => t.timed_out += 1,
+                        RequestOutcome::TimedOut => t.audits_timed_out += 1,
                         RequestOutcome::Unauthorized => t.unauthorized += 1,
                         RequestOutcome::AuditDone => t.audits += 1,
                     }
@@ -226,9 +226,7 @@ impl RunReport {
         }
         for tx in facts.txs.values() {
             t.compensated += u64::from(tx.steps.iter().any(|s| s.compensations > 0));
-            let nets: Vec<i64> = tx.steps.iter().map(|s| s.net()).collect();
-            let mixed = nets.iter().any(|n| *n != nets[0]);
-            t.stuck_or_in_doubt += u64::from(mixed || tx.steps.iter().any(|s| s.in_doubt));
+            t.stuck_or_in_doubt += u64::from(tx.half_applied() || tx.in_doubt());
         }
         self.strategy = Some(strategy.to_string());
         self.transactions = Some(t);
@@ -237,11 +235,20 @@ impl RunReport {
         self
     }
 
-    /// True when every check in `must_hold` passed.
+    /// True when every check in `must_hold` was judged and passed: a check that could not
+    /// judge (the run stopped at a limit with work in flight) does not hold.
     pub fn holds(&self, must_hold: &[crate::check::CheckKind]) -> bool {
+        self.not_holding(must_hold).next().is_none()
+    }
+
+    /// The verdicts of checks in `must_hold` that failed or could not judge.
+    pub fn not_holding<'a>(
+        &'a self,
+        must_hold: &'a [crate::check::CheckKind],
+    ) -> impl Iterator<Item = &'a crate::check::Verdict> {
         self.checks
             .iter()
-            .all(|v| v.passed || !must_hold.contains(&v.check))
+            .filter(|v| !v.holds() && must_hold.contains(&v.check))
     }
 
     /// The report as pretty JSON (the documented, stable schema).
@@ -291,8 +298,8 @@ impl RunReport {
             row(
                 "requests",
                 format!(
-                    "{} ({} audits, {} unauthorized)",
-                    t.requests, t.audits, t.unauthorized
+                    "{} ({} audits, {} audits timed out, {} unauthorized)",
+                    t.requests, t.audits, t.audits_timed_out, t.unauthorized
                 ),
             );
             row("transactions started", t.started.to_string());
@@ -317,10 +324,11 @@ impl RunReport {
         if !self.checks.is_empty() {
             let _ = writeln!(out, "  checks");
             for verdict in &self.checks {
-                let status = if verdict.passed {
-                    "ok".to_string()
-                } else {
-                    format!("VIOLATED ({})", verdict.violation_count)
+                let status = match (verdict.passed, verdict.judged) {
+                    (true, true) => "ok".to_string(),
+                    (true, false) => "not judged".to_string(),
+                    (false, true) => format!("VIOLATED ({})", verdict.violation_count),
+                    (false, false) => format!("VIOLATED ({}); not judged in full", verdict.violation_count),
                 };
                 let _ = writeln!(out, "    {:<20} {status}", verdict.check.name());
                 for v in &verdict.violations {
@@ -339,5 +347,162 @@ impl RunReport {
             }
         }
         out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use super::*;
+    use crate::check::{CheckKind, RunFacts};
+    use crate::sim::{ActorId, Instant};
+    use crate::system::examples::bank_transfer;
+    use crate::system::history::{History, HistoryEvent, RowWrite};
+    use crate::system::model::ServiceId;
+    use crate::system::msg::{CallMode, GlobalTxId, LocalResult, RequestId, RequestOutcome, StepKind};
+
+    fn empty_report() -> RunReport {
+        RunReport {
+            scenario: "hand_made".into(),
+            model: "bank_transfer".into(),
+            seed: 1,
+            stop: "time limit".into(),
+            quiescent: false,
+            virtual_duration_us: 1_000,
+            events: 0,
+            trace_hash: None,
+            messages: Messages {
+                sent: 0,
+                delivered: 0,
+                duplicated: 0,
+                dropped: 0,
+                dropped_by_reason: BTreeMap::new(),
+            },
+            lifecycle: Lifecycle {
+                crashes: 0,
+                restarts: 0,
+                timers_fired: 0,
+            },
+            counters: BTreeMap::new(),
+            strategy: None,
+            transactions: None,
+            latency_us: None,
+            checks: Vec::new(),
+        }
+    }
+
+    /// Both banks' accounts at their initial 1,000.
+    fn rows() -> Vec<Vec<BTreeMap<u64, i64>>> {
+        let bank = || vec![(0..100).map(|k| (k, 1_000)).collect()];
+        vec![bank(), bank()]
+    }
+
+    fn started(history: &mut History, at: u64, req: u64, gtx: Option<u64>, audit: bool) {
+        let event = HistoryEvent::RequestStarted {
+            req: RequestId(req),
+            gtx: gtx.map(GlobalTxId),
+            audit,
+        };
+        history.record(Instant::from_us(at), at, ActorId(1), event);
+    }
+
+    fn ended(history: &mut History, at: u64, req: u64, gtx: Option<u64>, outcome: RequestOutcome) {
+        let event = HistoryEvent::RequestEnded {
+            req: RequestId(req),
+            gtx: gtx.map(GlobalTxId),
+            outcome,
+            latency_us: 10,
+        };
+        history.record(Instant::from_us(at), at, ActorId(1), event);
+    }
+
+    #[test]
+    fn requests_add_up_when_an_audit_times_out() {
+        let model = bank_transfer();
+        let mut history = History::default();
+        started(&mut history, 1, 1, Some(0), false);
+        ended(&mut history, 2, 1, Some(0), RequestOutcome::Committed);
+        started(&mut history, 3, 2, None, true);
+        ended(&mut history, 4, 2, None, RequestOutcome::AuditDone);
+        started(&mut history, 5, 3, None, true);
+        let incomplete = HistoryEvent::Audit {
+            req: RequestId(3),
+            total: 1_000,
+            complete: false,
+        };
+        history.record(Instant::from_us(6), 6, ActorId(1), incomplete);
+        ended(&mut history, 6, 3, None, RequestOutcome::TimedOut);
+        started(&mut history, 7, 4, None, false);
+        ended(&mut history, 7, 4, None, RequestOutcome::Unauthorized);
+        started(&mut history, 8, 5, Some(1), false);
+        ended(&mut history, 9, 5, Some(1), RequestOutcome::TimedOut);
+        let facts = RunFacts::new(&model, &history, rows(), true, Instant::from_us(10));
+        let report = empty_report().with_system("naive", &history, &facts, Vec::new());
+        let t = report.transactions.clone().expect("a system report");
+        assert_eq!(
+            (t.requests, t.started, t.committed, t.timed_out),
+            (5, 2, 1, 1),
+            "{t:?}"
+        );
+        assert_eq!((t.audits, t.audits_timed_out, t.unauthorized), (1, 1, 1), "{t:?}");
+        assert_eq!(
+            t.requests,
+            t.started + t.audits + t.audits_timed_out + t.unauthorized
+        );
+        assert!(
+            report
+                .to_table()
+                .contains("5 (1 audits, 1 audits timed out, 1 unauthorized)"),
+            "{}",
+            report.to_table()
+        );
+        assert!(report.to_json().contains("\"audits_timed_out\": 1"));
+    }
+
+    #[test]
+    fn a_must_hold_check_that_was_not_judged_does_not_hold() {
+        let model = bank_transfer();
+        let mut history = History::default();
+        started(&mut history, 1, 1, Some(7), false);
+        let debit = HistoryEvent::Local {
+            service: ServiceId(0),
+            gtx: GlobalTxId(7),
+            step: 0,
+            kind: StepKind::Action,
+            mode: CallMode::Commit,
+            result: LocalResult::Committed,
+            replay: false,
+            write: Some(RowWrite {
+                table: 0,
+                key: 0,
+                delta: -100,
+            }),
+        };
+        history.record(Instant::from_us(2), 2, ActorId(2), debit);
+        let mut rows = rows();
+        rows[0][0].insert(0, 900);
+        // Stopped at a limit halfway through the transfer.
+        let facts = RunFacts::new(&model, &history, rows, false, Instant::from_us(3));
+        let checks = crate::check::run_all(&facts);
+        let report = empty_report().with_system("naive", &history, &facts, checks);
+        let atomicity = &report.checks[0];
+        assert_eq!(atomicity.check, CheckKind::Atomicity);
+        assert!(atomicity.passed && !atomicity.judged, "{atomicity:?}");
+        assert!(!report.holds(&[CheckKind::Atomicity]));
+        let not_holding: Vec<CheckKind> = report.not_holding(&CheckKind::ALL).map(|v| v.check).collect();
+        assert_eq!(
+            not_holding,
+            [
+                CheckKind::Atomicity,
+                CheckKind::Conservation,
+                CheckKind::NoLostWork
+            ]
+        );
+        assert!(report.holds(&[CheckKind::NoDoubleEffect, CheckKind::NoOversell]));
+        let table = report.to_table();
+        assert!(table.contains("    atomicity            not judged\n"), "{table}");
+        assert!(table.contains("    no_double_effect     ok\n"), "{table}");
+        assert!(report.to_json().contains("\"judged\": false"));
     }
 }

@@ -13,6 +13,8 @@ use std::ops::Range;
 pub enum Step<'a> {
     /// A named field of a struct or struct-like variant.
     Field(&'a str),
+    /// The entry of a map whose key is the quoted string `"name"`.
+    Key(&'a str),
     /// The n-th element of a list or tuple (0-based).
     Index(usize),
 }
@@ -23,7 +25,7 @@ pub fn locate(source: &str, path: &[Step<'_>]) -> Option<Range<usize>> {
     for step in path {
         let open = container_start(source, span.clone())?;
         span = match *step {
-            Step::Field(name) => field_value(source, open, name)?,
+            Step::Field(_) | Step::Key(_) => field_value(source, open, *step)?,
             Step::Index(index) => element(source, open, index)?,
         };
     }
@@ -99,15 +101,27 @@ fn container_start(source: &str, span: Range<usize>) -> Option<usize> {
     .flatten()
 }
 
-/// The value of field `name` directly inside the container opening at `open`.
-fn field_value(source: &str, open: usize, name: &str) -> Option<Range<usize>> {
+/// The value of the field or map entry `step` directly inside the container opening at `open`.
+fn field_value(source: &str, open: usize, step: Step<'_>) -> Option<Range<usize>> {
     let colon = scan(source, open, |pos, b, depth| match (b, depth) {
         (b')' | b']' | b'}', 0) => Some(None),
         (b':', 1) => {
             let key_end = source[..pos].trim_end().len();
+            let name = match step {
+                Step::Field(name) => name,
+                Step::Key(name) => {
+                    let quoted = source[..key_end].strip_suffix('"')?.strip_suffix(name)?;
+                    return quoted.ends_with('"').then_some(Some(pos));
+                }
+                Step::Index(_) => unreachable!("an index is not a field"),
+            };
+            // The key starts after the last character that cannot be part of it; that
+            // character may be wider than a byte (ron takes U+0085 as whitespace).
             let key_start = source[..key_end]
-                .rfind(|c: char| !(c.is_alphanumeric() || c == '_'))
-                .map_or(0, |p| p + 1);
+                .char_indices()
+                .rev()
+                .find(|&(_, c)| !(c.is_alphanumeric() || c == '_'))
+                .map_or(0, |(p, c)| p + c.len_utf8());
             (&source[key_start..key_end] == name).then_some(Some(pos))
         }
         _ => None,
@@ -186,6 +200,34 @@ mod tests {
     fn missing_paths_are_none() {
         assert_eq!(locate(FILE, &[Step::Field("seed")]), None);
         assert_eq!(locate(FILE, &[Step::Field("faults"), Step::Index(2)]), None);
+    }
+
+    #[test]
+    fn a_field_after_a_multi_byte_character_is_found() {
+        for space in ['\u{85}', '\u{2028}'] {
+            let source = format!("Scenario({space}seed: 1,{space}model: \"m\")");
+            let span = locate(&source, &[Step::Field("model")]).expect("model is there");
+            assert_eq!(&source[span], "\"m\"", "after {space:?}");
+        }
+    }
+
+    #[test]
+    fn follows_map_keys() {
+        let source = r#"System(services: {
+            "bank_a": Service(tables: {"accounts": Table(rows: 1)}),
+            "bank_b": Service(tables: {"accounts": Table(rows: 2)}),
+        })"#;
+        let path = [
+            Step::Field("services"),
+            Step::Key("bank_b"),
+            Step::Field("tables"),
+            Step::Key("accounts"),
+            Step::Field("rows"),
+        ];
+        let span = locate(source, &path).expect("path exists");
+        assert_eq!(&source[span.clone()], "2");
+        assert_eq!(source[..span.start].lines().count(), 3);
+        assert_eq!(locate(source, &[Step::Field("services"), Step::Key("bank")]), None);
     }
 
     #[test]

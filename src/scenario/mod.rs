@@ -11,6 +11,7 @@
 
 pub mod duration;
 pub mod error;
+pub mod graph;
 pub mod locate;
 pub mod raw;
 pub mod strategy_settings;
@@ -22,6 +23,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 pub use error::{FileError, ScenarioError};
+pub use graph::{dot, topology};
 
 use crate::net::{LinkSpec, Topology};
 use crate::pingmesh::{PingActor, PingmeshConfig};
@@ -203,6 +205,9 @@ fn read(path: &Path) -> Result<String, ScenarioError> {
     })
 }
 
+/// The most nodes a pingmesh may have: partitions list the node pairs they cut, n² of them.
+pub const MAX_PINGMESH_NODES: u32 = 1_024;
+
 /// Reads and checks a model file on its own (`consim check` on a model).
 pub fn load_model(path: &Path, source: &str) -> Result<Model, ScenarioError> {
     let raw: raw::Model = validate::parse(path, source)?;
@@ -220,6 +225,14 @@ pub fn load_model(path: &Path, source: &str) -> Result<Model, ScenarioError> {
             chains,
             resend_after,
         } => {
+            if nodes > MAX_PINGMESH_NODES {
+                check.error(
+                    &[Step::Field("nodes")],
+                    format!("a pingmesh has at most {MAX_PINGMESH_NODES} nodes, got {nodes}"),
+                    "too many",
+                    Some("partitions list every pair of nodes they cut, so costs grow with the square of the count".into()),
+                );
+            }
             if nodes < 2 {
                 check.error(
                     &[Step::Field("nodes")],
@@ -343,6 +356,8 @@ impl Scenario {
         let config = self.system_config().expect("a system scenario");
         let mut built = config.build(seed, trace_level).expect("validated at load");
         let outcome = built.world.run(self.limits);
+        // `SystemWorld::check` does these steps too, but keeps the history and the facts to
+        // itself; the report needs both, so they are built once here the same way.
         let history = built.history();
         let rows = crate::check::RunFacts::rows_of(built.services().map(crate::system::service::Service::db));
         let facts = crate::check::RunFacts::new(

@@ -1,7 +1,9 @@
 //! The file formats, field for field: what serde reads from scenario and model files.
 //!
-//! Every struct denies unknown fields, so a typo is an error with a position instead of a
-//! silently ignored setting. Raw types never leave `scenario/`: `validate.rs` turns them into
+//! Every struct and every enum denies unknown fields (for an enum, in its struct-like
+//! variants), so a typo is an error with a position instead of a silently ignored setting.
+//! Type names are the names files write (`Broker(...)`, not `BrokerSettings(...)`): ron checks
+//! them. Raw types never leave `scenario/`: `validate.rs` turns them into
 //! the kernel's types, so the file format can change without touching the core.
 
 use serde::Deserialize;
@@ -69,6 +71,7 @@ pub struct Workload {
 
 /// An arrival process.
 #[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub enum Arrival {
     /// One request every `interval`.
     Constant(HumanDuration),
@@ -90,6 +93,7 @@ pub enum Arrival {
 
 /// Key popularity.
 #[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub enum Keys {
     /// Every key equally likely.
     Uniform,
@@ -121,9 +125,9 @@ pub struct Services {
     pub in_doubt_query_after: Option<HumanDuration>,
 }
 
-/// Broker settings.
+/// Broker settings, written `Broker(...)`.
 #[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(rename = "Broker", deny_unknown_fields)]
 pub struct BrokerSettings {
     /// Redelivery after this long without an ack (default 100ms).
     #[serde(default)]
@@ -144,6 +148,7 @@ pub struct Checks {
 
 /// A check, by name.
 #[derive(Clone, Copy, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub enum CheckName {
     /// All steps or none.
     Atomicity,
@@ -207,6 +212,7 @@ fn yes() -> bool {
 
 /// A latency distribution.
 #[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub enum Latency {
     /// Always the same.
     Constant(HumanDuration),
@@ -247,6 +253,7 @@ pub enum Latency {
 
 /// A scheduled fault.
 #[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub enum Fault {
     /// Groups of nodes that cannot reach each other.
     Partition {
@@ -326,6 +333,7 @@ impl Default for Stop {
 
 /// A model file.
 #[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub enum Model {
     /// Services, their data and the business transaction.
     System(System),
@@ -407,6 +415,7 @@ pub struct Step {
 
 /// A local transaction.
 #[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub enum Action {
     /// Add `delta` to a row, refused below `min` or above `max`.
     Add {
@@ -443,7 +452,8 @@ pub enum Action {
 }
 
 /// Which row a step touches.
-#[derive(Clone, Copy, Debug, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub enum KeyRef {
     /// The request's key.
     Request,
@@ -538,6 +548,7 @@ pub enum Strategy {
 
 /// Backoff jitter.
 #[derive(Clone, Copy, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub enum JitterSetting {
     /// None.
     None,
@@ -549,6 +560,7 @@ pub enum JitterSetting {
 
 /// How an orchestrator invokes steps.
 #[derive(Clone, Copy, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub enum InvocationSetting {
     /// Request/response with a timeout.
     Sync,

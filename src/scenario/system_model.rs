@@ -20,6 +20,13 @@ pub const RESERVED_NAMES: [&str; 6] = [
     "runner",
 ];
 
+/// The most steps a business transaction may have: the orchestrated saga's log keeps one bit
+/// per committed step in a `u64`.
+pub const MAX_STEPS: usize = 64;
+
+/// The most rows a table may start with: every row is created in memory before the run.
+pub const MAX_ROWS: u64 = 10_000_000;
+
 /// Checks a raw system and builds the model (`None` if anything was wrong; the checker has
 /// the errors).
 pub fn system(check: &mut Checker<'_>, raw: &raw::System, name: &str) -> Option<Model> {
@@ -41,6 +48,15 @@ pub fn system(check: &mut Checker<'_>, raw: &raw::System, name: &str) -> Option<
         }
         if service.tables.is_empty() {
             check.error_at_name(&[Step::Field("services")], service_name, format!("service `{service_name}` has no table"), "no data", Some("a service owns at least one table: tables: {\"accounts\": Table(rows: 100, initial: 1000)}".into()));
+        }
+        for (table_name, table) in &service.tables {
+            let path = [
+                Step::Field("services"),
+                Step::Key(service_name),
+                Step::Field("tables"),
+                Step::Key(table_name),
+            ];
+            self::table(check, &path, &format!("{service_name}.{table_name}"), table);
         }
         let db = service.db.as_ref();
         let default_cost = CostModel::default();
@@ -72,6 +88,34 @@ pub fn system(check: &mut Checker<'_>, raw: &raw::System, name: &str) -> Option<
             Some("list at least one Step(name:, service:, action:)".into()),
         );
     }
+    if raw.steps.len() > MAX_STEPS {
+        check.error(
+            &[Step::Field("steps"), Step::Index(MAX_STEPS)],
+            format!(
+                "the business transaction has {} steps, more than {MAX_STEPS}",
+                raw.steps.len()
+            ),
+            "one step too many",
+            Some(format!(
+                "the orchestrated saga logs one bit per step; keep at most {MAX_STEPS} steps"
+            )),
+        );
+    }
+    // Rows some step inserts, by (service, table, key): Add and Delete on them need no row at
+    // start (the Delete that compensates an Insert).
+    let inserted: Vec<(&str, &str, raw::KeyRef)> = raw
+        .steps
+        .iter()
+        .flat_map(|step| {
+            [Some(&step.action), step.compensation.as_ref()]
+                .into_iter()
+                .flatten()
+                .filter_map(move |action| match action {
+                    raw::Action::Insert { table, key, .. } => Some((step.service.as_str(), table.as_str(), *key)),
+                    _ => None,
+                })
+        })
+        .collect();
     let mut steps = Vec::new();
     for (index, step) in raw.steps.iter().enumerate() {
         let path = [Step::Field("steps"), Step::Index(index)];
@@ -83,32 +127,34 @@ pub fn system(check: &mut Checker<'_>, raw: &raw::System, name: &str) -> Option<
             .keys()
             .map(String::as_str)
             .collect();
-        let action_path = [path[0], path[1], Step::Field("action")];
-        let Some(action) = action(check, &action_path, &step.action, &tables, &step.service) else {
-            continue;
+        let table_rows = |table: &str| raw.services[&step.service].tables.get(table).map(|t| t.rows);
+        let is_inserted = |table: &str, key: raw::KeyRef| {
+            inserted
+                .iter()
+                .any(|&(s, t, k)| s == step.service && t == table && k == key)
         };
+        let action_path = [path[0], path[1], Step::Field("action")];
+        let action = self::action(check, &action_path, &step.action, &tables, &step.service);
+        if let Some((table, k)) = const_row(&step.action) {
+            row_exists(check, &action_path, table, k, table_rows(table), is_inserted(table, raw::KeyRef::Const(k)));
+        }
         let compensation = match &step.compensation {
             Some(raw) => {
                 let comp_path = [path[0], path[1], Step::Field("compensation")];
-                let Some(compensation) = self::action(check, &comp_path, raw, &tables, &step.service) else {
-                    continue;
-                };
-                compensation
-            }
-            None => match inverse(&action) {
-                Some(compensation) => compensation,
-                None => {
-                    check.error(
-                        &path,
-                        format!("step `{}` deletes a row and has no compensation", step.name),
-                        "no compensation",
-                        Some(
-                            "a delete cannot be undone automatically; write compensation: Insert(...)".into(),
-                        ),
-                    );
-                    continue;
+                let compensation = self::action(check, &comp_path, raw, &tables, &step.service);
+                let refusable = refusable(check, &comp_path, raw, &step.name);
+                if let Some((table, k)) = const_row(raw) {
+                    row_exists(check, &comp_path, table, k, table_rows(table), is_inserted(table, raw::KeyRef::Const(k)));
                 }
+                compensation.filter(|_| !refusable)
+            }
+            None => match &action {
+                Some(action) => inverse(check, &path, action, &step.name),
+                None => None,
             },
+        };
+        let (Some(action), Some(compensation)) = (action, compensation) else {
+            continue;
         };
         steps.push(StepSpec {
             name: step.name.clone(),
@@ -138,6 +184,23 @@ pub fn system(check: &mut Checker<'_>, raw: &raw::System, name: &str) -> Option<
         steps,
         audit,
     })
+}
+
+/// The table and row `action` needs to exist when it runs: Add and Delete need their row,
+/// unless a step of `model` inserts it (the Delete that compensates an Insert). `None` for an
+/// Insert, which creates its row.
+pub fn needed_row(model: &Model, service: ServiceId, action: &Action) -> Option<(TableId, KeyRef)> {
+    let (table, key) = match *action {
+        Action::Add { table, key, .. } | Action::Delete { table, key } => (table, key),
+        Action::Insert { .. } => return None,
+    };
+    let inserted = model
+        .steps
+        .iter()
+        .filter(|step| step.service == service)
+        .flat_map(|step| [&step.action, &step.compensation])
+        .any(|a| matches!(*a, Action::Insert { table: t, key: k, .. } if (t, k) == (table, key)));
+    (!inserted).then_some((table, key))
 }
 
 fn resolve_service(
@@ -240,24 +303,154 @@ fn action(
 }
 
 /// The compensation written by default: the opposite change, with no bounds (undoing must
-/// not fail), or the delete of an inserted row.
-fn inverse(action: &Action) -> Option<Action> {
-    match action {
+/// not fail), or the delete of an inserted row. A delete has none: re-inserting the row could
+/// be refused. `path` is the step's place, for errors.
+fn inverse(check: &mut Checker<'_>, path: &[Step<'_>], action: &Action, step: &str) -> Option<Action> {
+    match *action {
         Action::Add {
             table, key, delta, ..
-        } => Some(Action::Add {
-            table: *table,
-            key: *key,
-            delta: -delta,
-            bounds: Bounds::ANY,
-        }),
-        Action::Insert { table, key, .. } => Some(Action::Delete {
-            table: *table,
-            key: *key,
-        }),
-        Action::Delete { .. } => None,
+        } => match delta.checked_neg() {
+            Some(opposite) => Some(Action::Add {
+                table,
+                key,
+                delta: opposite,
+                bounds: Bounds::ANY,
+            }),
+            None => {
+                check.error(
+                    &[path, &[Step::Field("action"), Step::Field("delta")]].concat(),
+                    format!("step `{step}` adds {delta}, which has no opposite in a 64-bit integer"),
+                    "cannot be undone",
+                    Some(format!(
+                        "the default compensation adds -delta; use a delta above {}",
+                        i64::MIN
+                    )),
+                );
+                None
+            }
+        },
+        Action::Insert { table, key, .. } => Some(Action::Delete { table, key }),
+        Action::Delete { .. } => {
+            check.error(
+                path,
+                format!("step `{step}` deletes a row and has no compensation"),
+                "no compensation",
+                Some(
+                    "a deleted row cannot be restored safely (an Insert could be refused); \
+                     delete rows in compensations, or write an Add without bounds"
+                        .into(),
+                ),
+            );
+            None
+        }
     }
 }
+
+/// Reports a written compensation that could be refused for business reasons (a bounded Add,
+/// an Insert): a saga that cannot undo a step leaves it half done. True if it was reported.
+fn refusable(check: &mut Checker<'_>, path: &[Step<'_>], raw: &raw::Action, step: &str) -> bool {
+    let help = "a compensation must not fail for business reasons: write an Add without min or max, \
+                or a Delete";
+    match raw {
+        raw::Action::Add { min, max, .. } if min.is_some() || max.is_some() => {
+            let bound = if min.is_some() { "min" } else { "max" };
+            check.error(
+                &[path, &[Step::Field(bound)]].concat(),
+                format!("the compensation of step `{step}` has a `{bound}`, so it could be refused"),
+                "bounded compensation",
+                Some(help.into()),
+            );
+            true
+        }
+        raw::Action::Insert { .. } => {
+            check.error(
+                path,
+                format!("the compensation of step `{step}` inserts a row, which is refused if the row exists"),
+                "can be refused",
+                Some(help.into()),
+            );
+            true
+        }
+        raw::Action::Add { .. } | raw::Action::Delete { .. } => false,
+    }
+}
+
+/// Checks a table's size: every row is materialised, and an audit sums them.
+fn table(check: &mut Checker<'_>, path: &[Step<'_>], name: &str, table: &raw::Table) {
+    if table.rows > MAX_ROWS {
+        check.error(
+            &[path, &[Step::Field("rows")]].concat(),
+            format!("table `{name}` has {} rows, more than {MAX_ROWS}", table.rows),
+            "too many rows",
+            Some(format!(
+                "every row is created in memory at start; use at most {MAX_ROWS} rows"
+            )),
+        );
+    } else if i64::try_from(table.rows)
+        .ok()
+        .and_then(|rows| rows.checked_mul(table.initial))
+        .is_none()
+    {
+        check.error(
+            &[path, &[Step::Field("initial")]].concat(),
+            format!(
+                "table `{name}` overflows: {} rows of {} sum beyond a 64-bit integer",
+                table.rows, table.initial
+            ),
+            "overflows",
+            Some(format!(
+                "audits sum the rows; keep rows × initial within ±{}",
+                i64::MAX
+            )),
+        );
+    }
+}
+
+/// The table and row of an Add or Delete on a `Const` key: rows those need to exist.
+fn const_row(raw: &raw::Action) -> Option<(&str, u64)> {
+    match *raw {
+        raw::Action::Add {
+            ref table,
+            key: raw::KeyRef::Const(k),
+            ..
+        }
+        | raw::Action::Delete {
+            ref table,
+            key: raw::KeyRef::Const(k),
+        } => Some((table.as_str(), k)),
+        _ => None,
+    }
+}
+
+/// Reports a `Const(k)` row outside the table's `rows` that no step inserts. `rows` is `None`
+/// for an unknown table (reported elsewhere).
+fn row_exists(
+    check: &mut Checker<'_>,
+    path: &[Step<'_>],
+    table: &str,
+    k: u64,
+    rows: Option<u64>,
+    inserted: bool,
+) {
+    let Some(rows) = rows else { return };
+    if k < rows || inserted {
+        return;
+    }
+    let help = match rows {
+        0 => format!("table `{table}` starts empty; insert row {k} in a step, or give the table rows"),
+        _ => format!(
+            "Add and Delete need their row: use Const(0) to Const({}), or insert row {k} in a step",
+            rows - 1
+        ),
+    };
+    check.error(
+        &[path, &[Step::Field("key")]].concat(),
+        format!("row {k} is not in table `{table}`, which has {rows} rows (keys 0..{rows})"),
+        "no such row",
+        Some(help),
+    );
+}
+
 
 fn key_ref(raw: raw::KeyRef) -> KeyRef {
     match raw {

@@ -7,12 +7,16 @@ use crate::check::CheckKind;
 use crate::net::Probability;
 use crate::sim::Duration;
 use crate::strategy::StrategyKind;
-use crate::system::model::Model as SystemModel;
+use crate::system::model::{KeyRef, Model as SystemModel};
 use crate::workload::{ArrivalProcess, KeyPopularity, WorkloadSpec};
 
 use super::locate::Step;
 use super::raw;
 use super::validate::{Checker, nonzero};
+
+/// The most requests a workload may send: the whole plan is drawn and kept in memory before
+/// the run.
+pub const MAX_REQUESTS: u64 = 100_000_000;
 
 /// A checked system run, minus the network and faults the scenario shares with pingmesh.
 #[derive(Clone, Debug)]
@@ -58,7 +62,7 @@ pub fn setup(check: &mut Checker<'_>, raw: &raw::Scenario, model: &Arc<SystemMod
         }
     };
     let workload = match &raw.workload {
-        Some(w) => workload(check, w),
+        Some(w) => workload(check, w).filter(|spec| keys_fit(check, w, spec.key_count, model)),
         None => {
             check.error(
                 &[Step::Field("model")],
@@ -170,6 +174,17 @@ fn workload(check: &mut Checker<'_>, raw: &raw::Workload) -> Option<WorkloadSpec
         &[Step::Field("workload"), Step::Field("audit_share")],
         "workload audit_share",
     );
+    let too_many = raw.requests > MAX_REQUESTS;
+    if too_many {
+        check.error(
+            &[Step::Field("workload"), Step::Field("requests")],
+            format!("workload requests {} is more than {MAX_REQUESTS}", raw.requests),
+            "too many requests",
+            Some(format!(
+                "the request plan is kept in memory; send at most {MAX_REQUESTS} requests per run"
+            )),
+        );
+    }
     let spec = WorkloadSpec {
         request_count: raw.requests,
         arrival,
@@ -178,7 +193,7 @@ fn workload(check: &mut Checker<'_>, raw: &raw::Workload) -> Option<WorkloadSpec
         audit_share,
     };
     match spec.validate() {
-        Ok(()) => Some(spec),
+        Ok(()) => (!too_many).then_some(spec),
         Err(errors) => {
             for e in errors {
                 let field = e.what.strip_prefix("workload.").unwrap_or("requests");
@@ -193,6 +208,46 @@ fn workload(check: &mut Checker<'_>, raw: &raw::Workload) -> Option<WorkloadSpec
             None
         }
     }
+}
+
+/// Reports a `key_count` larger than a table whose rows requests need: a step that adds to or
+/// deletes the request's key (or its second key) needs that row to exist. True if it fits.
+fn keys_fit(check: &mut Checker<'_>, raw: &raw::Workload, key_count: u64, model: &SystemModel) -> bool {
+    let tightest = model
+        .steps
+        .iter()
+        .flat_map(|step| [&step.action, &step.compensation].map(|action| (step, action)))
+        .filter_map(|(step, action)| {
+            let (table, key) = super::system_model::needed_row(model, step.service, action)?;
+            let table = &model.services[step.service.index()].tables[table.index()];
+            matches!(key, KeyRef::Request | KeyRef::Other).then_some((step, key, table))
+        })
+        .min_by_key(|(_, _, table)| table.key_count);
+    let Some((step, key, table)) = tightest else {
+        return true;
+    };
+    if key_count <= table.key_count {
+        return true;
+    }
+    let service = &model.services[step.service.index()].name;
+    let (path, written) = match raw.key_count {
+        Some(_) => (&[Step::Field("workload"), Step::Field("key_count")][..], ""),
+        None => (&[Step::Field("workload")][..], " (the default)"),
+    };
+    check.error(
+        path,
+        format!(
+            "workload key_count {key_count}{written} is more than the {} rows of table `{service}.{}`",
+            table.key_count, table.name
+        ),
+        "more keys than rows",
+        Some(format!(
+            "step `{}` needs the row of key {key:?} to exist; use key_count: {} or fewer, or give the \
+             table more rows",
+            step.name, table.key_count
+        )),
+    );
+    false
 }
 
 fn check_kind(name: raw::CheckName) -> CheckKind {

@@ -150,6 +150,12 @@ impl Database {
         self.up = true;
     }
 
+    /// What operations and forced log writes cost, so a caller can charge work it is about
+    /// to do (a commit's log force) before doing it.
+    pub fn cost_model(&self) -> CostModel {
+        self.cost
+    }
+
     /// The virtual time of the work done since the last call, and resets it.
     pub fn take_cost(&mut self) -> Duration {
         Duration::from_us(std::mem::take(&mut self.cost_us))

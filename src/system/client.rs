@@ -74,4 +74,12 @@ impl Actor<Msg> for Client {
     }
 
     fn on_crash(&mut self) {}
+
+    /// Resumes with the first request due from now on: those due while it was down were
+    /// never sent (the client was down), and none is sent twice.
+    fn on_recover(&mut self, ctx: &mut Ctx<'_, Msg>) {
+        let now = ctx.now();
+        let next = self.plan.partition_point(|request| request.at < now);
+        self.schedule(ctx, next);
+    }
 }

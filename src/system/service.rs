@@ -82,6 +82,10 @@ pub struct Service {
     // Volatile.
     active: BTreeMap<LocalTxId, Active>,
     relay_sent_at: BTreeMap<OutboxId, Instant>,
+    /// The pending in-doubt query timer of each prepared step, cancelled by its decision.
+    in_doubt_timers: BTreeMap<(GlobalTxId, u16), TimerId>,
+    /// Prepared steps whose decision is being forced to the log.
+    deciding: std::collections::BTreeSet<(GlobalTxId, u16)>,
     /// A relay tick is scheduled. The relay sleeps while the outbox is empty, so a quiet
     /// system comes to rest instead of polling forever.
     relay_armed: bool,
@@ -163,6 +167,8 @@ impl Service {
             active: BTreeMap::new(),
             relay_sent_at: BTreeMap::new(),
             relay_armed: false,
+            in_doubt_timers: BTreeMap::new(),
+            deciding: std::collections::BTreeSet::new(),
             model,
         }
     }
@@ -374,9 +380,21 @@ impl Service {
         outcome
     }
 
+    /// Arms the call's completion: processing, the database work done so far, and the work
+    /// its end will do (recording the idempotency key and forcing the commit or prepare
+    /// record), so the call holds its locks until its log write is durable and the reply
+    /// leaves only then. The end's actual cost is then discarded in `complete`.
     fn schedule_completion(&mut self, ctx: &mut Ctx<'_, Msg>, local: LocalTxId) {
+        let active = self.active.get(&local).expect("completing an active call");
+        let (call, phase) = (active.call, active.phase);
+        let (ops, forced) = match phase {
+            Phase::Ready | Phase::NoOp => (u64::from(call.idempotent), 1),
+            Phase::Refused if call.idempotent && call.kind == StepKind::Action => (1, 1),
+            Phase::Replay | Phase::Refused | Phase::Fenced => (0, 0),
+            Phase::CheckReplay | Phase::CheckAction | Phase::Apply => unreachable!("only finished calls complete"),
+        };
         let processing = self.model.services[self.config.id.index()].processing;
-        let delay = processing + self.db.take_cost();
+        let delay = processing + self.db.take_cost() + self.db.cost_model().of(ops, forced);
         ctx.set_timer(delay, Msg::Timer(TimerMsg::LocalDone { local: local.0 }));
     }
 
@@ -404,7 +422,8 @@ impl Service {
                         gtx: call.gtx,
                         step: call.step,
                     };
-                    ctx.set_timer(self.config.in_doubt_query_after, Msg::Timer(timer));
+                    let id = ctx.set_timer(self.config.in_doubt_query_after, Msg::Timer(timer));
+                    self.in_doubt_timers.insert((call.gtx, call.step), id);
                 }
                 (LocalResult::Prepared, Vec::new(), active.write)
             }
@@ -447,6 +466,8 @@ impl Service {
                 unreachable!("only finished calls complete")
             }
         };
+        // Charged ahead, in `schedule_completion`.
+        let _ = self.db.take_cost();
         let replay = active.phase == Phase::Replay;
         let service = self.config.id;
         let (gtx, step, kind, mode) = (call.gtx, call.step, call.kind, call.mode);
@@ -507,6 +528,8 @@ impl Service {
         session.begin(local, ctx.now()).expect("fresh");
         session.append_outbox(local, encode_event(event)).expect("active");
         session.commit(local, ctx.now()).expect("commits");
+        // Bookkeeping of an ended call: its time is not charged to the next one.
+        let _ = self.db.take_cost();
         self.arm_relay(ctx);
     }
 
@@ -532,6 +555,9 @@ impl Service {
                 };
                 ctx.send(caller, msg);
             }
+            // A busy call did nothing: leave the delivery unacknowledged so the broker
+            // redelivers it, rather than retrying here too (which would run it twice).
+            Reply::Broker { .. } if result == LocalResult::Busy => {}
             Reply::Broker { topic, offset } => {
                 self.participant_done(ctx, call, result);
                 // A busy call did nothing: leave the delivery unacknowledged so the broker
@@ -609,32 +635,41 @@ impl Service {
 
     // ----- 2PC decisions -------------------------------------------------------------------
 
+    /// A 2PC decision for a prepared step: force it to the log (locks stay held meanwhile),
+    /// then apply it and acknowledge (`decision_forced`). A decision for a step not prepared
+    /// here (a duplicate, or one never prepared) is acknowledged at once.
     fn decide(&mut self, ctx: &mut Ctx<'_, Msg>, src: ActorId, gtx: GlobalTxId, step: u16, commit: bool) {
-        if let Some(prepared) = self.prepared.remove(&(gtx, step)) {
-            let now = ctx.now();
-            let mut session = self.db.access(ctx.me()).expect("owner");
-            let woken = if commit {
-                session.commit(prepared.local, now).expect("prepared tx commits")
-            } else {
-                session.abort(prepared.local, now).expect("prepared tx aborts")
-            };
-            let in_doubt_us = (now - prepared.since).as_us();
-            let service = self.config.id;
-            self.record(
-                ctx,
-                HistoryEvent::Decided {
-                    service,
-                    gtx,
-                    step,
-                    commit,
-                    in_doubt_us,
-                },
-            );
-            ctx.count("service.in_doubt_us", in_doubt_us);
-            self.wake(ctx, woken);
+        if !self.prepared.contains_key(&(gtx, step)) {
+            ctx.send(src, Msg::Strategy(StrategyMsg::DecideAck { gtx, step }));
+            return;
         }
-        // Unknown: decided before (a duplicate decision) or never prepared. Ack either way.
-        ctx.send(src, Msg::Strategy(StrategyMsg::DecideAck { gtx, step }));
+        if self.deciding.insert((gtx, step)) {
+            let force = self.db.cost_model().of(0, 1);
+            let timer = TimerMsg::DecisionForced { gtx, step, commit, coordinator: src };
+            ctx.set_timer(force, Msg::Timer(timer));
+        }
+    }
+
+    fn decision_forced(&mut self, ctx: &mut Ctx<'_, Msg>, gtx: GlobalTxId, step: u16, commit: bool, coordinator: ActorId) {
+        self.deciding.remove(&(gtx, step));
+        let Some(prepared) = self.prepared.remove(&(gtx, step)) else { return };
+        if let Some(timer) = self.in_doubt_timers.remove(&(gtx, step)) {
+            ctx.cancel_timer(timer);
+        }
+        let now = ctx.now();
+        let mut session = self.db.access(ctx.me()).expect("owner");
+        let woken = if commit {
+            session.commit(prepared.local, now).expect("prepared tx commits")
+        } else {
+            session.abort(prepared.local, now).expect("prepared tx aborts")
+        };
+        let _ = self.db.take_cost(); // charged ahead, in `decide`
+        let in_doubt_us = (now - prepared.since).as_us();
+        let service = self.config.id;
+        self.record(ctx, HistoryEvent::Decided { service, gtx, step, commit, in_doubt_us });
+        ctx.count("service.in_doubt_us", in_doubt_us);
+        self.wake(ctx, woken);
+        ctx.send(coordinator, Msg::Strategy(StrategyMsg::DecideAck { gtx, step }));
     }
 
     // ----- outbox relay --------------------------------------------------------------------
@@ -679,6 +714,8 @@ impl Service {
         self.relay_sent_at.remove(&id);
         let mut session = self.db.access(ctx.me()).expect("owner");
         session.mark_published(&[id]);
+        // The relay works in the background: its log writes delay no call.
+        let _ = self.db.take_cost();
     }
 
     fn audit_total(&self) -> i64 {
@@ -804,8 +841,12 @@ impl Actor<Msg> for Service {
                     ctx.count("service.in_doubt_queries", 1);
                     ctx.send(coordinator, Msg::Strategy(StrategyMsg::Query { gtx, step }));
                     let again = Msg::Timer(TimerMsg::InDoubt { gtx, step });
-                    ctx.set_timer(self.config.in_doubt_query_after, again);
+                    let id = ctx.set_timer(self.config.in_doubt_query_after, again);
+                    self.in_doubt_timers.insert((gtx, step), id);
                 }
+            }
+            TimerMsg::DecisionForced { gtx, step, commit, coordinator } => {
+                self.decision_forced(ctx, gtx, step, commit, coordinator)
             }
             TimerMsg::RelayTick => self.relay_tick(ctx),
             TimerMsg::DualWrite { event } => self.dual_write(ctx, event),
@@ -818,6 +859,8 @@ impl Actor<Msg> for Service {
         self.active.clear();
         self.relay_sent_at.clear();
         self.relay_armed = false;
+        self.in_doubt_timers.clear();
+        self.deciding.clear();
         if let Some(participant) = self.participant.as_mut() {
             participant.on_crash();
         }

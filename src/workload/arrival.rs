@@ -5,9 +5,10 @@
 //! pure-Rust `libm` crate rather than the platform's maths library, as in `net::latency`: a seed
 //! gives the same instants on every machine. Everything else is integer microseconds.
 
-use rand::{Rng as _, RngExt as _};
+use rand::RngExt as _;
 
 use super::error::WorkloadError;
+use crate::net::latency::open_unit;
 use crate::sim::{Duration, Instant, Rng};
 
 /// How request arrival times are spaced.
@@ -122,7 +123,11 @@ impl ArrivalProcess {
             } => {
                 let mut remaining = count;
                 let mut burst_index = 0u64;
-                let mut offsets_us = Vec::with_capacity(burst_size as usize);
+                // At most `count` offsets are ever drawn: a huge burst size must not reserve
+                // memory for requests that never come.
+                let mut offsets_us = Vec::with_capacity(
+                    usize::try_from(count.min(u64::from(burst_size))).expect("at most a u32"),
+                );
                 while remaining > 0 {
                     let burst_start = start + Duration::from_us(every.as_us().saturating_mul(burst_index));
                     let size = remaining.min(u64::from(burst_size));
@@ -146,13 +151,10 @@ impl ArrivalProcess {
     }
 }
 
-/// A uniform float in (0, 1], from 53 random bits; never zero, so `ln` is finite.
-fn open_unit(rng: &mut Rng) -> f64 {
-    ((rng.next_u64() >> 11) + 1) as f64 * (1.0 / (1u64 << 53) as f64)
-}
-
 #[cfg(test)]
 mod tests {
+    use rand::Rng as _;
+
     use super::*;
     use crate::sim::{Purpose, SeedTree};
 
@@ -256,6 +258,19 @@ mod tests {
             .map(Instant::from_us)
             .collect();
         assert_eq!(plan, want);
+    }
+
+    #[test]
+    fn a_huge_burst_size_with_few_requests_reserves_only_what_it_draws() {
+        // Reserving `burst_size` offsets up front would ask for 32 GiB here.
+        let plan = ArrivalProcess::Bursts {
+            burst_size: u32::MAX,
+            within: Duration::from_ms(1),
+            every: Duration::from_ms(1),
+        }
+        .arrivals(3, Instant::ZERO, &mut rng(1));
+        assert_eq!(plan.len(), 3);
+        assert_non_decreasing(&plan);
     }
 
     #[test]

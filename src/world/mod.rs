@@ -228,6 +228,10 @@ impl<M: Message> World<M> {
                     .apply_cut(cut_spec, matches!(action, FaultAction::CutStart(_)));
                 None
             }
+            // A plan never crashes a crashed actor nor restarts a live one (`FaultPlan`
+            // rejects overlapping windows); stay safe if one did.
+            FaultAction::Crash(id) if !core.lives[id.index()].up => None,
+            FaultAction::Restart(id) if core.lives[id.index()].up => None,
             FaultAction::Crash(id) => {
                 let life = &mut core.lives[id.index()];
                 life.up = false;
@@ -256,7 +260,7 @@ impl<M: Message> World<M> {
             note,
             None,
         );
-        if let FaultAction::Restart(id) = action {
+        if let (FaultAction::Restart(id), Some(_)) = (action, node) {
             let mut ctx = Ctx { core, me: id };
             self.actors[id.index()].on_recover(&mut ctx);
         }

@@ -3,7 +3,7 @@
 use petgraph::dot::{Config, Dot};
 use petgraph::graph::DiGraph;
 
-use crate::scenario::Model;
+use super::Model;
 
 /// The model as a graph: for a system, the client and gateway, every service, and one edge
 /// per step from the gateway to the service running it (labelled with the step's number and
