@@ -207,15 +207,24 @@ impl SystemWorld {
     /// Runs every check on the run as it stands (`outcome` says whether it came to rest).
     pub fn check(&self, outcome: &crate::world::RunOutcome) -> Vec<crate::check::Verdict> {
         let history = self.history();
+        crate::check::run_all(&self.facts(&history, outcome))
+    }
+
+    /// What the checks and the report read: `history` (from [`SystemWorld::history`]) folded
+    /// per transaction, with the services' final data.
+    pub fn facts<'a>(
+        &'a self,
+        history: &History,
+        outcome: &crate::world::RunOutcome,
+    ) -> crate::check::RunFacts<'a> {
         let rows = crate::check::RunFacts::rows_of(self.services().map(Service::db));
-        let facts = crate::check::RunFacts::new(
+        crate::check::RunFacts::new(
             &self.wiring.model,
-            &history,
+            history,
             rows,
             outcome.stop.is_quiescent(),
             outcome.end,
-        );
-        crate::check::run_all(&facts)
+        )
     }
 
     /// Everything the gateway and the services recorded, in run order.

@@ -1,7 +1,8 @@
 //! The `consim` command line: parse arguments, load, run, print, exit.
 //!
 //! Exit codes: 0 the run completed (whatever it found), 1 bad input (a message with file,
-//! line and column is printed), 101 a bug in consim (Rust's panic code).
+//! line and column is printed), 2 a check the scenario lists under `must_hold` failed or could
+//! not be judged, 101 a bug in consim (Rust's panic code).
 
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
@@ -191,15 +192,13 @@ fn run(
         }
         Format::Json => println!("{}", run.report.to_json()),
     }
-    if !run.report.holds(scenario.must_hold()) {
-        let failed = run
-            .report
-            .checks
-            .iter()
-            .filter(|v| !v.passed && scenario.must_hold().contains(&v.check));
-        return Err(Failure::MustHoldViolated(
-            failed.map(|v| v.check.name().to_string()).collect(),
-        ));
+    let not_holding: Vec<String> = run
+        .report
+        .not_holding(scenario.must_hold())
+        .map(|v| v.check.name().to_string())
+        .collect();
+    if !not_holding.is_empty() {
+        return Err(Failure::MustHoldViolated(not_holding));
     }
     Ok(())
 }

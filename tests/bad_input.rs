@@ -159,7 +159,10 @@ fn a_typo_in_a_variant_field_is_an_error_not_ignored() {
     assert_eq!((file.as_str(), line), ("tests/data/bad/typo_in_fault.ron", 5));
     assert!(message.contains("restrat"), "{message}");
     let [(file, line, message)] = located(&load_error("typo_in_action.ron")).try_into().unwrap();
-    assert_eq!((file.as_str(), line), ("tests/data/bad/models/typo_in_action.ron", 4));
+    assert_eq!(
+        (file.as_str(), line),
+        ("tests/data/bad/models/typo_in_action.ron", 4)
+    );
     assert!(message.contains("mn"), "{message}");
 }
 
@@ -188,7 +191,10 @@ fn model_limits_and_overflows_are_located() {
         (6, "table `bank.huge` has 20000000 rows, more than 10000000"),
         (7, "table `bank.ledger` overflows"),
         (11, "row 2 is not in table `fees`, which has 2 rows"),
-        (12, "step `drain` adds -9223372036854775808, which has no opposite"),
+        (
+            12,
+            "step `drain` adds -9223372036854775808, which has no opposite",
+        ),
     ];
     assert_eq!(lines.len(), want.len(), "{lines:?}");
     for ((line, message), (want_line, want_start)) in lines.iter().zip(want) {
@@ -202,7 +208,9 @@ fn model_limits_and_overflows_are_located() {
 
 #[test]
 fn a_workload_needs_a_row_for_every_key_and_a_bounded_size() {
-    let [(_, line, message)] = located(&load_error("more_keys_than_rows.ron")).try_into().unwrap();
+    let [(_, line, message)] = located(&load_error("more_keys_than_rows.ron"))
+        .try_into()
+        .unwrap();
     assert_eq!(line, 5);
     assert_eq!(
         message,

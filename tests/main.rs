@@ -2,6 +2,8 @@
 
 /// Every file under tests/data/bad/ fails with a located message; renderings are snapshots.
 mod bad_input;
+/// The binary: exit codes, the default run, JSON reports and traces, check/graph/list.
+mod cli;
 /// Same seed, same trace hash; different seed, different hash; a golden hash pins both
 /// build profiles to one value.
 mod determinism;

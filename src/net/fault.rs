@@ -191,7 +191,9 @@ impl FaultPlan {
                 if *drift_ppm > 1_000_000 {
                     return Err(bad(
                         &what,
-                        &format!("drift {drift_ppm} ppm is more than a clock running twice as fast; use at most 1000000"),
+                        &format!(
+                            "drift {drift_ppm} ppm is more than a clock running twice as fast; use at most 1000000"
+                        ),
                     ));
                 }
                 self.events.push((*at, FaultAction::Drift(id, *drift_ppm)));
@@ -376,7 +378,11 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.contains("crashes again at 20ms while still down"), "{err}");
-        let drift = |ppm| FaultSpec::ClockDrift { node: "order".into(), at: Instant::ZERO, drift_ppm: ppm };
+        let drift = |ppm| FaultSpec::ClockDrift {
+            node: "order".into(),
+            at: Instant::ZERO,
+            drift_ppm: ppm,
+        };
         assert!(error_of(drift(2_000_000)).contains("twice as fast"));
         assert!(error_of(drift(-1_000_000)).contains("stop or reverse"));
         let partition = |groups: Vec<Vec<String>>, until| FaultSpec::Partition {

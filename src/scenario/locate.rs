@@ -227,7 +227,10 @@ mod tests {
         let span = locate(source, &path).expect("path exists");
         assert_eq!(&source[span.clone()], "2");
         assert_eq!(source[..span.start].lines().count(), 3);
-        assert_eq!(locate(source, &[Step::Field("services"), Step::Key("bank")]), None);
+        assert_eq!(
+            locate(source, &[Step::Field("services"), Step::Key("bank")]),
+            None
+        );
     }
 
     #[test]

@@ -5,6 +5,7 @@
 //! the fault schedule and the stop condition. `load` parses both files with serde + ron,
 //! then `validate.rs` checks names, probabilities, distributions and fault windows, and
 //! reports every mistake with file, line, column and a hint (`error.rs`, `locate.rs`).
+//! `graph.rs` draws a checked model's topology for `consim graph`.
 //!
 //! **Boundary:** the raw serde types (`raw.rs`) stay in this module; nothing below it
 //! derives `Deserialize`.
@@ -356,17 +357,8 @@ impl Scenario {
         let config = self.system_config().expect("a system scenario");
         let mut built = config.build(seed, trace_level).expect("validated at load");
         let outcome = built.world.run(self.limits);
-        // `SystemWorld::check` does these steps too, but keeps the history and the facts to
-        // itself; the report needs both, so they are built once here the same way.
         let history = built.history();
-        let rows = crate::check::RunFacts::rows_of(built.services().map(crate::system::service::Service::db));
-        let facts = crate::check::RunFacts::new(
-            &built.wiring.model,
-            &history,
-            rows,
-            outcome.stop.is_quiescent(),
-            outcome.end,
-        );
+        let facts = built.facts(&history, &outcome);
         let checks = crate::check::run_all(&facts);
         let model_name = &built.wiring.model.name;
         let report = RunReport::new(&self.name, model_name, seed, &built.world, outcome).with_system(

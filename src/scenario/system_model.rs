@@ -111,8 +111,10 @@ pub fn system(check: &mut Checker<'_>, raw: &raw::System, name: &str) -> Option<
                 .into_iter()
                 .flatten()
                 .filter_map(move |action| match action {
-                    raw::Action::Insert { table, key, .. } => Some((step.service.as_str(), table.as_str(), *key)),
-                    _ => None,
+                    raw::Action::Insert { table, key, .. } => {
+                        Some((step.service.as_str(), table.as_str(), *key))
+                    }
+                    raw::Action::Add { .. } | raw::Action::Delete { .. } => None,
                 })
         })
         .collect();
@@ -127,31 +129,34 @@ pub fn system(check: &mut Checker<'_>, raw: &raw::System, name: &str) -> Option<
             .keys()
             .map(String::as_str)
             .collect();
-        let table_rows = |table: &str| raw.services[&step.service].tables.get(table).map(|t| t.rows);
-        let is_inserted = |table: &str, key: raw::KeyRef| {
-            inserted
-                .iter()
-                .any(|&(s, t, k)| s == step.service && t == table && k == key)
+        // An Add or Delete on a `Const` row needs the row: in the table from the start, or
+        // inserted by a step. An unknown table is reported by `action`.
+        let const_row_exists = |check: &mut Checker<'_>, path: &[Step<'_>], action: &raw::Action| {
+            let Some((table, k)) = const_row(action) else {
+                return;
+            };
+            let Some(rows) = raw.services[&step.service].tables.get(table).map(|t| t.rows) else {
+                return;
+            };
+            let row = (step.service.as_str(), table, raw::KeyRef::Const(k));
+            if k >= rows && !inserted.contains(&row) {
+                missing_row(check, path, table, k, rows);
+            }
         };
         let action_path = [path[0], path[1], Step::Field("action")];
         let action = self::action(check, &action_path, &step.action, &tables, &step.service);
-        if let Some((table, k)) = const_row(&step.action) {
-            row_exists(check, &action_path, table, k, table_rows(table), is_inserted(table, raw::KeyRef::Const(k)));
-        }
+        const_row_exists(check, &action_path, &step.action);
         let compensation = match &step.compensation {
             Some(raw) => {
                 let comp_path = [path[0], path[1], Step::Field("compensation")];
                 let compensation = self::action(check, &comp_path, raw, &tables, &step.service);
                 let refusable = refusable(check, &comp_path, raw, &step.name);
-                if let Some((table, k)) = const_row(raw) {
-                    row_exists(check, &comp_path, table, k, table_rows(table), is_inserted(table, raw::KeyRef::Const(k)));
-                }
+                const_row_exists(check, &comp_path, raw);
                 compensation.filter(|_| !refusable)
             }
-            None => match &action {
-                Some(action) => inverse(check, &path, action, &step.name),
-                None => None,
-            },
+            None => action
+                .as_ref()
+                .and_then(|action| inverse(check, &path, action, &step.name)),
         };
         let (Some(action), Some(compensation)) = (action, compensation) else {
             continue;
@@ -365,7 +370,9 @@ fn refusable(check: &mut Checker<'_>, path: &[Step<'_>], raw: &raw::Action, step
         raw::Action::Insert { .. } => {
             check.error(
                 path,
-                format!("the compensation of step `{step}` inserts a row, which is refused if the row exists"),
+                format!(
+                    "the compensation of step `{step}` inserts a row, which is refused if the row exists"
+                ),
                 "can be refused",
                 Some(help.into()),
             );
@@ -422,20 +429,8 @@ fn const_row(raw: &raw::Action) -> Option<(&str, u64)> {
     }
 }
 
-/// Reports a `Const(k)` row outside the table's `rows` that no step inserts. `rows` is `None`
-/// for an unknown table (reported elsewhere).
-fn row_exists(
-    check: &mut Checker<'_>,
-    path: &[Step<'_>],
-    table: &str,
-    k: u64,
-    rows: Option<u64>,
-    inserted: bool,
-) {
-    let Some(rows) = rows else { return };
-    if k < rows || inserted {
-        return;
-    }
+/// Reports that row `k` of `table` (with `rows` rows) is missing for the action at `path`.
+fn missing_row(check: &mut Checker<'_>, path: &[Step<'_>], table: &str, k: u64, rows: u64) {
     let help = match rows {
         0 => format!("table `{table}` starts empty; insert row {k} in a step, or give the table rows"),
         _ => format!(
@@ -451,12 +446,104 @@ fn row_exists(
     );
 }
 
-
 fn key_ref(raw: raw::KeyRef) -> KeyRef {
     match raw {
         raw::KeyRef::Request => KeyRef::Request,
         raw::KeyRef::Other => KeyRef::Other,
         raw::KeyRef::Tx => KeyRef::Tx,
         raw::KeyRef::Const(k) => KeyRef::Const(k),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use super::*;
+
+    /// The model `source` describes, or the messages of its errors.
+    fn check(source: &str) -> Result<Model, Vec<String>> {
+        let path = Path::new("model.ron");
+        let messages =
+            |errors: &[crate::scenario::FileError]| errors.iter().map(|e| e.message.clone()).collect();
+        let raw: raw::Model =
+            super::super::validate::parse(path, source).map_err(|e| messages(e.errors()))?;
+        let raw::Model::System(raw) = raw else {
+            panic!("a system model expected")
+        };
+        let mut checker = Checker::new(path, source);
+        system(&mut checker, &raw, "model").ok_or_else(|| messages(&checker.errors))
+    }
+
+    #[test]
+    fn a_row_a_step_inserts_needs_no_row_at_start() {
+        let model = check(
+            r#"System(
+                services: {"order": Service(tables: {"orders": Table(rows: 0)})},
+                steps: [
+                    Step(name: "fixed", service: "order", action: Insert(table: "orders", key: Const(7), value: 1)),
+                    Step(name: "own", service: "order", action: Insert(table: "orders", key: Request, value: 1)),
+                ],
+            )"#,
+        )
+        .expect("the deletes that compensate inserts need no row");
+        for step in &model.steps {
+            assert!(matches!(step.compensation, Action::Delete { .. }), "{step:?}");
+            assert_eq!(
+                needed_row(&model, step.service, &step.compensation),
+                None,
+                "{step:?}"
+            );
+            assert_eq!(needed_row(&model, step.service, &step.action), None, "{step:?}");
+        }
+    }
+
+    #[test]
+    fn an_add_needs_its_row_and_is_undone_by_the_unbounded_opposite() {
+        let model = check(
+            r#"System(
+                services: {"bank": Service(tables: {"accounts": Table(rows: 3, initial: 10)})},
+                steps: [Step(name: "debit", service: "bank", action: Add(table: "accounts", key: Const(2), delta: -4, min: 0))],
+            )"#,
+        )
+        .expect("row 2 exists");
+        let step = &model.steps[0];
+        assert_eq!(
+            step.compensation,
+            Action::Add {
+                table: TableId(0),
+                key: KeyRef::Const(2),
+                delta: 4,
+                bounds: Bounds::ANY,
+            }
+        );
+        assert_eq!(
+            needed_row(&model, step.service, &step.action),
+            Some((TableId(0), KeyRef::Const(2)))
+        );
+    }
+
+    #[test]
+    fn every_mistake_in_a_step_is_reported_not_only_the_first() {
+        let errors = check(
+            r#"System(
+                services: {"bank": Service(tables: {"accounts": Table(rows: 3)})},
+                steps: [Step(
+                    name: "debit",
+                    service: "bank",
+                    action: Add(table: "acounts", key: Request, delta: -4),
+                    compensation: Add(table: "accounts", key: Const(3), delta: 4, min: 0),
+                )],
+            )"#,
+        )
+        .expect_err("three mistakes");
+        assert_eq!(
+            errors,
+            [
+                "service `bank` has no table `acounts`",
+                "the compensation of step `debit` has a `min`, so it could be refused",
+                "row 3 is not in table `accounts`, which has 3 rows (keys 0..3)",
+            ]
+        );
     }
 }

@@ -159,7 +159,14 @@ impl Gateway {
             );
             if self.config.audited.is_empty() {
                 // A model that audits nothing: the (empty) sum is known at once.
-                self.record(ctx, HistoryEvent::Audit { req, total: 0, complete: true });
+                self.record(
+                    ctx,
+                    HistoryEvent::Audit {
+                        req,
+                        total: 0,
+                        complete: true,
+                    },
+                );
                 self.answer(ctx, client, req, None, ctx.now(), RequestOutcome::AuditDone);
                 return;
             }
@@ -172,7 +179,10 @@ impl Gateway {
                     },
                 );
             }
-            let deadline = ctx.set_timer(self.config.request_timeout, Msg::Timer(TimerMsg::AuditDeadline { req }));
+            let deadline = ctx.set_timer(
+                self.config.request_timeout,
+                Msg::Timer(TimerMsg::AuditDeadline { req }),
+            );
             let audit = PendingAudit {
                 client,
                 started: ctx.now(),

@@ -391,7 +391,9 @@ impl Service {
             Phase::Ready | Phase::NoOp => (u64::from(call.idempotent), 1),
             Phase::Refused if call.idempotent && call.kind == StepKind::Action => (1, 1),
             Phase::Replay | Phase::Refused | Phase::Fenced => (0, 0),
-            Phase::CheckReplay | Phase::CheckAction | Phase::Apply => unreachable!("only finished calls complete"),
+            Phase::CheckReplay | Phase::CheckAction | Phase::Apply => {
+                unreachable!("only finished calls complete")
+            }
         };
         let processing = self.model.services[self.config.id.index()].processing;
         let delay = processing + self.db.take_cost() + self.db.cost_model().of(ops, forced);
@@ -645,14 +647,28 @@ impl Service {
         }
         if self.deciding.insert((gtx, step)) {
             let force = self.db.cost_model().of(0, 1);
-            let timer = TimerMsg::DecisionForced { gtx, step, commit, coordinator: src };
+            let timer = TimerMsg::DecisionForced {
+                gtx,
+                step,
+                commit,
+                coordinator: src,
+            };
             ctx.set_timer(force, Msg::Timer(timer));
         }
     }
 
-    fn decision_forced(&mut self, ctx: &mut Ctx<'_, Msg>, gtx: GlobalTxId, step: u16, commit: bool, coordinator: ActorId) {
+    fn decision_forced(
+        &mut self,
+        ctx: &mut Ctx<'_, Msg>,
+        gtx: GlobalTxId,
+        step: u16,
+        commit: bool,
+        coordinator: ActorId,
+    ) {
         self.deciding.remove(&(gtx, step));
-        let Some(prepared) = self.prepared.remove(&(gtx, step)) else { return };
+        let Some(prepared) = self.prepared.remove(&(gtx, step)) else {
+            return;
+        };
         if let Some(timer) = self.in_doubt_timers.remove(&(gtx, step)) {
             ctx.cancel_timer(timer);
         }
@@ -666,7 +682,16 @@ impl Service {
         let _ = self.db.take_cost(); // charged ahead, in `decide`
         let in_doubt_us = (now - prepared.since).as_us();
         let service = self.config.id;
-        self.record(ctx, HistoryEvent::Decided { service, gtx, step, commit, in_doubt_us });
+        self.record(
+            ctx,
+            HistoryEvent::Decided {
+                service,
+                gtx,
+                step,
+                commit,
+                in_doubt_us,
+            },
+        );
         ctx.count("service.in_doubt_us", in_doubt_us);
         self.wake(ctx, woken);
         ctx.send(coordinator, Msg::Strategy(StrategyMsg::DecideAck { gtx, step }));
@@ -845,9 +870,12 @@ impl Actor<Msg> for Service {
                     self.in_doubt_timers.insert((gtx, step), id);
                 }
             }
-            TimerMsg::DecisionForced { gtx, step, commit, coordinator } => {
-                self.decision_forced(ctx, gtx, step, commit, coordinator)
-            }
+            TimerMsg::DecisionForced {
+                gtx,
+                step,
+                commit,
+                coordinator,
+            } => self.decision_forced(ctx, gtx, step, commit, coordinator),
             TimerMsg::RelayTick => self.relay_tick(ctx),
             TimerMsg::DualWrite { event } => self.dual_write(ctx, event),
             other => unreachable!("not a service timer: {other:?}"),

@@ -1,0 +1,101 @@
+//! The `consim` binary as a user meets it: exit codes, the default run, JSON, traces.
+
+use std::process::Command;
+
+fn consim(args: &[&str]) -> (i32, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_consim"))
+        .args(args)
+        .output()
+        .expect("consim runs");
+    let text = |bytes: Vec<u8>| String::from_utf8(bytes).expect("utf-8 output");
+    (
+        out.status.code().expect("exited"),
+        text(out.stdout),
+        text(out.stderr),
+    )
+}
+
+#[test]
+fn a_run_exits_zero_and_prints_a_report_with_the_replay_command() {
+    let (code, out, _) = consim(&["run", "scenarios/food_happy_path.ron", "--seed", "3"]);
+    assert_eq!(code, 0);
+    assert!(out.contains("strategy               saga_orchestrated"), "{out}");
+    assert!(
+        out.contains("replay: consim run scenarios/food_happy_path.ron --seed 3"),
+        "{out}"
+    );
+}
+
+#[test]
+fn no_arguments_runs_the_default_scenario_and_says_so() {
+    let (code, out, err) = consim(&[]);
+    assert_eq!(code, 0);
+    assert!(
+        err.contains("running the bundled default scenario scenarios/food_happy_path.ron"),
+        "{err}"
+    );
+    assert!(out.contains("food_happy_path"), "{out}");
+}
+
+#[test]
+fn bad_input_exits_one_with_a_located_message() {
+    let (code, _, err) = consim(&["run", "tests/data/bad/unknown_node.ron"]);
+    assert_eq!(code, 1);
+    assert!(
+        err.contains("unknown node `nn3`") && err.contains("unknown_node.ron:6:43"),
+        "{err}"
+    );
+    let (code, _, err) = consim(&["run", "scenarios/food_partition.ron", "--strategy", "3pc"]);
+    assert_eq!(code, 1);
+    assert!(
+        err.contains("unknown strategy `3pc`; valid: two_pc, saga_orchestrated"),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_violated_must_hold_check_exits_two() {
+    let (code, out, err) = consim(&["run", "tests/data/cli/must_hold_broken.ron"]);
+    assert_eq!(code, 2, "{out}");
+    assert!(
+        err.contains("checks the scenario requires were violated: no_double_effect"),
+        "{err}"
+    );
+}
+
+#[test]
+fn json_reports_and_traces_are_machine_readable() {
+    let (code, out, _) = consim(&["run", "scenarios/food_partition.ron", "--format", "json"]);
+    assert_eq!(code, 0);
+    let report: serde_json::Value = serde_json::from_str(&out).expect("a JSON report");
+    assert_eq!(report["strategy"], "two_pc");
+    assert!(report["transactions"]["started"].as_u64().unwrap() > 1_000);
+    let trace = std::env::temp_dir().join(format!("consim-cli-trace-{}.jsonl", std::process::id()));
+    let (code, _, _) = consim(&[
+        "run",
+        "scenarios/pingmesh_faults.ron",
+        "--trace",
+        trace.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 0);
+    let text = std::fs::read_to_string(&trace).unwrap();
+    std::fs::remove_file(&trace).unwrap();
+    let first: serde_json::Value = serde_json::from_str(text.lines().next().unwrap()).unwrap();
+    for field in ["at_us", "seq", "event", "src", "dst", "note", "msg"] {
+        assert!(first.get(field).is_some(), "missing {field}: {first}");
+    }
+    assert!(text.lines().any(|l| l.contains("\"note\":\"partition\"")));
+}
+
+#[test]
+fn check_graph_and_list_work_on_the_bundled_files() {
+    let (code, out, _) = consim(&["check", "models/food_delivery.ron", "scenarios/food_crash.ron"]);
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("ok   scenarios/food_crash.ron"), "{out}");
+    let (code, out, _) = consim(&["graph", "models/bank_transfer.ron"]);
+    assert_eq!(code, 0);
+    assert!(out.contains("label = \"0: debit\""), "{out}");
+    let (code, out, _) = consim(&["list"]);
+    assert_eq!(code, 0);
+    assert!(out.contains("scenarios/twin_dual_write.ron"), "{out}");
+}
