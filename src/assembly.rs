@@ -159,7 +159,8 @@ impl SystemConfig {
                 in_doubt_query_after: self.in_doubt_query_after,
             };
             let participant = strategy.participant(id, &wiring);
-            let service = Service::new(config, Arc::clone(model), wiring.service(id), participant);
+            let service = Service::new(config, Arc::clone(model), wiring.service(id), participant)
+                .with_peers(strategy.cooperative_peers(id, &wiring));
             builder.add_actor(&spec.name, service)?;
         }
         if broker.is_some() {

@@ -247,3 +247,65 @@ fn every_broken_twin_is_caught_under_its_bundled_scenario() {
         );
     }
 }
+
+/// Cooperative termination: with the coordinator gone for good while decisions are in
+/// flight on a lossy network, participants that missed their decision learn it from a peer
+/// that applied it; without it they stay in doubt, holding their locks.
+#[test]
+fn cooperative_termination_lets_participants_finish_without_the_coordinator() {
+    let run = |cooperative: bool| {
+        let config = consim::strategy::two_pc::Config {
+            cooperative_termination: cooperative,
+            ..Default::default()
+        };
+        let workload = WorkloadSpec {
+            request_count: 600,
+            arrival: ArrivalProcess::Poisson { rate_per_s: 2_000.0 },
+            keys: KeyPopularity::Uniform,
+            key_count: 100,
+            audit_share: consim::net::Probability::NEVER,
+        };
+        let system = SystemConfig {
+            default_link: LinkSpec {
+                loss: consim::net::Probability::new("loss", 0.1).unwrap(),
+                ..LinkSpec::default()
+            },
+            faults: vec![consim::net::FaultSpec::Crash {
+                node: "coordinator".into(),
+                at: Instant::from_ms(150),
+                restart_at: None,
+            }],
+            ..SystemConfig::new(
+                Arc::new(bank_transfer()),
+                StrategyKind::TwoPc(config).build(),
+                workload,
+            )
+        };
+        let mut built = system.build(7, TraceLevel::Hash).unwrap();
+        let outcome = built.world.run(Limits::until(Instant::from_ms(3_000)));
+        let in_doubt: usize = built.services().map(|s| s.in_doubt_count()).sum();
+        let atomicity = built
+            .check(&outcome)
+            .into_iter()
+            .find(|v| v.check == CheckKind::Atomicity)
+            .unwrap();
+        (
+            in_doubt,
+            atomicity.violation_count,
+            built.world.counters().get("service.cooperative_answers").copied(),
+        )
+    };
+    let (alone, violations, answers) = run(false);
+    assert_eq!((violations, answers), (0, None));
+    assert!(
+        alone > 0,
+        "without cooperative termination someone must be stuck in doubt"
+    );
+    let (together, violations, answers) = run(true);
+    assert_eq!(violations, 0);
+    assert!(answers.is_some_and(|n| n > 0), "peers must have answered");
+    assert!(
+        together < alone,
+        "cooperative termination should resolve some doubt: {together} vs {alone}"
+    );
+}

@@ -486,6 +486,9 @@ pub enum Strategy {
         /// Log the decision before sending it (false: broken twin).
         #[serde(default)]
         log_before_send: Option<bool>,
+        /// In-doubt participants also ask each other.
+        #[serde(default)]
+        cooperative_termination: Option<bool>,
     },
     /// Orchestrated saga.
     SagaOrchestrated {

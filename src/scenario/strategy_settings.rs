@@ -22,6 +22,7 @@ pub fn strategy(check: &mut Checker<'_>, raw: &raw::Strategy) -> Option<Strategy
             forced_write,
             presumed_abort,
             log_before_send,
+            cooperative_termination,
         } => {
             let mut c = two_pc::Config::default();
             set(&mut c.vote_timeout, vote_timeout);
@@ -29,6 +30,7 @@ pub fn strategy(check: &mut Checker<'_>, raw: &raw::Strategy) -> Option<Strategy
             set(&mut c.forced_write, forced_write);
             c.presumed_abort = presumed_abort.unwrap_or(c.presumed_abort);
             c.log_before_send = log_before_send.unwrap_or(c.log_before_send);
+            c.cooperative_termination = cooperative_termination.unwrap_or(c.cooperative_termination);
             StrategyKind::TwoPc(c)
         }
         raw::Strategy::SagaOrchestrated {

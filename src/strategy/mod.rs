@@ -93,6 +93,13 @@ pub trait Strategy: std::fmt::Debug {
         None
     }
 
+    /// The other participants an in-doubt service may ask for the decision (2PC's
+    /// cooperative termination); none by default.
+    fn cooperative_peers(&self, service: ServiceId, wiring: &Wiring) -> Vec<ActorId> {
+        let _ = (service, wiring);
+        Vec::new()
+    }
+
     /// Which actors receive which topics.
     fn subscriptions(&self, wiring: &Wiring) -> BTreeMap<TopicId, Vec<ActorId>> {
         let _ = wiring;

@@ -75,8 +75,12 @@ pub struct Service {
     model: Arc<Model>,
     db: Database,
     participant: Option<Box<dyn Participant>>,
+    /// Participants to ask too while in doubt (2PC cooperative termination).
+    peers: Vec<ActorId>,
     // Durable.
     next_local: u64,
+    /// 2PC decisions applied here, so a peer in doubt can be told (cooperative termination).
+    decided: BTreeMap<GlobalTxId, bool>,
     prepared: BTreeMap<(GlobalTxId, u16), Prepared>,
     history: History,
     // Volatile.
@@ -161,7 +165,9 @@ impl Service {
             config,
             db,
             participant,
+            peers: Vec::new(),
             next_local: 0,
+            decided: BTreeMap::new(),
             prepared: BTreeMap::new(),
             history: History::default(),
             active: BTreeMap::new(),
@@ -171,6 +177,13 @@ impl Service {
             deciding: std::collections::BTreeSet::new(),
             model,
         }
+    }
+
+    /// Makes this service ask `peers` too when in doubt, and answer their questions
+    /// (cooperative termination of 2PC).
+    pub fn with_peers(mut self, peers: Vec<ActorId>) -> Self {
+        self.peers = peers;
+        self
     }
 
     /// The database, for checks and reports after a run.
@@ -680,6 +693,9 @@ impl Service {
             session.abort(prepared.local, now).expect("prepared tx aborts")
         };
         let _ = self.db.take_cost(); // charged ahead, in `decide`
+        if !self.peers.is_empty() {
+            self.decided.insert(gtx, commit);
+        }
         let in_doubt_us = (now - prepared.since).as_us();
         let service = self.config.id;
         self.record(
@@ -839,7 +855,24 @@ impl Actor<Msg> for Service {
                 }
             }
             Msg::Broker(BrokerMsg::PublishAck { publish_id }) => self.published(ctx, publish_id),
-            Msg::Broker(_) | Msg::Strategy(_) | Msg::LocalReply { .. } => {
+            Msg::Strategy(StrategyMsg::Query { gtx, step }) => {
+                // A peer in doubt asks; answer only with a decision applied here.
+                if let Some(&commit) = self.decided.get(&gtx) {
+                    ctx.count("service.cooperative_answers", 1);
+                    let token = self.config.token;
+                    ctx.send(
+                        src,
+                        Msg::Strategy(StrategyMsg::Decide {
+                            gtx,
+                            step,
+                            commit,
+                            token,
+                        }),
+                    );
+                }
+            }
+            Msg::Strategy(StrategyMsg::DecideAck { .. }) => {} // a peer applied our answer
+            Msg::Broker(_) | Msg::LocalReply { .. } => {
                 ctx.count("service.unexpected_messages", 1);
             }
             other => panic!("service got a message it never expects: {other:?}"),
@@ -865,6 +898,9 @@ impl Actor<Msg> for Service {
                 {
                     ctx.count("service.in_doubt_queries", 1);
                     ctx.send(coordinator, Msg::Strategy(StrategyMsg::Query { gtx, step }));
+                    for &peer in &self.peers {
+                        ctx.send(peer, Msg::Strategy(StrategyMsg::Query { gtx, step }));
+                    }
                     let again = Msg::Timer(TimerMsg::InDoubt { gtx, step });
                     let id = ctx.set_timer(self.config.in_doubt_query_after, again);
                     self.in_doubt_timers.insert((gtx, step), id);

@@ -87,8 +87,11 @@
 //!   retries: participants still prepared vote yes again, so that round decides for all.
 //! - Lazy records (end records, abort notes) are written without waiting and survive crashes
 //!   in the simulation; only forced records are counted as forced writes.
-//! - Cooperative termination (in-doubt participants asking each other) is not implemented:
-//!   it needs services to know their peers and keep a durable record of decisions.
+//! - Cooperative termination (`Config::cooperative_termination`, off by default): an
+//!   in-doubt participant asks the other participants as well as the coordinator, and a
+//!   participant that applied the decision (services keep a durable record of decisions
+//!   applied) answers with it. It only helps when some participant heard the decision: if
+//!   all are prepared and none knows, they block anyway, which is 2PC's blocking.
 
 mod coordinator;
 #[cfg(test)]
@@ -121,6 +124,10 @@ pub struct Config {
     /// coordinator that sends its decision first and logs it later: a crash in between makes
     /// it presume abort for a transaction some participants already committed.
     pub log_before_send: bool,
+    /// Cooperative termination: an in-doubt participant also asks the other participants,
+    /// and one that knows the decision (it applied it) answers, so participants can finish
+    /// while the coordinator is down, as long as one of them heard the decision.
+    pub cooperative_termination: bool,
 }
 
 impl Default for Config {
@@ -133,6 +140,7 @@ impl Default for Config {
             forced_write: Duration::from_ms(1),
             presumed_abort: true,
             log_before_send: true,
+            cooperative_termination: false,
         }
     }
 }
@@ -197,6 +205,20 @@ impl Strategy for TwoPc {
 
     fn coordinator(&self, wiring: &Wiring) -> Option<ActorId> {
         Some(coordinator_id(wiring))
+    }
+
+    fn cooperative_peers(&self, service: crate::system::model::ServiceId, wiring: &Wiring) -> Vec<ActorId> {
+        if !self.config.cooperative_termination {
+            return Vec::new();
+        }
+        let me = wiring.service(service);
+        let mut peers: Vec<ActorId> = (0..wiring.model.steps.len() as u16)
+            .map(|step| wiring.step_service(step))
+            .collect();
+        peers.sort();
+        peers.dedup();
+        peers.retain(|p| *p != me);
+        peers
     }
 }
 
