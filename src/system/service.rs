@@ -655,6 +655,9 @@ impl Service {
     /// here (a duplicate, or one never prepared) is acknowledged at once.
     fn decide(&mut self, ctx: &mut Ctx<'_, Msg>, src: ActorId, gtx: GlobalTxId, step: u16, commit: bool) {
         if !self.prepared.contains_key(&(gtx, step)) {
+            if !commit {
+                self.fence_unprepared(ctx, gtx, step);
+            }
             ctx.send(src, Msg::Strategy(StrategyMsg::DecideAck { gtx, step }));
             return;
         }
@@ -668,6 +671,46 @@ impl Service {
             };
             ctx.set_timer(force, Msg::Timer(timer));
         }
+    }
+
+    /// An abort decided before this step prepared (its vote was late): give up a prepare
+    /// still in progress, and fence the action so a prepare arriving later votes no at once
+    /// instead of holding locks in doubt until it asks.
+    fn fence_unprepared(&mut self, ctx: &mut Ctx<'_, Msg>, gtx: GlobalTxId, step: u16) {
+        let late: Vec<LocalTxId> = self
+            .active
+            .iter()
+            .filter(|(_, a)| a.call.gtx == gtx && a.call.step == step && a.call.mode == CallMode::Prepare)
+            .map(|(local, _)| *local)
+            .collect();
+        for local in late {
+            self.give_up(ctx, local);
+        }
+        let local = LocalTxId(self.next_local);
+        self.next_local += 1;
+        let action = idempotency_key_of(gtx, step, StepKind::Action);
+        let now = ctx.now();
+        let mut session = self.db.access(ctx.me()).expect("owner");
+        session.begin(local, now).expect("fresh local tx id");
+        let fenced = match session.check_idempotency(local, action).expect("active tx") {
+            // Never seen: fence it. Already applied or fenced: nothing to do.
+            Outcome::Done(None) => session
+                .record_idempotency(local, action, Value::Int(FENCE))
+                .expect("active tx")
+                .is_done(),
+            _ => false,
+        };
+        // A duplicate prepare that got the row first keeps it; it will ask, as before.
+        let woken = if fenced {
+            session.commit(local, now).expect("a fence commits")
+        } else {
+            session.abort(local, now).expect("aborts")
+        };
+        let _ = self.db.take_cost(); // bookkeeping of a decided transaction
+        if fenced {
+            ctx.count("service.late_prepares_fenced", 1);
+        }
+        self.wake(ctx, woken);
     }
 
     fn decision_forced(
@@ -947,11 +990,16 @@ const FENCE: i64 = -1;
 
 /// The idempotency key of a call: one per `(gtx, step, kind)`.
 fn idempotency_key(call: &LocalCall) -> IdempotencyKey {
-    let kind = match call.kind {
+    idempotency_key_of(call.gtx, call.step, call.kind)
+}
+
+/// The idempotency key of `(gtx, step, kind)`.
+fn idempotency_key_of(gtx: GlobalTxId, step: u16, kind: StepKind) -> IdempotencyKey {
+    let kind = match kind {
         StepKind::Action => 0,
         StepKind::Compensation => 1,
     };
-    IdempotencyKey((call.gtx.0 << 17) | (u64::from(call.step) << 1) | kind)
+    IdempotencyKey((gtx.0 << 17) | (u64::from(step) << 1) | kind)
 }
 
 fn publish(event: DomainEvent, publish_id: u64) -> Msg {
