@@ -633,7 +633,14 @@ impl Service {
             write: None,
         };
         self.record(ctx, event);
-        self.finish(ctx, call, active.reply, LocalResult::Busy);
+        // A duplicate prepare that timed out behind its own prepared original is a yes vote,
+        // not a no: the step is prepared.
+        let result = if call.mode == CallMode::Prepare && self.prepared.contains_key(&(call.gtx, call.step)) {
+            LocalResult::Prepared
+        } else {
+            LocalResult::Busy
+        };
+        self.finish(ctx, call, active.reply, result);
         self.wake(ctx, woken);
     }
 
@@ -708,7 +715,7 @@ impl Service {
         };
         let _ = self.db.take_cost(); // bookkeeping of a decided transaction
         if fenced {
-            ctx.count("service.late_prepares_fenced", 1);
+            ctx.count("service.aborted_steps_fenced", 1);
         }
         self.wake(ctx, woken);
     }
@@ -753,7 +760,19 @@ impl Service {
         );
         ctx.count("service.in_doubt_us", in_doubt_us);
         self.wake(ctx, woken);
+        if !commit {
+            // The aborted prepare took its idempotency record with it: fence the step so a
+            // duplicate or late prepare votes no instead of preparing again.
+            self.fence_unprepared(ctx, gtx, step);
+        }
         ctx.send(coordinator, Msg::Strategy(StrategyMsg::DecideAck { gtx, step }));
+        // With cooperative termination the decision may have come from a peer: the
+        // coordinator, whose own decision was dropped while this one was forced, hears too.
+        if let Some(own) = self.config.coordinator
+            && own != coordinator
+        {
+            ctx.send(own, Msg::Strategy(StrategyMsg::DecideAck { gtx, step }));
+        }
     }
 
     // ----- outbox relay --------------------------------------------------------------------
@@ -929,11 +948,15 @@ impl Actor<Msg> for Service {
         match timer {
             TimerMsg::LocalDone { local } => self.complete(ctx, LocalTxId(local)),
             TimerMsg::LockTimeout { local } => {
-                ctx.count("service.lock_timeouts", 1);
-                if let Some(active) = self.active.get_mut(&LocalTxId(local)) {
+                let local = LocalTxId(local);
+                if let Some(active) = self.active.get_mut(&local) {
                     active.lock_timer = None;
                 }
-                self.give_up(ctx, LocalTxId(local));
+                // Only a call still waiting for a lock gives up.
+                if self.db.is_waiting(local) {
+                    ctx.count("service.lock_timeouts", 1);
+                    self.give_up(ctx, local);
+                }
             }
             TimerMsg::InDoubt { gtx, step } => {
                 if self.prepared.contains_key(&(gtx, step))
@@ -963,6 +986,7 @@ impl Actor<Msg> for Service {
 
     fn on_crash(&mut self) {
         self.db.crash();
+        let _ = self.db.take_cost(); // work lost with the crash delays nobody
         self.active.clear();
         self.relay_sent_at.clear();
         self.relay_armed = false;
@@ -975,6 +999,7 @@ impl Actor<Msg> for Service {
 
     fn on_recover(&mut self, ctx: &mut Ctx<'_, Msg>) {
         self.db.recover();
+        let _ = self.db.take_cost(); // recovery happens before any call is served
         self.on_start(ctx);
         if self.config.coordinator.is_some() {
             let in_doubt: Vec<(GlobalTxId, u16)> = self.prepared.keys().copied().collect();
