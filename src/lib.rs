@@ -9,6 +9,7 @@ pub mod assembly;
 pub mod broker;
 pub mod chaos;
 pub mod check;
+pub mod compare;
 pub mod net;
 pub mod pingmesh;
 pub mod report;

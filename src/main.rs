@@ -56,6 +56,27 @@ enum Command {
         #[arg(long, value_name = "FILE")]
         trace: Option<PathBuf>,
     },
+    /// Run one scenario under several strategies and seeds, side by side.
+    ///
+    /// Every seed gives every strategy the same arrivals and the same faults (common random
+    /// numbers), so the columns differ only by strategy. Means with 95% confidence intervals.
+    Compare {
+        /// The scenario file (RON) of a system model.
+        scenario: PathBuf,
+        /// Strategies, comma-separated (default: all four).
+        #[arg(
+            long,
+            value_delimiter = ',',
+            default_value = "two_pc,saga_orchestrated,saga_choreographed,eventual"
+        )]
+        strategies: Vec<String>,
+        /// Seeds: 7, 0..100 (end excluded) or 0..=99.
+        #[arg(long, default_value = "0..10")]
+        seeds: String,
+        /// Output: a table, JSON (summaries and every run) or CSV (every run).
+        #[arg(long, value_enum, default_value_t = CompareFormat::Table)]
+        format: CompareFormat,
+    },
     /// Check scenario or model files without running them; reports every mistake found.
     Check {
         /// Files to check.
@@ -74,6 +95,13 @@ enum Command {
     },
     /// List the bundled models and scenarios, one line each.
     List,
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+enum CompareFormat {
+    Table,
+    Json,
+    Csv,
 }
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
@@ -103,6 +131,12 @@ fn main() -> ExitCode {
             format,
             trace,
         }) => run(&scenario, seed, strategy.as_deref(), format, trace.as_deref()),
+        Some(Command::Compare {
+            scenario,
+            strategies,
+            seeds,
+            format,
+        }) => compare(&scenario, &strategies, &seeds, format),
         Some(Command::Check { files }) => check(&files),
         Some(Command::Graph {
             model,
@@ -270,6 +304,18 @@ fn looks_like_scenario(source: &str) -> bool {
         .map(str::trim)
         .filter(|l| !l.starts_with("//"))
         .any(|l| l.starts_with("Scenario("))
+}
+
+fn compare(path: &Path, strategies: &[String], seeds: &str, format: CompareFormat) -> Result<(), Failure> {
+    let seeds = consim::compare::parse_seeds(seeds).map_err(bad_input)?;
+    let scenario = scenario::load(path)?;
+    let comparison = consim::compare::compare(&scenario, strategies, seeds).map_err(bad_input)?;
+    match format {
+        CompareFormat::Table => print!("{}", comparison.to_table()),
+        CompareFormat::Json => println!("{}", comparison.to_json()),
+        CompareFormat::Csv => print!("{}", comparison.to_csv()),
+    }
+    Ok(())
 }
 
 fn graph(path: &Path) -> Result<(), Failure> {

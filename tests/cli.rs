@@ -99,3 +99,53 @@ fn check_graph_and_list_work_on_the_bundled_files() {
     assert_eq!(code, 0);
     assert!(out.contains("scenarios/twin_dual_write.ron"), "{out}");
 }
+
+#[test]
+fn compare_runs_every_strategy_on_the_same_seeds_in_every_format() {
+    let args = [
+        "compare",
+        "scenarios/food_partition.ron",
+        "--strategies",
+        "two_pc,saga",
+        "--seeds",
+        "0..=1",
+    ];
+    let (code, out, err) = consim(&args);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("food_partition over seeds 0..2"), "{out}");
+    assert!(
+        out.contains("two_pc") && out.contains("saga_orchestrated"),
+        "{out}"
+    );
+    let (code, csv, _) = consim(&[&args[..], &["--format", "csv"]].concat());
+    assert_eq!(code, 0);
+    let lines: Vec<&str> = csv.lines().collect();
+    assert!(lines[0].starts_with("strategy,seed,started,"), "{csv}");
+    assert_eq!(lines.len(), 1 + 2 * 2, "a row per strategy and seed: {csv}");
+    let (code, json, _) = consim(&[&args[..], &["--format", "json"]].concat());
+    assert_eq!(code, 0);
+    let parsed: serde_json::Value = serde_json::from_str(&json).unwrap();
+    assert_eq!(parsed["summaries"].as_array().unwrap().len(), 2);
+}
+
+#[test]
+fn compare_rejects_bad_seed_ranges_and_unknown_strategies_in_one_line() {
+    for (args, expected) in [
+        (
+            ["compare", "scenarios/food_partition.ron", "--seeds", "9..3"],
+            "is an empty seed range",
+        ),
+        (
+            ["compare", "scenarios/food_partition.ron", "--seeds", "x..y"],
+            "is not a seed range",
+        ),
+        (
+            ["compare", "scenarios/food_partition.ron", "--strategies", "3pc"],
+            "unknown strategy `3pc`",
+        ),
+    ] {
+        let (code, _, err) = consim(&args);
+        assert_eq!(code, 1, "{args:?}");
+        assert!(err.contains(expected), "{args:?}: {err}");
+    }
+}
