@@ -136,16 +136,13 @@ fn every_strategy_stays_safe_under_each_bundled_fault_class() {
     }
 }
 
-/// Gray & Lamport: 2PC stays atomic but blocks: with the coordinator down for 500ms,
-/// prepared participants wait in doubt, holding their locks, about that long.
-#[test]
-fn two_phase_commit_blocks_while_its_coordinator_is_down_and_stays_atomic() {
-    let scenario = load("scenarios/food_coordinator_crash.ron");
+/// Runs a 2PC scenario; returns its safety failures and the longest time a participant
+/// waited in doubt, µs.
+fn longest_doubt(scenario: &Scenario) -> (Vec<String>, u64) {
     let config = scenario.system_config().unwrap();
     let mut run = config.build(scenario.seed, TraceLevel::Hash).unwrap();
     let outcome = run.world.run(scenario.limits);
-    assert!(failed(&run.check(&outcome), &SAFETY).is_empty());
-    let longest_doubt = run
+    let longest = run
         .history()
         .records()
         .iter()
@@ -155,28 +152,27 @@ fn two_phase_commit_blocks_while_its_coordinator_is_down_and_stays_atomic() {
         })
         .max()
         .unwrap();
+    (failed(&run.check(&outcome), &SAFETY), longest)
+}
+
+/// Gray & Lamport: 2PC stays atomic but blocks: with the coordinator down for 500ms,
+/// prepared participants wait in doubt, holding their locks, about that long.
+#[test]
+fn two_phase_commit_blocks_while_its_coordinator_is_down_and_stays_atomic() {
+    let scenario = load("scenarios/food_coordinator_crash.ron");
+    let (broken, down) = longest_doubt(&scenario);
+    assert!(broken.is_empty(), "{broken:?}");
     assert!(
-        longest_doubt >= 400_000,
-        "longest in-doubt wait {longest_doubt}us, expected about the 500ms downtime"
+        down >= 400_000,
+        "longest in-doubt wait {down}us, expected about the 500ms downtime"
     );
     // Without the crash nobody waits longer than about the vote timeout (a participant that
     // prepared while another never voted): a prepare that would finish after the vote
     // timeout's abort is given up and fenced by that abort.
     let mut calm = scenario.clone();
     calm.faults.clear();
-    let config = calm.system_config().unwrap();
-    let mut run = config.build(calm.seed, TraceLevel::Hash).unwrap();
-    run.world.run(calm.limits);
-    let calm_doubt = run
-        .history()
-        .records()
-        .iter()
-        .filter_map(|r| match r.event {
-            HistoryEvent::Decided { in_doubt_us, .. } => Some(in_doubt_us),
-            _ => None,
-        })
-        .max()
-        .unwrap();
+    let (broken, calm_doubt) = longest_doubt(&calm);
+    assert!(broken.is_empty(), "{broken:?}");
     assert!(
         calm_doubt < 100_000,
         "{calm_doubt} (about the vote timeout at most)"
