@@ -27,6 +27,17 @@ pub const TOKEN: Token = Token(0x005e_c2e7);
 /// The credentials a well-behaved client presents.
 pub const CREDENTIALS: u64 = 0x00c1_1e47;
 
+/// Gateway deadline per attempt when a scenario says nothing.
+pub const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(1);
+/// Gateway retries when a scenario says nothing.
+pub const DEFAULT_RETRIES: u16 = 2;
+/// Lock-wait timeout when a scenario says nothing.
+pub const DEFAULT_LOCK_TIMEOUT: Duration = Duration::from_ms(50);
+/// In-doubt query delay when a scenario says nothing.
+pub const DEFAULT_IN_DOUBT_QUERY_AFTER: Duration = Duration::from_ms(200);
+/// Broker redelivery timeout when a scenario says nothing.
+pub const DEFAULT_BROKER_ACK_TIMEOUT: Duration = Duration::from_ms(100);
+
 /// Everything a business-system run is made of, except the seed.
 #[derive(Debug)]
 pub struct SystemConfig {
@@ -90,11 +101,11 @@ impl SystemConfig {
             strategy,
             workload,
             unauthenticated: Probability::NEVER,
-            request_timeout: Duration::from_secs(1),
-            retries: 2,
-            lock_timeout: Duration::from_ms(50),
-            in_doubt_query_after: Duration::from_ms(200),
-            broker_ack_timeout: Duration::from_ms(100),
+            request_timeout: DEFAULT_REQUEST_TIMEOUT,
+            retries: DEFAULT_RETRIES,
+            lock_timeout: DEFAULT_LOCK_TIMEOUT,
+            in_doubt_query_after: DEFAULT_IN_DOUBT_QUERY_AFTER,
+            broker_ack_timeout: DEFAULT_BROKER_ACK_TIMEOUT,
             broker_per_key_ordering: false,
             default_link: LinkSpec::default(),
             links: Vec::new(),

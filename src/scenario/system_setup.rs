@@ -3,6 +3,7 @@
 
 use std::sync::Arc;
 
+use crate::assembly;
 use crate::check::CheckKind;
 use crate::net::Probability;
 use crate::sim::Duration;
@@ -84,7 +85,7 @@ pub fn setup(check: &mut Checker<'_>, raw: &raw::Scenario, model: &Arc<SystemMod
     let gateway = raw.gateway.as_ref();
     let request_timeout = gateway
         .and_then(|g| g.timeout)
-        .map_or(Duration::from_secs(1), |d| d.0);
+        .map_or(assembly::DEFAULT_REQUEST_TIMEOUT, |d| d.0);
     nonzero(
         check,
         request_timeout,
@@ -94,7 +95,7 @@ pub fn setup(check: &mut Checker<'_>, raw: &raw::Scenario, model: &Arc<SystemMod
     let services = raw.services.as_ref();
     let lock_timeout = services
         .and_then(|s| s.lock_timeout)
-        .map_or(Duration::from_ms(50), |d| d.0);
+        .map_or(assembly::DEFAULT_LOCK_TIMEOUT, |d| d.0);
     nonzero(
         check,
         lock_timeout,
@@ -103,7 +104,7 @@ pub fn setup(check: &mut Checker<'_>, raw: &raw::Scenario, model: &Arc<SystemMod
     );
     let in_doubt_query_after = services
         .and_then(|s| s.in_doubt_query_after)
-        .map_or(Duration::from_ms(200), |d| d.0);
+        .map_or(assembly::DEFAULT_IN_DOUBT_QUERY_AFTER, |d| d.0);
     nonzero(
         check,
         in_doubt_query_after,
@@ -113,7 +114,7 @@ pub fn setup(check: &mut Checker<'_>, raw: &raw::Scenario, model: &Arc<SystemMod
     let broker = raw.broker.as_ref();
     let broker_ack_timeout = broker
         .and_then(|b| b.ack_timeout)
-        .map_or(Duration::from_ms(100), |d| d.0);
+        .map_or(assembly::DEFAULT_BROKER_ACK_TIMEOUT, |d| d.0);
     nonzero(
         check,
         broker_ack_timeout,
@@ -133,7 +134,9 @@ pub fn setup(check: &mut Checker<'_>, raw: &raw::Scenario, model: &Arc<SystemMod
         workload: workload?,
         unauthenticated,
         request_timeout,
-        retries: gateway.and_then(|g| g.retries).unwrap_or(2),
+        retries: gateway
+            .and_then(|g| g.retries)
+            .unwrap_or(assembly::DEFAULT_RETRIES),
         lock_timeout,
         in_doubt_query_after,
         broker_ack_timeout,

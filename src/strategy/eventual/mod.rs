@@ -136,7 +136,6 @@ impl Eventual {
 
     fn choreography(&self) -> Choreography {
         Choreography {
-            relay: self.config.relay(),
             idempotent_consumers: self.config.idempotent_consumers,
             answer: Answer::AtFirstCommit,
             read_model: self.config.read_model,

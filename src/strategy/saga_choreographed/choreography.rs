@@ -15,7 +15,6 @@ use crate::system::msg::{
     CallMode, DomainEvent, EventKind, GlobalTxId, LocalCall, LocalResult, Msg, StepKind, Token, TxOutcome,
 };
 use crate::system::participant::{Effect, Participant};
-use crate::system::service::Relay;
 
 /// When the gateway is told how a business transaction went.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -31,8 +30,6 @@ pub(crate) enum Answer {
 /// How a choreography is set up; built by each strategy from its own config.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct Choreography {
-    /// How services publish events.
-    pub relay: Relay,
     /// Consumers dedupe by `(gtx, step, kind)`; off is the broken twin.
     pub idempotent_consumers: bool,
     /// When the gateway is answered.
@@ -240,7 +237,9 @@ impl Participant for StepOwner {
 
     fn on_local_done(&mut self, call: LocalCall, result: LocalResult) -> Vec<Effect> {
         match (call.kind, result) {
-            // Nothing was applied; the delivery is already acknowledged, so try again here.
+            // Nothing was applied (a lock timeout). For a broker delivery the service does not
+            // call this hook: the unacknowledged delivery comes back. A call started by
+            // `Begin` has no delivery behind it, so it is tried again here.
             (_, LocalResult::Busy) => vec![Effect::Run(call)],
             (StepKind::Action, LocalResult::Committed) => self.action_committed(call),
             (StepKind::Action, LocalResult::Refused) => self.action_refused(call),
@@ -334,7 +333,6 @@ mod tests {
         // food_delivery: order (step 0) → payment (1) → restaurant (2) → delivery (3).
         let wiring = wiring(food_delivery());
         let saga = Choreography {
-            relay: Relay::DualWrite,
             idempotent_consumers: true,
             answer: Answer::AtEnd,
             read_model: false,

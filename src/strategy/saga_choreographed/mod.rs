@@ -128,7 +128,6 @@ impl SagaChoreographed {
 
     fn choreography(&self) -> Choreography {
         Choreography {
-            relay: self.config.relay(),
             idempotent_consumers: self.config.idempotent_consumers,
             answer: Answer::AtEnd,
             read_model: false,
