@@ -8,37 +8,13 @@
 use std::fmt::Write as _;
 use std::ops::Range;
 
+use crate::seeds::map_ordered;
+
 use serde::Serialize;
 
 use crate::report::RunReport;
 use crate::scenario::Scenario;
 use crate::sim::TraceLevel;
-
-/// Parses a seed range: `7`, `0..100` (end excluded) or `0..=99`. The error says what is
-/// accepted.
-pub fn parse_seeds(text: &str) -> Result<Range<u64>, String> {
-    let hint = "write a seed (7), a range (0..100, end excluded) or an inclusive range (0..=99)";
-    let number = |s: &str| {
-        s.trim()
-            .parse::<u64>()
-            .map_err(|_| format!("`{text}` is not a seed range: {hint}"))
-    };
-    let range = if let Some((a, b)) = text.split_once("..=") {
-        number(a)?
-            ..number(b)?
-                .checked_add(1)
-                .ok_or_else(|| format!("`{text}`: the range ends too high"))?
-    } else if let Some((a, b)) = text.split_once("..") {
-        number(a)?..number(b)?
-    } else {
-        let seed = number(text)?;
-        seed..seed + 1
-    };
-    if range.is_empty() {
-        return Err(format!("`{text}` is an empty seed range: {hint}"));
-    }
-    Ok(range)
-}
 
 /// One run's numbers, as compared.
 #[derive(Clone, Debug, PartialEq, Serialize)]
@@ -129,16 +105,25 @@ pub struct Comparison {
     pub runs: Vec<RunRow>,
 }
 
-/// Runs `scenario` under each of `strategies` for every seed in `seeds`.
-pub fn compare(scenario: &Scenario, strategies: &[String], seeds: Range<u64>) -> Result<Comparison, String> {
-    let mut runs = Vec::new();
-    let mut summaries = Vec::new();
-    for name in strategies {
-        let variant = scenario.with_strategy(name)?;
-        let rows: Vec<RunRow> = seeds.clone().map(|seed| row(&variant, seed)).collect();
-        summaries.push(summarise(&rows));
-        runs.extend(rows);
-    }
+/// Runs `scenario` under each of `strategies` for every seed in `seeds`, on `pool`'s
+/// threads. Every run is independent, so the result is the same on one thread or many.
+pub fn compare(
+    scenario: &Scenario,
+    strategies: &[String],
+    seeds: Range<u64>,
+    pool: &rayon::ThreadPool,
+) -> Result<Comparison, String> {
+    let variants = strategies
+        .iter()
+        .map(|name| scenario.with_strategy(name))
+        .collect::<Result<Vec<_>, _>>()?;
+    let jobs: Vec<(&Scenario, u64)> = variants
+        .iter()
+        .flat_map(|variant| seeds.clone().map(move |seed| (variant, seed)))
+        .collect();
+    let runs = map_ordered(pool, &jobs, |(variant, seed)| row(variant, *seed));
+    let per_strategy = usize::try_from(seeds.end - seeds.start).expect("seed ranges fit in memory");
+    let summaries = runs.chunks(per_strategy).map(summarise).collect();
     Ok(Comparison {
         scenario: scenario.name.clone(),
         seeds: (seeds.start, seeds.end),
@@ -270,24 +255,6 @@ impl Comparison {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn seed_ranges_parse_and_bad_ones_say_what_is_accepted() {
-        assert_eq!(parse_seeds("7"), Ok(7..8));
-        assert_eq!(parse_seeds("0..100"), Ok(0..100));
-        assert_eq!(parse_seeds("0..=99"), Ok(0..100));
-        for bad in [
-            "",
-            "a..b",
-            "5..5",
-            "9..3",
-            "1..=x",
-            "18446744073709551615..=18446744073709551615",
-        ] {
-            let err = parse_seeds(bad).unwrap_err();
-            assert!(err.contains("seed") || err.contains("too high"), "{bad}: {err}");
-        }
-    }
 
     #[test]
     fn estimates_have_a_mean_and_a_confidence_interval() {

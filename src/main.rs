@@ -76,6 +76,46 @@ enum Command {
         /// Output: a table, JSON (summaries and every run) or CSV (every run).
         #[arg(long, value_enum, default_value_t = CompareFormat::Table)]
         format: CompareFormat,
+        /// Worker threads (default: all cores). Results do not depend on it.
+        #[arg(long)]
+        threads: Option<usize>,
+    },
+    /// Run one scenario over many seeds on every core and report the seeds that break a check.
+    ///
+    /// A seed fails when a check the scenario lists under `must_hold` (every check if it
+    /// lists none) is violated or cannot be judged. Each failing seed is printed with the
+    /// command that replays it. Exit code 2 when some seed failed.
+    Sweep {
+        /// The scenario file (RON).
+        scenario: PathBuf,
+        /// Seeds: 7, 0..100000 (end excluded) or 0..=99.
+        #[arg(long, default_value = "0..100")]
+        seeds: String,
+        /// Run only shard i of n (every n-th seed from the i-th, 1-based), e.g. 3/16, to
+        /// spread a sweep over machines; merge their JSON lines with `consim merge`.
+        #[arg(long, value_name = "I/N")]
+        shard: Option<String>,
+        /// Stop at the lowest failing seed instead of running every seed.
+        #[arg(long)]
+        stop_at_first: bool,
+        /// Run under this strategy instead of the file's.
+        #[arg(long)]
+        strategy: Option<String>,
+        /// Output: a summary with replay commands, or one JSON line per seed.
+        #[arg(long, value_enum, default_value_t = SweepFormat::Table)]
+        format: SweepFormat,
+        /// Worker threads (default: all cores). Results do not depend on it.
+        #[arg(long)]
+        threads: Option<usize>,
+        /// No progress bar (it is drawn on stderr only when stderr is a terminal).
+        #[arg(long)]
+        quiet: bool,
+    },
+    /// Merge the JSON lines of sweep shards into one summary (failing seeds, replays).
+    Merge {
+        /// JSON-lines files written by `consim sweep --format jsonl`.
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
     },
     /// Check scenario or model files without running them; reports every mistake found.
     Check {
@@ -102,6 +142,12 @@ enum CompareFormat {
     Table,
     Json,
     Csv,
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+enum SweepFormat {
+    Table,
+    Jsonl,
 }
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
@@ -136,7 +182,30 @@ fn main() -> ExitCode {
             strategies,
             seeds,
             format,
-        }) => compare(&scenario, &strategies, &seeds, format),
+            threads,
+        }) => compare(&scenario, &strategies, &seeds, format, threads),
+        Some(Command::Sweep {
+            scenario,
+            seeds,
+            shard,
+            stop_at_first,
+            strategy,
+            format,
+            threads,
+            quiet,
+        }) => sweep(
+            &scenario,
+            SweepArgs {
+                seeds,
+                shard,
+                stop_at_first,
+                strategy,
+                format,
+                threads,
+                quiet,
+            },
+        ),
+        Some(Command::Merge { files }) => merge(&files),
         Some(Command::Check { files }) => check(&files),
         Some(Command::Graph {
             model,
@@ -157,6 +226,10 @@ fn main() -> ExitCode {
             );
             ExitCode::from(2)
         }
+        Err(Failure::SeedsFailed(count)) => {
+            eprintln!("{count} seeds failed a required check (see above for replay commands)");
+            ExitCode::from(2)
+        }
     }
 }
 
@@ -164,6 +237,8 @@ enum Failure {
     BadInput(miette::Report),
     /// The run completed but a check the scenario marks `must_hold` failed.
     MustHoldViolated(Vec<String>),
+    /// A sweep or merge found this many failing seeds.
+    SeedsFailed(usize),
 }
 
 impl From<ScenarioError> for Failure {
@@ -306,16 +381,95 @@ fn looks_like_scenario(source: &str) -> bool {
         .any(|l| l.starts_with("Scenario("))
 }
 
-fn compare(path: &Path, strategies: &[String], seeds: &str, format: CompareFormat) -> Result<(), Failure> {
-    let seeds = consim::compare::parse_seeds(seeds).map_err(bad_input)?;
+fn compare(
+    path: &Path,
+    strategies: &[String],
+    seeds: &str,
+    format: CompareFormat,
+    threads: Option<usize>,
+) -> Result<(), Failure> {
+    let seeds = consim::seeds::parse_seeds(seeds).map_err(bad_input)?;
+    let pool = consim::seeds::pool(threads).map_err(bad_input)?;
     let scenario = scenario::load(path)?;
-    let comparison = consim::compare::compare(&scenario, strategies, seeds).map_err(bad_input)?;
+    let comparison = consim::compare::compare(&scenario, strategies, seeds, &pool).map_err(bad_input)?;
     match format {
         CompareFormat::Table => print!("{}", comparison.to_table()),
         CompareFormat::Json => println!("{}", comparison.to_json()),
         CompareFormat::Csv => print!("{}", comparison.to_csv()),
     }
     Ok(())
+}
+
+struct SweepArgs {
+    seeds: String,
+    shard: Option<String>,
+    stop_at_first: bool,
+    strategy: Option<String>,
+    format: SweepFormat,
+    threads: Option<usize>,
+    quiet: bool,
+}
+
+fn sweep(path: &Path, args: SweepArgs) -> Result<(), Failure> {
+    use consim::seeds::{Shard, parse_seeds, pool};
+    let seeds = parse_seeds(&args.seeds).map_err(bad_input)?;
+    let shard = match &args.shard {
+        Some(text) => Shard::parse(text).map_err(bad_input)?,
+        None => Shard::WHOLE,
+    };
+    let pool = pool(args.threads).map_err(bad_input)?;
+    let mut scenario = scenario::load(path)?;
+    if let Some(name) = &args.strategy {
+        scenario = scenario.with_strategy(name).map_err(bad_input)?;
+    }
+    let options = consim::sweep::SweepOptions {
+        seeds: seeds.clone(),
+        shard,
+        stop_at_first: args.stop_at_first,
+        strategy_override: args.strategy.clone(),
+    };
+    let total = shard.seeds(seeds).count() as u64;
+    let bar = if args.quiet {
+        indicatif::ProgressBar::hidden()
+    } else {
+        indicatif::ProgressBar::new(total)
+    };
+    bar.set_style(
+        indicatif::ProgressStyle::with_template("{bar:40} {pos}/{len} seeds, {per_sec}, eta {eta}")
+            .expect("a valid template"),
+    );
+    let result = consim::sweep::sweep(&scenario, &options, &pool, &|| bar.inc(1));
+    bar.finish_and_clear();
+    match args.format {
+        SweepFormat::Table => print!("{}", result.to_table()),
+        SweepFormat::Jsonl => print!("{}", result.to_json_lines()),
+    }
+    match result.failures().count() {
+        0 => Ok(()),
+        n => Err(Failure::SeedsFailed(n)),
+    }
+}
+
+fn merge(files: &[PathBuf]) -> Result<(), Failure> {
+    let texts = files
+        .iter()
+        .map(|f| {
+            std::fs::read_to_string(f)
+                .map(|text| (f.display().to_string(), text))
+                .map_err(|e| bad_input(format!("cannot read {}: {e}", f.display())))
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    let merged = consim::sweep::merge(&texts).map_err(bad_input)?;
+    print!("{}", merged.to_table());
+    if !merged.conflicts.is_empty() {
+        return Err(bad_input(
+            "the files disagree on some seeds: were they made by the same build and scenario?".into(),
+        ));
+    }
+    match merged.outcomes.iter().filter(|o| o.failed()).count() {
+        0 => Ok(()),
+        n => Err(Failure::SeedsFailed(n)),
+    }
 }
 
 fn graph(path: &Path) -> Result<(), Failure> {

@@ -149,3 +149,53 @@ fn compare_rejects_bad_seed_ranges_and_unknown_strategies_in_one_line() {
         assert!(err.contains(expected), "{args:?}: {err}");
     }
 }
+
+#[test]
+fn a_sweep_prints_failing_seeds_with_replay_commands_and_exits_two() {
+    let (code, out, err) = consim(&[
+        "sweep",
+        "scenarios/twin_no_idempotency.ron",
+        "--seeds",
+        "0..4",
+        "--quiet",
+    ]);
+    assert_eq!(code, 2, "{out}{err}");
+    assert!(out.contains("4 seeds run from 0..4 (shard 1/1)"), "{out}");
+    assert!(
+        out.contains("replay: consim run scenarios/twin_no_idempotency.ron --seed 3"),
+        "{out}"
+    );
+    let (code, out, _) = consim(&[
+        "sweep",
+        "scenarios/food_happy_path.ron",
+        "--seeds",
+        "0..3",
+        "--quiet",
+    ]);
+    assert_eq!(code, 0, "{out}");
+    assert!(
+        out.contains("3 seeds run from 0..3 (shard 1/1), 0 failing"),
+        "{out}"
+    );
+}
+
+#[test]
+fn sweep_arguments_are_validated_with_one_line_saying_what_is_accepted() {
+    for (args, expected) in [
+        (
+            vec!["--shard", "17/16"],
+            "`17/16` names no shard: write i/n with 1 <= i <= n",
+        ),
+        (vec!["--shard", "x"], "`x` is not a shard"),
+        (vec!["--seeds", "5..5"], "`5..5` is an empty seed range"),
+        (vec!["--seeds", "1-9"], "`1-9` is not a seed range"),
+        (vec!["--threads", "0"], "give at least one thread"),
+        (vec!["--strategy", "3pc"], "unknown strategy `3pc`; valid:"),
+    ] {
+        let mut all = vec!["sweep", "scenarios/food_happy_path.ron", "--quiet"];
+        all.extend(args);
+        let (code, _, err) = consim(&all);
+        assert_eq!(code, 1, "{all:?}: {err}");
+        assert!(err.contains(expected), "{all:?}: {err}");
+    }
+}

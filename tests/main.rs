@@ -15,5 +15,7 @@ mod scenarios;
 mod strategies;
 /// Small actors the kernel tests share.
 mod support;
+/// Sweeps and comparisons give the same per-seed results on one thread and on many.
+mod sweep;
 /// Services, gateway, client and workload end to end under a naive test strategy.
 mod system;
