@@ -111,6 +111,34 @@ enum Command {
         #[arg(long)]
         quiet: bool,
     },
+    /// Shrink a failing seed to a smaller scenario file that still violates the same check.
+    ///
+    /// Drops faults, shortens fault windows, halves requests, removes audits, loss and
+    /// duplication while the seed still violates the check, then writes the result as a
+    /// scenario file (seed pinned, the check under must_hold) that `consim run` replays.
+    Shrink {
+        /// The scenario file (RON).
+        scenario: PathBuf,
+        /// The failing seed (from `consim sweep`).
+        #[arg(long)]
+        seed: u64,
+        /// Run under this strategy instead of the file's.
+        #[arg(long)]
+        strategy: Option<String>,
+        /// The check to keep violated (default: the first the seed violates).
+        #[arg(long)]
+        check: Option<String>,
+        /// Where to write the shrunk scenario (default: beside the input, as
+        /// NAME_seedN_shrunk.ron).
+        #[arg(long, value_name = "FILE")]
+        out: Option<PathBuf>,
+        /// The most runs to spend.
+        #[arg(long, default_value_t = 400)]
+        max_runs: usize,
+        /// Worker threads (default: all cores). The result does not depend on it.
+        #[arg(long)]
+        threads: Option<usize>,
+    },
     /// Merge the JSON lines of sweep shards into one summary (failing seeds, replays).
     Merge {
         /// JSON-lines files written by `consim sweep --format jsonl`.
@@ -206,6 +234,25 @@ fn main() -> ExitCode {
             },
         ),
         Some(Command::Merge { files }) => merge(&files),
+        Some(Command::Shrink {
+            scenario,
+            seed,
+            strategy,
+            check,
+            out,
+            max_runs,
+            threads,
+        }) => shrink(
+            &scenario,
+            ShrinkArgs {
+                seed,
+                strategy,
+                check,
+                out,
+                max_runs,
+                threads,
+            },
+        ),
         Some(Command::Check { files }) => check(&files),
         Some(Command::Graph {
             model,
@@ -448,6 +495,81 @@ fn sweep(path: &Path, args: SweepArgs) -> Result<(), Failure> {
         0 => Ok(()),
         n => Err(Failure::SeedsFailed(n)),
     }
+}
+
+struct ShrinkArgs {
+    seed: u64,
+    strategy: Option<String>,
+    check: Option<String>,
+    out: Option<PathBuf>,
+    max_runs: usize,
+    threads: Option<usize>,
+}
+
+fn shrink(path: &Path, args: ShrinkArgs) -> Result<(), Failure> {
+    use consim::check::CheckKind;
+    let check = match &args.check {
+        None => None,
+        Some(name) => Some(
+            CheckKind::ALL
+                .into_iter()
+                .find(|c| c.name() == name)
+                .ok_or_else(|| {
+                    let valid: Vec<&str> = CheckKind::ALL.iter().map(|c| c.name()).collect();
+                    bad_input(format!("unknown check `{name}`; valid: {}", valid.join(", ")))
+                })?,
+        ),
+    };
+    if args.max_runs < 2 {
+        return Err(bad_input(
+            "--max-runs must be at least 2: one run to confirm, one to shrink".into(),
+        ));
+    }
+    let pool = consim::seeds::pool(args.threads).map_err(bad_input)?;
+    scenario::load(path)?;
+    let source = std::fs::read_to_string(path)
+        .map_err(|e| bad_input(format!("cannot read {}: {e}", path.display())))?;
+    let out = args.out.clone().unwrap_or_else(|| {
+        let stem = path
+            .file_stem()
+            .map_or("scenario".into(), |s| s.to_string_lossy().into_owned());
+        path.with_file_name(format!("{stem}_seed{}_shrunk.ron", args.seed))
+    });
+    let out_dir = match out.parent() {
+        Some(dir) if !dir.as_os_str().is_empty() => dir.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    let request = scenario::shrink::ShrinkRequest {
+        path,
+        source: &source,
+        seed: args.seed,
+        strategy: args.strategy.as_deref(),
+        check,
+        max_runs: args.max_runs,
+    };
+    let shrunk = scenario::shrink::shrink(&request, &out_dir, &pool).map_err(bad_input)?;
+    std::fs::write(&out, &shrunk.text)
+        .map_err(|e| bad_input(format!("cannot write {}: {e}", out.display())))?;
+    let (b, a) = (shrunk.before, shrunk.after);
+    println!(
+        "seed {} still violates {} with faults {} -> {}, requests {} -> {}, fault time {} -> {}, loss {} -> {}, duplication {} -> {} ({} runs{})",
+        args.seed,
+        shrunk.check,
+        b.faults,
+        a.faults,
+        b.requests,
+        a.requests,
+        consim::sim::Duration::from_us(b.fault_time_us),
+        consim::sim::Duration::from_us(a.fault_time_us),
+        b.loss,
+        a.loss,
+        b.duplicate,
+        a.duplicate,
+        shrunk.runs,
+        if shrunk.minimal { "" } else { ", budget spent" }
+    );
+    println!("wrote {}; replay: consim run {}", out.display(), out.display());
+    Ok(())
 }
 
 fn merge(files: &[PathBuf]) -> Result<(), Failure> {

@@ -199,3 +199,41 @@ fn sweep_arguments_are_validated_with_one_line_saying_what_is_accepted() {
         assert!(err.contains(expected), "{all:?}: {err}");
     }
 }
+
+#[test]
+fn shrink_writes_a_scenario_that_replays_the_failure_and_rejects_bad_arguments() {
+    let out = std::env::temp_dir().join(format!("consim-cli-shrunk-{}.ron", std::process::id()));
+    let out_text = out.display().to_string();
+    let (code, stdout, err) = consim(&[
+        "shrink",
+        "scenarios/twin_no_idempotency.ron",
+        "--seed",
+        "2",
+        "--out",
+        &out_text,
+    ]);
+    assert_eq!(code, 0, "{err}");
+    assert!(stdout.contains("seed 2 still violates atomicity"), "{stdout}");
+    let (code, report, _) = consim(&["run", &out_text]);
+    assert_eq!(code, 2, "{report}");
+    let _ = std::fs::remove_file(&out);
+    for (args, expected) in [
+        (
+            vec!["--seed", "1", "--check", "acid"],
+            "unknown check `acid`; valid: atomicity",
+        ),
+        (
+            vec!["--seed", "1", "--max-runs", "1"],
+            "--max-runs must be at least 2",
+        ),
+    ] {
+        let mut all = vec!["shrink", "scenarios/twin_no_idempotency.ron"];
+        all.extend(args);
+        let (code, _, err) = consim(&all);
+        assert_eq!(code, 1, "{all:?}: {err}");
+        assert!(err.contains(expected), "{all:?}: {err}");
+    }
+    let (code, _, err) = consim(&["shrink", "scenarios/food_happy_path.ron", "--seed", "1"]);
+    assert_eq!(code, 1);
+    assert!(err.contains("violates no check"), "{err}");
+}

@@ -11,6 +11,8 @@ mod determinism;
 mod kernel;
 /// Every bundled scenario and model loads, runs deterministically and matches its snapshot.
 mod scenarios;
+/// A failing seed shrinks to a smaller scenario file that still fails.
+mod shrink;
 /// Each strategy against the literature, under random and bundled faults; twins are caught.
 mod strategies;
 /// Small actors the kernel tests share.

@@ -3,6 +3,7 @@
 use std::fmt;
 
 use serde::de::{self, Deserialize, Deserializer, Visitor};
+use serde::{Serialize, Serializer};
 
 use crate::sim::Duration;
 
@@ -18,6 +19,25 @@ const UNITS: [(&str, u64); 5] = [
     ("m", 60_000_000),
     ("h", 3_600_000_000),
 ];
+
+/// Written in the largest unit that keeps it exact (`"1500us"`, `"250ms"`, `"2s"`), so a
+/// file consim writes (a shrunk scenario) reads back to the same microseconds.
+pub fn format_duration(duration: Duration) -> String {
+    let us = duration.as_us();
+    let (suffix, scale) = UNITS
+        .iter()
+        .rev()
+        .find(|(_, scale)| us.is_multiple_of(*scale) && us != 0)
+        .copied()
+        .unwrap_or(("us", 1));
+    format!("{}{suffix}", us / scale)
+}
+
+impl Serialize for HumanDuration {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(&format_duration(self.0))
+    }
+}
 
 /// Parses `"<number><unit>"`; the error says what is accepted.
 pub fn parse_duration(text: &str) -> Result<Duration, String> {
@@ -98,5 +118,27 @@ mod tests {
             assert!(err.contains(bad.trim()), "{bad}: {err}");
         }
         assert!(parse_duration("-5ms").unwrap_err().contains("cannot be negative"));
+    }
+
+    #[test]
+    fn formatted_durations_read_back_to_the_same_microseconds() {
+        for us in [
+            0,
+            1,
+            999,
+            1_000,
+            1_500,
+            250_000,
+            2_000_000,
+            90_000_000,
+            3_600_000_000,
+            7_200_000_001,
+        ] {
+            let text = format_duration(Duration::from_us(us));
+            assert_eq!(parse_duration(&text), Ok(Duration::from_us(us)), "{text}");
+        }
+        assert_eq!(format_duration(Duration::from_ms(250)), "250ms");
+        assert_eq!(format_duration(Duration::from_us(1_500)), "1500us");
+        assert_eq!(format_duration(Duration::from_secs(120)), "2m");
     }
 }

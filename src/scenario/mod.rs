@@ -15,6 +15,7 @@ pub mod error;
 pub mod graph;
 pub mod locate;
 pub mod raw;
+pub mod shrink;
 pub mod strategy_settings;
 pub mod system_model;
 pub mod system_setup;
@@ -91,11 +92,16 @@ pub struct Run {
 
 /// Reads and checks a scenario file and the model it names.
 pub fn load(path: &Path) -> Result<Scenario, ScenarioError> {
-    let source = read(path)?;
-    let raw: raw::Scenario = validate::parse(path, &source)?;
+    load_source(path, &read(path)?)
+}
+
+/// Checks scenario text as if it were the file at `path` (its model path is relative to
+/// `path`'s directory). The shrinker checks the scenarios it writes this way.
+pub fn load_source(path: &Path, source: &str) -> Result<Scenario, ScenarioError> {
+    let raw: raw::Scenario = validate::parse(path, source)?;
     let model_path = path.parent().unwrap_or(Path::new(".")).join(&raw.model);
     let model_source = std::fs::read_to_string(&model_path).map_err(|e| {
-        let mut check = Checker::new(path, &source);
+        let mut check = Checker::new(path, source);
         check.error(
             &[Step::Field("model")],
             format!("cannot read model file {}: {e}", model_path.display()),
@@ -108,7 +114,7 @@ pub fn load(path: &Path) -> Result<Scenario, ScenarioError> {
         ScenarioError::invalid(check.errors)
     })?;
     let model = load_model(&model_path, &model_source)?;
-    let mut check = Checker::new(path, &source);
+    let mut check = Checker::new(path, source);
     let (system, node_names) = match &model {
         Model::Pingmesh(config) => {
             reject_system_sections(&mut check, &raw);

@@ -6,12 +6,12 @@
 //! them. Raw types never leave `scenario/`: `validate.rs` turns them into
 //! the kernel's types, so the file format can change without touching the core.
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 use super::duration::HumanDuration;
 
 /// A scenario file: one run of one model.
-#[derive(Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct Scenario {
     /// The model file, relative to the scenario file.
@@ -28,27 +28,27 @@ pub struct Scenario {
     #[serde(default)]
     pub stop: Stop,
     /// How business transactions run (system models only).
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub strategy: Option<Strategy>,
     /// What the client sends (system models only).
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub workload: Option<Workload>,
     /// The gateway's deadline and retries.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub gateway: Option<Gateway>,
     /// Service-wide settings.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub services: Option<Services>,
     /// Broker settings (strategies that use one).
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub broker: Option<BrokerSettings>,
     /// Which checks must hold (all checks always run and are reported).
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub checks: Option<Checks>,
 }
 
 /// The client's requests.
-#[derive(Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct Workload {
     /// How many requests the client sends.
@@ -56,10 +56,10 @@ pub struct Workload {
     /// When they arrive.
     pub arrival: Arrival,
     /// Which rows they touch (default uniform).
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub keys: Option<Keys>,
     /// How many distinct keys requests draw from (default 100).
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub key_count: Option<u64>,
     /// Share of read-only audit requests, in [0, 1].
     #[serde(default)]
@@ -70,7 +70,7 @@ pub struct Workload {
 }
 
 /// An arrival process.
-#[derive(Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub enum Arrival {
     /// One request every `interval`.
@@ -92,7 +92,7 @@ pub enum Arrival {
 }
 
 /// Key popularity.
-#[derive(Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub enum Keys {
     /// Every key equally likely.
@@ -102,35 +102,35 @@ pub enum Keys {
 }
 
 /// Gateway policy.
-#[derive(Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct Gateway {
     /// Deadline per attempt (default 1s).
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub timeout: Option<HumanDuration>,
     /// Retries after the first attempt (default 2).
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub retries: Option<u16>,
 }
 
 /// Settings every service shares.
-#[derive(Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct Services {
     /// How long a local call waits for a lock (default 50ms).
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub lock_timeout: Option<HumanDuration>,
     /// How long a prepared participant waits before asking the coordinator (default 200ms).
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub in_doubt_query_after: Option<HumanDuration>,
 }
 
 /// Broker settings, written `Broker(...)`.
-#[derive(Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, Serialize)]
 #[serde(rename = "Broker", deny_unknown_fields)]
 pub struct BrokerSettings {
     /// Redelivery after this long without an ack (default 100ms).
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ack_timeout: Option<HumanDuration>,
     /// One unacknowledged message per key and subscriber at a time (default false).
     #[serde(default)]
@@ -138,7 +138,7 @@ pub struct BrokerSettings {
 }
 
 /// Checks a scenario requires.
-#[derive(Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct Checks {
     /// Checks whose violation makes `consim run` exit with code 2.
@@ -147,7 +147,7 @@ pub struct Checks {
 }
 
 /// A check, by name.
-#[derive(Clone, Copy, Debug, Deserialize)]
+#[derive(Clone, Copy, Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub enum CheckName {
     /// All steps or none.
@@ -163,7 +163,7 @@ pub enum CheckName {
 }
 
 /// The network: a default link and per-pair overrides.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Clone, Debug, Default, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct Network {
     /// The link every pair uses unless overridden.
@@ -175,10 +175,11 @@ pub struct Network {
 }
 
 /// One directed link's behaviour; every field has a default.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Clone, Debug, Default, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct Link {
     /// Delay distribution (default uniform 0.5–5 ms).
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub latency: Option<Latency>,
     /// Loss probability in [0, 1].
     #[serde(default)]
@@ -192,7 +193,7 @@ pub struct Link {
 }
 
 /// A link for one pair of nodes.
-#[derive(Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct LinkOverride {
     /// Sender.
@@ -211,7 +212,7 @@ fn yes() -> bool {
 }
 
 /// A latency distribution.
-#[derive(Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub enum Latency {
     /// Always the same.
@@ -252,7 +253,7 @@ pub enum Latency {
 }
 
 /// A scheduled fault.
-#[derive(Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub enum Fault {
     /// Groups of nodes that cannot reach each other.
@@ -262,7 +263,7 @@ pub enum Fault {
         /// Start.
         from: HumanDuration,
         /// Heal (never if absent).
-        #[serde(default)]
+        #[serde(default, skip_serializing_if = "Option::is_none")]
         until: Option<HumanDuration>,
     },
     /// One link down, both directions.
@@ -274,7 +275,7 @@ pub enum Fault {
         /// Start.
         from: HumanDuration,
         /// Back up (never if absent).
-        #[serde(default)]
+        #[serde(default, skip_serializing_if = "Option::is_none")]
         until: Option<HumanDuration>,
     },
     /// A node crash, with an optional restart time.
@@ -284,7 +285,7 @@ pub enum Fault {
         /// When.
         at: HumanDuration,
         /// Restart time (stays down if absent).
-        #[serde(default)]
+        #[serde(default, skip_serializing_if = "Option::is_none")]
         restart: Option<HumanDuration>,
     },
     /// A node's clock runs fast or slow from `at`.
@@ -299,11 +300,11 @@ pub enum Fault {
 }
 
 /// When a run ends: quiescence always; these limits too.
-#[derive(Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct Stop {
     /// Virtual-time limit.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub time: Option<HumanDuration>,
     /// Event limit.
     #[serde(default = "default_events")]
@@ -332,7 +333,7 @@ impl Default for Stop {
 }
 
 /// A model file.
-#[derive(Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub enum Model {
     /// Services, their data and the business transaction.
@@ -349,7 +350,7 @@ pub enum Model {
 }
 
 /// A business system model (`System(...)` in a model file).
-#[derive(Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct System {
     /// Services by name; ids follow sorted names.
@@ -362,33 +363,33 @@ pub struct System {
 }
 
 /// A service and its database.
-#[derive(Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct Service {
     /// Tables by name; ids follow sorted names.
     pub tables: std::collections::BTreeMap<String, Table>,
     /// Handling time per request (default 200us).
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub processing: Option<HumanDuration>,
     /// Database costs.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub db: Option<Db>,
 }
 
 /// Database operation costs.
-#[derive(Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct Db {
     /// Per operation (default 200us).
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub op: Option<HumanDuration>,
     /// Per forced log write (default 1ms).
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub forced_write: Option<HumanDuration>,
 }
 
 /// A table: `rows` rows, keys `0..rows`, all starting at `initial`.
-#[derive(Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct Table {
     /// Number of rows at start.
@@ -399,7 +400,7 @@ pub struct Table {
 }
 
 /// One step of the business transaction.
-#[derive(Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct Step {
     /// Name for reports.
@@ -409,12 +410,12 @@ pub struct Step {
     /// What it does.
     pub action: Action,
     /// What undoes it (default: the inverse of `action`).
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub compensation: Option<Action>,
 }
 
 /// A local transaction.
-#[derive(Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub enum Action {
     /// Add `delta` to a row, refused below `min` or above `max`.
@@ -426,10 +427,10 @@ pub enum Action {
         /// The change.
         delta: i64,
         /// Floor (none if absent).
-        #[serde(default)]
+        #[serde(default, skip_serializing_if = "Option::is_none")]
         min: Option<i64>,
         /// Ceiling (none if absent).
-        #[serde(default)]
+        #[serde(default, skip_serializing_if = "Option::is_none")]
         max: Option<i64>,
     },
     /// Insert a row.
@@ -452,7 +453,7 @@ pub enum Action {
 }
 
 /// Which row a step touches.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub enum KeyRef {
     /// The request's key.
@@ -466,91 +467,91 @@ pub enum KeyRef {
 }
 
 /// A strategy and its settings; every field is optional (defaults in README).
-#[derive(Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub enum Strategy {
     /// Two-phase commit.
     TwoPc {
         /// Coordinator waits this long for votes.
-        #[serde(default)]
+        #[serde(default, skip_serializing_if = "Option::is_none")]
         vote_timeout: Option<HumanDuration>,
         /// Re-send an unacknowledged decision after this long.
-        #[serde(default)]
+        #[serde(default, skip_serializing_if = "Option::is_none")]
         decision_retry: Option<HumanDuration>,
         /// Duration of the coordinator's forced log write.
-        #[serde(default)]
+        #[serde(default, skip_serializing_if = "Option::is_none")]
         forced_write: Option<HumanDuration>,
         /// Presumed abort.
-        #[serde(default)]
+        #[serde(default, skip_serializing_if = "Option::is_none")]
         presumed_abort: Option<bool>,
         /// Log the decision before sending it (false: broken twin).
-        #[serde(default)]
+        #[serde(default, skip_serializing_if = "Option::is_none")]
         log_before_send: Option<bool>,
         /// In-doubt participants also ask each other.
-        #[serde(default)]
+        #[serde(default, skip_serializing_if = "Option::is_none")]
         cooperative_termination: Option<bool>,
     },
     /// Orchestrated saga.
     SagaOrchestrated {
         /// Per-attempt timeout.
-        #[serde(default)]
+        #[serde(default, skip_serializing_if = "Option::is_none")]
         step_timeout: Option<HumanDuration>,
         /// Attempts before giving up on an action.
-        #[serde(default)]
+        #[serde(default, skip_serializing_if = "Option::is_none")]
         retry_max: Option<u16>,
         /// First backoff.
-        #[serde(default)]
+        #[serde(default, skip_serializing_if = "Option::is_none")]
         backoff_base: Option<HumanDuration>,
         /// Largest backoff.
-        #[serde(default)]
+        #[serde(default, skip_serializing_if = "Option::is_none")]
         backoff_cap: Option<HumanDuration>,
         /// Random part of a backoff.
-        #[serde(default)]
+        #[serde(default, skip_serializing_if = "Option::is_none")]
         jitter: Option<JitterSetting>,
         /// Retry compensations until they succeed (false: broken twin).
-        #[serde(default)]
+        #[serde(default, skip_serializing_if = "Option::is_none")]
         compensation_retries: Option<bool>,
         /// Idempotent calls (false: broken twin).
-        #[serde(default)]
+        #[serde(default, skip_serializing_if = "Option::is_none")]
         idempotency: Option<bool>,
         /// Sync (request/response) or Async (messages).
-        #[serde(default)]
+        #[serde(default, skip_serializing_if = "Option::is_none")]
         invocation: Option<InvocationSetting>,
         /// Async: how long before a step is presumed lost.
-        #[serde(default)]
+        #[serde(default, skip_serializing_if = "Option::is_none")]
         async_timeout: Option<HumanDuration>,
     },
     /// Choreographed saga.
     SagaChoreographed {
         /// Outbox relay polling interval.
-        #[serde(default)]
+        #[serde(default, skip_serializing_if = "Option::is_none")]
         relay_interval: Option<HumanDuration>,
         /// Idempotent consumers (false: broken twin).
-        #[serde(default)]
+        #[serde(default, skip_serializing_if = "Option::is_none")]
         idempotent_consumers: Option<bool>,
         /// Dual write instead of the outbox (true: broken twin).
-        #[serde(default)]
+        #[serde(default, skip_serializing_if = "Option::is_none")]
         dual_write: Option<bool>,
     },
     /// Eventual consistency through events.
     Eventual {
         /// Outbox relay polling interval.
-        #[serde(default)]
+        #[serde(default, skip_serializing_if = "Option::is_none")]
         relay_interval: Option<HumanDuration>,
         /// Idempotent consumers (false: broken twin).
-        #[serde(default)]
+        #[serde(default, skip_serializing_if = "Option::is_none")]
         idempotent_consumers: Option<bool>,
         /// Dual write instead of the outbox (true: broken twin).
-        #[serde(default)]
+        #[serde(default, skip_serializing_if = "Option::is_none")]
         dual_write: Option<bool>,
         /// Keep a read model of downstream steps at the first service.
-        #[serde(default)]
+        #[serde(default, skip_serializing_if = "Option::is_none")]
         read_model: Option<bool>,
     },
 }
 
 /// Backoff jitter.
-#[derive(Clone, Copy, Debug, Deserialize)]
+#[derive(Clone, Copy, Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub enum JitterSetting {
     /// None.
@@ -562,7 +563,7 @@ pub enum JitterSetting {
 }
 
 /// How an orchestrator invokes steps.
-#[derive(Clone, Copy, Debug, Deserialize)]
+#[derive(Clone, Copy, Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub enum InvocationSetting {
     /// Request/response with a timeout.

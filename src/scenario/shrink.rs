@@ -1,0 +1,389 @@
+//! Shrinking: from a seed that breaks a check, a smaller scenario file that still breaks it.
+//!
+//! A failing run of a big scenario (hundreds of requests, many faults, a lossy network) is
+//! hard to read. The shrinker edits the scenario's file form ([`raw::Scenario`]) one step at
+//! a time — drop a fault, shorten a fault's window or move it earlier, halve the requests, drop audits or
+//! unauthenticated clients, lower loss and duplication, drop a per-pair link — and keeps
+//! each edit after which the same seed still violates the same check. It stops when no edit
+//! keeps the violation (a local minimum: removing any one more thing makes it pass) or when
+//! its run budget is spent.
+//!
+//! Every candidate goes through the same checks as a file a user writes ([`load_source`]),
+//! so the scenario it writes is valid by construction. The candidates of one round run in
+//! parallel and the first in a fixed order that still fails wins, so the result does not
+//! depend on the threads. The written file pins the seed and lists the check under
+//! `must_hold`, so `consim run` on it exits 2.
+
+use std::path::Path;
+
+use super::raw::{self, CheckName, Fault};
+use super::{Scenario, load_source};
+use crate::check::CheckKind;
+use crate::seeds::map_ordered;
+use crate::sim::{Duration, TraceLevel};
+
+/// What to shrink.
+#[derive(Clone, Debug)]
+pub struct ShrinkRequest<'a> {
+    /// The scenario file.
+    pub path: &'a Path,
+    /// Its text.
+    pub source: &'a str,
+    /// The failing seed.
+    pub seed: u64,
+    /// Run under this strategy (default settings) instead of the file's.
+    pub strategy: Option<&'a str>,
+    /// The check to keep violated; by default the first one the seed violates.
+    pub check: Option<CheckKind>,
+    /// The most runs to spend.
+    pub max_runs: usize,
+}
+
+/// How big a scenario is, in what the shrinker reduces.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Size {
+    /// Faults in the schedule.
+    pub faults: usize,
+    /// Requests the client sends.
+    pub requests: u64,
+    /// Sum over fault windows of their length, µs (a fault without an end counts to 0).
+    pub fault_time_us: u64,
+    /// Default link loss probability.
+    pub loss: f64,
+    /// Default link duplication probability.
+    pub duplicate: f64,
+    /// Per-pair link overrides.
+    pub links: usize,
+}
+
+/// A shrunk scenario.
+#[derive(Clone, Debug)]
+pub struct Shrunk {
+    /// The check it still violates.
+    pub check: CheckKind,
+    /// The scenario file text, with a header saying where it came from.
+    pub text: String,
+    /// The size before and after.
+    pub before: Size,
+    /// The size after.
+    pub after: Size,
+    /// Runs spent.
+    pub runs: usize,
+    /// False when the budget ran out before a local minimum was reached.
+    pub minimal: bool,
+}
+
+/// Shrinks `request.seed` of the scenario to a smaller one that still violates the check.
+/// `out_dir` is where the result will be written: the model path is rewritten to stay
+/// valid from there. Errors say what is wrong (the seed passes, the scenario is not a
+/// system model, ...).
+pub fn shrink(
+    request: &ShrinkRequest<'_>,
+    out_dir: &Path,
+    pool: &rayon::ThreadPool,
+) -> Result<Shrunk, String> {
+    let mut current: raw::Scenario =
+        super::validate::parse(request.path, request.source).map_err(|e| e.to_string())?;
+    if current.workload.is_none() {
+        return Err(format!(
+            "{} runs a pingmesh model: there are no checks to violate",
+            request.path.display()
+        ));
+    }
+    if let Some(name) = request.strategy {
+        current.strategy = Some(raw_strategy(name)?);
+    }
+    current.seed = request.seed;
+    let first = evaluate(request.path, &current, request.seed)?;
+    let check = match request.check {
+        Some(check) if first.contains(&check) => check,
+        Some(check) => {
+            return Err(format!(
+                "seed {} does not violate {check} (it violates: {})",
+                request.seed,
+                names(&first)
+            ));
+        }
+        None => *first.first().ok_or_else(|| {
+            format!(
+                "seed {} violates no check: nothing to shrink (find failing seeds with `consim sweep`)",
+                request.seed
+            )
+        })?,
+    };
+    let before = size(&current);
+    let mut runs = 1;
+    let mut minimal = false;
+    while runs < request.max_runs {
+        let mut candidates = candidates(&current);
+        candidates.truncate(request.max_runs - runs);
+        runs += candidates.len();
+        let still_failing = map_ordered(pool, &candidates, |candidate| {
+            evaluate(request.path, candidate, request.seed).is_ok_and(|violated| violated.contains(&check))
+        });
+        match still_failing.iter().position(|&failing| failing) {
+            Some(index) => current = candidates.swap_remove(index),
+            None => {
+                minimal = true;
+                break;
+            }
+        }
+    }
+    let after = size(&current);
+    current.checks = Some(raw::Checks {
+        must_hold: vec![check_name(check)],
+    });
+    current.model = model_path_from(request.path, &current.model, out_dir);
+    let header = format!(
+        "// Shrunk by consim from {} seed {}: still violates {check}.\n\
+         // Faults {} -> {}, requests {} -> {}; {runs} runs{}.\n",
+        request.path.display(),
+        request.seed,
+        before.faults,
+        after.faults,
+        before.requests,
+        after.requests,
+        if minimal {
+            ""
+        } else {
+            " (budget spent before a local minimum)"
+        }
+    );
+    Ok(Shrunk {
+        check,
+        text: header + &to_ron(&current),
+        before,
+        after,
+        runs,
+        minimal,
+    })
+}
+
+/// The checks `candidate` violates on `seed`, in report order; an error if it is not valid.
+fn evaluate(path: &Path, candidate: &raw::Scenario, seed: u64) -> Result<Vec<CheckKind>, String> {
+    let scenario: Scenario = load_source(path, &to_ron(candidate)).map_err(|e| e.to_string())?;
+    let report = scenario.run(seed, TraceLevel::Off).report;
+    Ok(report
+        .checks
+        .iter()
+        .filter(|v| !v.passed)
+        .map(|v| v.check)
+        .collect())
+}
+
+/// Every one-step reduction of `s`, most promising first.
+fn candidates(s: &raw::Scenario) -> Vec<raw::Scenario> {
+    let mut out = Vec::new();
+    let mut push = |edit: &dyn Fn(&mut raw::Scenario) -> bool| {
+        let mut next = s.clone();
+        if edit(&mut next) {
+            out.push(next);
+        }
+    };
+    for i in 0..s.faults.len() {
+        push(&|n| {
+            n.faults.remove(i);
+            true
+        });
+    }
+    let requests = s.workload.as_ref().map_or(1, |w| w.requests);
+    for fraction in [2, 4] {
+        let fewer = requests - requests / fraction;
+        push(&|n| set_requests(n, fewer));
+    }
+    push(&|n| set_requests(n, requests - 1));
+    push(&|n| zero(&mut n.workload.as_mut().expect("a system scenario").audit_share));
+    push(&|n| zero(&mut n.workload.as_mut().expect("a system scenario").unauthenticated));
+    push(&|n| zero(&mut n.network.default.loss));
+    push(&|n| zero(&mut n.network.default.duplicate));
+    for i in 0..s.network.links.len() {
+        push(&|n| {
+            n.network.links.remove(i);
+            true
+        });
+    }
+    for i in 0..s.faults.len() {
+        push(&|n| shorten(&mut n.faults[i]));
+        push(&|n| move_earlier(&mut n.faults[i]));
+    }
+    push(&|n| halve(&mut n.network.default.loss));
+    push(&|n| halve(&mut n.network.default.duplicate));
+    out
+}
+
+fn set_requests(s: &mut raw::Scenario, requests: u64) -> bool {
+    let workload = s.workload.as_mut().expect("a system scenario");
+    if requests == 0 || requests >= workload.requests {
+        return false;
+    }
+    workload.requests = requests;
+    true
+}
+
+fn zero(p: &mut f64) -> bool {
+    let changed = *p != 0.0;
+    *p = 0.0;
+    changed
+}
+
+/// Halves a probability, down to 1e-4 (below that, zero is the next step).
+fn halve(p: &mut f64) -> bool {
+    if *p < 2e-4 {
+        return false;
+    }
+    *p /= 2.0;
+    true
+}
+
+/// Halves a fault's window, keeping its start (at least 1ms long).
+fn shorten(fault: &mut Fault) -> bool {
+    let (start, end) = match fault {
+        Fault::Partition { from, until, .. } | Fault::LinkDown { from, until, .. } => (from.0, until),
+        Fault::Crash { at, restart, .. } => (at.0, restart),
+        Fault::ClockDrift { .. } => return false,
+    };
+    let Some(end) = end else { return false };
+    let length = end.0.as_us().saturating_sub(start.as_us());
+    if length <= Duration::from_ms(1).as_us() {
+        return false;
+    }
+    end.0 = Duration::from_us(start.as_us() + length / 2);
+    true
+}
+
+/// Moves a fault to half its start time, window length unchanged, so that fewer requests
+/// may be needed to reach it.
+fn move_earlier(fault: &mut Fault) -> bool {
+    let (start, end) = match fault {
+        Fault::Partition { from, until, .. } | Fault::LinkDown { from, until, .. } => (from, until.as_mut()),
+        Fault::Crash { at, restart, .. } => (at, restart.as_mut()),
+        Fault::ClockDrift { at, .. } => (at, None),
+    };
+    let shift = start.0.as_us() / 2;
+    if shift < Duration::from_ms(1).as_us() {
+        return false;
+    }
+    start.0 = Duration::from_us(start.0.as_us() - shift);
+    if let Some(end) = end {
+        end.0 = Duration::from_us(end.0.as_us() - shift);
+    }
+    true
+}
+
+fn size(s: &raw::Scenario) -> Size {
+    let fault_time_us = s
+        .faults
+        .iter()
+        .map(|f| match f {
+            Fault::Partition { from, until, .. } | Fault::LinkDown { from, until, .. } => {
+                until.map_or(0, |u| u.0.as_us().saturating_sub(from.0.as_us()))
+            }
+            Fault::Crash { at, restart, .. } => {
+                restart.map_or(0, |r| r.0.as_us().saturating_sub(at.0.as_us()))
+            }
+            Fault::ClockDrift { .. } => 0,
+        })
+        .sum();
+    Size {
+        faults: s.faults.len(),
+        requests: s.workload.as_ref().map_or(0, |w| w.requests),
+        fault_time_us,
+        loss: s.network.default.loss,
+        duplicate: s.network.default.duplicate,
+        links: s.network.links.len(),
+    }
+}
+
+/// The model path as seen from `out_dir`: unchanged when the output sits beside the input,
+/// absolute otherwise.
+fn model_path_from(scenario: &Path, model: &str, out_dir: &Path) -> String {
+    let source_dir = scenario.parent().unwrap_or(Path::new("."));
+    let same_dir = match (source_dir.canonicalize(), out_dir.canonicalize()) {
+        (Ok(a), Ok(b)) => a == b,
+        _ => false,
+    };
+    if same_dir {
+        return model.to_string();
+    }
+    let joined = source_dir.join(model);
+    joined.canonicalize().unwrap_or(joined).display().to_string()
+}
+
+/// A scenario as RON, in the form users write.
+pub fn to_ron(s: &raw::Scenario) -> String {
+    let config = ron::ser::PrettyConfig::new()
+        .struct_names(true)
+        .extensions(ron::extensions::Extensions::IMPLICIT_SOME)
+        .indentor("    ".to_string());
+    ron::Options::default()
+        .to_string_pretty(s, config)
+        .expect("a scenario serialises")
+        + "\n"
+}
+
+/// The file form of a strategy, with default settings.
+fn raw_strategy(name: &str) -> Result<raw::Strategy, String> {
+    let kind = crate::strategy::StrategyKind::named(name).ok_or_else(|| {
+        format!(
+            "unknown strategy `{name}`; valid: {}",
+            crate::strategy::StrategyKind::NAMES.join(", ")
+        )
+    })?;
+    use crate::strategy::StrategyKind;
+    let text = match kind {
+        StrategyKind::TwoPc(_) => "TwoPc()",
+        StrategyKind::SagaOrchestrated(_) => "SagaOrchestrated()",
+        StrategyKind::SagaChoreographed(_) => "SagaChoreographed()",
+        StrategyKind::Eventual(_) => "Eventual()",
+    };
+    Ok(ron::from_str(text).expect("a strategy with default settings parses"))
+}
+
+fn check_name(check: CheckKind) -> CheckName {
+    match check {
+        CheckKind::Atomicity => CheckName::Atomicity,
+        CheckKind::NoDoubleEffect => CheckName::NoDoubleEffect,
+        CheckKind::Conservation => CheckName::Conservation,
+        CheckKind::NoLostWork => CheckName::NoLostWork,
+        CheckKind::NoOversell => CheckName::NoOversell,
+    }
+}
+
+fn names(checks: &[CheckKind]) -> String {
+    if checks.is_empty() {
+        return "none".into();
+    }
+    checks.iter().map(|c| c.name()).collect::<Vec<_>>().join(", ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every bundled scenario written back by [`to_ron`] loads and runs exactly as the file.
+    #[test]
+    fn bundled_scenarios_survive_the_round_trip_through_ron() {
+        let mut paths: Vec<_> = std::fs::read_dir("scenarios")
+            .expect("run from the repository root")
+            .map(|e| e.expect("an entry").path())
+            .collect();
+        paths.sort();
+        for path in paths {
+            let source = std::fs::read_to_string(&path).unwrap();
+            let raw: raw::Scenario = crate::scenario::validate::parse(&path, &source).unwrap();
+            let text = to_ron(&raw);
+            let again = load_source(&path, &text)
+                .unwrap_or_else(|e| panic!("{}: {:?}\n{text}", path.display(), miette::Report::new(e)));
+            let original = crate::scenario::load(&path).unwrap();
+            let limits = crate::world::Limits {
+                max_events: 20_000,
+                ..original.limits
+            };
+            let run = |s: &Scenario| {
+                let s = Scenario { limits, ..s.clone() };
+                s.run(s.seed, TraceLevel::Hash).report.trace_hash
+            };
+            assert_eq!(run(&original), run(&again), "{}", path.display());
+        }
+    }
+}

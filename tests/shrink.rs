@@ -1,0 +1,103 @@
+//! Shrinking a failing seed: the written scenario is smaller, valid, and still violates the
+//! same check when run; the result does not depend on the threads.
+
+use std::path::{Path, PathBuf};
+
+use consim::check::CheckKind;
+use consim::scenario::shrink::{ShrinkRequest, shrink};
+use consim::scenario::{self};
+use consim::seeds::pool;
+
+fn scratch_dir(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("consim-shrink-{name}-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("a scratch directory");
+    dir
+}
+
+#[test]
+fn the_dual_write_twin_shrinks_to_a_smaller_scenario_that_still_fails() {
+    let path = Path::new("scenarios/twin_dual_write.ron");
+    let source = std::fs::read_to_string(path).unwrap();
+    let original = scenario::load(path).unwrap();
+    let request = ShrinkRequest {
+        path,
+        source: &source,
+        seed: original.seed,
+        strategy: None,
+        check: None,
+        max_runs: 400,
+    };
+    let dir = scratch_dir("dual-write");
+    let shrunk = shrink(&request, &dir, &pool(Some(2)).unwrap()).expect("the twin fails at its seed");
+    assert_eq!(shrunk.check, CheckKind::Atomicity);
+    let (before, after) = (shrunk.before, shrunk.after);
+    assert!(after.faults < before.faults, "{before:?} -> {after:?}");
+    assert!(after.requests < before.requests, "{before:?} -> {after:?}");
+    assert!(
+        after.fault_time_us < before.fault_time_us,
+        "{before:?} -> {after:?}"
+    );
+    // Written out, it loads from anywhere and fails the same check, which it requires.
+    let file = dir.join("shrunk.ron");
+    std::fs::write(&file, &shrunk.text).unwrap();
+    let reloaded = scenario::load(&file).expect("a valid scenario");
+    assert_eq!(reloaded.must_hold(), [CheckKind::Atomicity]);
+    let report = reloaded.run(reloaded.seed, consim::sim::TraceLevel::Off).report;
+    let failing: Vec<CheckKind> = report
+        .not_holding(reloaded.must_hold())
+        .map(|v| v.check)
+        .collect();
+    assert_eq!(failing, [CheckKind::Atomicity], "{}", report.to_table());
+    assert!(
+        shrunk
+            .text
+            .starts_with("// Shrunk by consim from scenarios/twin_dual_write.ron")
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn shrinking_gives_the_same_scenario_on_one_thread_and_on_many() {
+    let path = Path::new("scenarios/twin_no_idempotency.ron");
+    let source = std::fs::read_to_string(path).unwrap();
+    let request = ShrinkRequest {
+        path,
+        source: &source,
+        seed: 3,
+        strategy: None,
+        check: Some(CheckKind::NoDoubleEffect),
+        max_runs: 200,
+    };
+    let dir = Path::new("scenarios");
+    let one = shrink(&request, dir, &pool(Some(1)).unwrap()).unwrap();
+    let many = shrink(&request, dir, &pool(Some(3)).unwrap()).unwrap();
+    assert_eq!(one.text, many.text);
+    assert_eq!(one.check, CheckKind::NoDoubleEffect);
+    assert!(one.after.requests < one.before.requests);
+    // Beside its input, the model path stays relative.
+    assert!(
+        one.text.contains("model: \"../models/bank_transfer.ron\""),
+        "{}",
+        one.text
+    );
+}
+
+#[test]
+fn a_seed_that_passes_or_a_check_it_does_not_violate_cannot_be_shrunk() {
+    let path = Path::new("scenarios/food_happy_path.ron");
+    let source = std::fs::read_to_string(path).unwrap();
+    let mut request = ShrinkRequest {
+        path,
+        source: &source,
+        seed: 1,
+        strategy: None,
+        check: None,
+        max_runs: 10,
+    };
+    let p = pool(Some(1)).unwrap();
+    let err = shrink(&request, Path::new("scenarios"), &p).unwrap_err();
+    assert!(err.contains("violates no check: nothing to shrink"), "{err}");
+    request.check = Some(CheckKind::Atomicity);
+    let err = shrink(&request, Path::new("scenarios"), &p).unwrap_err();
+    assert!(err.contains("does not violate atomicity"), "{err}");
+}
