@@ -134,6 +134,7 @@ impl SystemConfig {
         };
         let mut builder: WorldBuilder<Msg> = WorldBuilder::new(seed, Some(self.default_link));
         builder.trace_level(trace_level);
+        builder.message_size(crate::system::wire::wire_size);
         let plan = WorkloadPlan::draw(&self.workload, SeedTree::new(seed));
         let client = Client::new(
             wiring.gateway,

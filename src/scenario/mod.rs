@@ -284,6 +284,7 @@ impl Scenario {
                         .expect("unique names");
                 }
                 self.configure(&mut builder, trace_level);
+                builder.message_size(crate::pingmesh::Ping::wire_size);
                 let mut world = builder.build().expect("validated at load");
                 let outcome = world.run(self.limits);
                 Run {

@@ -58,7 +58,7 @@ mod tests;
 
 use std::collections::BTreeMap;
 
-pub use measure::{Convergence, ReadModel, Span, convergence, read_model};
+pub use measure::{Convergence, ReadModel, Span, convergence, read_model, read_model_mismatches};
 
 use crate::broker::TopicId;
 use crate::sim::{ActorId, Duration};
