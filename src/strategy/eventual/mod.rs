@@ -168,4 +168,8 @@ impl Strategy for Eventual {
     fn participant(&self, service: ServiceId, wiring: &Wiring) -> Option<Box<dyn Participant>> {
         Some(self.choreography().participant(service, wiring))
     }
+
+    fn keeps_read_model(&self) -> bool {
+        self.config.read_model
+    }
 }
