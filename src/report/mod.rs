@@ -541,7 +541,8 @@ mod tests {
             [
                 CheckKind::Atomicity,
                 CheckKind::Conservation,
-                CheckKind::NoLostWork
+                CheckKind::NoLostWork,
+                CheckKind::Convergence
             ]
         );
         assert!(report.holds(&[CheckKind::NoDoubleEffect, CheckKind::NoOversell]));
