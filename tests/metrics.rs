@@ -44,7 +44,10 @@ fn a_dual_write_that_loses_events_never_converges() {
     let report = report(&load("scenarios/twin_dual_write.ron"));
     let verdict = convergence(&report);
     assert!(verdict.judged && !verdict.passed, "{verdict:?}");
-    assert!(verdict.violations[0].detail.starts_with("never converged"), "{verdict:?}");
+    assert!(
+        verdict.violations[0].detail.starts_with("never converged"),
+        "{verdict:?}"
+    );
     let diverged = report.metrics.as_ref().unwrap().inconsistency_window.diverged;
     assert_eq!(diverged as usize, verdict.violation_count);
 }
@@ -79,10 +82,16 @@ fn sagas_and_events_show_more_inconsistent_audit_reads_than_two_phase_commit() {
         anomalies.inconsistent_audit_reads.per_1k_reads.unwrap()
     };
     let two_pc = rate("two_pc");
-    assert!(two_pc > 0.0, "unlocked audits see 2PC's participants commit apart");
+    assert!(
+        two_pc > 0.0,
+        "unlocked audits see 2PC's participants commit apart"
+    );
     for name in ["saga_orchestrated", "saga_choreographed", "eventual"] {
         let saga = rate(name);
-        assert!(saga > 3.0 * two_pc, "{name}: {saga} per 1k reads, two_pc {two_pc}");
+        assert!(
+            saga > 3.0 * two_pc,
+            "{name}: {saga} per 1k reads, two_pc {two_pc}"
+        );
     }
 }
 
@@ -132,5 +141,8 @@ fn cost_metrics_tell_the_strategies_apart() {
     assert!(two_pc.in_doubt.decided > 0 && saga.in_doubt.decided == 0);
     assert!(two_pc.bytes.per_tx.unwrap() > 0.0);
     assert!(eventual.replica_staleness.is_some() && two_pc.replica_staleness.is_none());
-    assert!(eventual.bytes.per_tx > saga.bytes.per_tx, "outbox, broker and read model cost bytes");
+    assert!(
+        eventual.bytes.per_tx > saga.bytes.per_tx,
+        "outbox, broker and read model cost bytes"
+    );
 }

@@ -102,8 +102,7 @@ pub fn anomalies(facts: &RunFacts<'_>, history: &History) -> Anomalies {
             window.apply(record.at, &change);
             let after = window.nets.iter().all(|n| *n == 1);
             fully_applied += i64::from(after) - i64::from(before);
-            if audited(change.service, change.write.table)
-                && compensated.contains(&(change.gtx, change.step))
+            if audited(change.service, change.write.table) && compensated.contains(&(change.gtx, change.step))
             {
                 let open = &mut doomed[change.service.index()];
                 *open = (*open + change.sign()).max(0);
@@ -111,9 +110,7 @@ pub fn anomalies(facts: &RunFacts<'_>, history: &History) -> Anomalies {
             continue;
         }
         match record.event {
-            HistoryEvent::RequestStarted {
-                req, audit: true, ..
-            } => {
+            HistoryEvent::RequestStarted { req, audit: true, .. } => {
                 audit_started.insert(req, fully_applied);
             }
             HistoryEvent::AuditRead { service, .. } => {

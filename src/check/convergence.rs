@@ -161,7 +161,10 @@ pub fn convergence(facts: &RunFacts<'_>) -> Verdict {
         rule.within
     )];
     if let Some(stale) = &facts.stale_read_model {
-        notes.push(format!("read model: {} rows disagree with their source", stale.len()));
+        notes.push(format!(
+            "read model: {} rows disagree with their source",
+            stale.len()
+        ));
     }
     let mut verdict = Verdict::new(CheckKind::Convergence, violations, notes);
     if !at_rest {
@@ -172,9 +175,10 @@ pub fn convergence(facts: &RunFacts<'_>) -> Verdict {
         ));
     } else if !judged {
         verdict.judged = false;
-        verdict
-            .notes
-            .insert(0, "not judged: a fault never heals, so nothing is promised".into());
+        verdict.notes.insert(
+            0,
+            "not judged: a fault never heals, so nothing is promised".into(),
+        );
     }
     verdict
 }

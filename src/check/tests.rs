@@ -292,7 +292,9 @@ fn convergence_fails_on_a_transfer_that_never_converges_and_on_one_that_converge
     assert_eq!(verdict.violations[0].gtx, Some(2));
     assert_eq!(verdict.violations[0].at_us, Some(7_000_000));
     assert!(
-        verdict.violations[0].detail.starts_with("converged 6s after its first change, 1s past its deadline"),
+        verdict.violations[0]
+            .detail
+            .starts_with("converged 6s after its first change, 1s past its deadline"),
         "{verdict:?}"
     );
     assert_eq!(verdict.violations[1].gtx, Some(3));
@@ -305,7 +307,8 @@ fn convergence_fails_on_a_transfer_that_never_converges_and_on_one_that_converge
     };
     let rule = ConvergenceRule::new(DEFAULT_CONVERGE_WITHIN, &[partition]);
     assert_eq!(rule.last_heal, Some(Instant::from_ms(3_000)));
-    let healed = RunFacts::new(&model, &history, rows(700, 1_200), true, Instant::from_ms(8_000)).with_convergence(rule);
+    let healed = RunFacts::new(&model, &history, rows(700, 1_200), true, Instant::from_ms(8_000))
+        .with_convergence(rule);
     let verdict = convergence(&healed);
     assert_eq!(verdict.violation_count, 1, "{verdict:?}");
     assert_eq!(verdict.violations[0].gtx, Some(3));
@@ -382,7 +385,10 @@ fn convergence_is_not_judged_when_a_fault_never_heals_or_the_run_is_moving() {
     };
     let rule = ConvergenceRule::new(DEFAULT_CONVERGE_WITHIN, &[crash]);
     let verdict = convergence(&facts(&model, &history, rows(900, 1_000)).with_convergence(rule));
-    assert!(verdict.passed && !verdict.judged && !verdict.holds(), "{verdict:?}");
+    assert!(
+        verdict.passed && !verdict.judged && !verdict.holds(),
+        "{verdict:?}"
+    );
     let moving = RunFacts::new(&model, &history, rows(900, 1_000), false, Instant::from_ms(1));
     let verdict = convergence(&moving);
     assert!(!verdict.judged && verdict.notes[0] == NOT_JUDGED, "{verdict:?}");
@@ -428,7 +434,12 @@ fn audit(history: &mut History, start: u64, end: u64, req: u64, a: i64, b: i64) 
             req: RequestId(req),
             total,
         };
-        history.record(Instant::from_us(start + 1), start + 1, ActorId(2 + u32::from(service)), read);
+        history.record(
+            Instant::from_us(start + 1),
+            start + 1,
+            ActorId(2 + u32::from(service)),
+            read,
+        );
     }
     let done = HistoryEvent::Audit {
         req: RequestId(req),

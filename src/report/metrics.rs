@@ -148,11 +148,17 @@ pub struct Share {
 impl Metrics {
     /// Measures a finished run of `config` built as `built`; `history` and `facts` are its
     /// merged history and the checks' facts.
-    pub fn measure(built: &SystemWorld, config: &SystemConfig, history: &History, facts: &RunFacts<'_>) -> Self {
+    pub fn measure(
+        built: &SystemWorld,
+        config: &SystemConfig,
+        history: &History,
+        facts: &RunFacts<'_>,
+    ) -> Self {
         let stats = built.world.stats();
         let transactions = facts.txs.values().filter(|tx| tx.started.is_some()).count() as u64;
         let per_tx = |total: u64| (transactions > 0).then(|| total as f64 / transactions as f64);
-        let dbs: Vec<&crate::store::StoreStats> = built.services().map(|s: &Service| s.db().stats()).collect();
+        let dbs: Vec<&crate::store::StoreStats> =
+            built.services().map(|s: &Service| s.db().stats()).collect();
         let services_forced = dbs.iter().map(|s| s.forced_writes).sum();
         let coordinator = built
             .world
@@ -242,7 +248,9 @@ fn availability(history: &History, config: &SystemConfig) -> Availability {
     let (mut during, mut outside) = (Share::default(), Share::default());
     for record in history.records() {
         match record.event {
-            HistoryEvent::RequestStarted { req, gtx: Some(_), .. } => {
+            HistoryEvent::RequestStarted {
+                req, gtx: Some(_), ..
+            } => {
                 let at = record.at;
                 let partitioned = partitions.iter().any(|(from, until)| *from <= at && at < *until);
                 arrived.insert(req, partitioned);

@@ -519,7 +519,9 @@ mod tests {
         // A tx that ends while still queued counts its wait too.
         let blocked = session.add(T2, ACCOUNTS, Key(1), 1, Bounds::ANY).expect("known");
         assert!(blocked.is_done());
-        session.begin(LocalTxId(3), Instant::from_us(5_000)).expect("fresh");
+        session
+            .begin(LocalTxId(3), Instant::from_us(5_000))
+            .expect("fresh");
         let queued = session
             .add(LocalTxId(3), ACCOUNTS, Key(1), 1, Bounds::ANY)
             .expect("known");
