@@ -154,12 +154,15 @@ fn conserved_between(total: i64, initial: i64, delta: i64, lo: i64, hi: i64) -> 
     moved % delta == 0 && (lo..=hi).contains(&(moved / delta))
 }
 
+/// A row: (service index, table index, key).
+type Row = (usize, usize, u64);
+
 /// Rows whose final value differs from their initial value with every recorded change
 /// applied, as `service.table[key]`, in service, table and key order.
 fn lost_updates(facts: &RunFacts<'_>, history: &History) -> Vec<String> {
     let model = facts.model;
     // (service, table, key) → expected value; `None` for a row that should not exist.
-    let mut expected: BTreeMap<(usize, usize, u64), Option<i64>> = BTreeMap::new();
+    let mut expected: BTreeMap<Row, Option<i64>> = BTreeMap::new();
     for (s, service) in model.services.iter().enumerate() {
         for (t, table) in service.tables.iter().enumerate() {
             for key in 0..table.key_count {
@@ -185,7 +188,8 @@ fn lost_updates(facts: &RunFacts<'_>, history: &History) -> Vec<String> {
             Action::Delete { .. } => None,
         };
     }
-    let mut rows: BTreeMap<(usize, usize, u64), (Option<i64>, Option<i64>)> = expected
+    // Per row: (expected, actual).
+    let mut rows: BTreeMap<Row, (Option<i64>, Option<i64>)> = expected
         .into_iter()
         .map(|(row, value)| (row, (value, None)))
         .collect();
