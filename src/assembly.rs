@@ -67,6 +67,9 @@ pub struct SystemConfig {
     pub links: Vec<(String, String, LinkSpec)>,
     /// The fault schedule.
     pub faults: Vec<FaultSpec>,
+    /// How long after the later of its first change and the last heal a transaction may
+    /// take to converge (the convergence check).
+    pub converge_within: Duration,
 }
 
 /// A built run: the world and where everything sits in it.
@@ -75,6 +78,11 @@ pub struct SystemWorld {
     pub world: World<Msg>,
     /// Actor ids.
     pub wiring: Wiring,
+    /// What the convergence check holds the run to (from the config's faults and
+    /// `converge_within`).
+    pub convergence: crate::check::ConvergenceRule,
+    /// The strategy keeps a read model the checks and the report judge.
+    pub read_model: bool,
 }
 
 /// Actor names of a run, in id order: `client`, `gateway`, the services, `broker` if the
@@ -93,7 +101,8 @@ impl SystemConfig {
     /// `workload` on `model` under `strategy`, with the defaults a scenario file gets when
     /// it says nothing: gateway timeout 1s and 2 retries, lock timeout 50ms, in-doubt query
     /// after 200ms, broker ack timeout 100ms without per-key ordering, every client
-    /// authenticated, [`LinkSpec::default`] between every pair, no per-pair links, no faults.
+    /// authenticated, [`LinkSpec::default`] between every pair, no per-pair links, no faults,
+    /// transactions converging within [`crate::check::DEFAULT_CONVERGE_WITHIN`].
     /// Override with `SystemConfig { faults, ..SystemConfig::new(model, strategy, workload) }`.
     pub fn new(model: Arc<Model>, strategy: Box<dyn Strategy>, workload: WorkloadSpec) -> Self {
         SystemConfig {
@@ -110,6 +119,7 @@ impl SystemConfig {
             default_link: LinkSpec::default(),
             links: Vec::new(),
             faults: Vec::new(),
+            converge_within: crate::check::DEFAULT_CONVERGE_WITHIN,
         }
     }
 
@@ -134,6 +144,7 @@ impl SystemConfig {
         };
         let mut builder: WorldBuilder<Msg> = WorldBuilder::new(seed, Some(self.default_link));
         builder.trace_level(trace_level);
+        builder.message_size(crate::system::wire::wire_size);
         let plan = WorkloadPlan::draw(&self.workload, SeedTree::new(seed));
         let client = Client::new(
             wiring.gateway,
@@ -196,6 +207,8 @@ impl SystemConfig {
         Ok(SystemWorld {
             world: builder.build()?,
             wiring,
+            convergence: crate::check::ConvergenceRule::new(self.converge_within, &self.faults),
+            read_model: strategy.keeps_read_model(),
         })
     }
 }
@@ -230,13 +243,20 @@ impl SystemWorld {
         outcome: &crate::world::RunOutcome,
     ) -> crate::check::RunFacts<'a> {
         let rows = crate::check::RunFacts::rows_of(self.services().map(Service::db));
-        crate::check::RunFacts::new(
+        let facts = crate::check::RunFacts::new(
             &self.wiring.model,
             history,
             rows,
             outcome.stop.is_quiescent(),
             outcome.end,
         )
+        .with_convergence(self.convergence);
+        if self.read_model {
+            let stale = crate::strategy::eventual::read_model_mismatches(history, &self.wiring.model);
+            facts.with_read_model(stale)
+        } else {
+            facts
+        }
     }
 
     /// Everything the gateway and the services recorded, in run order.

@@ -41,6 +41,17 @@ pub enum Ping {
     },
 }
 
+impl Ping {
+    /// Every pingmesh message on the wire: a 16-byte header (as `system::wire`), a kind, a
+    /// chain (2) and a hop (4). A constant, so the kernel's reports count bytes too.
+    pub const WIRE_BYTES: u32 = 16 + 1 + 2 + 4;
+
+    /// [`Ping::WIRE_BYTES`], as a `WorldBuilder::message_size` function.
+    pub fn wire_size(_: &Ping) -> u32 {
+        Ping::WIRE_BYTES
+    }
+}
+
 /// The shape of a pingmesh run.
 #[derive(Clone, Copy, Debug)]
 pub struct PingmeshConfig {

@@ -150,7 +150,9 @@ fn the_documented_optional_sections_load() {
     let scenario = scenario::load(Path::new("tests/data/good/documented_sections.ron"))
         .unwrap_or_else(|e| panic!("the documented form must load: {e:?}"));
     assert!(scenario.system.is_some());
-    assert_eq!(scenario.must_hold().len(), 5);
+    assert_eq!(scenario.must_hold().len(), 6);
+    let setup = scenario.system.as_ref().unwrap();
+    assert_eq!(setup.converge_within, consim::check::DEFAULT_CONVERGE_WITHIN);
 }
 
 #[test]

@@ -9,6 +9,8 @@ mod cli;
 mod determinism;
 /// The kernel's promises: streams, crashes, partitions, drift, limits, bad configuration.
 mod kernel;
+/// Convergence deadlines, anomalies and cost metrics on real runs of bundled scenarios.
+mod metrics;
 /// Every bundled scenario and model loads, runs deterministically and matches its snapshot.
 mod scenarios;
 /// A failing seed shrinks to a smaller scenario file that still fails.

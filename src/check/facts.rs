@@ -2,6 +2,8 @@
 
 use std::collections::BTreeMap;
 
+use super::convergence::{ConvergenceRule, StaleRow};
+use super::window::TxWindow;
 use crate::sim::Instant;
 use crate::system::history::{History, HistoryEvent};
 use crate::system::model::Model;
@@ -21,6 +23,11 @@ pub struct RunFacts<'a> {
     pub quiescent: bool,
     /// When the run ended.
     pub end: Instant,
+    /// What the convergence check holds the run to (default: [`ConvergenceRule::default`]).
+    pub convergence: ConvergenceRule,
+    /// Rows of a read model that disagree with their source at the end, when the strategy
+    /// keeps one (`None`: no read model to judge).
+    pub stale_read_model: Option<Vec<StaleRow>>,
 }
 
 /// What happened to one business transaction.
@@ -34,6 +41,8 @@ pub struct TxFacts {
     pub outcome: Option<RequestOutcome>,
     /// The last time anything happened to it.
     pub last_change: Option<Instant>,
+    /// Its inconsistency window: when its steps changed and when they came to agree.
+    pub window: TxWindow,
 }
 
 /// One step of one transaction: how often its action and compensation were applied.
@@ -139,13 +148,35 @@ impl<'a> RunFacts<'a> {
                 _ => {}
             }
         }
+        for (gtx, window) in super::window::windows(history, step_count) {
+            txs.entry(gtx)
+                .or_insert_with(|| TxFacts {
+                    steps: vec![StepTally::default(); step_count],
+                    ..TxFacts::default()
+                })
+                .window = window;
+        }
         RunFacts {
             model,
             txs,
             final_rows,
             quiescent,
             end,
+            convergence: ConvergenceRule::default(),
+            stale_read_model: None,
         }
+    }
+
+    /// Holds the run to `rule` in the convergence check.
+    pub fn with_convergence(mut self, rule: ConvergenceRule) -> Self {
+        self.convergence = rule;
+        self
+    }
+
+    /// Judges a read model too: `stale` are its rows that disagree with their source.
+    pub fn with_read_model(mut self, stale: Vec<StaleRow>) -> Self {
+        self.stale_read_model = Some(stale);
+        self
     }
 
     /// Final committed rows of every service of a finished run.

@@ -10,20 +10,31 @@
 //! that is not judged ([`Verdict::judged`] false, a note saying so), and a check a scenario
 //! marks `must_hold` does not hold on it.
 //!
+//! Convergence judges when each transaction's services came to agree (`window.rs` folds the
+//! history into changes and inconsistency windows, one rule shared with the report and the
+//! eventual strategy's measurements). `anomaly.rs` counts what reads saw: isolation
+//! anomalies are measured, not judged.
+//!
 //! A check that never fails is worthless: `tests.rs` feeds each one a history with the
 //! violation it exists to catch.
 
+pub mod anomaly;
+mod convergence;
 mod facts;
 mod invariant;
 #[cfg(test)]
 mod tests;
+mod window;
 
 use std::fmt;
 
 use serde::Serialize;
 
+pub use anomaly::{Anomalies, AnomalyCount, anomalies};
+pub use convergence::{ConvergenceRule, DEFAULT_CONVERGE_WITHIN, StaleRow, convergence};
 pub use facts::{RunFacts, StepTally, TxFacts};
 pub use invariant::{atomicity, conservation, no_double_effect, no_lost_work, no_oversell};
+pub use window::{Agreement, Change, ChangeTracker, TxWindow, changes, windows};
 
 use crate::sim::Instant;
 
@@ -42,16 +53,20 @@ pub enum CheckKind {
     NoLostWork,
     /// No row ended outside the bounds its steps enforce (no negative stock or balance).
     NoOversell,
+    /// After the last fault heals, every transaction's services agree within the stated
+    /// time, and a read model ends equal to its source.
+    Convergence,
 }
 
 impl CheckKind {
     /// Every check, in report order.
-    pub const ALL: [CheckKind; 5] = [
+    pub const ALL: [CheckKind; 6] = [
         CheckKind::Atomicity,
         CheckKind::NoDoubleEffect,
         CheckKind::Conservation,
         CheckKind::NoLostWork,
         CheckKind::NoOversell,
+        CheckKind::Convergence,
     ];
 
     /// The name reports and scenario files use.
@@ -62,6 +77,7 @@ impl CheckKind {
             CheckKind::Conservation => "conservation",
             CheckKind::NoLostWork => "no_lost_work",
             CheckKind::NoOversell => "no_oversell",
+            CheckKind::Convergence => "convergence",
         }
     }
 
@@ -73,6 +89,7 @@ impl CheckKind {
             CheckKind::Conservation => conservation(facts),
             CheckKind::NoLostWork => no_lost_work(facts),
             CheckKind::NoOversell => no_oversell(facts),
+            CheckKind::Convergence => convergence(facts),
         }
     }
 }

@@ -3,16 +3,20 @@
 //! The JSON schema is stable: fields are only added, never renamed or removed, and
 //! README.md documents each one. The table is for reading, not parsing.
 
+mod metrics;
+
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
 use serde::Serialize;
 
+pub use metrics::{Availability, Bytes, ForcedWrites, InDoubt, Locks, Metrics, Share, Staleness, Window};
+
 use crate::net::DropReason;
 use crate::world::{Message, RunOutcome, World};
 
 /// The numbers of one run.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct RunReport {
     /// Scenario name (file stem).
     pub scenario: String,
@@ -48,6 +52,12 @@ pub struct RunReport {
     /// Check verdicts (system models only).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub checks: Vec<crate::check::Verdict>,
+    /// What audit reads saw: isolation anomalies (system models only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub anomalies: Option<crate::check::Anomalies>,
+    /// What the strategy cost per transaction (system models only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub metrics: Option<Metrics>,
 }
 
 /// What happened to business transactions and requests.
@@ -116,6 +126,8 @@ impl Percentiles {
 pub struct Messages {
     /// Handed to the network.
     pub sent: u64,
+    /// Bytes of the messages handed to the network (each message's estimated wire size).
+    pub bytes_sent: u64,
     /// Reached a live actor (duplicates included).
     pub delivered: u64,
     /// Extra copies made by the network.
@@ -158,6 +170,7 @@ impl RunReport {
             trace_hash: outcome.trace_hash.map(|h| h.to_string()),
             messages: Messages {
                 sent: stats.sent,
+                bytes_sent: stats.bytes_sent,
                 delivered: stats.delivered,
                 duplicated: stats.duplicated,
                 dropped: stats.dropped_total(),
@@ -180,7 +193,16 @@ impl RunReport {
             transactions: None,
             latency_us: None,
             checks: Vec::new(),
+            anomalies: None,
+            metrics: None,
         }
+    }
+
+    /// Adds the anomalies audit reads saw and the strategy's costs.
+    pub fn with_metrics(mut self, anomalies: crate::check::Anomalies, metrics: Metrics) -> Self {
+        self.anomalies = Some(anomalies);
+        self.metrics = Some(metrics);
+        self
     }
 
     /// Adds what a business-system run measured: transactions, latency and check verdicts.
@@ -318,6 +340,26 @@ impl RunReport {
             );
             row("latency max", d(l.max));
         }
+        if let Some(m) = &self.metrics {
+            for (k, v) in m.table_rows() {
+                row(k, v);
+            }
+        }
+        if let Some(a) = &self.anomalies {
+            let rate = |r: Option<f64>| r.map_or_else(|| "-".to_string(), |r| format!("{r:.1}"));
+            row(
+                "anomalies / 1k reads",
+                format!(
+                    "{} ({} reads: {} inconsistent audits of {}, {} dirty reads; {} lost updates)",
+                    rate(a.per_1k_reads),
+                    a.reads,
+                    a.inconsistent_audit_reads.count,
+                    a.complete_audits,
+                    a.dirty_reads.count,
+                    a.lost_updates
+                ),
+            );
+        }
         for (name, value) in &self.counters {
             row(name, value.to_string());
         }
@@ -374,6 +416,7 @@ mod tests {
             trace_hash: None,
             messages: Messages {
                 sent: 0,
+                bytes_sent: 0,
                 delivered: 0,
                 duplicated: 0,
                 dropped: 0,
@@ -389,6 +432,8 @@ mod tests {
             transactions: None,
             latency_us: None,
             checks: Vec::new(),
+            anomalies: None,
+            metrics: None,
         }
     }
 
@@ -496,7 +541,8 @@ mod tests {
             [
                 CheckKind::Atomicity,
                 CheckKind::Conservation,
-                CheckKind::NoLostWork
+                CheckKind::NoLostWork,
+                CheckKind::Convergence
             ]
         );
         assert!(report.holds(&[CheckKind::NoDoubleEffect, CheckKind::NoOversell]));

@@ -290,6 +290,7 @@ impl Scenario {
                         .expect("unique names");
                 }
                 self.configure(&mut builder, trace_level);
+                builder.message_size(crate::pingmesh::Ping::wire_size);
                 let mut world = builder.build().expect("validated at load");
                 let outcome = world.run(self.limits);
                 Run {
@@ -318,6 +319,7 @@ impl Scenario {
             default_link: self.default_link,
             links: self.links.clone(),
             faults: self.faults.clone(),
+            converge_within: setup.converge_within,
         })
     }
 
@@ -366,13 +368,12 @@ impl Scenario {
         let history = built.history();
         let facts = built.facts(&history, &outcome);
         let checks = crate::check::run_all(&facts);
+        let anomalies = crate::check::anomalies(&facts, &history);
+        let metrics = crate::report::Metrics::measure(&built, &config, &history, &facts);
         let model_name = &built.wiring.model.name;
-        let report = RunReport::new(&self.name, model_name, seed, &built.world, outcome).with_system(
-            config.strategy.name(),
-            &history,
-            &facts,
-            checks,
-        );
+        let report = RunReport::new(&self.name, model_name, seed, &built.world, outcome)
+            .with_system(config.strategy.name(), &history, &facts, checks)
+            .with_metrics(anomalies, metrics);
         Run {
             report,
             trace: built.world.trace().clone(),

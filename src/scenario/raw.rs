@@ -144,6 +144,10 @@ pub struct Checks {
     /// Checks whose violation makes `consim run` exit with code 2.
     #[serde(default)]
     pub must_hold: Vec<CheckName>,
+    /// How long after the later of its first change and the last fault heal a transaction
+    /// may take to converge (default 5s).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub converge_within: Option<HumanDuration>,
 }
 
 /// A check, by name.
@@ -160,6 +164,8 @@ pub enum CheckName {
     NoLostWork,
     /// No bound broken.
     NoOversell,
+    /// Services and read models agree within `converge_within` after the last heal.
+    Convergence,
 }
 
 /// The network: a default link and per-pair overrides.

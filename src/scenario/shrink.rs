@@ -130,8 +130,10 @@ pub fn shrink(
         }
     }
     let after = size(&current);
+    let converge_within = current.checks.as_ref().and_then(|c| c.converge_within);
     current.checks = Some(raw::Checks {
         must_hold: vec![check_name(check)],
+        converge_within,
     });
     current.model = model_path_from(request.path, &current.model, out_dir);
     let header = format!(
@@ -346,6 +348,7 @@ fn check_name(check: CheckKind) -> CheckName {
         CheckKind::Conservation => CheckName::Conservation,
         CheckKind::NoLostWork => CheckName::NoLostWork,
         CheckKind::NoOversell => CheckName::NoOversell,
+        CheckKind::Convergence => CheckName::Convergence,
     }
 }
 

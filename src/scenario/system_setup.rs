@@ -44,6 +44,8 @@ pub struct SystemSetup {
     pub broker_per_key_ordering: bool,
     /// Checks that must hold (exit code 2 otherwise).
     pub must_hold: Vec<CheckKind>,
+    /// The convergence check's stated time.
+    pub converge_within: Duration,
 }
 
 /// Checks the system sections; `None` if anything is wrong (the checker has the errors).
@@ -125,6 +127,17 @@ pub fn setup(check: &mut Checker<'_>, raw: &raw::Scenario, model: &Arc<SystemMod
         .checks
         .as_ref()
         .map_or_else(Vec::new, |c| c.must_hold.iter().map(|n| check_kind(*n)).collect());
+    let converge_within = raw
+        .checks
+        .as_ref()
+        .and_then(|c| c.converge_within)
+        .map_or(crate::check::DEFAULT_CONVERGE_WITHIN, |d| d.0);
+    nonzero(
+        check,
+        converge_within,
+        &[Step::Field("checks"), Step::Field("converge_within")],
+        "converge_within",
+    );
     if check.errors.len() != errors_before {
         return None;
     }
@@ -142,6 +155,7 @@ pub fn setup(check: &mut Checker<'_>, raw: &raw::Scenario, model: &Arc<SystemMod
         broker_ack_timeout,
         broker_per_key_ordering: broker.is_some_and(|b| b.per_key_ordering),
         must_hold,
+        converge_within,
     })
 }
 
@@ -260,5 +274,6 @@ fn check_kind(name: raw::CheckName) -> CheckKind {
         raw::CheckName::Conservation => CheckKind::Conservation,
         raw::CheckName::NoLostWork => CheckKind::NoLostWork,
         raw::CheckName::NoOversell => CheckKind::NoOversell,
+        raw::CheckName::Convergence => CheckKind::Convergence,
     }
 }

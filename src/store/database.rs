@@ -42,6 +42,10 @@ pub struct Database {
     spare_txs: Vec<Tx>,
     /// Scratch for lock grants, reused by every release.
     grants: Vec<Grant>,
+    /// The latest time the caller gave (`begin`, `commit`, `abort`): ops carry no time, and
+    /// a service runs a tx's ops at the instant it began it or woke it, so a lock request
+    /// queues at this time. Used only to measure blocked time.
+    clock: Instant,
 }
 
 /// How many finished txs are kept for reuse; enough for the txs a database runs at once.
@@ -86,6 +90,7 @@ impl Database {
             cost_us: 0,
             spare_txs: Vec::new(),
             grants: Vec::new(),
+            clock: Instant::ZERO,
         })
     }
 
@@ -262,6 +267,7 @@ impl Database {
         if self.txs.contains_key(&tx) {
             return Err(StoreError::TxExists(tx));
         }
+        self.clock = self.clock.max(now);
         let mut state = self.spare_txs.pop().unwrap_or_default();
         state.reset(now);
         self.txs.insert(tx, state);
@@ -297,6 +303,7 @@ impl Database {
             }
             Acquired::Queued => {
                 state.waiting = Some((row, mode));
+                state.waiting_since = self.clock;
                 self.stats.lock_waits += 1;
                 Ok(Some(self.blocked(tx, true)))
             }
@@ -337,9 +344,11 @@ impl Database {
     /// Ends `tx` (already removed from the live set) at `now`: counts its lock-hold time,
     /// releases its locks and queue place, and returns the txs woken, in grant order.
     pub(super) fn finish(&mut self, id: LocalTxId, mut tx: Tx, now: Instant) -> Vec<LocalTxId> {
+        self.clock = self.clock.max(now);
         self.stats.lock_hold_us += (now - tx.begun_at).as_us();
         let mut grants = std::mem::take(&mut self.grants);
         if let Some((row, _)) = tx.waiting {
+            self.stats.lock_wait_us += now.saturating_since(tx.waiting_since).as_us();
             self.locks.cancel_wait(id, row, &mut grants);
         }
         for &row in &tx.locks {
@@ -360,6 +369,7 @@ impl Database {
         let state = self.txs.get_mut(&grant.tx).expect("a queued tx is live");
         debug_assert_eq!(state.waiting.map(|(row, _)| row), Some(grant.key));
         state.waiting = None;
+        self.stats.lock_wait_us += self.clock.saturating_since(state.waiting_since).as_us();
         if grant.new {
             state.locks.push(grant.key);
         }
@@ -491,6 +501,35 @@ mod tests {
         assert_eq!(added, Outcome::Done(101));
         session.commit(T1, Instant::from_us(3_500)).expect("known");
         assert_eq!(db.stats().lock_hold_us, 2_500);
+    }
+
+    #[test]
+    fn blocked_time_runs_from_queueing_to_the_grant_or_the_end() {
+        let mut db = bank();
+        let mut session = db.access(OWNER).expect("owner");
+        session.begin(T1, Instant::from_us(1_000)).expect("fresh");
+        let added = session.add(T1, ACCOUNTS, Key(1), 1, Bounds::ANY).expect("known");
+        assert!(added.is_done());
+        session.begin(T2, Instant::from_us(1_500)).expect("fresh");
+        let blocked = session.add(T2, ACCOUNTS, Key(1), 1, Bounds::ANY).expect("known");
+        assert!(!blocked.is_done(), "T2 queues behind T1");
+        let woken = session.commit(T1, Instant::from_us(4_000)).expect("known");
+        assert_eq!(woken, [T2]);
+        assert_eq!(session.stats().lock_wait_us, 2_500, "granted at T1's commit");
+        // A tx that ends while still queued counts its wait too.
+        let blocked = session.add(T2, ACCOUNTS, Key(1), 1, Bounds::ANY).expect("known");
+        assert!(blocked.is_done());
+        session
+            .begin(LocalTxId(3), Instant::from_us(5_000))
+            .expect("fresh");
+        let queued = session
+            .add(LocalTxId(3), ACCOUNTS, Key(1), 1, Bounds::ANY)
+            .expect("known");
+        assert!(!queued.is_done());
+        session
+            .abort(LocalTxId(3), Instant::from_us(6_000))
+            .expect("known");
+        assert_eq!(session.stats().lock_wait_us, 3_500);
     }
 
     #[test]

@@ -30,6 +30,10 @@ pub struct StoreStats {
     /// Sum over finished txs of begin-to-end time, in microseconds: how long locks were held
     /// (a tx holds its locks at most that long under strict 2PL).
     pub lock_hold_us: u64,
+    /// Sum over lock requests that queued of the time they waited (until granted, or until
+    /// their tx ended while still waiting), in microseconds: blocked time. Waits cut short
+    /// by a crash are not counted.
+    pub lock_wait_us: u64,
     /// Outbox rows marked published.
     pub published: u64,
 }

@@ -111,4 +111,10 @@ pub trait Strategy: std::fmt::Debug {
         let _ = (service, wiring);
         None
     }
+
+    /// True when the entry service keeps a read model of the other steps (eventual
+    /// consistency's): the convergence check then judges it, and the report measures its lag.
+    fn keeps_read_model(&self) -> bool {
+        false
+    }
 }

@@ -74,6 +74,16 @@ pub enum HistoryEvent {
         /// True if every service answered.
         complete: bool,
     },
+    /// A service served its part of an audit: the read-committed sum of its audited tables
+    /// at this instant. The anomaly detectors compare what reads saw with what was committed.
+    AuditRead {
+        /// Which service read.
+        service: ServiceId,
+        /// The audit request.
+        req: RequestId,
+        /// The sum of every row of its audited tables.
+        total: i64,
+    },
     /// A service refused a direct access to its database by another actor.
     AccessRefused {
         /// The owner.

@@ -15,3 +15,4 @@ pub mod msg;
 pub mod participant;
 pub mod service;
 pub mod timer;
+pub mod wire;

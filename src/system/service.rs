@@ -876,13 +876,11 @@ impl Actor<Msg> for Service {
             }
             Msg::AuditRead { req, token } => {
                 if self.token_ok(ctx, src, token) {
-                    ctx.send(
-                        src,
-                        Msg::AuditReply {
-                            req,
-                            total: self.audit_total(),
-                        },
-                    );
+                    let total = self.audit_total();
+                    let service = self.config.id;
+                    // A record of the run only: no message, no draw.
+                    self.record(ctx, HistoryEvent::AuditRead { service, req, total });
+                    ctx.send(src, Msg::AuditReply { req, total });
                 }
             }
             Msg::DirectDbAccess { .. } => {

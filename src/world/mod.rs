@@ -32,6 +32,7 @@ pub struct WorldBuilder<M: Message> {
     actors: Vec<Box<dyn Actor<M>>>,
     faults: Vec<FaultSpec>,
     trace_level: TraceLevel,
+    message_size: fn(&M) -> u32,
 }
 
 impl<M: Message> WorldBuilder<M> {
@@ -44,6 +45,7 @@ impl<M: Message> WorldBuilder<M> {
             actors: Vec::new(),
             faults: Vec::new(),
             trace_level: TraceLevel::default(),
+            message_size: |_| 0,
         }
     }
 
@@ -74,6 +76,13 @@ impl<M: Message> WorldBuilder<M> {
     /// Sets how much the trace keeps (default: the hash only).
     pub fn trace_level(&mut self, level: TraceLevel) -> &mut Self {
         self.trace_level = level;
+        self
+    }
+
+    /// Sets how bytes sent are counted: `size` estimates one message's size on the wire
+    /// (default: every message counts 0 bytes). Observes only; it changes no run.
+    pub fn message_size(&mut self, size: fn(&M) -> u32) -> &mut Self {
+        self.message_size = size;
         self
     }
 
@@ -109,6 +118,7 @@ impl<M: Message> WorldBuilder<M> {
             trace: Trace::new(self.trace_level),
             stats: NetStats::default(),
             counters: BTreeMap::new(),
+            message_size: self.message_size,
         };
         Ok(World {
             seed: self.seed,

@@ -7,6 +7,9 @@ use crate::net::DropReason;
 pub struct NetStats {
     /// Messages handed to the network by actors.
     pub sent: u64,
+    /// Bytes of those messages, as the world's message-size function estimates them (see
+    /// `WorldBuilder::message_size`; 0 without one).
+    pub bytes_sent: u64,
     /// Messages (duplicates included) that reached a live actor's handler.
     pub delivered: u64,
     /// Extra copies the network made.

@@ -2,15 +2,16 @@
 //! left the services disagreeing, and how far the entry service's read model lagged.
 //!
 //! Both read the merged history only (a check that never changes a run). A step counts as
-//! applied by the same rule as [`crate::check::RunFacts`]: a committed, non-replayed local
-//! call that wrote a row; a compensation counts minus one.
+//! applied by the one rule of [`crate::check::changes`], which the convergence check and the
+//! report's inconsistency windows share.
 
 use std::collections::BTreeMap;
 
+use crate::check::{Agreement, StaleRow, changes};
 use crate::sim::Instant;
 use crate::system::history::{History, HistoryEvent};
 use crate::system::model::{Model, ServiceId};
-use crate::system::msg::{CallMode, EventKind, GlobalTxId, LocalResult, StepKind};
+use crate::system::msg::{EventKind, GlobalTxId, StepKind};
 
 /// Spans of virtual time: how many, their sum and the longest, in µs. Integers, so a report
 /// computes means as it likes.
@@ -69,27 +70,23 @@ pub struct ReadModel {
     pub mismatches: usize,
 }
 
-/// The convergence of every business transaction of `history`.
+/// The convergence of every business transaction of `history`: the windows of
+/// [`crate::check::windows`], summed.
 pub fn convergence(history: &History, model: &Model) -> Convergence {
-    let mut txs: BTreeMap<GlobalTxId, TxProgress> = BTreeMap::new();
-    for (at, change) in changes(history) {
-        let tx = txs
-            .entry(change.gtx)
-            .or_insert_with(|| TxProgress::new(model.steps.len()));
-        tx.apply(at, change);
-    }
     let mut convergence = Convergence::default();
-    for tx in txs.values() {
-        let Some(first) = tx.first_commit else { continue };
+    for tx in crate::check::windows(history, model.steps.len()).values() {
+        if tx.first_change.is_none() {
+            continue;
+        }
         convergence.accepted += 1;
-        match (tx.agreement(), tx.agreed_at) {
-            (Some(Agreement::Completed), Some(at)) => {
+        match (tx.agreement(), tx.span_us()) {
+            (Some(Agreement::Completed), Some(span)) => {
                 convergence.completed += 1;
-                convergence.window.add(at.saturating_since(first).as_us());
+                convergence.window.add(span);
             }
-            (Some(Agreement::Compensated), Some(at)) => {
+            (Some(Agreement::Compensated), Some(span)) => {
                 convergence.compensated += 1;
-                convergence.window.add(at.saturating_since(first).as_us());
+                convergence.window.add(span);
             }
             _ => convergence.diverged += 1,
         }
@@ -101,129 +98,101 @@ pub fn convergence(history: &History, model: &Model) -> Convergence {
 /// later steps, from the events it consumed. Meaningful with
 /// [`super::Config::read_model`] on; off, every change counts as missed.
 pub fn read_model(history: &History, model: &Model) -> ReadModel {
-    let entry = model
-        .steps
-        .first()
-        .expect("a business transaction has steps")
-        .service;
+    let entry = entry_service(model);
     let view = View::fold(history, entry);
-    let mut truth: BTreeMap<(GlobalTxId, u16), RowTruth> = BTreeMap::new();
     let mut report = ReadModel::default();
-    for (at, change) in changes(history) {
-        let row = truth.entry((change.gtx, change.step)).or_default();
-        row.net += change.sign();
-        row.ever_applied |= change.kind == StepKind::Action;
+    for (_, at, change) in changes(history) {
         if change.step == 0 {
             continue;
         }
         match view
             .first_seen
-            .get(&(change.gtx, change.step, change.event_kind()))
+            .get(&(change.gtx, change.step, event_kind(change.kind)))
         {
             Some(seen) => report.lag.add(seen.saturating_since(at).as_us()),
             None => report.missed += 1,
         }
+    }
+    let rows = compare_rows(history, model, &view);
+    report.rows = rows.len();
+    report.mismatches = rows.iter().filter(|row| row.owner != row.view).count();
+    report
+}
+
+/// The read-model rows that disagree with their source at the end of `history`: what the
+/// convergence check reports for a strategy with a read model.
+pub fn read_model_mismatches(history: &History, model: &Model) -> Vec<StaleRow> {
+    let view = View::fold(history, entry_service(model));
+    compare_rows(history, model, &view)
+        .into_iter()
+        .filter(|row| row.owner != row.view)
+        .map(|row| StaleRow {
+            gtx: row.gtx,
+            step: row.step,
+            at: row.at,
+            detail: format!(
+                "read model shows step {} {}, its service has it {}",
+                model.steps[usize::from(row.step)].name,
+                row.view.word(),
+                row.owner.word()
+            ),
+        })
+        .collect()
+}
+
+fn entry_service(model: &Model) -> ServiceId {
+    model
+        .steps
+        .first()
+        .expect("a business transaction has steps")
+        .service
+}
+
+/// One `(gtx, step)` row: the owner's state and the view's.
+struct RowPair {
+    gtx: GlobalTxId,
+    step: u16,
+    at: Option<Instant>,
+    owner: StepState,
+    view: StepState,
+}
+
+/// Every later-step row of every accepted transaction (step 0 applied at some point), owner
+/// against view.
+fn compare_rows(history: &History, model: &Model, view: &View) -> Vec<RowPair> {
+    let mut truth: BTreeMap<(GlobalTxId, u16), RowTruth> = BTreeMap::new();
+    for (_, at, change) in changes(history) {
+        let row = truth.entry((change.gtx, change.step)).or_default();
+        row.net += change.sign();
+        row.ever_applied |= change.kind == StepKind::Action;
+        row.at = Some(at);
     }
     let accepted: Vec<GlobalTxId> = truth
         .iter()
         .filter(|((_, step), row)| *step == 0 && row.ever_applied)
         .map(|((gtx, _), _)| *gtx)
         .collect();
+    let mut rows = Vec::new();
     for gtx in accepted {
         for step in 1..model.steps.len() as u16 {
-            report.rows += 1;
-            let owner = truth.get(&(gtx, step)).copied().unwrap_or_default().state();
-            if owner != view.state(gtx, step) {
-                report.mismatches += 1;
-            }
+            let owner = truth.get(&(gtx, step)).copied().unwrap_or_default();
+            rows.push(RowPair {
+                gtx,
+                step,
+                at: owner.at,
+                owner: owner.state(),
+                view: view.state(gtx, step),
+            });
         }
     }
-    report
+    rows
 }
 
-/// One applied action or compensation.
-#[derive(Clone, Copy, Debug)]
-struct Change {
-    gtx: GlobalTxId,
-    step: u16,
-    kind: StepKind,
-}
-
-impl Change {
-    fn sign(self) -> i64 {
-        match self.kind {
-            StepKind::Action => 1,
-            StepKind::Compensation => -1,
-        }
-    }
-
-    /// The event the change's service published with it.
-    fn event_kind(self) -> EventKind {
-        match self.kind {
-            StepKind::Action => EventKind::Done,
-            StepKind::Compensation => EventKind::Compensated,
-        }
-    }
-}
-
-/// The changes of `history` in run order: committed, non-replayed calls that wrote a row.
-fn changes(history: &History) -> impl Iterator<Item = (Instant, Change)> + '_ {
-    history.records().iter().filter_map(|record| match record.event {
-        HistoryEvent::Local {
-            gtx,
-            step,
-            kind,
-            mode: CallMode::Commit,
-            result: LocalResult::Committed,
-            replay: false,
-            write: Some(_),
-            ..
-        } => Some((record.at, Change { gtx, step, kind })),
-        _ => None,
-    })
-}
-
-/// Whether every step of a transaction agrees.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Agreement {
-    Completed,
-    Compensated,
-}
-
-/// One transaction's net applications per step, as the history unfolds.
-#[derive(Debug)]
-struct TxProgress {
-    nets: Vec<i64>,
-    first_commit: Option<Instant>,
-    /// When the steps last came to agree (none while they disagree).
-    agreed_at: Option<Instant>,
-}
-
-impl TxProgress {
-    fn new(step_count: usize) -> Self {
-        TxProgress {
-            nets: vec![0; step_count],
-            first_commit: None,
-            agreed_at: None,
-        }
-    }
-
-    fn apply(&mut self, at: Instant, change: Change) {
-        self.nets[usize::from(change.step)] += change.sign();
-        if change.step == 0 && change.kind == StepKind::Action && self.first_commit.is_none() {
-            self.first_commit = Some(at);
-        }
-        self.agreed_at = self.agreement().map(|_| at);
-    }
-
-    fn agreement(&self) -> Option<Agreement> {
-        if self.nets.iter().all(|n| *n == 1) {
-            Some(Agreement::Completed)
-        } else if self.nets.iter().all(|n| *n == 0) {
-            Some(Agreement::Compensated)
-        } else {
-            None
-        }
+/// The event a change's service published with it.
+fn event_kind(kind: StepKind) -> EventKind {
+    match kind {
+        StepKind::Action => EventKind::Done,
+        StepKind::Compensation => EventKind::Compensated,
     }
 }
 
@@ -232,6 +201,7 @@ impl TxProgress {
 struct RowTruth {
     net: i64,
     ever_applied: bool,
+    at: Option<Instant>,
 }
 
 /// A step's state as a read model can show it.
@@ -245,6 +215,17 @@ enum StepState {
     Undone,
     /// Anything a correct run never shows (applied twice, compensated without its action).
     Wrong,
+}
+
+impl StepState {
+    fn word(self) -> &'static str {
+        match self {
+            StepState::NotApplied => "not applied",
+            StepState::Applied => "applied",
+            StepState::Undone => "undone",
+            StepState::Wrong => "applied a wrong number of times",
+        }
+    }
 }
 
 impl RowTruth {

@@ -58,7 +58,7 @@ mod tests;
 
 use std::collections::BTreeMap;
 
-pub use measure::{Convergence, ReadModel, Span, convergence, read_model};
+pub use measure::{Convergence, ReadModel, Span, convergence, read_model, read_model_mismatches};
 
 use crate::broker::TopicId;
 use crate::sim::{ActorId, Duration};
@@ -167,5 +167,9 @@ impl Strategy for Eventual {
 
     fn participant(&self, service: ServiceId, wiring: &Wiring) -> Option<Box<dyn Participant>> {
         Some(self.choreography().participant(service, wiring))
+    }
+
+    fn keeps_read_model(&self) -> bool {
+        self.config.read_model
     }
 }

@@ -78,6 +78,7 @@ pub(crate) fn system(
         default_link: link,
         links: Vec::new(),
         faults,
+        converge_within: crate::check::DEFAULT_CONVERGE_WITHIN,
     }
 }
 

@@ -53,6 +53,7 @@ fn build_system(
         default_link: link,
         links: Vec::new(),
         faults,
+        converge_within: crate::check::DEFAULT_CONVERGE_WITHIN,
     }
 }
 

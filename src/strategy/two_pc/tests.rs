@@ -102,6 +102,7 @@ fn system(
         default_link: link,
         links: Vec::new(),
         faults,
+        converge_within: crate::check::DEFAULT_CONVERGE_WITHIN,
     }
 }
 

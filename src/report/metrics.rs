@@ -1,0 +1,374 @@
+//! What a consistency strategy costs, per business transaction: bytes on the wire, forced
+//! log writes, time rows spent locked and requests spent blocked, 2PC's in-doubt time, the
+//! inconsistency window, the read model's staleness, and availability during a partition.
+//!
+//! Everything is read after the run from the world's counters, the databases' statistics and
+//! the history: measuring changes nothing. Per-transaction figures divide by the transactions
+//! the gateway started; they are `None` when it started none.
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+
+use super::Percentiles;
+use crate::assembly::{SystemConfig, SystemWorld};
+use crate::check::RunFacts;
+use crate::net::FaultSpec;
+use crate::sim::Instant;
+use crate::system::history::{History, HistoryEvent};
+use crate::system::msg::{RequestId, RequestOutcome};
+use crate::system::service::Service;
+
+/// The cost figures of one business-system run.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Metrics {
+    /// Business transactions the gateway started: what `per_tx` figures divide by.
+    pub transactions: u64,
+    /// Traffic.
+    pub bytes: Bytes,
+    /// Forced (synchronous) log writes.
+    pub forced_writes: ForcedWrites,
+    /// Lock hold and blocked time in the services' databases.
+    pub locks: Locks,
+    /// Two-phase commit's in-doubt time (zero for the other strategies).
+    pub in_doubt: InDoubt,
+    /// Inconsistency windows: per transaction, from its first change at any service to the
+    /// change after which every step agreed (applied, or undone).
+    pub inconsistency_window: Window,
+    /// The eventual strategy's read model (`None` for strategies without one).
+    pub replica_staleness: Option<Staleness>,
+    /// Business requests answered committed or accepted within the client's deadline.
+    pub availability: Availability,
+}
+
+/// Messages and bytes.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize)]
+pub struct Bytes {
+    /// Bytes handed to the network (`Msg::wire_size` estimates; duplicates made by the
+    /// network not counted, like `messages.sent`).
+    pub sent: u64,
+    /// Bytes sent per started transaction.
+    pub per_tx: Option<f64>,
+    /// Messages sent per started transaction.
+    pub messages_per_tx: Option<f64>,
+}
+
+/// Forced log writes.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize)]
+pub struct ForcedWrites {
+    /// By the services' databases (commits, prepares, prepared aborts).
+    pub services: u64,
+    /// By the 2PC coordinator (its decision records).
+    pub coordinator: u64,
+    /// Both.
+    pub total: u64,
+    /// Both, per started transaction.
+    pub per_tx: Option<f64>,
+}
+
+/// Lock hold and blocked time, summed over the services' databases.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize)]
+pub struct Locks {
+    /// Sum over local transactions of begin-to-end time (how long locks were held), µs.
+    pub hold_us: u64,
+    /// Sum over lock requests that queued of the time they waited, µs.
+    pub blocked_us: u64,
+    /// Lock requests that had to queue.
+    pub waits: u64,
+    /// `hold_us` per started transaction, µs.
+    pub hold_us_per_tx: Option<f64>,
+    /// `blocked_us` per started transaction, µs.
+    pub blocked_us_per_tx: Option<f64>,
+}
+
+/// 2PC participants prepared and waiting for a decision, holding their locks.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct InDoubt {
+    /// Prepared steps that were decided.
+    pub decided: u64,
+    /// Their in-doubt time (prepare to decision), summed, µs.
+    pub total_us: u64,
+    /// The longest, µs.
+    pub max_us: u64,
+    /// Transactions with a step still prepared and undecided at the end.
+    pub still_in_doubt: u64,
+}
+
+/// Inconsistency windows over the transactions that changed anything.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct Window {
+    /// Percentiles of the windows of transactions whose steps came to agree, µs (`None` if
+    /// none did).
+    pub us: Option<Percentiles>,
+    /// Transactions whose steps still disagreed at the end.
+    pub diverged: u64,
+}
+
+/// How far the read model lagged its sources.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize)]
+pub struct Staleness {
+    /// Changes the read model saw.
+    pub seen: u64,
+    /// Mean lag from a change at its service to the read model seeing it, µs.
+    pub mean_lag_us: Option<u64>,
+    /// The longest lag, µs.
+    pub max_lag_us: u64,
+    /// Changes it never saw.
+    pub missed: u64,
+    /// Rows compared with their source at the end.
+    pub rows: u64,
+    /// Rows that disagreed at the end.
+    pub mismatches: u64,
+}
+
+/// Availability: business requests answered committed or accepted within the deadline the
+/// client sees (the gateway's timeout per attempt × (retries + 1)).
+#[derive(Clone, Copy, Debug, PartialEq, Serialize)]
+pub struct Availability {
+    /// The client's deadline, µs.
+    pub deadline_us: u64,
+    /// Requests that reached the gateway while a partition was active (`None` when the
+    /// scenario has no partition).
+    pub during_partition: Option<Share>,
+    /// Requests that reached it while no partition was active.
+    pub outside_partition: Share,
+}
+
+/// A share of business requests.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize)]
+pub struct Share {
+    /// Business requests that arrived.
+    pub requests: u64,
+    /// Those answered committed or accepted within the deadline.
+    pub available: u64,
+    /// `available / requests` (`None` without requests).
+    pub share: Option<f64>,
+}
+
+impl Metrics {
+    /// Measures a finished run of `config` built as `built`; `history` and `facts` are its
+    /// merged history and the checks' facts.
+    pub fn measure(
+        built: &SystemWorld,
+        config: &SystemConfig,
+        history: &History,
+        facts: &RunFacts<'_>,
+    ) -> Self {
+        let stats = built.world.stats();
+        let transactions = facts.txs.values().filter(|tx| tx.started.is_some()).count() as u64;
+        let per_tx = |total: u64| (transactions > 0).then(|| total as f64 / transactions as f64);
+        let dbs: Vec<&crate::store::StoreStats> =
+            built.services().map(|s: &Service| s.db().stats()).collect();
+        let services_forced = dbs.iter().map(|s| s.forced_writes).sum();
+        let coordinator = built
+            .world
+            .counters()
+            .get("two_pc.coordinator_forced_writes")
+            .copied()
+            .unwrap_or(0);
+        let (hold_us, blocked_us, waits) = dbs.iter().fold((0, 0, 0), |(h, b, w), s| {
+            (h + s.lock_hold_us, b + s.lock_wait_us, w + s.lock_waits)
+        });
+        let windows: Vec<u64> = facts.txs.values().filter_map(|tx| tx.window.span_us()).collect();
+        let diverged = facts
+            .txs
+            .values()
+            .filter(|tx| tx.window.first_change.is_some() && tx.window.agreement().is_none())
+            .count() as u64;
+        Metrics {
+            transactions,
+            bytes: Bytes {
+                sent: stats.bytes_sent,
+                per_tx: per_tx(stats.bytes_sent),
+                messages_per_tx: per_tx(stats.sent),
+            },
+            forced_writes: ForcedWrites {
+                services: services_forced,
+                coordinator,
+                total: services_forced + coordinator,
+                per_tx: per_tx(services_forced + coordinator),
+            },
+            locks: Locks {
+                hold_us,
+                blocked_us,
+                waits,
+                hold_us_per_tx: per_tx(hold_us),
+                blocked_us_per_tx: per_tx(blocked_us),
+            },
+            in_doubt: in_doubt(history, facts),
+            inconsistency_window: Window {
+                us: Percentiles::of(windows),
+                diverged,
+            },
+            replica_staleness: built.read_model.then(|| {
+                let view = crate::strategy::eventual::read_model(history, &built.wiring.model);
+                Staleness {
+                    seen: view.lag.count,
+                    mean_lag_us: view.lag.mean_us(),
+                    max_lag_us: view.lag.max_us,
+                    missed: view.missed as u64,
+                    rows: view.rows as u64,
+                    mismatches: view.mismatches as u64,
+                }
+            }),
+            availability: availability(history, config),
+        }
+    }
+}
+
+fn in_doubt(history: &History, facts: &RunFacts<'_>) -> InDoubt {
+    let mut in_doubt = InDoubt::default();
+    for record in history.records() {
+        if let HistoryEvent::Decided { in_doubt_us, .. } = record.event {
+            in_doubt.decided += 1;
+            in_doubt.total_us += in_doubt_us;
+            in_doubt.max_us = in_doubt.max_us.max(in_doubt_us);
+        }
+    }
+    in_doubt.still_in_doubt = facts.txs.values().filter(|tx| tx.in_doubt()).count() as u64;
+    in_doubt
+}
+
+/// Business requests by whether a partition was active when they reached the gateway, and
+/// whether they were answered committed or accepted within the client's deadline.
+fn availability(history: &History, config: &SystemConfig) -> Availability {
+    let deadline_us = config
+        .request_timeout
+        .as_us()
+        .saturating_mul(u64::from(config.retries) + 1);
+    let partitions: Vec<(Instant, Instant)> = config
+        .faults
+        .iter()
+        .filter_map(|fault| match fault {
+            FaultSpec::Partition { from, until, .. } => Some((*from, until.unwrap_or(Instant::MAX))),
+            _ => None,
+        })
+        .collect();
+    let mut arrived: BTreeMap<RequestId, bool> = BTreeMap::new();
+    let (mut during, mut outside) = (Share::default(), Share::default());
+    for record in history.records() {
+        match record.event {
+            HistoryEvent::RequestStarted {
+                req, gtx: Some(_), ..
+            } => {
+                let at = record.at;
+                let partitioned = partitions.iter().any(|(from, until)| *from <= at && at < *until);
+                arrived.insert(req, partitioned);
+                let share = if partitioned { &mut during } else { &mut outside };
+                share.requests += 1;
+            }
+            HistoryEvent::RequestEnded {
+                req,
+                gtx: Some(_),
+                outcome: RequestOutcome::Committed | RequestOutcome::Accepted,
+                latency_us,
+            } if latency_us <= deadline_us => {
+                if let Some(partitioned) = arrived.remove(&req) {
+                    let share = if partitioned { &mut during } else { &mut outside };
+                    share.available += 1;
+                }
+            }
+            _ => {}
+        }
+    }
+    let finish = |mut share: Share| {
+        share.share = (share.requests > 0).then(|| share.available as f64 / share.requests as f64);
+        share
+    };
+    Availability {
+        deadline_us,
+        during_partition: (!partitions.is_empty()).then(|| finish(during)),
+        outside_partition: finish(outside),
+    }
+}
+
+impl Metrics {
+    /// The figures as `(label, value)` rows of the report's table.
+    pub fn table_rows(&self) -> Vec<(&'static str, String)> {
+        let d = |us: u64| crate::sim::Duration::from_us(us).to_string();
+        let df = |us: Option<f64>| us.map_or_else(|| "-".to_string(), |us| d(us.round() as u64));
+        let f = |x: Option<f64>| x.map_or_else(|| "-".to_string(), |x| format!("{x:.1}"));
+        let pct = |s: &Share| {
+            let share = s
+                .share
+                .map_or_else(|| "-".to_string(), |s| format!("{:.1}%", s * 100.0));
+            format!("{share} of {}", s.requests)
+        };
+        let mut rows = vec![
+            (
+                "bytes / tx",
+                format!("{} ({} bytes sent)", f(self.bytes.per_tx), self.bytes.sent),
+            ),
+            (
+                "forced writes / tx",
+                format!(
+                    "{} (services {}, coordinator {})",
+                    f(self.forced_writes.per_tx),
+                    self.forced_writes.services,
+                    self.forced_writes.coordinator
+                ),
+            ),
+            (
+                "locks held / tx",
+                format!(
+                    "{} (blocked {} / tx, {} waits)",
+                    df(self.locks.hold_us_per_tx),
+                    df(self.locks.blocked_us_per_tx),
+                    self.locks.waits
+                ),
+            ),
+            (
+                "in doubt",
+                format!(
+                    "{} decided, total {}, max {}, {} still in doubt",
+                    self.in_doubt.decided,
+                    d(self.in_doubt.total_us),
+                    d(self.in_doubt.max_us),
+                    self.in_doubt.still_in_doubt
+                ),
+            ),
+        ];
+        let w = &self.inconsistency_window;
+        rows.push((
+            "inconsistency window",
+            match &w.us {
+                Some(p) => format!(
+                    "p50/p99/max {} / {} / {} ({} txs, {} diverged)",
+                    d(p.p50),
+                    d(p.p99),
+                    d(p.max),
+                    p.count,
+                    w.diverged
+                ),
+                None => format!("none ({} diverged)", w.diverged),
+            },
+        ));
+        if let Some(s) = &self.replica_staleness {
+            rows.push((
+                "read model lag",
+                format!(
+                    "mean {}, max {} ({} missed, {} of {} rows stale)",
+                    s.mean_lag_us.map_or_else(|| "-".to_string(), d),
+                    d(s.max_lag_us),
+                    s.missed,
+                    s.mismatches,
+                    s.rows
+                ),
+            ));
+        }
+        let a = &self.availability;
+        rows.push((
+            "available",
+            match &a.during_partition {
+                Some(during) => format!(
+                    "{} during partitions, {} outside (deadline {})",
+                    pct(during),
+                    pct(&a.outside_partition),
+                    d(a.deadline_us)
+                ),
+                None => format!("{} (deadline {})", pct(&a.outside_partition), d(a.deadline_us)),
+            },
+        ));
+        rows
+    }
+}
