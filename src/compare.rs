@@ -3,17 +3,18 @@
 //!
 //! Every seed gives every strategy the same arrivals and the same fault schedule, because
 //! those are drawn from their own streams (see `sim::rng`); differences between columns are
-//! the strategies', not the dice's.
+//! the strategies', not the dice's. A metric a run cannot measure (availability without a
+//! partition, anomalies without audits) is left out of that metric's mean, and a column
+//! with no such run says `n/a`.
 
 use std::fmt::Write as _;
 use std::ops::Range;
-
-use crate::seeds::map_ordered;
 
 use serde::Serialize;
 
 use crate::report::RunReport;
 use crate::scenario::Scenario;
+use crate::seeds::map_ordered;
 use crate::sim::TraceLevel;
 
 /// One run's numbers, as compared.
@@ -39,6 +40,23 @@ pub struct RunRow {
     pub latency_p99_us: u64,
     /// Messages sent per started transaction.
     pub messages_per_tx: f64,
+    /// Bytes sent per started transaction.
+    pub bytes_per_tx: Option<f64>,
+    /// Forced log writes (services and coordinator) per started transaction.
+    pub forced_writes_per_tx: Option<f64>,
+    /// Time local transactions spent queued for locks, per started transaction, µs.
+    pub lock_blocked_us_per_tx: Option<f64>,
+    /// The longest a prepared 2PC participant held its locks in doubt, µs.
+    pub in_doubt_max_us: u64,
+    /// 99th percentile of the inconsistency window (first change to last), µs.
+    pub inconsistency_window_p99_us: Option<u64>,
+    /// Share of requests arriving during a partition answered successfully within the
+    /// client's deadline.
+    pub availability_during_partition: Option<f64>,
+    /// Inconsistent audit reads per 1,000 reads.
+    pub inconsistent_reads_per_1k: Option<f64>,
+    /// Dirty reads per 1,000 reads.
+    pub dirty_reads_per_1k: Option<f64>,
     /// Checks violated (or not judged) in this run, by name.
     pub violated: Vec<String>,
 }
@@ -67,6 +85,12 @@ impl Estimate {
             ci95: 1.96 * (variance / n).sqrt(),
         }
     }
+
+    /// The estimate over the samples that exist; `None` when none does.
+    pub fn of_some(samples: impl Iterator<Item = Option<f64>>) -> Option<Estimate> {
+        let present: Vec<f64> = samples.flatten().collect();
+        (!present.is_empty()).then(|| Estimate::of(&present))
+    }
 }
 
 /// One strategy's numbers over all seeds.
@@ -88,6 +112,22 @@ pub struct StrategySummary {
     pub latency_p99_us: Estimate,
     /// Messages per transaction.
     pub messages_per_tx: Estimate,
+    /// Bytes per transaction.
+    pub bytes_per_tx: Option<Estimate>,
+    /// Forced log writes per transaction.
+    pub forced_writes_per_tx: Option<Estimate>,
+    /// Lock-blocked time per transaction, µs.
+    pub lock_blocked_us_per_tx: Option<Estimate>,
+    /// Longest in-doubt time, µs.
+    pub in_doubt_max_us: Estimate,
+    /// Inconsistency window p99, µs.
+    pub inconsistency_window_p99_us: Option<Estimate>,
+    /// Availability during partitions.
+    pub availability_during_partition: Option<Estimate>,
+    /// Inconsistent audit reads per 1,000 reads.
+    pub inconsistent_reads_per_1k: Option<Estimate>,
+    /// Dirty reads per 1,000 reads.
+    pub dirty_reads_per_1k: Option<Estimate>,
     /// Seeds with at least one check violated or not judged.
     pub runs_with_violations: u64,
 }
@@ -143,6 +183,8 @@ fn row(scenario: &Scenario, seed: u64) -> RunRow {
         .filter(|v| !v.holds())
         .map(|v| v.check.name().to_string())
         .collect();
+    let metrics = report.metrics.as_ref();
+    let anomalies = report.anomalies.as_ref();
     RunRow {
         strategy: report.strategy.clone().unwrap_or_default(),
         seed,
@@ -154,12 +196,23 @@ fn row(scenario: &Scenario, seed: u64) -> RunRow {
         latency_p50_us: latency.p50,
         latency_p99_us: latency.p99,
         messages_per_tx: report.messages.sent as f64 / started,
+        bytes_per_tx: metrics.and_then(|m| m.bytes.per_tx),
+        forced_writes_per_tx: metrics.and_then(|m| m.forced_writes.per_tx),
+        lock_blocked_us_per_tx: metrics.and_then(|m| m.locks.blocked_us_per_tx),
+        in_doubt_max_us: metrics.map_or(0, |m| m.in_doubt.max_us),
+        inconsistency_window_p99_us: metrics.and_then(|m| m.inconsistency_window.us.map(|p| p.p99)),
+        availability_during_partition: metrics
+            .and_then(|m| m.availability.during_partition.as_ref())
+            .and_then(|s| s.share),
+        inconsistent_reads_per_1k: anomalies.and_then(|a| a.inconsistent_audit_reads.per_1k_reads),
+        dirty_reads_per_1k: anomalies.and_then(|a| a.dirty_reads.per_1k_reads),
         violated,
     }
 }
 
 fn summarise(rows: &[RunRow]) -> StrategySummary {
     let metric = |f: fn(&RunRow) -> f64| Estimate::of(&rows.iter().map(f).collect::<Vec<_>>());
+    let some = |f: fn(&RunRow) -> Option<f64>| Estimate::of_some(rows.iter().map(f));
     StrategySummary {
         strategy: rows.first().map(|r| r.strategy.clone()).unwrap_or_default(),
         seeds: rows.len() as u64,
@@ -169,9 +222,64 @@ fn summarise(rows: &[RunRow]) -> StrategySummary {
         latency_p50_us: metric(|r| r.latency_p50_us as f64),
         latency_p99_us: metric(|r| r.latency_p99_us as f64),
         messages_per_tx: metric(|r| r.messages_per_tx),
+        bytes_per_tx: some(|r| r.bytes_per_tx),
+        forced_writes_per_tx: some(|r| r.forced_writes_per_tx),
+        lock_blocked_us_per_tx: some(|r| r.lock_blocked_us_per_tx),
+        in_doubt_max_us: metric(|r| r.in_doubt_max_us as f64),
+        inconsistency_window_p99_us: some(|r| r.inconsistency_window_p99_us.map(|us| us as f64)),
+        availability_during_partition: some(|r| r.availability_during_partition),
+        inconsistent_reads_per_1k: some(|r| r.inconsistent_reads_per_1k),
+        dirty_reads_per_1k: some(|r| r.dirty_reads_per_1k),
         runs_with_violations: rows.iter().filter(|r| !r.violated.is_empty()).count() as u64,
     }
 }
+
+/// How a table cell shows an estimate.
+#[derive(Clone, Copy)]
+enum Unit {
+    Percent,
+    Millis,
+    Plain,
+}
+
+impl Unit {
+    fn cell(self, e: Option<Estimate>) -> String {
+        let Some(e) = e else { return "n/a".into() };
+        match self {
+            Unit::Percent => format!("{:.1}% ± {:.1}", e.mean * 100.0, e.ci95 * 100.0),
+            Unit::Millis => format!("{:.2}ms ± {:.2}", e.mean / 1000.0, e.ci95 / 1000.0),
+            Unit::Plain => format!("{:.1} ± {:.1}", e.mean, e.ci95),
+        }
+    }
+}
+
+/// The table's rows: label, unit, and where the estimate sits in a summary.
+type Line = (&'static str, Unit, fn(&StrategySummary) -> Option<Estimate>);
+
+const LINES: [Line; 14] = [
+    ("committed or accepted", Unit::Percent, |s| {
+        Some(s.committed_share)
+    }),
+    ("aborted", Unit::Percent, |s| Some(s.aborted_share)),
+    ("timed out", Unit::Percent, |s| Some(s.timed_out_share)),
+    ("latency p50", Unit::Millis, |s| Some(s.latency_p50_us)),
+    ("latency p99", Unit::Millis, |s| Some(s.latency_p99_us)),
+    ("messages per tx", Unit::Plain, |s| Some(s.messages_per_tx)),
+    ("bytes per tx", Unit::Plain, |s| s.bytes_per_tx),
+    ("forced writes per tx", Unit::Plain, |s| s.forced_writes_per_tx),
+    ("lock blocked per tx", Unit::Millis, |s| s.lock_blocked_us_per_tx),
+    ("longest in doubt", Unit::Millis, |s| Some(s.in_doubt_max_us)),
+    ("inconsistency p99", Unit::Millis, |s| {
+        s.inconsistency_window_p99_us
+    }),
+    ("available in partition", Unit::Percent, |s| {
+        s.availability_during_partition
+    }),
+    ("bad audits per 1k reads", Unit::Plain, |s| {
+        s.inconsistent_reads_per_1k
+    }),
+    ("dirty reads per 1k", Unit::Plain, |s| s.dirty_reads_per_1k),
+];
 
 impl Comparison {
     /// Side by side, one column per strategy, `mean ± ci95`.
@@ -187,37 +295,22 @@ impl Comparison {
             let _ = write!(out, "{:>24}", s.strategy);
         }
         out.push('\n');
-        let pct = |e: Estimate| format!("{:.1}% ± {:.1}", e.mean * 100.0, e.ci95 * 100.0);
-        let ms = |e: Estimate| format!("{:.2}ms ± {:.2}", e.mean / 1000.0, e.ci95 / 1000.0);
-        let num = |e: Estimate| format!("{:.1} ± {:.1}", e.mean, e.ci95);
-        let column = |s: &StrategySummary| {
-            [
-                pct(s.committed_share),
-                pct(s.aborted_share),
-                pct(s.timed_out_share),
-                ms(s.latency_p50_us),
-                ms(s.latency_p99_us),
-                num(s.messages_per_tx),
-                format!("{} of {}", s.runs_with_violations, s.seeds),
-            ]
-        };
-        let columns: Vec<[String; 7]> = self.summaries.iter().map(column).collect();
-        let labels = [
-            "committed or accepted",
-            "aborted",
-            "timed out",
-            "latency p50",
-            "latency p99",
-            "messages per tx",
-            "runs violating a check",
-        ];
-        for (row, label) in labels.iter().enumerate() {
+        for (label, unit, estimate) in LINES {
             let _ = write!(out, "{label:<24}");
-            for cells in &columns {
-                let _ = write!(out, "{:>24}", cells[row]);
+            for s in &self.summaries {
+                let _ = write!(out, "{:>24}", unit.cell(estimate(s)));
             }
             out.push('\n');
         }
+        let _ = write!(out, "{:<24}", "runs violating a check");
+        for s in &self.summaries {
+            let _ = write!(
+                out,
+                "{:>24}",
+                format!("{} of {}", s.runs_with_violations, s.seeds)
+            );
+        }
+        out.push('\n');
         out
     }
 
@@ -226,15 +319,17 @@ impl Comparison {
         serde_json::to_string_pretty(self).expect("a comparison serialises")
     }
 
-    /// Every run as CSV, one line per (strategy, seed), with a header.
+    /// Every run as CSV, one line per (strategy, seed), with a header. A metric the run
+    /// could not measure is an empty cell.
     pub fn to_csv(&self) -> String {
         let mut out = String::from(
-            "strategy,seed,started,committed_share,aborted_share,timed_out_share,stuck_or_in_doubt,latency_p50_us,latency_p99_us,messages_per_tx,violated\n",
+            "strategy,seed,started,committed_share,aborted_share,timed_out_share,stuck_or_in_doubt,latency_p50_us,latency_p99_us,messages_per_tx,violated,bytes_per_tx,forced_writes_per_tx,lock_blocked_us_per_tx,in_doubt_max_us,inconsistency_window_p99_us,availability_during_partition,inconsistent_reads_per_1k,dirty_reads_per_1k\n",
         );
+        let opt = |x: Option<f64>| x.map(|v| format!("{v:.6}")).unwrap_or_default();
         for r in &self.runs {
             let _ = writeln!(
                 out,
-                "{},{},{},{:.6},{:.6},{:.6},{},{},{},{:.3},{}",
+                "{},{},{},{:.6},{:.6},{:.6},{},{},{},{:.3},{},{},{},{},{},{},{},{},{}",
                 r.strategy,
                 r.seed,
                 r.started,
@@ -245,7 +340,17 @@ impl Comparison {
                 r.latency_p50_us,
                 r.latency_p99_us,
                 r.messages_per_tx,
-                r.violated.join(";")
+                r.violated.join(";"),
+                opt(r.bytes_per_tx),
+                opt(r.forced_writes_per_tx),
+                opt(r.lock_blocked_us_per_tx),
+                r.in_doubt_max_us,
+                r.inconsistency_window_p99_us
+                    .map(|v| v.to_string())
+                    .unwrap_or_default(),
+                opt(r.availability_during_partition),
+                opt(r.inconsistent_reads_per_1k),
+                opt(r.dirty_reads_per_1k),
             );
         }
         out
@@ -263,5 +368,20 @@ mod tests {
         // s = 1.291, n = 4: 1.96 * 1.291 / 2 = 1.265.
         assert!((e.ci95 - 1.265).abs() < 0.001, "{e:?}");
         assert_eq!(Estimate::of(&[5.0]).ci95, 0.0);
+    }
+
+    #[test]
+    fn a_metric_no_run_measured_is_not_applicable_and_missing_samples_are_skipped() {
+        assert_eq!(Estimate::of_some([None, None].into_iter()), None);
+        let e = Estimate::of_some([Some(2.0), None, Some(4.0)].into_iter()).unwrap();
+        assert!((e.mean - 3.0).abs() < 1e-12, "{e:?}");
+        assert_eq!(Unit::Percent.cell(None), "n/a");
+        assert_eq!(
+            Unit::Millis.cell(Some(Estimate {
+                mean: 2_500.0,
+                ci95: 100.0
+            })),
+            "2.50ms ± 0.10"
+        );
     }
 }
