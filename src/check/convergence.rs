@@ -102,9 +102,10 @@ pub fn convergence(facts: &RunFacts<'_>) -> Verdict {
                 longest = longest.max(agreed.saturating_since(first).as_us());
                 let deadline = rule.deadline(first);
                 if judged && agreed > deadline {
+                    let (rows, events) = facts.located(*gtx);
                     violations.push(Violation {
                         gtx: Some(gtx.0),
-                        rows: Vec::new(),
+                        rows,
                         at_us: at_us(agreed),
                         detail: format!(
                             "converged {} after its first change, {} past its deadline ({} after {})",
@@ -113,6 +114,7 @@ pub fn convergence(facts: &RunFacts<'_>) -> Verdict {
                             rule.within,
                             first.max(rule.last_heal.unwrap_or(Instant::ZERO)),
                         ),
+                        events,
                     });
                 }
             }
@@ -124,11 +126,13 @@ pub fn convergence(facts: &RunFacts<'_>) -> Verdict {
                     .zip(&window.nets)
                     .map(|(step, net)| format!("{}={net}", step.name))
                     .collect();
+                let (rows, events) = facts.located(*gtx);
                 violations.push(Violation {
                     gtx: Some(gtx.0),
-                    rows: Vec::new(),
+                    rows,
                     at_us: window.last_change.and_then(at_us),
                     detail: format!("never converged: {}", nets.join(", ")),
+                    events,
                 });
             }
             _ => {}
@@ -147,6 +151,7 @@ pub fn convergence(facts: &RunFacts<'_>) -> Verdict {
                 )],
                 at_us: row.at.and_then(at_us),
                 detail: row.detail.clone(),
+                events: Vec::new(),
             });
         }
     }

@@ -6,7 +6,7 @@ use super::convergence::{ConvergenceRule, StaleRow};
 use super::window::TxWindow;
 use crate::sim::Instant;
 use crate::system::history::{History, HistoryEvent};
-use crate::system::model::Model;
+use crate::system::model::{Model, ServiceId};
 use crate::system::msg::{CallMode, GlobalTxId, LocalResult, RequestOutcome, StepKind};
 
 /// Everything the checks need about one finished run.
@@ -43,6 +43,54 @@ pub struct TxFacts {
     pub last_change: Option<Instant>,
     /// Its inconsistency window: when its steps changed and when they came to agree.
     pub window: TxWindow,
+    /// The changes that made it what it is, in run order, each with the trace sequence
+    /// number a user finds it by (`consim run --trace`): what a violation points at.
+    pub trail: Vec<TxEvent>,
+}
+
+/// One change to one step of a transaction.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct TxEvent {
+    /// When.
+    pub at: Instant,
+    /// The trace sequence number of the event during which it happened.
+    pub seq: u64,
+    /// Where.
+    pub service: ServiceId,
+    /// Which step.
+    pub step: u16,
+    /// What happened.
+    pub change: TxChange,
+    /// The row written, as (table, key), when known.
+    pub row: Option<(u16, u64)>,
+}
+
+/// What happened to a step.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TxChange {
+    /// Its action committed in one phase.
+    Applied,
+    /// Its action was prepared (2PC yes vote).
+    Prepared,
+    /// A prepared action was decided commit.
+    Committed,
+    /// A prepared action was decided abort.
+    Aborted,
+    /// Its compensation committed.
+    Compensated,
+}
+
+impl TxChange {
+    /// In words, for violation messages.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TxChange::Applied => "applied",
+            TxChange::Prepared => "prepared",
+            TxChange::Committed => "committed after prepare",
+            TxChange::Aborted => "aborted after prepare",
+            TxChange::Compensated => "compensated",
+        }
+    }
 }
 
 /// One step of one transaction: how often its action and compensation were applied.
@@ -103,37 +151,74 @@ impl<'a> RunFacts<'a> {
         for record in history.records() {
             match &record.event {
                 HistoryEvent::Local {
+                    service,
                     gtx,
                     step,
                     kind,
                     mode,
                     result,
                     replay: false,
-                    write: Some(_),
-                    ..
+                    write: Some(write),
                 } => {
-                    let tally =
-                        &mut tx_entry(&mut txs, step_count, *gtx, record.at).steps[usize::from(*step)];
-                    match (kind, mode, result) {
-                        (StepKind::Action, CallMode::Commit, LocalResult::Committed) => tally.actions += 1,
+                    let tx = tx_entry(&mut txs, step_count, *gtx, record.at);
+                    let tally = &mut tx.steps[usize::from(*step)];
+                    let change = match (kind, mode, result) {
+                        (StepKind::Action, CallMode::Commit, LocalResult::Committed) => {
+                            tally.actions += 1;
+                            TxChange::Applied
+                        }
                         (StepKind::Action, CallMode::Prepare, LocalResult::Prepared) => {
                             tally.in_doubt = true;
                             tally.prepared_at = Some(record.at);
+                            TxChange::Prepared
                         }
-                        (StepKind::Compensation, _, LocalResult::Committed) => tally.compensations += 1,
-                        _ => {}
-                    }
+                        (StepKind::Compensation, _, LocalResult::Committed) => {
+                            tally.compensations += 1;
+                            TxChange::Compensated
+                        }
+                        _ => continue,
+                    };
+                    tx.trail.push(TxEvent {
+                        at: record.at,
+                        seq: record.seq,
+                        service: *service,
+                        step: *step,
+                        change,
+                        row: Some((write.table, write.key)),
+                    });
                 }
                 HistoryEvent::Decided {
-                    gtx, step, commit, ..
+                    service,
+                    gtx,
+                    step,
+                    commit,
+                    ..
                 } => {
-                    let tally =
-                        &mut tx_entry(&mut txs, step_count, *gtx, record.at).steps[usize::from(*step)];
+                    let tx = tx_entry(&mut txs, step_count, *gtx, record.at);
+                    let tally = &mut tx.steps[usize::from(*step)];
                     tally.in_doubt = false;
                     tally.prepared_at = None;
                     if *commit {
                         tally.actions += 1;
                     }
+                    let row = tx
+                        .trail
+                        .iter()
+                        .rev()
+                        .find(|e| e.step == *step && e.change == TxChange::Prepared)
+                        .and_then(|e| e.row);
+                    tx.trail.push(TxEvent {
+                        at: record.at,
+                        seq: record.seq,
+                        service: *service,
+                        step: *step,
+                        change: if *commit {
+                            TxChange::Committed
+                        } else {
+                            TxChange::Aborted
+                        },
+                        row,
+                    });
                 }
                 HistoryEvent::RequestStarted { gtx: Some(gtx), .. } => {
                     tx_entry(&mut txs, step_count, *gtx, record.at).started = Some(record.at);
@@ -209,12 +294,48 @@ impl<'a> RunFacts<'a> {
         self.quiescent || self.in_flight() == 0
     }
 
+    /// The rows `gtx` wrote and the events that changed it (at most [`MAX_EVENTS`] of
+    /// them, the latest), so a violation about it can be found in the trace.
+    pub fn located(&self, gtx: GlobalTxId) -> (Vec<String>, Vec<super::EventRef>) {
+        let Some(tx) = self.txs.get(&gtx) else {
+            return (Vec::new(), Vec::new());
+        };
+        let mut rows: Vec<String> = tx
+            .trail
+            .iter()
+            .filter_map(|e| {
+                e.row
+                    .map(|(table, key)| self.row_name(e.service.index(), table.into(), key))
+            })
+            .collect();
+        rows.sort();
+        rows.dedup();
+        let skip = tx.trail.len().saturating_sub(MAX_EVENTS);
+        let events = tx.trail[skip..]
+            .iter()
+            .map(|e| super::EventRef {
+                at_us: e.at.as_us(),
+                seq: e.seq,
+                detail: format!(
+                    "{}: step {} {}",
+                    self.model.services[e.service.index()].name,
+                    self.model.steps[usize::from(e.step)].name,
+                    e.change.as_str()
+                ),
+            })
+            .collect();
+        (rows, events)
+    }
+
     /// `service.table[key]`, for violation messages.
     pub fn row_name(&self, service: usize, table: usize, key: u64) -> String {
         let spec = &self.model.services[service];
         format!("{}.{}[{key}]", spec.name, spec.tables[table].name)
     }
 }
+
+/// Events listed per violation; the latest are kept.
+pub const MAX_EVENTS: usize = 12;
 
 /// The facts of `gtx`, created on first sight; notes `at` as its latest change.
 fn tx_entry(

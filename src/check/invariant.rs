@@ -23,11 +23,13 @@ pub fn atomicity(facts: &RunFacts<'_>) -> Verdict {
             .zip(&tx.steps)
             .map(|(step, tally)| format!("{}={}", step.name, tally.net()))
             .collect();
+        let (rows, events) = facts.located(*gtx);
         violations.push(Violation {
             gtx: Some(gtx.0),
-            rows: Vec::new(),
+            rows,
             at_us: tx.last_change.and_then(at_us),
             detail: format!("half applied: {}", applied.join(", ")),
+            events,
         });
     }
     Verdict::new(CheckKind::Atomicity, violations, in_flight_note(facts, judged)).judged_if(judged)
@@ -51,14 +53,16 @@ pub fn no_double_effect(facts: &RunFacts<'_>) -> Verdict {
     for (gtx, tx) in &facts.txs {
         for (index, tally) in tx.steps.iter().enumerate() {
             if tally.actions > 1 || tally.compensations > 1 || tally.net() < 0 {
+                let (rows, events) = facts.located(*gtx);
                 violations.push(Violation {
                     gtx: Some(gtx.0),
-                    rows: Vec::new(),
+                    rows,
                     at_us: tx.last_change.and_then(at_us),
                     detail: format!(
                         "step {} applied {} times, compensated {} times",
                         facts.model.steps[index].name, tally.actions, tally.compensations
                     ),
+                    events,
                 });
             }
         }
@@ -114,6 +118,7 @@ pub fn conservation(facts: &RunFacts<'_>) -> Verdict {
                 "audited total is {actual}, expected {expected} ({:+})",
                 actual - expected
             ),
+            events: Vec::new(),
         });
     }
     let mut notes = vec![format!("audited total {actual}, expected {expected}")];
@@ -139,6 +144,7 @@ pub fn no_lost_work(facts: &RunFacts<'_>) -> Verdict {
                     "in doubt for {} at the end (prepared, never decided)",
                     facts.end - prepared
                 ),
+                events: Vec::new(),
             });
             continue;
         }
@@ -151,6 +157,7 @@ pub fn no_lost_work(facts: &RunFacts<'_>) -> Verdict {
                 rows: Vec::new(),
                 at_us: tx.started.and_then(at_us),
                 detail: "accepted, never answered".into(),
+                events: Vec::new(),
             });
         }
     }
@@ -175,6 +182,7 @@ pub fn no_oversell(facts: &RunFacts<'_>) -> Verdict {
                     rows: vec![facts.row_name(service, usize::from(table.0), *key)],
                     at_us: at_us(facts.end),
                     detail: format!("value {value} is outside the bounds step {} enforces", step.name),
+                    events: Vec::new(),
                 });
             }
         }

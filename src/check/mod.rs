@@ -32,7 +32,7 @@ use serde::Serialize;
 
 pub use anomaly::{Anomalies, AnomalyCount, anomalies};
 pub use convergence::{ConvergenceRule, DEFAULT_CONVERGE_WITHIN, StaleRow, convergence};
-pub use facts::{RunFacts, StepTally, TxFacts};
+pub use facts::{MAX_EVENTS, RunFacts, StepTally, TxChange, TxEvent, TxFacts};
 pub use invariant::{atomicity, conservation, no_double_effect, no_lost_work, no_oversell};
 pub use window::{Agreement, Change, ChangeTracker, TxWindow, changes, windows};
 
@@ -110,6 +110,21 @@ pub struct Violation {
     /// When it became visible (the last event that caused it), µs.
     pub at_us: Option<u64>,
     /// What is wrong, in words.
+    pub detail: String,
+    /// The events that caused it, latest last: `seq` is the trace's sequence number
+    /// (`consim run --trace` writes it on every line).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub events: Vec<EventRef>,
+}
+
+/// One event a violation points at.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct EventRef {
+    /// When, µs.
+    pub at_us: u64,
+    /// The trace sequence number.
+    pub seq: u64,
+    /// What happened, in words.
     pub detail: String,
 }
 

@@ -74,6 +74,11 @@ fn atomicity_fails_on_a_half_applied_transfer_and_passes_on_a_compensated_one() 
     assert!(!verdict.passed);
     assert_eq!(verdict.violations[0].gtx, Some(7));
     assert_eq!(verdict.violations[0].detail, "half applied: debit=1, credit=0");
+    // It names the row and the event (by trace sequence number) that caused it.
+    assert_eq!(verdict.violations[0].rows, ["bank_a.accounts[0]"]);
+    let events = &verdict.violations[0].events;
+    assert_eq!((events.len(), events[0].seq, events[0].at_us), (1, 1, 1));
+    assert_eq!(events[0].detail, "bank_a: step debit applied");
     let mut undone = half.clone();
     commit(&mut undone, 2, 7, 0, StepKind::Compensation);
     assert!(atomicity(&facts(&model, &undone, rows(1_000, 1_000))).passed);

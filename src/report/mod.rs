@@ -385,6 +385,15 @@ impl RunReport {
                         format!(" [{}]", v.rows.join(", "))
                     };
                     let _ = writeln!(out, "      - {gtx}{}{rows}{at}", v.detail);
+                    for e in &v.events {
+                        let _ = writeln!(
+                            out,
+                            "          seq {} at {}: {}",
+                            e.seq,
+                            crate::sim::Instant::from_us(e.at_us),
+                            e.detail
+                        );
+                    }
                 }
             }
         }
