@@ -225,3 +225,19 @@ fn a_workload_needs_a_row_for_every_key_and_a_bounded_size() {
     assert_eq!(file, "tests/data/bad/models/too_many_nodes.ron");
     assert_eq!(message, "a pingmesh has at most 1024 nodes, got 1025");
 }
+
+#[test]
+fn switching_to_two_pc_on_a_model_it_cannot_run_says_why() {
+    // The same model under a saga loads and runs; `--strategy two_pc` is refused.
+    let path = Path::new("tests/data/bad/saga_two_steps_one_table.ron");
+    let source = std::fs::read_to_string("tests/data/bad/two_pc_two_steps_one_table.ron")
+        .unwrap()
+        .replace("TwoPc()", "SagaOrchestrated()");
+    let saga = scenario::load_source(path, &source).expect("a saga runs two steps on one table");
+    let err = saga.with_strategy("2pc").unwrap_err();
+    assert!(
+        err.starts_with("two_pc cannot run steps `debit` and `credit`"),
+        "{err}"
+    );
+    assert!(saga.with_strategy("eventual").is_ok());
+}

@@ -342,6 +342,9 @@ impl Scenario {
                 ));
             }
         };
+        if let Some(why) = strategy.misfit(&setup.model) {
+            return Err(why);
+        }
         let mut scenario = self.clone();
         scenario.system.as_mut().expect("a system scenario").strategy = strategy;
         // Faults and links name actors; another strategy has other actors.

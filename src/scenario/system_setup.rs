@@ -52,7 +52,18 @@ pub struct SystemSetup {
 pub fn setup(check: &mut Checker<'_>, raw: &raw::Scenario, model: &Arc<SystemModel>) -> Option<SystemSetup> {
     let errors_before = check.errors.len();
     let strategy = match &raw.strategy {
-        Some(strategy) => super::strategy_settings::strategy(check, strategy),
+        Some(strategy) => super::strategy_settings::strategy(check, strategy).filter(|kind| {
+            let misfit = kind.misfit(model);
+            if let Some(why) = &misfit {
+                check.error(
+                    &[Step::Field("strategy")],
+                    why.clone(),
+                    "does not fit the model",
+                    Some("merge the two steps into one, or pick a saga or eventual consistency".into()),
+                );
+            }
+            misfit.is_none()
+        }),
         None => {
             let names = StrategyKind::NAMES.join(", ");
             check.error(

@@ -53,6 +53,32 @@ impl StrategyKind {
         }
     }
 
+    /// Why this strategy cannot run `model`, if it cannot. Under two-phase commit each step
+    /// is its own prepared local transaction holding its locks until the decision, so two
+    /// steps of one service on one table can wait on each other's lock until the lock
+    /// timeout aborts the transaction: every transaction that draws the same row for both
+    /// would fail for no business reason.
+    pub fn misfit(&self, model: &crate::system::model::Model) -> Option<String> {
+        let StrategyKind::TwoPc(_) = self else {
+            return None;
+        };
+        let steps = &model.steps;
+        for (i, a) in steps.iter().enumerate() {
+            for b in &steps[i + 1..] {
+                if a.service == b.service && a.action.table() == b.action.table() {
+                    return Some(format!(
+                        "two_pc cannot run steps `{}` and `{}`: both write table `{}` of service `{}`, and each prepared step would hold its lock until the decision, blocking the other",
+                        a.name,
+                        b.name,
+                        model.services[a.service.index()].tables[usize::from(a.action.table().0)].name,
+                        model.services[a.service.index()].name
+                    ));
+                }
+            }
+        }
+        None
+    }
+
     /// Every problem with the settings, each naming its field.
     pub fn validate(&self) -> Vec<String> {
         match self {
