@@ -38,6 +38,11 @@ pub struct Database {
     pub(super) stats: StoreStats,
     /// Work charged since the last `take_cost`, in microseconds.
     pub(super) cost_us: u64,
+    /// The latest virtual time a caller passed in (`begin`, `commit`, `abort`, `crash_at`).
+    /// Ops take no time argument: they run at this instant, which is exact for a caller
+    /// that begins or ends a tx in the same handler before it runs ops, as services do.
+    /// Lock waits are measured against it.
+    clock: Instant,
     /// Finished txs whose buffers the next `begin` reuses.
     spare_txs: Vec<Tx>,
     /// Scratch for lock grants, reused by every release.
@@ -84,6 +89,7 @@ impl Database {
             up: true,
             stats: StoreStats::default(),
             cost_us: 0,
+            clock: Instant::ZERO,
             spare_txs: Vec::new(),
             grants: Vec::new(),
         })
@@ -115,10 +121,24 @@ impl Database {
 
     /// Loses volatile state: every active or waiting tx, all locks and queues. Committed
     /// data, the outbox and prepare records stay. The database refuses service until
-    /// [`Database::recover`].
+    /// [`Database::recover`]. Lock waits end at the latest time the database was given; use
+    /// [`Database::crash_at`] when the crash instant is known.
     pub fn crash(&mut self) {
+        self.crash_at(self.clock);
+    }
+
+    /// [`Database::crash`] at `now`: the waits the crash cuts short are counted up to `now`.
+    pub fn crash_at(&mut self, now: Instant) {
+        self.clock = now;
         let lost = self.txs.values().filter(|tx| !tx.prepared).count();
         self.stats.lost_in_crash += lost as u64;
+        let waited: u64 = self
+            .txs
+            .values()
+            .filter(|tx| tx.waiting.is_some())
+            .map(|tx| (now - tx.queued_at).as_us())
+            .sum();
+        self.stats.lock_wait_us += waited;
         self.stats.crashes += 1;
         self.txs.clear();
         self.locks = LockTable::default();
@@ -262,6 +282,7 @@ impl Database {
         if self.txs.contains_key(&tx) {
             return Err(StoreError::TxExists(tx));
         }
+        self.clock = now;
         let mut state = self.spare_txs.pop().unwrap_or_default();
         state.reset(now);
         self.txs.insert(tx, state);
@@ -297,6 +318,7 @@ impl Database {
             }
             Acquired::Queued => {
                 state.waiting = Some((row, mode));
+                state.queued_at = self.clock;
                 self.stats.lock_waits += 1;
                 Ok(Some(self.blocked(tx, true)))
             }
@@ -337,9 +359,11 @@ impl Database {
     /// Ends `tx` (already removed from the live set) at `now`: counts its lock-hold time,
     /// releases its locks and queue place, and returns the txs woken, in grant order.
     pub(super) fn finish(&mut self, id: LocalTxId, mut tx: Tx, now: Instant) -> Vec<LocalTxId> {
+        self.clock = now;
         self.stats.lock_hold_us += (now - tx.begun_at).as_us();
         let mut grants = std::mem::take(&mut self.grants);
         if let Some((row, _)) = tx.waiting {
+            self.stats.lock_wait_us += (now - tx.queued_at).as_us();
             self.locks.cancel_wait(id, row, &mut grants);
         }
         for &row in &tx.locks {
@@ -360,6 +384,7 @@ impl Database {
         let state = self.txs.get_mut(&grant.tx).expect("a queued tx is live");
         debug_assert_eq!(state.waiting.map(|(row, _)| row), Some(grant.key));
         state.waiting = None;
+        self.stats.lock_wait_us += (self.clock - state.queued_at).as_us();
         if grant.new {
             state.locks.push(grant.key);
         }
@@ -491,6 +516,43 @@ mod tests {
         assert_eq!(added, Outcome::Done(101));
         session.commit(T1, Instant::from_us(3_500)).expect("known");
         assert_eq!(db.stats().lock_hold_us, 2_500);
+    }
+
+    #[test]
+    fn lock_wait_time_runs_from_queuing_to_grant() {
+        let mut db = bank();
+        let mut session = db.access(OWNER).expect("owner");
+        session.begin(T1, Instant::from_us(1_000)).expect("fresh");
+        session.begin(T2, Instant::from_us(1_000)).expect("fresh");
+        let first = session.add(T1, ACCOUNTS, Key(1), 1, Bounds::ANY).expect("known");
+        assert!(first.is_done());
+        let second = session.add(T2, ACCOUNTS, Key(1), 1, Bounds::ANY).expect("known");
+        assert!(second.blocked().is_some(), "T2 queues behind T1");
+        assert_eq!(session.commit(T1, Instant::from_us(3_000)).expect("known"), [T2]);
+        assert_eq!(db.stats().lock_wait_us, 2_000);
+    }
+
+    #[test]
+    fn lock_wait_time_ends_when_a_waiter_gives_up_or_crashes() {
+        let mut db = bank();
+        let mut session = db.access(OWNER).expect("owner");
+        for tx in [T1, T2, LocalTxId(3)] {
+            session.begin(tx, Instant::from_us(1_000)).expect("fresh");
+        }
+        assert!(
+            session
+                .add(T1, ACCOUNTS, Key(1), 1, Bounds::ANY)
+                .expect("known")
+                .is_done()
+        );
+        for tx in [T2, LocalTxId(3)] {
+            let queued = session.add(tx, ACCOUNTS, Key(1), 1, Bounds::ANY).expect("known");
+            assert!(queued.blocked().is_some());
+        }
+        // T2's lock-wait timer fires after 500 µs; the other waiter is lost in a crash later.
+        assert_eq!(session.abort(T2, Instant::from_us(1_500)).expect("known"), []);
+        db.crash_at(Instant::from_us(4_000));
+        assert_eq!(db.stats().lock_wait_us, 500 + 3_000);
     }
 
     #[test]

@@ -17,6 +17,10 @@ pub struct StoreStats {
     pub forced_writes: u64,
     /// Lock requests that had to queue.
     pub lock_waits: u64,
+    /// Sum over queued lock requests of the virtual time from queuing to grant, or to
+    /// giving up (lock timeout, deadlock victim, crash), in microseconds: how long txs
+    /// stood still behind others' locks, which `lock_waits` alone cannot tell.
+    pub lock_wait_us: u64,
     /// Deadlock cycles, counted once, when the request closing the cycle queued.
     pub deadlocks: u64,
     /// Ops refused by a business constraint (bounds, missing or duplicate key).
