@@ -11,6 +11,7 @@ use std::collections::BTreeMap;
 use super::cost::CostModel;
 use super::deadlock::{self, Deadlock};
 use super::error::{AccessDenied, StoreError};
+use super::hash_index::HashIndex;
 use super::lock::{Acquired, Grant, LockKey, LockTable, Mode};
 use super::outbox::Outbox;
 use super::outcome::Blocked;
@@ -30,8 +31,9 @@ pub struct Database {
     pub(super) cost: CostModel,
     /// Survives crashes: committed rows, outbox, prepare records.
     pub(super) durable: Durable,
-    /// Volatile: live txs (active, waiting, prepared) by id.
-    pub(super) txs: BTreeMap<LocalTxId, Tx>,
+    /// Volatile: live txs (active, waiting, prepared) by id; iterated only where order
+    /// does not matter, or after sorting.
+    pub(super) txs: HashIndex<LocalTxId, Tx>,
     /// Volatile: row locks and their queues.
     pub(super) locks: LockTable,
     pub(super) up: bool,
@@ -70,12 +72,11 @@ impl Database {
     where
         R: IntoIterator<Item = (Key, Value)>,
     {
-        let (names, mut rows): (Vec<&str>, Vec<BTreeMap<Key, Value>>) = tables
+        let (names, rows): (Vec<&str>, Vec<BTreeMap<Key, Value>>) = tables
             .into_iter()
             .map(|(name, rows)| (name, rows.into_iter().collect()))
             .unzip();
         let schema = Schema::new(names)?;
-        rows.push(BTreeMap::new()); // the idempotency table
         Ok(Database {
             owner,
             schema,
@@ -84,7 +85,7 @@ impl Database {
                 tables: rows,
                 ..Durable::default()
             },
-            txs: BTreeMap::new(),
+            txs: HashIndex::new(),
             locks: LockTable::default(),
             up: true,
             stats: StoreStats::default(),
@@ -141,7 +142,7 @@ impl Database {
         self.stats.lock_wait_us += waited;
         self.stats.crashes += 1;
         self.txs.clear();
-        self.locks = LockTable::default();
+        self.locks.clear();
         self.up = false;
     }
 
@@ -185,7 +186,7 @@ impl Database {
     /// crash). A caller driving lock-wait timeouts aborts `tx` if it is still waiting when
     /// its timer fires.
     pub fn tx_status(&self, tx: LocalTxId) -> Option<TxStatus> {
-        self.txs.get(&tx).map(Tx::status)
+        self.txs.get(tx).map(Tx::status)
     }
 
     /// True if `tx` is queued for a lock.
@@ -203,8 +204,14 @@ impl Database {
     /// ignored [`Blocked::deadlock`] or want a periodic sweep. Does not count deadlocks
     /// (they were counted when they formed).
     pub fn find_deadlock(&self) -> Option<Deadlock> {
-        let mut waiting = self.txs.iter().filter(|(_, tx)| tx.waiting.is_some());
-        waiting.find_map(|(&id, _)| self.cycle_through(id))
+        let mut waiting: Vec<LocalTxId> = self
+            .txs
+            .iter()
+            .filter(|(_, tx)| tx.waiting.is_some())
+            .map(|(id, _)| id)
+            .collect();
+        waiting.sort_unstable();
+        waiting.into_iter().find_map(|id| self.cycle_through(id))
     }
 
     /// The service that owns this database.
@@ -229,7 +236,7 @@ impl Database {
 
     /// Observer view: the committed value of a row (no locks, no access check).
     pub fn committed(&self, table: TableId, key: Key) -> Option<&Value> {
-        self.durable.tables.get(table.index())?.get(&key)
+        self.durable.get(table, key)
     }
 
     /// Observer view: a declared table's committed rows in key order.
@@ -262,7 +269,7 @@ impl Database {
 
     /// A live tx.
     pub(super) fn tx_mut(&mut self, tx: LocalTxId) -> Result<&mut Tx, StoreError> {
-        self.txs.get_mut(&tx).ok_or(StoreError::UnknownTx(tx))
+        self.txs.get_mut(tx).ok_or(StoreError::UnknownTx(tx))
     }
 
     /// A live tx that may issue ops: neither prepared nor waiting.
@@ -279,7 +286,7 @@ impl Database {
 
     /// Starts `tx` at `now`, reusing a finished tx's buffers.
     pub(super) fn begin(&mut self, tx: LocalTxId, now: Instant) -> Result<(), StoreError> {
-        if self.txs.contains_key(&tx) {
+        if self.txs.contains_key(tx) {
             return Err(StoreError::TxExists(tx));
         }
         self.clock = now;
@@ -299,7 +306,7 @@ impl Database {
         mode: Mode,
     ) -> Result<Option<Blocked>, StoreError> {
         self.charge_op();
-        let state = self.txs.get_mut(&tx).ok_or(StoreError::UnknownTx(tx))?;
+        let state = self.txs.get_mut(tx).ok_or(StoreError::UnknownTx(tx))?;
         if state.prepared {
             return Err(StoreError::Prepared(tx));
         }
@@ -342,17 +349,17 @@ impl Database {
 
     /// Appends the txs `tx` waits for (none if it is not waiting).
     fn waits_for(&self, tx: LocalTxId, out: &mut Vec<LocalTxId>) {
-        if let Some((row, mode)) = self.txs.get(&tx).and_then(|state| state.waiting) {
+        if let Some((row, mode)) = self.txs.get(tx).and_then(|state| state.waiting) {
             self.locks.waits_for(tx, row, mode, out);
         }
     }
 
     /// `row` as `tx` sees it: its own buffered image first, else the committed value.
     pub(super) fn view(&self, tx: LocalTxId, row: LockKey) -> Option<&Value> {
-        let state = self.txs.get(&tx).expect("viewing tx is live");
+        let state = self.txs.get(tx).expect("viewing tx is live");
         match state.writes.get(row) {
             Some(image) => image.as_ref(),
-            None => self.durable.tables[row.table.index()].get(&row.key),
+            None => self.durable.get(row.table, row.key),
         }
     }
 
@@ -381,7 +388,7 @@ impl Database {
 
     /// Hands a granted lock to its waiting tx.
     fn wake(&mut self, grant: Grant) -> LocalTxId {
-        let state = self.txs.get_mut(&grant.tx).expect("a queued tx is live");
+        let state = self.txs.get_mut(grant.tx).expect("a queued tx is live");
         debug_assert_eq!(state.waiting.map(|(row, _)| row), Some(grant.key));
         state.waiting = None;
         self.stats.lock_wait_us += (self.clock - state.queued_at).as_us();

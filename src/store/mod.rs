@@ -34,6 +34,7 @@ mod cost;
 mod database;
 mod deadlock;
 mod error;
+mod hash_index;
 mod idempotency;
 mod lock;
 mod outbox;
