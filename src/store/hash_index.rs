@@ -47,6 +47,7 @@ impl<K: FixedHash, V> HashIndex<K, V> {
     }
 
     /// Number of entries.
+    #[cfg(test)]
     pub fn len(&self) -> usize {
         self.len
     }
@@ -83,6 +84,31 @@ impl<K: FixedHash, V> HashIndex<K, V> {
         self.place(key, value);
         self.len += 1;
         None
+    }
+
+    /// The value of `key`, inserting `make()` first if absent; true if it inserted. One
+    /// probe where `get_mut` then `insert` would take two.
+    #[inline]
+    pub fn get_or_insert_with(&mut self, key: K, make: impl FnOnce() -> V) -> (&mut V, bool) {
+        if (self.len + 1) * 2 > self.slots.len() {
+            self.grow();
+        }
+        let mask = self.slots.len() - 1;
+        let mut slot = self.home(key);
+        loop {
+            match &self.slots[slot] {
+                Some((k, _)) if *k == key => break,
+                Some(_) => slot = (slot + 1) & mask,
+                None => {
+                    self.slots[slot] = Some((key, make()));
+                    self.len += 1;
+                    let (_, value) = self.slots[slot].as_mut().expect("just placed");
+                    return (value, true);
+                }
+            }
+        }
+        let (_, value) = self.slots[slot].as_mut().expect("found");
+        (value, false)
     }
 
     /// Removes `key`, returning its value.

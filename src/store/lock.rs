@@ -104,10 +104,10 @@ impl LockKey {
 impl LockTable {
     /// Requests `key` in `mode` for `tx`, granting or queuing it.
     pub fn acquire(&mut self, tx: LocalTxId, key: LockKey, mode: Mode) -> Acquired {
-        let Some(lock) = self.locks.get_mut(key) else {
-            self.locks.insert(key, Lock::held_by(tx, mode));
+        let (lock, inserted) = self.locks.get_or_insert_with(key, || Lock::held_by(tx, mode));
+        if inserted {
             return Acquired::New;
-        };
+        }
         if lock.holders.contains(tx) {
             return lock.acquire_as_holder(tx, mode);
         }

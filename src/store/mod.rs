@@ -30,6 +30,7 @@
 
 #![warn(missing_docs)]
 
+mod append_index;
 mod cost;
 mod database;
 mod deadlock;

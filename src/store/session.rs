@@ -146,10 +146,11 @@ impl Session<'_> {
     pub fn commit(&mut self, tx: LocalTxId, now: Instant) -> Result<Vec<LocalTxId>, StoreError> {
         let db = &mut *self.db;
         db.charge_op();
-        if db.tx_mut(tx)?.waiting.is_some() {
+        let mut state = db.txs.remove(tx).ok_or(StoreError::UnknownTx(tx))?;
+        if state.waiting.is_some() {
+            db.txs.insert(tx, state);
             return Err(StoreError::Waiting(tx));
         }
-        let mut state = db.txs.remove(tx).expect("found just above");
         if state.prepared {
             let mut record = db.durable.resolve(tx);
             db.force_write();

@@ -16,7 +16,7 @@
 
 use std::collections::BTreeMap;
 
-use super::hash_index::HashIndex;
+use super::append_index::AppendIndex;
 use super::outbox::Outbox;
 use super::tx::{LocalTxId, WriteSet};
 use super::value::{Key, TableId, Value};
@@ -29,8 +29,8 @@ pub(super) struct Durable {
     /// list them).
     pub tables: Vec<BTreeMap<Key, Value>>,
     /// Committed rows of the idempotency table, whose id follows the declared tables'. It
-    /// grows with the run and is only ever looked up, never listed, so it is a hash index.
-    pub idempotency: HashIndex<Key, Value>,
+    /// grows with the run, is only ever looked up, and its keys arrive nearly in order.
+    pub idempotency: AppendIndex<Value>,
     /// Committed, not yet published, outbox rows.
     pub outbox: Outbox,
     /// Prepare records awaiting a decision, by tx.
