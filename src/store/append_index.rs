@@ -152,7 +152,7 @@ mod tests {
                 _ => (state >> 20) % 40,
             };
             let key = Key((step * 4).saturating_sub(back * 4) + (state >> 40) % 4);
-            if (state >> 8) % 16 == 0 {
+            if (state >> 8).is_multiple_of(16) {
                 assert_eq!(index.remove(key), model.remove(&key));
             } else {
                 assert_eq!(index.insert(key, step), model.insert(key, step));
