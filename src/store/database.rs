@@ -11,6 +11,7 @@ use std::collections::BTreeMap;
 use super::cost::CostModel;
 use super::deadlock::{self, Deadlock};
 use super::error::{AccessDenied, StoreError};
+use super::hash_index::HashIndex;
 use super::lock::{Acquired, Grant, LockKey, LockTable, Mode};
 use super::outbox::Outbox;
 use super::outcome::Blocked;
@@ -30,22 +31,24 @@ pub struct Database {
     pub(super) cost: CostModel,
     /// Survives crashes: committed rows, outbox, prepare records.
     pub(super) durable: Durable,
-    /// Volatile: live txs (active, waiting, prepared) by id.
-    pub(super) txs: BTreeMap<LocalTxId, Tx>,
+    /// Volatile: live txs (active, waiting, prepared) by id; iterated only where order
+    /// does not matter, or after sorting.
+    pub(super) txs: HashIndex<LocalTxId, Tx>,
     /// Volatile: row locks and their queues.
     pub(super) locks: LockTable,
     pub(super) up: bool,
     pub(super) stats: StoreStats,
     /// Work charged since the last `take_cost`, in microseconds.
     pub(super) cost_us: u64,
+    /// The latest virtual time a caller passed in (`begin`, `commit`, `abort`, `crash_at`).
+    /// Ops take no time argument: they run at this instant, which is exact for a caller
+    /// that begins or ends a tx in the same handler before it runs ops, as services do.
+    /// Lock waits are measured against it.
+    clock: Instant,
     /// Finished txs whose buffers the next `begin` reuses.
     spare_txs: Vec<Tx>,
     /// Scratch for lock grants, reused by every release.
     grants: Vec<Grant>,
-    /// The latest time the caller gave (`begin`, `commit`, `abort`): ops carry no time, and
-    /// a service runs a tx's ops at the instant it began it or woke it, so a lock request
-    /// queues at this time. Used only to measure blocked time.
-    clock: Instant,
 }
 
 /// How many finished txs are kept for reuse; enough for the txs a database runs at once.
@@ -69,12 +72,11 @@ impl Database {
     where
         R: IntoIterator<Item = (Key, Value)>,
     {
-        let (names, mut rows): (Vec<&str>, Vec<BTreeMap<Key, Value>>) = tables
+        let (names, rows): (Vec<&str>, Vec<BTreeMap<Key, Value>>) = tables
             .into_iter()
             .map(|(name, rows)| (name, rows.into_iter().collect()))
             .unzip();
         let schema = Schema::new(names)?;
-        rows.push(BTreeMap::new()); // the idempotency table
         Ok(Database {
             owner,
             schema,
@@ -83,14 +85,14 @@ impl Database {
                 tables: rows,
                 ..Durable::default()
             },
-            txs: BTreeMap::new(),
+            txs: HashIndex::new(),
             locks: LockTable::default(),
             up: true,
             stats: StoreStats::default(),
             cost_us: 0,
+            clock: Instant::ZERO,
             spare_txs: Vec::new(),
             grants: Vec::new(),
-            clock: Instant::ZERO,
         })
     }
 
@@ -120,13 +122,27 @@ impl Database {
 
     /// Loses volatile state: every active or waiting tx, all locks and queues. Committed
     /// data, the outbox and prepare records stay. The database refuses service until
-    /// [`Database::recover`].
+    /// [`Database::recover`]. Lock waits end at the latest time the database was given; use
+    /// [`Database::crash_at`] when the crash instant is known.
     pub fn crash(&mut self) {
+        self.crash_at(self.clock);
+    }
+
+    /// [`Database::crash`] at `now`: the waits the crash cuts short are counted up to `now`.
+    pub fn crash_at(&mut self, now: Instant) {
+        self.clock = now;
         let lost = self.txs.values().filter(|tx| !tx.prepared).count();
         self.stats.lost_in_crash += lost as u64;
+        let waited: u64 = self
+            .txs
+            .values()
+            .filter(|tx| tx.waiting.is_some())
+            .map(|tx| (now - tx.queued_at).as_us())
+            .sum();
+        self.stats.lock_wait_us += waited;
         self.stats.crashes += 1;
         self.txs.clear();
-        self.locks = LockTable::default();
+        self.locks.clear();
         self.up = false;
     }
 
@@ -170,7 +186,7 @@ impl Database {
     /// crash). A caller driving lock-wait timeouts aborts `tx` if it is still waiting when
     /// its timer fires.
     pub fn tx_status(&self, tx: LocalTxId) -> Option<TxStatus> {
-        self.txs.get(&tx).map(Tx::status)
+        self.txs.get(tx).map(Tx::status)
     }
 
     /// True if `tx` is queued for a lock.
@@ -188,8 +204,14 @@ impl Database {
     /// ignored [`Blocked::deadlock`] or want a periodic sweep. Does not count deadlocks
     /// (they were counted when they formed).
     pub fn find_deadlock(&self) -> Option<Deadlock> {
-        let mut waiting = self.txs.iter().filter(|(_, tx)| tx.waiting.is_some());
-        waiting.find_map(|(&id, _)| self.cycle_through(id))
+        let mut waiting: Vec<LocalTxId> = self
+            .txs
+            .iter()
+            .filter(|(_, tx)| tx.waiting.is_some())
+            .map(|(id, _)| id)
+            .collect();
+        waiting.sort_unstable();
+        waiting.into_iter().find_map(|id| self.cycle_through(id))
     }
 
     /// The service that owns this database.
@@ -214,7 +236,7 @@ impl Database {
 
     /// Observer view: the committed value of a row (no locks, no access check).
     pub fn committed(&self, table: TableId, key: Key) -> Option<&Value> {
-        self.durable.tables.get(table.index())?.get(&key)
+        self.durable.get(table, key)
     }
 
     /// Observer view: a declared table's committed rows in key order.
@@ -247,7 +269,7 @@ impl Database {
 
     /// A live tx.
     pub(super) fn tx_mut(&mut self, tx: LocalTxId) -> Result<&mut Tx, StoreError> {
-        self.txs.get_mut(&tx).ok_or(StoreError::UnknownTx(tx))
+        self.txs.get_mut(tx).ok_or(StoreError::UnknownTx(tx))
     }
 
     /// A live tx that may issue ops: neither prepared nor waiting.
@@ -264,10 +286,10 @@ impl Database {
 
     /// Starts `tx` at `now`, reusing a finished tx's buffers.
     pub(super) fn begin(&mut self, tx: LocalTxId, now: Instant) -> Result<(), StoreError> {
-        if self.txs.contains_key(&tx) {
+        if self.txs.contains_key(tx) {
             return Err(StoreError::TxExists(tx));
         }
-        self.clock = self.clock.max(now);
+        self.clock = now;
         let mut state = self.spare_txs.pop().unwrap_or_default();
         state.reset(now);
         self.txs.insert(tx, state);
@@ -284,7 +306,7 @@ impl Database {
         mode: Mode,
     ) -> Result<Option<Blocked>, StoreError> {
         self.charge_op();
-        let state = self.txs.get_mut(&tx).ok_or(StoreError::UnknownTx(tx))?;
+        let state = self.txs.get_mut(tx).ok_or(StoreError::UnknownTx(tx))?;
         if state.prepared {
             return Err(StoreError::Prepared(tx));
         }
@@ -303,7 +325,7 @@ impl Database {
             }
             Acquired::Queued => {
                 state.waiting = Some((row, mode));
-                state.waiting_since = self.clock;
+                state.queued_at = self.clock;
                 self.stats.lock_waits += 1;
                 Ok(Some(self.blocked(tx, true)))
             }
@@ -327,28 +349,28 @@ impl Database {
 
     /// Appends the txs `tx` waits for (none if it is not waiting).
     fn waits_for(&self, tx: LocalTxId, out: &mut Vec<LocalTxId>) {
-        if let Some((row, mode)) = self.txs.get(&tx).and_then(|state| state.waiting) {
+        if let Some((row, mode)) = self.txs.get(tx).and_then(|state| state.waiting) {
             self.locks.waits_for(tx, row, mode, out);
         }
     }
 
     /// `row` as `tx` sees it: its own buffered image first, else the committed value.
     pub(super) fn view(&self, tx: LocalTxId, row: LockKey) -> Option<&Value> {
-        let state = self.txs.get(&tx).expect("viewing tx is live");
+        let state = self.txs.get(tx).expect("viewing tx is live");
         match state.writes.get(row) {
             Some(image) => image.as_ref(),
-            None => self.durable.tables[row.table.index()].get(&row.key),
+            None => self.durable.get(row.table, row.key),
         }
     }
 
     /// Ends `tx` (already removed from the live set) at `now`: counts its lock-hold time,
     /// releases its locks and queue place, and returns the txs woken, in grant order.
     pub(super) fn finish(&mut self, id: LocalTxId, mut tx: Tx, now: Instant) -> Vec<LocalTxId> {
-        self.clock = self.clock.max(now);
+        self.clock = now;
         self.stats.lock_hold_us += (now - tx.begun_at).as_us();
         let mut grants = std::mem::take(&mut self.grants);
         if let Some((row, _)) = tx.waiting {
-            self.stats.lock_wait_us += now.saturating_since(tx.waiting_since).as_us();
+            self.stats.lock_wait_us += (now - tx.queued_at).as_us();
             self.locks.cancel_wait(id, row, &mut grants);
         }
         for &row in &tx.locks {
@@ -366,10 +388,10 @@ impl Database {
 
     /// Hands a granted lock to its waiting tx.
     fn wake(&mut self, grant: Grant) -> LocalTxId {
-        let state = self.txs.get_mut(&grant.tx).expect("a queued tx is live");
+        let state = self.txs.get_mut(grant.tx).expect("a queued tx is live");
         debug_assert_eq!(state.waiting.map(|(row, _)| row), Some(grant.key));
         state.waiting = None;
-        self.stats.lock_wait_us += self.clock.saturating_since(state.waiting_since).as_us();
+        self.stats.lock_wait_us += (self.clock - state.queued_at).as_us();
         if grant.new {
             state.locks.push(grant.key);
         }
@@ -504,32 +526,40 @@ mod tests {
     }
 
     #[test]
-    fn blocked_time_runs_from_queueing_to_the_grant_or_the_end() {
+    fn lock_wait_time_runs_from_queuing_to_grant() {
         let mut db = bank();
         let mut session = db.access(OWNER).expect("owner");
         session.begin(T1, Instant::from_us(1_000)).expect("fresh");
-        let added = session.add(T1, ACCOUNTS, Key(1), 1, Bounds::ANY).expect("known");
-        assert!(added.is_done());
-        session.begin(T2, Instant::from_us(1_500)).expect("fresh");
-        let blocked = session.add(T2, ACCOUNTS, Key(1), 1, Bounds::ANY).expect("known");
-        assert!(!blocked.is_done(), "T2 queues behind T1");
-        let woken = session.commit(T1, Instant::from_us(4_000)).expect("known");
-        assert_eq!(woken, [T2]);
-        assert_eq!(session.stats().lock_wait_us, 2_500, "granted at T1's commit");
-        // A tx that ends while still queued counts its wait too.
-        let blocked = session.add(T2, ACCOUNTS, Key(1), 1, Bounds::ANY).expect("known");
-        assert!(blocked.is_done());
-        session
-            .begin(LocalTxId(3), Instant::from_us(5_000))
-            .expect("fresh");
-        let queued = session
-            .add(LocalTxId(3), ACCOUNTS, Key(1), 1, Bounds::ANY)
-            .expect("known");
-        assert!(!queued.is_done());
-        session
-            .abort(LocalTxId(3), Instant::from_us(6_000))
-            .expect("known");
-        assert_eq!(session.stats().lock_wait_us, 3_500);
+        session.begin(T2, Instant::from_us(1_000)).expect("fresh");
+        let first = session.add(T1, ACCOUNTS, Key(1), 1, Bounds::ANY).expect("known");
+        assert!(first.is_done());
+        let second = session.add(T2, ACCOUNTS, Key(1), 1, Bounds::ANY).expect("known");
+        assert!(second.blocked().is_some(), "T2 queues behind T1");
+        assert_eq!(session.commit(T1, Instant::from_us(3_000)).expect("known"), [T2]);
+        assert_eq!(db.stats().lock_wait_us, 2_000);
+    }
+
+    #[test]
+    fn lock_wait_time_ends_when_a_waiter_gives_up_or_crashes() {
+        let mut db = bank();
+        let mut session = db.access(OWNER).expect("owner");
+        for tx in [T1, T2, LocalTxId(3)] {
+            session.begin(tx, Instant::from_us(1_000)).expect("fresh");
+        }
+        assert!(
+            session
+                .add(T1, ACCOUNTS, Key(1), 1, Bounds::ANY)
+                .expect("known")
+                .is_done()
+        );
+        for tx in [T2, LocalTxId(3)] {
+            let queued = session.add(tx, ACCOUNTS, Key(1), 1, Bounds::ANY).expect("known");
+            assert!(queued.blocked().is_some());
+        }
+        // T2's lock-wait timer fires after 500 µs; the other waiter is lost in a crash later.
+        assert_eq!(session.abort(T2, Instant::from_us(1_500)).expect("known"), []);
+        db.crash_at(Instant::from_us(4_000));
+        assert_eq!(db.stats().lock_wait_us, 500 + 3_000);
     }
 
     #[test]

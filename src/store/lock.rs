@@ -17,9 +17,10 @@
 //! number of live locks. This module knows locks and queues, not tx lifecycles: it reports
 //! grants and lets the [`Database`](super::Database) update its txs.
 
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::VecDeque;
 use std::fmt;
 
+use super::hash_index::HashIndex;
 use super::tx::LocalTxId;
 use super::value::{Key, TableId};
 
@@ -66,10 +67,10 @@ pub(super) struct Grant {
     pub new: bool,
 }
 
-/// Every row currently locked or waited for.
+/// Every row currently locked or waited for, looked up by row (never iterated).
 #[derive(Debug, Default)]
 pub(super) struct LockTable {
-    locks: BTreeMap<LockKey, Lock>,
+    locks: HashIndex<LockKey, Lock>,
 }
 
 #[derive(Debug)]
@@ -103,10 +104,10 @@ impl LockKey {
 impl LockTable {
     /// Requests `key` in `mode` for `tx`, granting or queuing it.
     pub fn acquire(&mut self, tx: LocalTxId, key: LockKey, mode: Mode) -> Acquired {
-        let Some(lock) = self.locks.get_mut(&key) else {
-            self.locks.insert(key, Lock::held_by(tx, mode));
+        let (lock, inserted) = self.locks.get_or_insert_with(key, || Lock::held_by(tx, mode));
+        if inserted {
             return Acquired::New;
-        };
+        }
         if lock.holders.contains(tx) {
             return lock.acquire_as_holder(tx, mode);
         }
@@ -126,7 +127,7 @@ impl LockTable {
     pub fn release(&mut self, tx: LocalTxId, key: LockKey, grants: &mut Vec<Grant>) {
         let lock = self
             .locks
-            .get_mut(&key)
+            .get_mut(key)
             .expect("a tx releases only locks it holds");
         let was_holder = lock.holders.remove(tx);
         debug_assert!(was_holder, "{tx} released {key:?} without holding it");
@@ -136,7 +137,7 @@ impl LockTable {
     /// Takes `tx` out of `key`'s queue (it aborted while waiting), granting requests that
     /// were queued behind it and now fit.
     pub fn cancel_wait(&mut self, tx: LocalTxId, key: LockKey, grants: &mut Vec<Grant>) {
-        let lock = self.locks.get_mut(&key).expect("a waiting tx is queued");
+        let lock = self.locks.get_mut(key).expect("a waiting tx is queued");
         let position = lock.queue.iter().position(|w| w.tx == tx);
         lock.queue
             .remove(position.expect("a waiting tx is in its lock's queue"));
@@ -146,7 +147,7 @@ impl LockTable {
     /// Appends to `out` the txs that `tx`, queued on `key` for `mode`, waits for: the
     /// holders it conflicts with, then everyone queued ahead of it (they are served first).
     pub fn waits_for(&self, tx: LocalTxId, key: LockKey, mode: Mode, out: &mut Vec<LocalTxId>) {
-        let Some(lock) = self.locks.get(&key) else {
+        let Some(lock) = self.locks.get(key) else {
             return;
         };
         if mode == Mode::Exclusive || lock.mode == Mode::Exclusive {
@@ -162,10 +163,15 @@ impl LockTable {
         self.locks.len()
     }
 
+    /// Forgets every lock and queue (a crash), keeping the allocation.
+    pub fn clear(&mut self) {
+        self.locks.clear();
+    }
+
     /// Grants from the front of `key`'s queue while requests fit, and forgets the entry once
     /// nobody holds or waits.
     fn settle(&mut self, key: LockKey, grants: &mut Vec<Grant>) {
-        let lock = self.locks.get_mut(&key).expect("settled lock exists");
+        let lock = self.locks.get_mut(key).expect("settled lock exists");
         while let Some(&waiter) = lock.queue.front() {
             if !lock.grantable(waiter) {
                 break;
@@ -180,7 +186,7 @@ impl LockTable {
         }
         if lock.holders.is_empty() {
             debug_assert!(lock.queue.is_empty(), "a free row's first waiter is granted");
-            self.locks.remove(&key);
+            self.locks.remove(key);
         }
     }
 }

@@ -30,10 +30,12 @@
 
 #![warn(missing_docs)]
 
+mod append_index;
 mod cost;
 mod database;
 mod deadlock;
 mod error;
+mod hash_index;
 mod idempotency;
 mod lock;
 mod outbox;

@@ -146,10 +146,11 @@ impl Session<'_> {
     pub fn commit(&mut self, tx: LocalTxId, now: Instant) -> Result<Vec<LocalTxId>, StoreError> {
         let db = &mut *self.db;
         db.charge_op();
-        if db.tx_mut(tx)?.waiting.is_some() {
+        let mut state = db.txs.remove(tx).ok_or(StoreError::UnknownTx(tx))?;
+        if state.waiting.is_some() {
+            db.txs.insert(tx, state);
             return Err(StoreError::Waiting(tx));
         }
-        let mut state = db.txs.remove(&tx).expect("found just above");
         if state.prepared {
             let mut record = db.durable.resolve(tx);
             db.force_write();
@@ -168,7 +169,7 @@ impl Session<'_> {
     pub fn abort(&mut self, tx: LocalTxId, now: Instant) -> Result<Vec<LocalTxId>, StoreError> {
         let db = &mut *self.db;
         db.charge_op();
-        let state = db.txs.remove(&tx).ok_or(StoreError::UnknownTx(tx))?;
+        let state = db.txs.remove(tx).ok_or(StoreError::UnknownTx(tx))?;
         if state.prepared {
             db.durable.resolve(tx);
             db.force_write();
@@ -215,13 +216,13 @@ impl Session<'_> {
     /// Buffers `next` as the row's counter, editing the tx's image in place if it has one.
     fn write_counter(&mut self, tx: LocalTxId, row: LockKey, field: Option<&str>, next: i64) {
         let db = &mut *self.db;
-        let writes = &mut db.txs.get_mut(&tx).expect("locking tx is live").writes;
+        let writes = &mut db.txs.get_mut(tx).expect("locking tx is live").writes;
         if let Some(image) = writes.get_mut(row) {
             let value = image.as_mut().expect("a deleted row has no counter");
             *value.counter_mut(field).expect("counter checked") = next;
             return;
         }
-        let committed = &db.durable.tables[row.table.index()][&row.key];
+        let committed = db.durable.get(row.table, row.key).expect("counter checked");
         let mut value = committed.clone();
         *value.counter_mut(field).expect("counter checked") = next;
         writes.rows.push((row, Some(value)));

@@ -17,6 +17,10 @@ pub struct StoreStats {
     pub forced_writes: u64,
     /// Lock requests that had to queue.
     pub lock_waits: u64,
+    /// Sum over queued lock requests of the virtual time from queuing to grant, or to
+    /// giving up (lock timeout, deadlock victim, crash), in microseconds: how long txs
+    /// stood still behind others' locks, which `lock_waits` alone cannot tell.
+    pub lock_wait_us: u64,
     /// Deadlock cycles, counted once, when the request closing the cycle queued.
     pub deadlocks: u64,
     /// Ops refused by a business constraint (bounds, missing or duplicate key).
@@ -30,10 +34,6 @@ pub struct StoreStats {
     /// Sum over finished txs of begin-to-end time, in microseconds: how long locks were held
     /// (a tx holds its locks at most that long under strict 2PL).
     pub lock_hold_us: u64,
-    /// Sum over lock requests that queued of the time they waited (until granted, or until
-    /// their tx ended while still waiting), in microseconds: blocked time. Waits cut short
-    /// by a crash are not counted.
-    pub lock_wait_us: u64,
     /// Outbox rows marked published.
     pub published: u64,
 }

@@ -49,8 +49,8 @@ pub(super) struct Tx {
     pub locks: Vec<LockKey>,
     /// The lock it is queued for, and in which mode.
     pub waiting: Option<(LockKey, Mode)>,
-    /// When it queued for that lock (meaningful while `waiting`), for blocked time.
-    pub waiting_since: Instant,
+    /// When it queued for `waiting`, so the wait can be measured when it ends.
+    pub queued_at: Instant,
     /// Its buffered changes (empty once prepared: moved to the log).
     pub writes: WriteSet,
 }
@@ -94,7 +94,7 @@ impl Tx {
         self.begun_at = now;
         self.locks.clear();
         self.waiting = None;
-        self.waiting_since = now;
+        self.queued_at = now;
         self.writes.clear();
     }
 

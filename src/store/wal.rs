@@ -16,16 +16,21 @@
 
 use std::collections::BTreeMap;
 
+use super::append_index::AppendIndex;
 use super::outbox::Outbox;
 use super::tx::{LocalTxId, WriteSet};
-use super::value::{Key, Value};
+use super::value::{Key, TableId, Value};
 use crate::sim::Instant;
 
 /// Committed data plus the log records not yet folded into it.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub(super) struct Durable {
-    /// Committed rows, one map per table (declared tables, then the idempotency table).
+    /// Committed rows of the declared tables, one map per table, in key order (observers
+    /// list them).
     pub tables: Vec<BTreeMap<Key, Value>>,
+    /// Committed rows of the idempotency table, whose id follows the declared tables'. It
+    /// grows with the run, is only ever looked up, and its keys arrive nearly in order.
+    pub idempotency: AppendIndex<Value>,
     /// Committed, not yet published, outbox rows.
     pub outbox: Outbox,
     /// Prepare records awaiting a decision, by tx.
@@ -55,15 +60,40 @@ impl Durable {
             .expect("a prepared tx has a prepare record")
     }
 
+    /// The committed value of a row of any table, the idempotency table included.
+    #[inline]
+    pub fn get(&self, table: TableId, key: Key) -> Option<&Value> {
+        match self.tables.get(table.index()) {
+            Some(rows) => rows.get(&key),
+            None if table.index() == self.tables.len() => self.idempotency.get(key),
+            None => None,
+        }
+    }
+
     /// Logs a commit record for `writes` and folds it into the tables, leaving `writes`
     /// empty (its buffers can be reused).
     pub fn commit(&mut self, writes: &mut WriteSet) {
         for (row, image) in writes.rows.drain(..) {
-            let table = &mut self.tables[row.table.index()];
-            match image {
-                Some(value) => table.insert(row.key, value),
-                None => table.remove(&row.key),
+            let Some(table) = self.tables.get_mut(row.table.index()) else {
+                debug_assert_eq!(row.table.index(), self.tables.len(), "the idempotency table");
+                match image {
+                    Some(value) => self.idempotency.insert(row.key, value),
+                    None => self.idempotency.remove(row.key),
+                };
+                continue;
             };
+            match image {
+                // Overwrite in place: one search, no node split or merge.
+                Some(value) => match table.get_mut(&row.key) {
+                    Some(slot) => *slot = value,
+                    None => {
+                        table.insert(row.key, value);
+                    }
+                },
+                None => {
+                    table.remove(&row.key);
+                }
+            }
         }
         for event in writes.events.drain(..) {
             self.outbox.append(event);

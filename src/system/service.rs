@@ -983,7 +983,11 @@ impl Actor<Msg> for Service {
     }
 
     fn on_crash(&mut self) {
-        self.db.crash();
+        unreachable!("the world crashes a service through on_crash_at, which knows the time")
+    }
+
+    fn on_crash_at(&mut self, now: Instant) {
+        self.db.crash_at(now);
         let _ = self.db.take_cost(); // work lost with the crash delays nobody
         self.active.clear();
         self.relay_sent_at.clear();

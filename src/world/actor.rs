@@ -38,6 +38,14 @@ pub trait Actor<M: Message>: Any {
     /// actor cannot send. Required, so that every actor decides what survives.
     fn on_crash(&mut self);
 
+    /// The actor crashed at `now`; the world calls this. By default it forwards to
+    /// [`Actor::on_crash`]; an actor that measures time up to the crash overrides it (a
+    /// service's database ends its lock waits there).
+    fn on_crash_at(&mut self, now: Instant) {
+        let _ = now;
+        self.on_crash();
+    }
+
     /// The actor restarted after a crash; rebuild volatile state from durable state. By
     /// default it starts over as at time zero.
     fn on_recover(&mut self, ctx: &mut Ctx<'_, M>) {

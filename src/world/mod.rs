@@ -247,7 +247,7 @@ impl<M: Message> World<M> {
                 life.up = false;
                 life.incarnation += 1;
                 core.stats.crashes += 1;
-                self.actors[id.index()].on_crash();
+                self.actors[id.index()].on_crash_at(core.now);
                 Some(id)
             }
             FaultAction::Restart(id) => {
