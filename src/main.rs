@@ -128,8 +128,8 @@ enum Command {
         /// The check to keep violated (default: the first the seed violates).
         #[arg(long)]
         check: Option<String>,
-        /// Where to write the shrunk scenario (default: beside the input, as
-        /// NAME_seedN_shrunk.ron).
+        /// Where to write the shrunk scenario (default: NAME_seedN_shrunk.ron in the current
+        /// directory, never among the bundled scenarios).
         #[arg(long, value_name = "FILE")]
         out: Option<PathBuf>,
         /// The most runs to spend.
@@ -533,7 +533,7 @@ fn shrink(path: &Path, args: ShrinkArgs) -> Result<(), Failure> {
         let stem = path
             .file_stem()
             .map_or("scenario".into(), |s| s.to_string_lossy().into_owned());
-        path.with_file_name(format!("{stem}_seed{}_shrunk.ron", args.seed))
+        PathBuf::from(format!("{stem}_seed{}_shrunk.ron", args.seed))
     });
     let out_dir = match out.parent() {
         Some(dir) if !dir.as_os_str().is_empty() => dir.to_path_buf(),

@@ -9,6 +9,10 @@ use std::ops::Range;
 
 use rayon::prelude::*;
 
+/// The most seeds one command runs: every outcome is kept in memory (a few hundred bytes
+/// each), so larger sweeps are split into ranges or shards.
+pub const MAX_SEEDS: u64 = 10_000_000;
+
 /// Parses a seed range: `7`, `0..100` (end excluded) or `0..=99`. The error says what is
 /// accepted.
 pub fn parse_seeds(text: &str) -> Result<Range<u64>, String> {
@@ -33,6 +37,12 @@ pub fn parse_seeds(text: &str) -> Result<Range<u64>, String> {
     };
     if range.is_empty() {
         return Err(format!("`{text}` is an empty seed range: {hint}"));
+    }
+    if range.end - range.start > MAX_SEEDS {
+        return Err(format!(
+            "`{text}` has {} seeds; one process runs at most {MAX_SEEDS}: split the range, or spread it with --shard i/n",
+            range.end - range.start
+        ));
     }
     Ok(range)
 }
@@ -120,6 +130,7 @@ mod tests {
             "1..=x",
             "18446744073709551615",
             "18446744073709551615..=18446744073709551615",
+            "0..18446744073709551615",
         ] {
             let err = parse_seeds(bad).unwrap_err();
             assert!(err.contains("seed") || err.contains("too high"), "{bad}: {err}");
