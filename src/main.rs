@@ -8,7 +8,7 @@ use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand, ValueEnum};
+use clap::{Args, Parser, Subcommand, ValueEnum};
 use consim::scenario::{self, Scenario, ScenarioError};
 use consim::sim::TraceLevel;
 
@@ -85,60 +85,13 @@ enum Command {
     /// A seed fails when a check the scenario lists under `must_hold` (every check if it
     /// lists none) is violated or cannot be judged. Each failing seed is printed with the
     /// command that replays it. Exit code 2 when some seed failed.
-    Sweep {
-        /// The scenario file (RON).
-        scenario: PathBuf,
-        /// Seeds: 7, 0..100000 (end excluded) or 0..=99.
-        #[arg(long, default_value = "0..100")]
-        seeds: String,
-        /// Run only shard i of n (every n-th seed from the i-th, 1-based), e.g. 3/16, to
-        /// spread a sweep over machines; merge their JSON lines with `consim merge`.
-        #[arg(long, value_name = "I/N")]
-        shard: Option<String>,
-        /// Stop at the lowest failing seed instead of running every seed.
-        #[arg(long)]
-        stop_at_first: bool,
-        /// Run under this strategy instead of the file's.
-        #[arg(long)]
-        strategy: Option<String>,
-        /// Output: a summary with replay commands, or one JSON line per seed.
-        #[arg(long, value_enum, default_value_t = SweepFormat::Table)]
-        format: SweepFormat,
-        /// Worker threads (default: all cores). Results do not depend on it.
-        #[arg(long)]
-        threads: Option<usize>,
-        /// No progress bar (it is drawn on stderr only when stderr is a terminal).
-        #[arg(long)]
-        quiet: bool,
-    },
+    Sweep(SweepArgs),
     /// Shrink a failing seed to a smaller scenario file that still violates the same check.
     ///
     /// Drops faults, shortens fault windows, halves requests, removes audits, loss and
     /// duplication while the seed still violates the check, then writes the result as a
     /// scenario file (seed pinned, the check under must_hold) that `consim run` replays.
-    Shrink {
-        /// The scenario file (RON).
-        scenario: PathBuf,
-        /// The failing seed (from `consim sweep`).
-        #[arg(long)]
-        seed: u64,
-        /// Run under this strategy instead of the file's.
-        #[arg(long)]
-        strategy: Option<String>,
-        /// The check to keep violated (default: the first the seed violates).
-        #[arg(long)]
-        check: Option<String>,
-        /// Where to write the shrunk scenario (default: NAME_seedN_shrunk.ron in the current
-        /// directory, never among the bundled scenarios).
-        #[arg(long, value_name = "FILE")]
-        out: Option<PathBuf>,
-        /// The most runs to spend.
-        #[arg(long, default_value_t = 400)]
-        max_runs: usize,
-        /// Worker threads (default: all cores). The result does not depend on it.
-        #[arg(long)]
-        threads: Option<usize>,
-    },
+    Shrink(ShrinkArgs),
     /// Merge the JSON lines of sweep shards into one summary (failing seeds, replays).
     Merge {
         /// JSON-lines files written by `consim sweep --format jsonl`.
@@ -212,47 +165,9 @@ fn main() -> ExitCode {
             format,
             threads,
         }) => compare(&scenario, &strategies, &seeds, format, threads),
-        Some(Command::Sweep {
-            scenario,
-            seeds,
-            shard,
-            stop_at_first,
-            strategy,
-            format,
-            threads,
-            quiet,
-        }) => sweep(
-            &scenario,
-            SweepArgs {
-                seeds,
-                shard,
-                stop_at_first,
-                strategy,
-                format,
-                threads,
-                quiet,
-            },
-        ),
+        Some(Command::Sweep(args)) => sweep(&args),
         Some(Command::Merge { files }) => merge(&files),
-        Some(Command::Shrink {
-            scenario,
-            seed,
-            strategy,
-            check,
-            out,
-            max_runs,
-            threads,
-        }) => shrink(
-            &scenario,
-            ShrinkArgs {
-                seed,
-                strategy,
-                check,
-                out,
-                max_runs,
-                threads,
-            },
-        ),
+        Some(Command::Shrink(args)) => shrink(&args),
         Some(Command::Check { files }) => check(&files),
         Some(Command::Graph {
             model,
@@ -447,17 +362,37 @@ fn compare(
     Ok(())
 }
 
+/// `consim sweep`'s arguments.
+#[derive(Args, Debug)]
 struct SweepArgs {
+    /// The scenario file (RON).
+    scenario: PathBuf,
+    /// Seeds: 7, 0..100000 (end excluded) or 0..=99.
+    #[arg(long, default_value = "0..100")]
     seeds: String,
+    /// Run only shard i of n (every n-th seed from the i-th, 1-based), e.g. 3/16, to
+    /// spread a sweep over machines; merge their JSON lines with `consim merge`.
+    #[arg(long, value_name = "I/N")]
     shard: Option<String>,
+    /// Stop at the lowest failing seed instead of running every seed.
+    #[arg(long)]
     stop_at_first: bool,
+    /// Run under this strategy instead of the file's.
+    #[arg(long)]
     strategy: Option<String>,
+    /// Output: a summary with replay commands, or one JSON line per seed.
+    #[arg(long, value_enum, default_value_t = SweepFormat::Table)]
     format: SweepFormat,
+    /// Worker threads (default: all cores). Results do not depend on it.
+    #[arg(long)]
     threads: Option<usize>,
+    /// No progress bar (it is drawn on stderr only when stderr is a terminal).
+    #[arg(long)]
     quiet: bool,
 }
 
-fn sweep(path: &Path, args: SweepArgs) -> Result<(), Failure> {
+fn sweep(args: &SweepArgs) -> Result<(), Failure> {
+    let path = args.scenario.as_path();
     use consim::seeds::{Shard, parse_seeds, pool};
     let seeds = parse_seeds(&args.seeds).map_err(bad_input)?;
     let shard = match &args.shard {
@@ -497,16 +432,34 @@ fn sweep(path: &Path, args: SweepArgs) -> Result<(), Failure> {
     }
 }
 
+/// `consim shrink`'s arguments.
+#[derive(Args, Debug)]
 struct ShrinkArgs {
+    /// The scenario file (RON).
+    scenario: PathBuf,
+    /// The failing seed (from `consim sweep`).
+    #[arg(long)]
     seed: u64,
+    /// Run under this strategy instead of the file's.
+    #[arg(long)]
     strategy: Option<String>,
+    /// The check to keep violated (default: the first the seed violates).
+    #[arg(long)]
     check: Option<String>,
+    /// Where to write the shrunk scenario (default: NAME_seedN_shrunk.ron in the current
+    /// directory, never among the bundled scenarios).
+    #[arg(long, value_name = "FILE")]
     out: Option<PathBuf>,
+    /// The most runs to spend.
+    #[arg(long, default_value_t = 400)]
     max_runs: usize,
+    /// Worker threads (default: all cores). The result does not depend on it.
+    #[arg(long)]
     threads: Option<usize>,
 }
 
-fn shrink(path: &Path, args: ShrinkArgs) -> Result<(), Failure> {
+fn shrink(args: &ShrinkArgs) -> Result<(), Failure> {
+    let path = args.scenario.as_path();
     use consim::check::CheckKind;
     let check = match &args.check {
         None => None,
