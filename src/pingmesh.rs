@@ -6,6 +6,11 @@
 //! receiver acknowledges duplicates without forwarding them again, so the number of chains
 //! in flight stays constant whatever the network loses. It exercises every kernel path a
 //! protocol uses: sends, random draws, loss, timers, and timer cancellation.
+//!
+//! [`Recovery::SenderDrawsLoss`] is the lighter pingmesh of the peers' figures
+//! (`../shared/perf-anchors.md`): no acknowledgements; the sender draws the loss itself and
+//! sends a lost hop again after the re-send delay. It lets the kernel be measured on exactly
+//! the workload those figures were taken on.
 
 use rand::RngExt as _;
 
@@ -65,6 +70,22 @@ pub struct PingmeshConfig {
     pub loss: Probability,
     /// How long a sender waits for an acknowledgement before re-sending.
     pub resend_after: Duration,
+    /// How a lost hop is noticed and sent again.
+    pub recovery: Recovery,
+}
+
+/// How a pingmesh notices a lost hop. The two give different event mixes, so a kernel figure
+/// must say which one it was measured on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Recovery {
+    /// Every hop is acknowledged and re-sent when its acknowledgement is late: a protocol
+    /// an actor can run on a network that hides its losses. Per delivery: an ack, a timer
+    /// set and a timer cancelled.
+    Acknowledged,
+    /// The sender draws the loss (`loss`) itself and, for a lost hop, sets a timer that sends
+    /// it again after `resend_after`; the links lose nothing. Per delivery: three random
+    /// draws (destination, loss, delay) and one event, as in the peers' pingmesh.
+    SenderDrawsLoss,
 }
 
 impl Default for PingmeshConfig {
@@ -79,6 +100,18 @@ impl Default for PingmeshConfig {
             },
             loss: Probability::ratio("pingmesh loss", 1, 100).expect("1/100 is a probability"),
             resend_after: Duration::from_ms(50),
+            recovery: Recovery::Acknowledged,
+        }
+    }
+}
+
+impl PingmeshConfig {
+    /// The peers' pingmesh of `../shared/perf-anchors.md`: the default shape with
+    /// [`Recovery::SenderDrawsLoss`].
+    pub fn anchor() -> Self {
+        PingmeshConfig {
+            recovery: Recovery::SenderDrawsLoss,
+            ..PingmeshConfig::default()
         }
     }
 }
@@ -108,6 +141,14 @@ impl PingActor {
     }
 
     fn send_hop(&mut self, ctx: &mut Ctx<'_, Ping>, chain: u16, hop: u32, dst: ActorId) {
+        if self.config.recovery == Recovery::SenderDrawsLoss {
+            if self.config.loss.sample(ctx.rng()) {
+                ctx.set_timer(self.config.resend_after, Ping::Resend { chain, hop, dst });
+            } else {
+                ctx.send(dst, Ping::Hop { chain, hop });
+            }
+            return;
+        }
         ctx.send(dst, Ping::Hop { chain, hop });
         let timer = ctx.set_timer(self.config.resend_after, Ping::Resend { chain, hop, dst });
         if let Some((_, old)) = self.awaiting_ack[usize::from(chain)].replace((hop, timer)) {
@@ -135,7 +176,9 @@ impl Actor<Ping> for PingActor {
     fn on_message(&mut self, ctx: &mut Ctx<'_, Ping>, src: ActorId, msg: Ping) {
         match msg {
             Ping::Hop { chain, hop } => {
-                ctx.send(src, Ping::Ack { chain, hop });
+                if self.config.recovery == Recovery::Acknowledged {
+                    ctx.send(src, Ping::Ack { chain, hop });
+                }
                 let expected = &mut self.next_expected[usize::from(chain)];
                 if hop < *expected {
                     return; // a duplicate: acknowledged again, not forwarded again
@@ -183,7 +226,10 @@ pub fn build(
 ) -> Result<World<Ping>, ConfigError> {
     let link = LinkSpec {
         latency: config.latency,
-        loss: config.loss,
+        loss: match config.recovery {
+            Recovery::Acknowledged => config.loss,
+            Recovery::SenderDrawsLoss => Probability::NEVER,
+        },
         duplicate: Probability::NEVER,
         fifo: false,
     };
@@ -193,4 +239,61 @@ pub fn build(
     }
     customize(&mut builder);
     builder.build()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sim::TraceLevel;
+    use crate::world::Limits;
+
+    #[test]
+    fn the_anchor_mesh_sends_no_acks_resends_about_one_hop_in_a_hundred_and_keeps_its_chains() {
+        let config = PingmeshConfig::anchor();
+        let mut world = build(5, config, |b| {
+            b.trace_level(TraceLevel::Off);
+        })
+        .expect("valid pingmesh");
+        world.run(Limits {
+            max_events: 200_000,
+            ..Limits::default()
+        });
+        let stats = *world.stats();
+        assert_eq!(stats.delivered + stats.timers_fired, 200_000);
+        assert_eq!(
+            stats.dropped_total(),
+            0,
+            "the links lose nothing: the sender draws the loss"
+        );
+        let in_flight = stats.sent - stats.delivered;
+        assert!(in_flight <= u64::from(config.chain_count));
+        let resend_share = stats.timers_fired as f64 / (stats.sent + stats.timers_fired) as f64;
+        assert!((0.007..0.013).contains(&resend_share), "re-sends: {resend_share}");
+        // Every chain is a hop in flight or a lost hop waiting for its re-send timer.
+        assert_eq!(world.pending_count(), usize::from(config.chain_count));
+    }
+
+    #[test]
+    fn the_acknowledged_mesh_acknowledges_every_delivered_hop() {
+        let mut world = build(5, PingmeshConfig::default(), |b| {
+            b.trace_level(TraceLevel::Off);
+        })
+        .expect("valid pingmesh");
+        world.run(Limits {
+            max_events: 20_000,
+            ..Limits::default()
+        });
+        let hops: u64 = (0..8)
+            .map(|i| {
+                world
+                    .actor::<PingActor>(ActorId(i))
+                    .expect("a pinger")
+                    .first_deliveries
+            })
+            .sum();
+        assert!(
+            world.stats().sent > 2 * hops - 64,
+            "every hop is answered by an ack and a next hop"
+        );
+    }
 }
