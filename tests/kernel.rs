@@ -355,3 +355,55 @@ fn pairs_without_a_link_have_no_route_when_there_is_no_default() {
     world.run(Limits::default());
     assert_eq!(recorder(&world, c).received.len(), 3);
 }
+
+#[test]
+fn a_run_whose_record_outgrows_its_memory_limit_stops_at_the_same_event_however_it_is_split() {
+    let record_limit = |chunk: Option<u64>| {
+        let mut b = builder(1, LinkSpec::reliable(1_000));
+        b.add_actor(
+            "a",
+            Recorder::sending(ActorId(1), Duration::from_us(100), 1_000_000),
+        )
+        .unwrap();
+        b.add_actor("b", Recorder::default()).unwrap();
+        let mut world = b.build().unwrap();
+        let limits = Limits {
+            max_retained_bytes: 24 * 10_000,
+            ..Limits::default()
+        };
+        let outcome = match chunk {
+            None => world.run(limits),
+            Some(events) => loop {
+                let outcome = world.run(Limits {
+                    max_events: events,
+                    ..limits
+                });
+                if !matches!(outcome.stop, StopReason::EventLimit(_)) {
+                    break outcome;
+                }
+            },
+        };
+        let kept = recorder(&world, ActorId(1)).received.len();
+        (outcome, kept)
+    };
+    let (whole, kept) = record_limit(None);
+    assert_eq!(whole.stop, StopReason::RecordLimit(24 * 10_000));
+    let message = whole.stop.to_string();
+    assert!(
+        message.starts_with("memory limit") && message.contains("stop.memory_mb"),
+        "{message}"
+    );
+    // Checked every few thousand events: it stops soon after the record passes the limit.
+    assert!(
+        (10_000..10_000 + 2 * 4_096).contains(&kept),
+        "kept {kept} messages"
+    );
+    for chunk in [1, 777, 5_000] {
+        let (split, _) = record_limit(Some(chunk));
+        assert_eq!(
+            (split.stop, split.event_count, split.end),
+            (whole.stop, whole.event_count, whole.end),
+            "chunks of {chunk}"
+        );
+    }
+}

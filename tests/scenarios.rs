@@ -57,3 +57,26 @@ fn bundled_system_models_match_their_reference_in_code() {
         }
     }
 }
+
+#[test]
+fn a_scenario_whose_record_outgrows_stop_memory_mb_ends_with_a_memory_limit_and_leaves_work_in_flight_unjudged()
+ {
+    let path = Path::new("tests/data/memory_limited.ron");
+    let scenario = scenario::load(path).unwrap_or_else(|e| panic!("{e:?}"));
+    assert_eq!(scenario.limits.max_retained_bytes, 16 << 20);
+    let report = scenario.run(scenario.seed, TraceLevel::Hash).report;
+    assert!(report.stop.starts_with("memory limit"), "{}", report.stop);
+    assert!(!report.quiescent);
+    // Stopped in mid-flow: the checks that need the run at rest say so instead of passing.
+    let atomicity = report
+        .checks
+        .iter()
+        .find(|v| v.check == consim::check::CheckKind::Atomicity)
+        .expect("atomicity is checked");
+    assert!(!atomicity.judged && !atomicity.holds());
+    assert!(
+        report.events > 100_000,
+        "it ran until the record grew: {} events",
+        report.events
+    );
+}

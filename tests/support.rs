@@ -50,6 +50,10 @@ impl Recorder {
 }
 
 impl Actor<TestMsg> for Recorder {
+    fn retained_bytes(&self) -> usize {
+        consim::world::footprint::vec_bytes::<(u64, ActorId, u64)>(self.received.len())
+    }
+
     fn on_start(&mut self, ctx: &mut Ctx<'_, TestMsg>) {
         for _ in 0..self.extra_draws {
             ctx.rng().next_u64();

@@ -321,6 +321,11 @@ where
         }
     }
 
+    fn retained_bytes(&self) -> usize {
+        let topics: usize = self.durable.topics.values().map(Topic::retained_bytes).sum();
+        topics + crate::world::footprint::map_bytes::<(ActorId, u64), ()>(self.durable.seen_publishes.len())
+    }
+
     fn on_crash(&mut self) {
         // The kernel cancels the redelivery timers; forget what they stood for.
         self.volatile = Volatile::default();

@@ -21,6 +21,13 @@ pub(super) struct Topic<P> {
     subscriptions: Vec<Subscription>,
 }
 
+impl<P> Topic<P> {
+    /// Bytes the stored messages take (see `Actor::retained_bytes`).
+    pub fn retained_bytes(&self) -> usize {
+        crate::world::footprint::map_bytes::<Offset, Stored<P>>(self.messages.len())
+    }
+}
+
 /// A stored message.
 #[derive(Clone, Debug, PartialEq, Eq)]
 struct Stored<P> {

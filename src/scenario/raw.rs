@@ -318,6 +318,9 @@ pub struct Stop {
     /// Pending-event limit (memory).
     #[serde(default = "default_pending")]
     pub pending: u64,
+    /// Limit on the run's record (histories, logs, full trace), in MiB (memory).
+    #[serde(default = "default_memory_mb")]
+    pub memory_mb: u64,
 }
 
 fn default_events() -> u64 {
@@ -328,12 +331,17 @@ fn default_pending() -> u64 {
     10_000_000
 }
 
+fn default_memory_mb() -> u64 {
+    crate::world::Limits::default().max_retained_bytes >> 20
+}
+
 impl Default for Stop {
     fn default() -> Self {
         Stop {
             time: None,
             events: default_events(),
             pending: default_pending(),
+            memory_mb: default_memory_mb(),
         }
     }
 }

@@ -274,6 +274,7 @@ pub fn limits(stop: &raw::Stop) -> crate::world::Limits {
         until: stop.time.map(|d| Instant::ZERO + d.0),
         max_events: stop.events,
         max_pending: usize::try_from(stop.pending).unwrap_or(usize::MAX),
+        max_retained_bytes: stop.memory_mb.saturating_mul(1 << 20),
     }
 }
 

@@ -79,6 +79,8 @@ pub struct Trace {
     hasher: StableHasher,
     recorded_count: u64,
     entries: Vec<TraceEntry>,
+    /// Bytes the entries' `detail` strings hold, kept as they are pushed.
+    detail_bytes: u64,
 }
 
 impl Trace {
@@ -89,6 +91,7 @@ impl Trace {
             hasher: StableHasher::new(),
             recorded_count: 0,
             entries: Vec::new(),
+            detail_bytes: 0,
         }
     }
 
@@ -124,6 +127,7 @@ impl Trace {
         msg.hash(h);
         if self.level == TraceLevel::Full {
             let detail = msg.map(|m| format!("{m:?}")).unwrap_or_default();
+            self.detail_bytes += detail.len() as u64;
             self.entries.push(TraceEntry {
                 at,
                 seq,
@@ -134,6 +138,12 @@ impl Trace {
                 detail,
             });
         }
+    }
+
+    /// Bytes the kept entries hold (none below [`TraceLevel::Full`]), for the world's
+    /// bound on a run's record.
+    pub fn retained_bytes(&self) -> u64 {
+        (self.entries.len() * std::mem::size_of::<TraceEntry>()) as u64 + self.detail_bytes
     }
 
     /// The stable hash of everything recorded so far; `None` when tracing is off.

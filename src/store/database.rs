@@ -224,6 +224,11 @@ impl Database {
         &self.schema
     }
 
+    /// Bytes of durable state, which grows with the run (see `Actor::retained_bytes`).
+    pub fn retained_bytes(&self) -> usize {
+        self.durable.retained_bytes()
+    }
+
     /// Counters for reports.
     pub fn stats(&self) -> &StoreStats {
         &self.stats

@@ -47,6 +47,11 @@ impl Outbox {
         self.rows.iter().map(|(id, event)| (*id, event))
     }
 
+    /// Bytes the pending rows take, for the world's bound on a run's record.
+    pub fn retained_bytes(&self) -> usize {
+        crate::world::footprint::map_bytes::<OutboxId, OutboxEvent>(self.rows.len())
+    }
+
     /// Number of pending rows.
     pub fn len(&self) -> usize {
         self.rows.len()

@@ -47,6 +47,16 @@ pub(super) struct PreparedRecord {
 }
 
 impl Durable {
+    /// Bytes the log keeps, for the world's bound on a run's record: committed rows, the
+    /// idempotency records (which grow with every transaction), the outbox, prepare records.
+    pub fn retained_bytes(&self) -> usize {
+        use crate::world::footprint::map_bytes;
+        let rows: usize = self.tables.iter().map(|t| map_bytes::<Key, Value>(t.len())).sum();
+        rows + map_bytes::<Key, Value>(self.idempotency.len())
+            + self.outbox.retained_bytes()
+            + map_bytes::<LocalTxId, PreparedRecord>(self.prepared.len())
+    }
+
     /// Logs a prepare record (the caller forces it).
     pub fn log_prepare(&mut self, tx: LocalTxId, record: PreparedRecord) {
         let previous = self.prepared.insert(tx, record);

@@ -73,6 +73,10 @@ impl Actor<Msg> for Client {
         self.schedule(ctx, index as usize + 1);
     }
 
+    fn retained_bytes(&self) -> usize {
+        crate::world::footprint::vec_bytes::<PlannedRequest>(self.plan.len())
+    }
+
     fn on_crash(&mut self) {}
 
     /// Resumes with the first request due from now on: those due while it was down were

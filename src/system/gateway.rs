@@ -367,6 +367,14 @@ impl Actor<Msg> for Gateway {
         }
     }
 
+    fn retained_bytes(&self) -> usize {
+        use crate::world::footprint::map_bytes;
+        self.history.retained_bytes()
+            + map_bytes::<RequestId, Option<RequestOutcome>>(self.seen.len())
+            + map_bytes::<GlobalTxId, Pending>(self.pending.len())
+            + map_bytes::<RequestId, PendingAudit>(self.audits.len())
+    }
+
     fn on_crash(&mut self) {
         self.pending.clear();
         self.audits.clear();

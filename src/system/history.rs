@@ -155,6 +155,11 @@ impl History {
         });
     }
 
+    /// Bytes the records take, for the world's bound on a run's record.
+    pub fn retained_bytes(&self) -> usize {
+        crate::world::footprint::vec_bytes::<HistoryRecord>(self.records.len())
+    }
+
     /// The records, in the order recorded (merged: in run order).
     pub fn records(&self) -> &[HistoryRecord] {
         &self.records

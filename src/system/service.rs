@@ -982,6 +982,13 @@ impl Actor<Msg> for Service {
         }
     }
 
+    fn retained_bytes(&self) -> usize {
+        use crate::world::footprint::map_bytes;
+        self.history.retained_bytes()
+            + self.db.retained_bytes()
+            + map_bytes::<GlobalTxId, bool>(self.decided.len())
+    }
+
     fn on_crash(&mut self) {
         unreachable!("the world crashes a service through on_crash_at, which knows the time")
     }

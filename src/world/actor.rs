@@ -46,6 +46,14 @@ pub trait Actor<M: Message>: Any {
         self.on_crash();
     }
 
+    /// Bytes this actor keeps that grow with the run's length (its history, durable logs,
+    /// per-request records), estimated from their lengths. The world sums them to end a run
+    /// before it exhausts memory ([`super::Limits::max_retained_bytes`]). An actor whose
+    /// state stays bounded keeps the default, 0.
+    fn retained_bytes(&self) -> usize {
+        0
+    }
+
     /// The actor restarted after a crash; rebuild volatile state from durable state. By
     /// default it starts over as at time zero.
     fn on_recover(&mut self, ctx: &mut Ctx<'_, M>) {

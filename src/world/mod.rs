@@ -10,6 +10,7 @@
 mod actor;
 mod core;
 mod event;
+pub mod footprint;
 mod run;
 mod stats;
 
@@ -17,7 +18,7 @@ use std::any::Any;
 use std::collections::BTreeMap;
 
 pub use actor::{Actor, Ctx, Message, TimerId};
-pub use run::{Limits, RunOutcome, StopReason};
+pub use run::{Limits, RETAINED_CHECK_EVERY, RunOutcome, StopReason};
 pub use stats::NetStats;
 
 use self::core::{Core, Life};
@@ -129,6 +130,7 @@ impl<M: Message> WorldBuilder<M> {
             core,
             started: false,
             event_count: 0,
+            next_retained_check: 0,
         })
     }
 }
@@ -143,6 +145,8 @@ pub struct World<M: Message> {
     core: Core<M>,
     started: bool,
     event_count: u64,
+    /// The event count at which [`Limits::max_retained_bytes`] is checked next.
+    next_retained_check: u64,
 }
 
 impl<M: Message> World<M> {
@@ -167,6 +171,14 @@ impl<M: Message> World<M> {
             }
             if self.core.queue.len() > limits.max_pending {
                 break StopReason::PendingLimit(limits.max_pending);
+            }
+            if self.event_count >= self.next_retained_check {
+                // Keyed to the absolute event count, so the check points (and so where a
+                // run stops) do not depend on how the run was split into `run` calls.
+                self.next_retained_check = self.event_count + RETAINED_CHECK_EVERY;
+                if self.retained_bytes() > limits.max_retained_bytes {
+                    break StopReason::RecordLimit(limits.max_retained_bytes);
+                }
             }
             match self.core.queue.peek_at() {
                 None => break StopReason::Quiescent,
@@ -319,6 +331,14 @@ impl<M: Message> World<M> {
     /// Events pending in the queue.
     pub fn pending_count(&self) -> usize {
         self.core.queue.len()
+    }
+
+    /// What the run keeps for its record, in bytes: every actor's
+    /// [`Actor::retained_bytes`] and the full trace's entries. An estimate from lengths,
+    /// not the allocator's count, so it is the same on every machine, build and thread.
+    pub fn retained_bytes(&self) -> u64 {
+        let actors: usize = self.actors.iter().map(|a| a.retained_bytes()).sum();
+        actors as u64 + self.core.trace.retained_bytes()
     }
 
     /// Whether an actor is up (not crashed).

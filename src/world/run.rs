@@ -14,15 +14,25 @@ pub struct Limits {
     /// Stop if more events than this are pending at once (a memory bound: a runaway
     /// scenario that multiplies messages ends here instead of exhausting memory).
     pub max_pending: usize,
+    /// Stop once what the run keeps for its record (histories, durable logs, a full trace:
+    /// see [`crate::world::World::retained_bytes`]) passes this many bytes. The record grows
+    /// with the run's length even when few events are pending, so without this bound a long
+    /// run would end in the operating system killing the process instead of with a message.
+    pub max_retained_bytes: u64,
 }
 
+/// Events between two checks of [`Limits::max_retained_bytes`]: the estimate walks every
+/// actor, so it is taken now and then; the record cannot grow much in between.
+pub const RETAINED_CHECK_EVERY: u64 = 4096;
+
 impl Default for Limits {
-    /// No time limit, 100 million events, 10 million pending events.
+    /// No time limit, 100 million events, 10 million pending events, 1 GiB of record.
     fn default() -> Self {
         Limits {
             until: None,
             max_events: 100_000_000,
             max_pending: 10_000_000,
+            max_retained_bytes: 1 << 30,
         }
     }
 }
@@ -48,6 +58,8 @@ pub enum StopReason {
     EventLimit(u64),
     /// Too many events were pending at once.
     PendingLimit(usize),
+    /// The run's record passed this many bytes.
+    RecordLimit(u64),
 }
 
 impl StopReason {
@@ -71,6 +83,11 @@ impl fmt::Display for StopReason {
             StopReason::PendingLimit(n) => write!(
                 f,
                 "memory limit: more than {n} events pending at once (messages multiply faster than they are consumed)"
+            ),
+            StopReason::RecordLimit(bytes) => write!(
+                f,
+                "memory limit: the run's record (histories, logs, trace) passed {} MiB; raise `stop.memory_mb` or shorten the workload",
+                bytes >> 20
             ),
         }
     }

@@ -375,6 +375,13 @@ impl Actor<Msg> for Orchestrator {
         }
     }
 
+    fn retained_bytes(&self) -> usize {
+        use crate::world::footprint::{map_bytes, vec_bytes};
+        map_bytes::<GlobalTxId, Saga>(self.running.len())
+            + map_bytes::<GlobalTxId, TxOutcome>(self.finished.len())
+            + vec_bytes::<(Instant, GlobalTxId)>(self.finished_order.len())
+    }
+
     fn on_crash(&mut self) {
         // The log survives; attempt counters and timers do not (the kernel drops the timers).
         for saga in self.running.values_mut() {

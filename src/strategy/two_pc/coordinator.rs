@@ -440,6 +440,11 @@ impl Actor<Msg> for Coordinator {
         }
     }
 
+    fn retained_bytes(&self) -> usize {
+        use crate::world::footprint::map_bytes;
+        map_bytes::<GlobalTxId, LogRecord>(self.log.len()) + map_bytes::<GlobalTxId, Tx>(self.txs.len())
+    }
+
     fn on_crash(&mut self) {
         // Timers die with the crash: a forced write still in progress is lost with them.
         self.txs.clear();
