@@ -1,8 +1,9 @@
 //! The `consim` command line: parse arguments, load, run, print, exit.
 //!
-//! Exit codes: 0 the run completed (whatever it found), 1 bad input (a message with file,
-//! line and column is printed), 2 a check the scenario lists under `must_hold` failed or could
-//! not be judged, 101 a bug in consim (Rust's panic code).
+//! Exit codes: 0 the run completed and every required check held, 1 bad input (a message
+//! with file, line and column is printed), 2 a required check (those the scenario lists under
+//! `must_hold`, every check if it lists none) failed or could not be judged, 101 a bug in
+//! consim (Rust's panic code).
 
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
@@ -183,7 +184,7 @@ fn main() -> ExitCode {
         }
         Err(Failure::MustHoldViolated(checks)) => {
             eprintln!(
-                "checks the scenario requires were violated: {}",
+                "checks the scenario requires were violated or could not be judged: {}",
                 checks.join(", ")
             );
             ExitCode::from(2)
@@ -197,7 +198,7 @@ fn main() -> ExitCode {
 
 enum Failure {
     BadInput(miette::Report),
-    /// The run completed but a check the scenario marks `must_hold` failed.
+    /// The run completed but a check the scenario requires failed.
     MustHoldViolated(Vec<String>),
     /// A sweep or merge found this many failing seeds.
     SeedsFailed(usize),
@@ -263,9 +264,8 @@ fn run(
         }
         Format::Json => println!("{}", run.report.to_json()),
     }
-    let not_holding: Vec<String> = run
-        .report
-        .not_holding(scenario.must_hold())
+    let not_holding: Vec<String> = scenario
+        .failures(&run.report)
         .map(|v| v.check.name().to_string())
         .collect();
     if !not_holding.is_empty() {
@@ -536,12 +536,13 @@ fn merge(files: &[PathBuf]) -> Result<(), Failure> {
         .collect::<Result<Vec<_>, _>>()?;
     let merged = consim::sweep::merge(&texts).map_err(bad_input)?;
     print!("{}", merged.to_table());
-    if !merged.conflicts.is_empty() {
-        return Err(bad_input(
-            "the files disagree on some seeds: were they made by the same build and scenario?".into(),
-        ));
-    }
-    match merged.outcomes.iter().filter(|o| o.failed()).count() {
+    match merged.failures().count() {
+        0 if merged.missing_count() > 0 => Err(bad_input(format!(
+            "the merge is incomplete: {} seeds of {}..{} are in no file; run or add the missing shards",
+            merged.missing_count(),
+            merged.seeds.start,
+            merged.seeds.end
+        ))),
         0 => Ok(()),
         n => Err(Failure::SeedsFailed(n)),
     }

@@ -58,9 +58,20 @@ fn a_violated_must_hold_check_exits_two() {
     let (code, out, err) = consim(&["run", "tests/data/cli/must_hold_broken.ron"]);
     assert_eq!(code, 2, "{out}");
     assert!(
-        err.contains("checks the scenario requires were violated: no_double_effect"),
+        err.contains("checks the scenario requires were violated or could not be judged: no_double_effect"),
         "{err}"
     );
+}
+
+#[test]
+fn a_scenario_without_must_hold_requires_every_check() {
+    // The twins list no must_hold: every check is required, so a caught twin exits 2 from
+    // `run` just as from `sweep`.
+    let (code, out, err) = consim(&["run", "scenarios/twin_no_idempotency.ron"]);
+    assert_eq!(code, 2, "{out}");
+    assert!(err.contains("no_double_effect"), "{err}");
+    let (code, _, err) = consim(&["run", "scenarios/food_happy_path.ron"]);
+    assert_eq!(code, 0, "{err}");
 }
 
 #[test]
@@ -235,5 +246,5 @@ fn shrink_writes_a_scenario_that_replays_the_failure_and_rejects_bad_arguments()
     }
     let (code, _, err) = consim(&["shrink", "scenarios/food_happy_path.ron", "--seed", "1"]);
     assert_eq!(code, 1);
-    assert!(err.contains("violates no check"), "{err}");
+    assert!(err.contains("fails no check"), "{err}");
 }

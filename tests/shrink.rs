@@ -96,8 +96,38 @@ fn a_seed_that_passes_or_a_check_it_does_not_violate_cannot_be_shrunk() {
     };
     let p = pool(Some(1)).unwrap();
     let err = shrink(&request, Path::new("scenarios"), &p).unwrap_err();
-    assert!(err.contains("violates no check: nothing to shrink"), "{err}");
+    assert!(err.contains("fails no check: nothing to shrink"), "{err}");
     request.check = Some(CheckKind::Atomicity);
     let err = shrink(&request, Path::new("scenarios"), &p).unwrap_err();
-    assert!(err.contains("does not violate atomicity"), "{err}");
+    assert!(err.contains("does not fail atomicity"), "{err}");
+}
+
+#[test]
+fn naming_the_file_s_own_strategy_keeps_its_settings() {
+    // The twin's strategy is `SagaChoreographed(idempotent_consumers: false)`: naming the same
+    // strategy must keep that setting (and so the failure), naming another replaces it.
+    let path = Path::new("scenarios/twin_no_idempotency.ron");
+    let source = std::fs::read_to_string(path).unwrap();
+    let seed = scenario::load(path).unwrap().seed;
+    let mut request = ShrinkRequest {
+        path,
+        source: &source,
+        seed,
+        strategy: Some("saga_choreographed"),
+        check: None,
+        max_runs: 30,
+    };
+    let dir = scratch_dir("same-strategy");
+    let p = pool(Some(1)).unwrap();
+    // With default settings (idempotent consumers) the seed would fail nothing.
+    let shrunk = shrink(&request, &dir, &p).expect("still the twin");
+    assert!(
+        shrunk.text.contains("idempotent_consumers: false"),
+        "{}",
+        shrunk.text
+    );
+    request.strategy = Some("two_pc");
+    let err = shrink(&request, &dir, &p).unwrap_err();
+    assert!(err.contains("fails no check"), "{err}");
+    let _ = std::fs::remove_dir_all(&dir);
 }

@@ -84,13 +84,53 @@ fn shards_merged_from_json_lines_equal_the_whole_sweep() {
         .collect();
     let merged = merge(&files).expect("valid lines");
     assert_eq!(merged.outcomes, whole.outcomes);
-    assert!(merged.conflicts.is_empty());
-    // The same file twice merges to itself; a tampered line is a conflict.
+    assert!(merged.missing.is_empty());
+    assert_eq!(merged.duplicates, 0);
+    // The same shard twice merges to itself, and the rest of the range is named missing.
     let again = merge(&[files[0].clone(), files[0].clone()]).unwrap();
     assert_eq!(again.outcomes.len(), 4);
+    assert_eq!(again.duplicates, 4);
+    assert_eq!(again.missing_count(), 6);
+    assert!(
+        again.to_table().contains("missing 6 seeds"),
+        "{}",
+        again.to_table()
+    );
+    // A seed with two different results is refused, naming both files.
     let tampered = files[0].1.replacen("\"events\":", "\"events\":1", 1);
-    let conflicting = merge(&[files[0].clone(), ("bad".into(), tampered)]).unwrap();
-    assert_eq!(conflicting.conflicts, [0]);
+    let err = merge(&[files[0].clone(), ("bad.jsonl".into(), tampered)]).unwrap_err();
+    assert!(
+        err.contains("different results") && err.contains("bad.jsonl:1"),
+        "{err}"
+    );
     let err = merge(&[("junk.jsonl".into(), "{\"seed\": 1}\n".into())]).unwrap_err();
     assert!(err.starts_with("junk.jsonl:1: not a sweep outcome"), "{err}");
+}
+
+#[test]
+fn merge_refuses_lines_of_another_sweep() {
+    let scenario = scenario::load(Path::new("scenarios/twin_no_idempotency.ron")).expect("bundled");
+    let p = pool(Some(1)).unwrap();
+    let lines = |scenario: &scenario::Scenario, seeds| {
+        sweep(scenario, &options(seeds, Shard::WHOLE, false), &p, &|| {}).to_json_lines()
+    };
+    let ours = ("a.jsonl".to_string(), lines(&scenario, 0..2));
+    // Another seed range: the shards of `--seeds 0..2` and `--seeds 0..3` are not one sweep.
+    let wider = ("b.jsonl".to_string(), lines(&scenario, 0..3));
+    let err = merge(&[ours.clone(), wider]).unwrap_err();
+    assert!(err.starts_with("b.jsonl:1 comes from another sweep"), "{err}");
+    // The same name and seeds but another scenario text: a different fingerprint.
+    let source = std::fs::read_to_string("scenarios/twin_no_idempotency.ron").unwrap();
+    let edited = scenario::load_source(
+        Path::new("scenarios/twin_no_idempotency.ron"),
+        &format!("{source}\n// edited\n"),
+    )
+    .expect("still valid");
+    assert_ne!(edited.fingerprint, scenario.fingerprint);
+    let err = merge(&[ours.clone(), ("c.jsonl".into(), lines(&edited, 0..2))]).unwrap_err();
+    assert!(err.contains("fingerprint"), "{err}");
+    // A seed moved outside its range was edited by hand.
+    let moved = ours.1.replacen("\"seed\":0", "\"seed\":7", 1);
+    let err = merge(&[("d.jsonl".into(), moved)]).unwrap_err();
+    assert!(err.contains("outside its sweep's range 0..2"), "{err}");
 }

@@ -21,15 +21,18 @@ pub mod system_model;
 pub mod system_setup;
 pub mod validate;
 
+use std::hash::Hasher as _;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 pub use error::{FileError, ScenarioError};
 pub use graph::{dot, topology};
 
+use crate::check::{CheckKind, Verdict};
 use crate::net::{LinkSpec, Topology};
 use crate::pingmesh::{PingActor, PingmeshConfig};
 use crate::report::RunReport;
+use crate::sim::hash::StableHasher;
 use crate::sim::{Trace, TraceLevel};
 use crate::world::{Limits, WorldBuilder};
 use locate::Step;
@@ -77,6 +80,10 @@ pub struct Scenario {
     pub limits: Limits,
     /// The strategy, workload and policies of a system model (`None` for pingmesh).
     pub system: Option<system_setup::SystemSetup>,
+    /// A stable hash of the scenario and model files' text and of any strategy switch, so
+    /// outcomes of different runs (sweep shards on other machines) can be told to come from
+    /// the same scenario or not. See [`Scenario::fingerprint_hex`].
+    pub fingerprint: u64,
 }
 
 /// What one run produced.
@@ -114,6 +121,12 @@ pub fn load_source(path: &Path, source: &str) -> Result<Scenario, ScenarioError>
         ScenarioError::invalid(check.errors)
     })?;
     let model = load_model(&model_path, &model_source)?;
+    let fingerprint = {
+        let mut hasher = StableHasher::new();
+        hasher.write(source.as_bytes());
+        hasher.write(model_source.as_bytes());
+        hasher.finish()
+    };
     let mut check = Checker::new(path, source);
     let (system, node_names) = match &model {
         Model::Pingmesh(config) => {
@@ -180,6 +193,7 @@ pub fn load_source(path: &Path, source: &str) -> Result<Scenario, ScenarioError>
         faults,
         limits: validate::limits(&raw.stop),
         system,
+        fingerprint,
     })
 }
 
@@ -345,8 +359,12 @@ impl Scenario {
         if let Some(why) = strategy.misfit(&setup.model) {
             return Err(why);
         }
+        let mut hasher = StableHasher::new();
+        hasher.write_u64(self.fingerprint);
+        hasher.write(strategy.name().as_bytes());
         let mut scenario = self.clone();
         scenario.system.as_mut().expect("a system scenario").strategy = strategy;
+        scenario.fingerprint = hasher.finish();
         // Faults and links name actors; another strategy has other actors.
         let strategy = scenario.system.as_ref().expect("set").strategy.build();
         let mut topology = Topology::new(None);
@@ -384,9 +402,31 @@ impl Scenario {
         }
     }
 
-    /// Checks the scenario requires to hold.
-    pub fn must_hold(&self) -> &[crate::check::CheckKind] {
+    /// Checks the scenario lists under `must_hold` (possibly none).
+    pub fn must_hold(&self) -> &[CheckKind] {
         self.system.as_ref().map_or(&[], |s| s.must_hold.as_slice())
+    }
+
+    /// The checks whose failure fails a run of this scenario: those under `must_hold`, or
+    /// every check when it lists none. `run`'s exit code, `sweep`'s failing seeds,
+    /// `compare`'s violation counts and `shrink`'s default target all ask this, so they
+    /// never disagree on what a failing seed is.
+    pub fn required_checks(&self) -> &[CheckKind] {
+        match self.must_hold() {
+            [] => &CheckKind::ALL,
+            listed => listed,
+        }
+    }
+
+    /// The verdicts of `report` that fail this scenario: required checks violated or not
+    /// judged (a run stopped by a limit with work in flight proves nothing).
+    pub fn failures<'a>(&'a self, report: &'a RunReport) -> impl Iterator<Item = &'a Verdict> {
+        report.not_holding(self.required_checks())
+    }
+
+    /// The fingerprint as 16 hex digits, as sweep outcomes carry it.
+    pub fn fingerprint_hex(&self) -> String {
+        format!("{:016x}", self.fingerprint)
     }
 
     fn configure<M: crate::world::Message>(&self, builder: &mut WorldBuilder<M>, trace_level: TraceLevel) {

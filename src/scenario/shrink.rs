@@ -11,8 +11,9 @@
 //! Every candidate goes through the same checks as a file a user writes ([`load_source`]),
 //! so the scenario it writes is valid by construction. The candidates of one round run in
 //! parallel and the first in a fixed order that still fails wins, so the result does not
-//! depend on the threads. The written file pins the seed and lists the check under
-//! `must_hold`, so `consim run` on it exits 2.
+//! depend on the threads. The written file pins the seed, names the strategy it ran (so a
+//! `--strategy` switch is kept, with the file's settings when it names the same strategy) and
+//! lists the check under `must_hold`, so `consim run` on it exits 2.
 
 use std::path::Path;
 
@@ -31,9 +32,11 @@ pub struct ShrinkRequest<'a> {
     pub source: &'a str,
     /// The failing seed.
     pub seed: u64,
-    /// Run under this strategy (default settings) instead of the file's.
+    /// Run under this strategy instead of the file's: its default settings, or the file's
+    /// own when the file names the same strategy (as `Scenario::with_strategy`).
     pub strategy: Option<&'a str>,
-    /// The check to keep violated; by default the first one the seed violates.
+    /// The check to keep failing; by default the first required check (see
+    /// `Scenario::required_checks`) the seed fails.
     pub check: Option<CheckKind>,
     /// The most runs to spend.
     pub max_runs: usize,
@@ -91,24 +94,32 @@ pub fn shrink(
         ));
     }
     if let Some(name) = request.strategy {
-        current.strategy = Some(raw_strategy(name)?);
+        let kind = strategy_named(name)?;
+        if current.strategy.as_ref().map(raw_strategy_name) != Some(kind.name()) {
+            current.strategy = Some(raw_strategy(&kind));
+        }
     }
     current.seed = request.seed;
-    let first = evaluate(request.path, &current, request.seed)?;
+    let (first, required_failing) = run_candidate(request.path, &current, request.seed)?;
     let check = match request.check {
         Some(check) if first.contains(&check) => check,
         Some(check) => {
             return Err(format!(
-                "seed {} does not violate {check} (it violates: {})",
+                "seed {} does not fail {check} (it fails: {})",
                 request.seed,
                 names(&first)
             ));
         }
-        None => *first.first().ok_or_else(|| {
-            format!(
-                "seed {} violates no check: nothing to shrink (find failing seeds with `consim sweep`)",
+        None => *required_failing.first().ok_or_else(|| match first.is_empty() {
+            true => format!(
+                "seed {} fails no check: nothing to shrink (find failing seeds with `consim sweep`)",
                 request.seed
-            )
+            ),
+            false => format!(
+                "seed {} fails no check the scenario requires (must_hold): nothing to shrink unless you name one with --check; it fails {}",
+                request.seed,
+                names(&first)
+            ),
         })?,
     };
     let before = size(&current);
@@ -119,7 +130,8 @@ pub fn shrink(
         candidates.truncate(request.max_runs - runs);
         runs += candidates.len();
         let still_failing = map_ordered(pool, &candidates, |candidate| {
-            evaluate(request.path, candidate, request.seed).is_ok_and(|violated| violated.contains(&check))
+            run_candidate(request.path, candidate, request.seed)
+                .is_ok_and(|(failing, _)| failing.contains(&check))
         });
         match still_failing.iter().position(|&failing| failing) {
             Some(index) => current = candidates.swap_remove(index),
@@ -161,16 +173,23 @@ pub fn shrink(
     })
 }
 
-/// The checks `candidate` violates on `seed`, in report order; an error if it is not valid.
-fn evaluate(path: &Path, candidate: &raw::Scenario, seed: u64) -> Result<Vec<CheckKind>, String> {
+/// Runs `candidate` on `seed`: the checks that do not hold (violated or not judged), and
+/// those of them the scenario requires, both in report order. An error if it is not valid.
+fn run_candidate(
+    path: &Path,
+    candidate: &raw::Scenario,
+    seed: u64,
+) -> Result<(Vec<CheckKind>, Vec<CheckKind>), String> {
     let scenario: Scenario = load_source(path, &to_ron(candidate)).map_err(|e| e.to_string())?;
     let report = scenario.run(seed, TraceLevel::Off).report;
-    Ok(report
+    let not_holding = report
         .checks
         .iter()
-        .filter(|v| !v.passed)
+        .filter(|v| !v.holds())
         .map(|v| v.check)
-        .collect())
+        .collect();
+    let required = scenario.failures(&report).map(|v| v.check).collect();
+    Ok((not_holding, required))
 }
 
 /// Every one-step reduction of `s`, most promising first.
@@ -323,14 +342,27 @@ pub fn to_ron(s: &raw::Scenario) -> String {
         + "\n"
 }
 
-/// The file form of a strategy, with default settings.
-fn raw_strategy(name: &str) -> Result<raw::Strategy, String> {
-    let kind = crate::strategy::StrategyKind::named(name).ok_or_else(|| {
+fn strategy_named(name: &str) -> Result<crate::strategy::StrategyKind, String> {
+    crate::strategy::StrategyKind::named(name).ok_or_else(|| {
         format!(
             "unknown strategy `{name}`; valid: {}",
             crate::strategy::StrategyKind::NAMES.join(", ")
         )
-    })?;
+    })
+}
+
+/// The name of a strategy in its file form, as `StrategyKind::name` spells it.
+fn raw_strategy_name(strategy: &raw::Strategy) -> &'static str {
+    match strategy {
+        raw::Strategy::TwoPc { .. } => "two_pc",
+        raw::Strategy::SagaOrchestrated { .. } => "saga_orchestrated",
+        raw::Strategy::SagaChoreographed { .. } => "saga_choreographed",
+        raw::Strategy::Eventual { .. } => "eventual",
+    }
+}
+
+/// The file form of a strategy, with default settings.
+fn raw_strategy(kind: &crate::strategy::StrategyKind) -> raw::Strategy {
     use crate::strategy::StrategyKind;
     let text = match kind {
         StrategyKind::TwoPc(_) => "TwoPc()",
@@ -338,7 +370,7 @@ fn raw_strategy(name: &str) -> Result<raw::Strategy, String> {
         StrategyKind::SagaChoreographed(_) => "SagaChoreographed()",
         StrategyKind::Eventual(_) => "Eventual()",
     };
-    Ok(ron::from_str(text).expect("a strategy with default settings parses"))
+    ron::from_str(text).expect("a strategy with default settings parses")
 }
 
 fn check_name(check: CheckKind) -> CheckName {

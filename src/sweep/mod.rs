@@ -1,14 +1,18 @@
 //! `consim sweep`: one scenario over many seeds, on every core, to find the seeds that break
 //! a check, each with the command that replays it.
 //!
-//! A seed fails when a check the scenario lists under `must_hold` (every check, if it lists
-//! none) is violated or could not be judged. With `stop_at_first`, the sweep stops at the
+//! A seed fails when a check the scenario requires ([`Scenario::required_checks`]: those
+//! under `must_hold`, every check if it lists none) is violated or could not be judged. With `stop_at_first`, the sweep stops at the
 //! *lowest* failing seed of its range: a seed above the lowest failure found so far is
 //! skipped, a seed below it always runs, and outcomes above the final lowest are dropped. So
 //! the outcome list is the same whichever threads ran which seeds and in which order.
 //!
 //! Outcomes are [`SeedOutcome`]s, one JSON line each; shards of one sweep, run on different
-//! machines, are merged by [`merge`] from their JSON lines.
+//! machines, are merged by [`merge()`] from their JSON lines (see `merge.rs`).
+
+mod merge;
+
+pub use merge::{Merged, merge};
 
 use std::fmt::Write as _;
 use std::ops::Range;
@@ -16,7 +20,6 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use serde::{Deserialize, Serialize};
 
-use crate::check::CheckKind;
 use crate::scenario::Scenario;
 use crate::seeds::{Shard, map_ordered};
 use crate::sim::TraceLevel;
@@ -35,13 +38,19 @@ pub struct SweepOptions {
 }
 
 /// One seed's run, as a sweep records it: enough to tell pass from fail, to check
-/// reproduction (the trace hash) and to replay it.
+/// reproduction (the trace hash), to replay it, and to merge it with other shards of the
+/// same sweep (scenario, strategy, fingerprint and range identify the sweep).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SeedOutcome {
     /// Scenario name.
     pub scenario: String,
     /// Strategy, for system models.
     pub strategy: Option<String>,
+    /// [`Scenario::fingerprint_hex`]: shards of one sweep share it; a shard run on an edited
+    /// scenario or model does not.
+    pub fingerprint: String,
+    /// The whole seed range of the sweep, `[start, end)`, so a merge can name missing seeds.
+    pub sweep_range: (u64, u64),
     /// The seed.
     pub seed: u64,
     /// Why the run stopped.
@@ -97,7 +106,7 @@ pub fn sweep(
             progress();
             return None;
         }
-        let outcome = run_seed(scenario, seed, options.strategy_override.as_deref());
+        let outcome = run_seed(scenario, seed, options);
         if outcome.failed() {
             lowest_failure.fetch_min(seed, Ordering::Relaxed);
         }
@@ -120,26 +129,26 @@ pub fn sweep(
     }
 }
 
-/// Runs one seed and judges it.
-pub fn run_seed(scenario: &Scenario, seed: u64, strategy_override: Option<&str>) -> SeedOutcome {
+/// Runs one seed of a sweep and judges it.
+pub fn run_seed(scenario: &Scenario, seed: u64, options: &SweepOptions) -> SeedOutcome {
     let report = scenario.run(seed, TraceLevel::Hash).report;
-    let required: &[CheckKind] = match scenario.must_hold() {
-        [] => &CheckKind::ALL,
-        listed => listed,
-    };
-    let failing: Vec<&crate::check::Verdict> = report.not_holding(required).collect();
+    let failing: Vec<&crate::check::Verdict> = scenario.failures(&report).collect();
     let first_violation = failing.iter().find_map(|v| {
         v.violations.first().map(|violation| {
             let gtx = violation.gtx.map(|g| format!("gtx {g}: ")).unwrap_or_default();
             format!("{}: {gtx}{}", v.check.name(), violation.detail)
         })
     });
-    let strategy = strategy_override
+    let strategy = options
+        .strategy_override
+        .as_ref()
         .map(|s| format!(" --strategy {s}"))
         .unwrap_or_default();
     SeedOutcome {
         scenario: report.scenario.clone(),
         strategy: report.strategy.clone(),
+        fingerprint: scenario.fingerprint_hex(),
+        sweep_range: (options.seeds.start, options.seeds.end),
         seed,
         stop: report.stop.clone(),
         events: report.events,
@@ -191,7 +200,7 @@ impl Sweep {
 /// Failing seeds listed in a summary; `--format jsonl` gives them all.
 pub const LISTED_FAILURES: usize = 20;
 
-fn list_failures<'a>(out: &mut String, failures: impl Iterator<Item = &'a SeedOutcome>) {
+pub(crate) fn list_failures<'a>(out: &mut String, failures: impl Iterator<Item = &'a SeedOutcome>) {
     let mut unlisted = 0;
     for (i, o) in failures.enumerate() {
         if i >= LISTED_FAILURES {
@@ -209,66 +218,5 @@ fn list_failures<'a>(out: &mut String, failures: impl Iterator<Item = &'a SeedOu
             out,
             "  ... and {unlisted} more failing seeds (`--format jsonl` lists every seed)"
         );
-    }
-}
-
-/// Shards' JSON lines read back as one sweep's outcomes.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Merged {
-    /// Every outcome, in (scenario, strategy, seed) order.
-    pub outcomes: Vec<SeedOutcome>,
-    /// Seeds that appear more than once with different results: a shard ran on a different
-    /// build or scenario, so the merge cannot be trusted.
-    pub conflicts: Vec<u64>,
-}
-
-/// Merges JSON lines from shard files (name, text). Errors name the file and line.
-pub fn merge(files: &[(String, String)]) -> Result<Merged, String> {
-    let mut outcomes: Vec<SeedOutcome> = Vec::new();
-    for (name, text) in files {
-        for (index, line) in text.lines().enumerate().filter(|(_, l)| !l.trim().is_empty()) {
-            let outcome: SeedOutcome = serde_json::from_str(line).map_err(|e| {
-                format!(
-                    "{name}:{}: not a sweep outcome ({e}); give the JSON lines of `consim sweep --format jsonl`",
-                    index + 1
-                )
-            })?;
-            outcomes.push(outcome);
-        }
-    }
-    outcomes.sort_by(|a, b| (&a.scenario, &a.strategy, a.seed).cmp(&(&b.scenario, &b.strategy, b.seed)));
-    let mut conflicts = Vec::new();
-    outcomes.dedup_by(|later, earlier| {
-        let same_run = later.scenario == earlier.scenario
-            && later.strategy == earlier.strategy
-            && later.seed == earlier.seed;
-        if same_run && later != earlier {
-            conflicts.push(later.seed);
-        }
-        same_run && later == earlier
-    });
-    Ok(Merged { outcomes, conflicts })
-}
-
-impl Merged {
-    /// A summary for people: counts, conflicts, failing seeds with their replay commands.
-    pub fn to_table(&self) -> String {
-        let mut out = String::new();
-        let failures: Vec<&SeedOutcome> = self.outcomes.iter().filter(|o| o.failed()).collect();
-        let _ = writeln!(
-            out,
-            "{} seeds merged, {} failing",
-            self.outcomes.len(),
-            failures.len()
-        );
-        if !self.conflicts.is_empty() {
-            let _ = writeln!(
-                out,
-                "  WARNING: seeds with different results in different files (another build or scenario?): {:?}",
-                self.conflicts
-            );
-        }
-        list_failures(&mut out, failures.into_iter());
-        out
     }
 }

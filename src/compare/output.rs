@@ -1,0 +1,109 @@
+//! A comparison as people read it (a table), as programs read it (JSON) and as spreadsheets
+//! read it (CSV). All three walk [`METRICS`], so they always show the same metrics.
+
+use std::fmt::Write as _;
+
+use super::metric::METRICS;
+use super::{Comparison, RunRow};
+
+/// Width of the label column.
+const LABEL_WIDTH: usize = 26;
+/// Width of each strategy's column.
+const COLUMN_WIDTH: usize = 22;
+
+impl Comparison {
+    /// Side by side, one column per strategy: each metric's `mean ± ci95` over seeds, then
+    /// each strategy's paired difference from the first, then how many runs broke a
+    /// required check.
+    pub fn to_table(&self) -> String {
+        let mut out = String::new();
+        let _ = writeln!(
+            out,
+            "{} over seeds {}..{} (mean ± 95% confidence interval)",
+            self.scenario, self.seeds.0, self.seeds.1
+        );
+        header(&mut out, self.summaries.iter().map(|s| s.strategy.as_str()));
+        for (index, metric) in METRICS.iter().enumerate() {
+            let cells = self
+                .summaries
+                .iter()
+                .map(|s| metric.unit.cell(s.metrics.0[index]));
+            line(&mut out, metric.label, cells);
+        }
+        let violations = self
+            .summaries
+            .iter()
+            .map(|s| format!("{} of {}", s.runs_with_violations, s.seeds));
+        line(&mut out, "runs violating a required check", violations);
+
+        if let Some(first) = self.differences.first() {
+            let _ = writeln!(
+                out,
+                "\ndifference from {}, paired by seed (95% CI; * excludes zero)",
+                first.baseline
+            );
+            header(&mut out, self.differences.iter().map(|d| d.strategy.as_str()));
+            for (index, metric) in METRICS.iter().enumerate() {
+                let cells = self
+                    .differences
+                    .iter()
+                    .map(|d| metric.unit.difference_cell(d.metrics.0[index]));
+                line(&mut out, metric.label, cells);
+            }
+        }
+        out
+    }
+
+    /// The comparison as pretty JSON: summaries, paired differences and every run.
+    pub fn to_json(&self) -> String {
+        serde_json::to_string_pretty(self).expect("a comparison serialises")
+    }
+
+    /// Every run as CSV, one line per (strategy, seed), with a header: strategy, seed,
+    /// started, each metric of [`METRICS`] by key, then the violated checks separated by
+    /// `;`. A metric the run could not measure is an empty cell.
+    pub fn to_csv(&self) -> String {
+        let mut out = String::from("strategy,seed,started");
+        for metric in &METRICS {
+            out.push(',');
+            out.push_str(metric.key);
+        }
+        out.push_str(",violated\n");
+        for run in &self.runs {
+            csv_line(&mut out, run);
+        }
+        out
+    }
+}
+
+fn header<'a>(out: &mut String, columns: impl Iterator<Item = &'a str>) {
+    let _ = write!(out, "{:<LABEL_WIDTH$}", "");
+    for column in columns {
+        let _ = write!(out, "{column:>COLUMN_WIDTH$}");
+    }
+    out.push('\n');
+}
+
+fn line(out: &mut String, label: &str, cells: impl Iterator<Item = String>) {
+    let _ = write!(out, "{label:<LABEL_WIDTH$}");
+    for cell in cells {
+        let _ = write!(out, "{cell:>COLUMN_WIDTH$}");
+    }
+    out.push('\n');
+}
+
+fn csv_line(out: &mut String, run: &RunRow) {
+    let _ = write!(out, "{},{},{}", run.strategy, run.seed, run.started);
+    for metric in &METRICS {
+        out.push(',');
+        if let Some(value) = (metric.of)(run) {
+            // Integers stay integers; ratios keep six decimals.
+            if value.fract() == 0.0 && value.abs() < 1e15 {
+                let _ = write!(out, "{}", value as i64);
+            } else {
+                let _ = write!(out, "{value:.6}");
+            }
+        }
+    }
+    let _ = writeln!(out, ",{}", run.violated.join(";"));
+}
