@@ -21,6 +21,18 @@ use super::value::Key;
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct OutboxId(pub u64);
 
+/// Outbox ids come from a counter in commit order: dense, so maps of them are windows of
+/// slots ([`crate::sim::IdMap`]).
+impl crate::sim::DenseId for OutboxId {
+    fn to_index(self) -> u64 {
+        self.0
+    }
+
+    fn from_index(index: u64) -> Self {
+        OutboxId(index)
+    }
+}
+
 /// An event waiting to be published: kept small and generic so any strategy can map it onto
 /// its broker messages.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
