@@ -81,6 +81,13 @@ impl Gateway {
         }
     }
 
+    /// Makes room in the history for a run of `requests` requests: two records each (its
+    /// start and its answer).
+    pub fn with_expected_requests(mut self, requests: u64) -> Self {
+        self.history.reserve(requests.saturating_mul(2));
+        self
+    }
+
     /// What the gateway saw: requests, outcomes, latencies, audits.
     pub fn history(&self) -> &History {
         &self.history

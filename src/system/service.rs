@@ -187,6 +187,21 @@ impl Service {
         self
     }
 
+    /// Makes room in the history for a run of `requests` requests: about two records per
+    /// request for each step this service runs (the call, then a decision, a publication or
+    /// a consumption, depending on the strategy).
+    pub fn with_expected_requests(mut self, requests: u64) -> Self {
+        let own_steps = self
+            .model
+            .steps
+            .iter()
+            .filter(|s| s.service == self.config.id)
+            .count();
+        self.history
+            .reserve(requests.saturating_mul(2 * own_steps as u64));
+        self
+    }
+
     /// The database, for checks and reports after a run.
     pub fn db(&self) -> &Database {
         &self.db
