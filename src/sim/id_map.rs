@@ -195,6 +195,17 @@ impl<K: DenseId, V> IdMap<K, V> {
         self.slots.len()
     }
 
+    /// How many slots the window would span once `id` is in it: what a caller that bounds
+    /// its window (keeping far-off ids elsewhere) checks before inserting.
+    pub fn span_with(&self, id: K) -> u64 {
+        let index = id.to_index();
+        if self.len == 0 {
+            return 1;
+        }
+        let last = self.base + self.slots.len() as u64 - 1;
+        (index.max(last) - index.min(self.base)).saturating_add(1)
+    }
+
     /// Bytes the window takes, for `Actor::retained_bytes`: every slot, holes included, since
     /// holes cost as much as entries (an estimate from lengths, like `world::footprint`'s).
     pub fn retained_bytes(&self) -> usize {
@@ -257,6 +268,9 @@ mod tests {
         assert_eq!(map.get(101), None);
         assert_eq!(map.get(5), None, "below the window");
         assert_eq!(map.get(500), None, "above the window");
+        assert_eq!(map.span_with(105), 7, "inside");
+        assert_eq!(map.span_with(100), 9, "below");
+        assert_eq!(map.span_with(110), 9, "above");
     }
 
     #[test]
