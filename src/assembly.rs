@@ -168,7 +168,8 @@ impl SystemConfig {
             request_timeout: self.request_timeout,
             retries: self.retries,
         };
-        builder.add_actor("gateway", Gateway::new(gateway))?;
+        let requests = self.workload.request_count;
+        builder.add_actor("gateway", Gateway::new(gateway).with_expected_requests(requests))?;
         for (index, spec) in model.services.iter().enumerate() {
             let id = ServiceId(index as u16);
             let config = ServiceConfig {
@@ -182,7 +183,8 @@ impl SystemConfig {
             };
             let participant = strategy.participant(id, &wiring);
             let service = Service::new(config, Arc::clone(model), wiring.service(id), participant)
-                .with_peers(strategy.cooperative_peers(id, &wiring));
+                .with_peers(strategy.cooperative_peers(id, &wiring))
+                .with_expected_requests(requests);
             builder.add_actor(&spec.name, service)?;
         }
         if broker.is_some() {

@@ -20,6 +20,18 @@ pub struct TopicId(pub u32);
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Offset(pub u64);
 
+/// A topic's offsets come from its counter: dense, so maps of them are windows of slots
+/// ([`crate::sim::IdMap`]).
+impl crate::sim::DenseId for Offset {
+    fn to_index(self) -> u64 {
+        self.0
+    }
+
+    fn from_index(index: u64) -> Self {
+        Offset(index)
+    }
+}
+
 /// Everything a broker sends or receives. `P` is the application's event payload.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum BrokerMsg<P> {

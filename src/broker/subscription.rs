@@ -7,15 +7,16 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use super::protocol::Offset;
-use crate::sim::ActorId;
+use crate::sim::{ActorId, IdMap};
 
 /// A subscriber's queue on one topic. Durable: it survives a broker crash, which is what
 /// lets the broker redeliver every unacked message on recovery.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(super) struct Subscription {
     subscriber: ActorId,
-    /// Offset → the message's key and the deliveries made so far (0: not delivered yet).
-    unacked: BTreeMap<Offset, Unacked>,
+    /// Offset → the message's key and the deliveries made so far (0: not delivered yet); a
+    /// window of slots over the unacked offsets ([`IdMap`]).
+    unacked: IdMap<Offset, Unacked>,
     /// Key → its unacked offsets, oldest first.
     by_key: BTreeMap<u64, BTreeSet<Offset>>,
 }
@@ -32,7 +33,7 @@ impl Subscription {
     pub(super) fn new(subscriber: ActorId) -> Self {
         Subscription {
             subscriber,
-            unacked: BTreeMap::new(),
+            unacked: IdMap::new(),
             by_key: BTreeMap::new(),
         }
     }
@@ -60,7 +61,7 @@ impl Subscription {
     /// Removes the message the subscriber acked and returns its key; `None` when it was not
     /// unacked (a second ack of a duplicate delivery, or an ack for another subscription).
     pub(super) fn ack(&mut self, offset: Offset) -> Option<u64> {
-        let Unacked { key, .. } = self.unacked.remove(&offset)?;
+        let Unacked { key, .. } = self.unacked.remove(offset)?;
         let offsets = self
             .by_key
             .get_mut(&key)
@@ -79,7 +80,7 @@ impl Subscription {
 
     /// Deliveries made so far of `offset`, or `None` once it is acked.
     pub(super) fn attempts(&self, offset: Offset) -> Option<u32> {
-        self.unacked.get(&offset).map(|unacked| unacked.attempts)
+        self.unacked.get(offset).map(|unacked| unacked.attempts)
     }
 
     /// Counts one more delivery of `offset` and returns its number (1 for the first). Kept
@@ -88,7 +89,7 @@ impl Subscription {
     pub(super) fn record_attempt(&mut self, offset: Offset) -> u32 {
         let unacked = self
             .unacked
-            .get_mut(&offset)
+            .get_mut(offset)
             .expect("only unacked messages are delivered");
         unacked.attempts += 1;
         unacked.attempts
@@ -98,7 +99,7 @@ impl Subscription {
     /// unacked message, or with per-key ordering only the oldest of each key.
     pub(super) fn deliverable(&self, per_key_ordering: bool) -> Vec<Offset> {
         if !per_key_ordering {
-            return self.unacked.keys().copied().collect();
+            return self.unacked.keys().collect();
         }
         let mut heads: Vec<Offset> = self
             .by_key

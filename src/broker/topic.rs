@@ -4,19 +4,18 @@
 //! and `unacked_by` counts those subscriptions. So memory follows what is in flight, not
 //! the length of the run, and a message nobody subscribed to is not kept at all.
 
-use std::collections::BTreeMap;
-
 use super::protocol::Offset;
 use super::subscription::Subscription;
-use crate::sim::ActorId;
+use crate::sim::{ActorId, IdMap};
 
 /// One topic's durable state.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(super) struct Topic<P> {
     /// The offset the next stored message gets.
     next_offset: u64,
-    /// Stored messages not yet acked by every subscription that existed when they arrived.
-    messages: BTreeMap<Offset, Stored<P>>,
+    /// Stored messages not yet acked by every subscription that existed when they arrived:
+    /// a window of slots from the oldest unacked offset to the newest ([`IdMap`]).
+    messages: IdMap<Offset, Stored<P>>,
     /// In subscription order, which is the order a message is delivered to subscribers.
     subscriptions: Vec<Subscription>,
 }
@@ -24,7 +23,7 @@ pub(super) struct Topic<P> {
 impl<P> Topic<P> {
     /// Bytes the stored messages take (see `Actor::retained_bytes`).
     pub fn retained_bytes(&self) -> usize {
-        crate::world::footprint::map_bytes::<Offset, Stored<P>>(self.messages.len())
+        self.messages.retained_bytes()
     }
 }
 
@@ -53,7 +52,7 @@ impl<P: Clone> Topic<P> {
     pub(super) fn new(subscribers: &[ActorId]) -> Self {
         let mut topic = Topic {
             next_offset: 0,
-            messages: BTreeMap::new(),
+            messages: IdMap::new(),
             subscriptions: Vec::new(),
         };
         for &subscriber in subscribers {
@@ -129,7 +128,7 @@ impl<P: Clone> Topic<P> {
         let attempt = subscription.record_attempt(offset);
         let stored = self
             .messages
-            .get(&offset)
+            .get(offset)
             .expect("a message stays stored while a subscription has it unacked");
         Some(Delivery {
             key: stored.key,
@@ -145,11 +144,11 @@ impl<P: Clone> Topic<P> {
         let key = self.subscription_mut(subscriber)?.ack(offset)?;
         let stored = self
             .messages
-            .get_mut(&offset)
+            .get_mut(offset)
             .expect("a message stays stored while a subscription has it unacked");
         stored.unacked_by -= 1;
         if stored.unacked_by == 0 {
-            self.messages.remove(&offset);
+            self.messages.remove(offset);
         }
         Some(key)
     }

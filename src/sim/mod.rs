@@ -1,11 +1,12 @@
 //! The deterministic primitives: virtual time, the event queue, seeded random streams, the
-//! stable hash and the trace.
+//! stable hash, the trace, and the id-indexed map the actors keep their in-flight work in.
 //!
 //! **Invariant:** nothing here knows about networks, services or strategies, and nothing here
 //! reads the wall clock or an unseeded source of randomness. `rng.rs` is the only place a
 //! random number generator is constructed. Start reading at `queue.rs`.
 
 pub mod hash;
+pub mod id_map;
 pub mod queue;
 pub mod rng;
 pub mod time;
@@ -13,6 +14,7 @@ pub mod trace;
 
 use std::fmt;
 
+pub use id_map::{DenseId, IdMap};
 pub use queue::{EventKey, EventQueue};
 pub use rng::{Purpose, Rng, SeedTree};
 pub use time::{Duration, Instant};

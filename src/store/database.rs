@@ -6,8 +6,6 @@
 //! `outbox`, `stats`…) skip that check: they are for observers (checks, reports, tests) that
 //! are not part of the simulated system, never for services.
 
-use std::collections::BTreeMap;
-
 use super::cost::CostModel;
 use super::deadlock::{self, Deadlock};
 use super::error::{AccessDenied, StoreError};
@@ -15,6 +13,7 @@ use super::hash_index::HashIndex;
 use super::lock::{Acquired, Grant, LockKey, LockTable, Mode};
 use super::outbox::Outbox;
 use super::outcome::Blocked;
+use super::rows::Rows;
 use super::schema::Schema;
 use super::session::Session;
 use super::stats::StoreStats;
@@ -72,7 +71,7 @@ impl Database {
     where
         R: IntoIterator<Item = (Key, Value)>,
     {
-        let (names, rows): (Vec<&str>, Vec<BTreeMap<Key, Value>>) = tables
+        let (names, rows): (Vec<&str>, Vec<Rows>) = tables
             .into_iter()
             .map(|(name, rows)| (name, rows.into_iter().collect()))
             .unzip();
@@ -251,7 +250,7 @@ impl Database {
             .check(table)
             .ok()
             .map(|t| &self.durable.tables[t.index()]);
-        declared.into_iter().flatten().map(|(key, value)| (*key, value))
+        declared.into_iter().flat_map(Rows::iter)
     }
 
     /// Observer view: committed outbox rows not yet published.

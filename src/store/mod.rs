@@ -41,6 +41,7 @@ mod lock;
 mod outbox;
 mod outcome;
 mod program;
+mod rows;
 mod schema;
 mod session;
 mod stats;

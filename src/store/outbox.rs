@@ -10,16 +10,27 @@
 //! Rows get their [`OutboxId`] at commit, in commit order, so a relay publishing in id order
 //! publishes in commit order. Published rows are removed: memory follows what is pending.
 
-use std::collections::BTreeMap;
-
 use super::error::StoreError;
 use super::session::Session;
 use super::tx::LocalTxId;
 use super::value::Key;
+use crate::sim::IdMap;
 
 /// An outbox row's id: its position in commit order.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct OutboxId(pub u64);
+
+/// Outbox ids come from a counter in commit order: dense, so maps of them are windows of
+/// slots ([`crate::sim::IdMap`]).
+impl crate::sim::DenseId for OutboxId {
+    fn to_index(self) -> u64 {
+        self.0
+    }
+
+    fn from_index(index: u64) -> Self {
+        OutboxId(index)
+    }
+}
 
 /// An event waiting to be published: kept small and generic so any strategy can map it onto
 /// its broker messages.
@@ -37,19 +48,21 @@ pub struct OutboxEvent {
 /// Committed outbox rows not yet published; part of durable state.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Outbox {
-    rows: BTreeMap<OutboxId, OutboxEvent>,
+    /// By id: a window of slots from the oldest pending row to the newest ([`IdMap`]),
+    /// since rows are appended in id order and mostly published in that order.
+    rows: IdMap<OutboxId, OutboxEvent>,
     next_id: u64,
 }
 
 impl Outbox {
     /// Pending rows in commit order.
     pub fn pending(&self) -> impl Iterator<Item = (OutboxId, &OutboxEvent)> {
-        self.rows.iter().map(|(id, event)| (*id, event))
+        self.rows.iter()
     }
 
     /// Bytes the pending rows take, for the world's bound on a run's record.
     pub fn retained_bytes(&self) -> usize {
-        crate::world::footprint::map_bytes::<OutboxId, OutboxEvent>(self.rows.len())
+        self.rows.retained_bytes()
     }
 
     /// Number of pending rows.
@@ -72,7 +85,7 @@ impl Outbox {
 
     /// Removes a published row; false if it was not pending.
     fn remove(&mut self, id: OutboxId) -> bool {
-        self.rows.remove(&id).is_some()
+        self.rows.remove(id).is_some()
     }
 }
 

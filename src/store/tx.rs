@@ -17,6 +17,18 @@ use crate::sim::Instant;
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct LocalTxId(pub u64);
 
+/// Dense when the caller numbers its txs from a counter, as a service does, so its map of
+/// calls in progress can be a window of slots ([`crate::sim::IdMap`]).
+impl crate::sim::DenseId for LocalTxId {
+    fn to_index(self) -> u64 {
+        self.0
+    }
+
+    fn from_index(index: u64) -> Self {
+        LocalTxId(index)
+    }
+}
+
 /// Where a live tx stands, so the caller can drive timeouts and 2PC.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum TxStatus {

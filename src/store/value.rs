@@ -16,6 +16,18 @@ pub struct TableId(pub u16);
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Key(pub u64);
 
+/// Row keys are mostly dense (`0..key_count`, transaction ids), which the table storage
+/// (`store/rows.rs`) takes advantage of.
+impl crate::sim::DenseId for Key {
+    fn to_index(self) -> u64 {
+        self.0
+    }
+
+    fn from_index(index: u64) -> Self {
+        Key(index)
+    }
+}
+
 /// A record's named integer fields, e.g. a stock row `{ available: 5, reserved: 2 }`.
 pub type Record = BTreeMap<String, i64>;
 

@@ -18,6 +18,7 @@ use std::collections::BTreeMap;
 
 use super::append_index::AppendIndex;
 use super::outbox::Outbox;
+use super::rows::Rows;
 use super::tx::{LocalTxId, WriteSet};
 use super::value::{Key, TableId, Value};
 use crate::sim::Instant;
@@ -25,9 +26,9 @@ use crate::sim::Instant;
 /// Committed data plus the log records not yet folded into it.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub(super) struct Durable {
-    /// Committed rows of the declared tables, one map per table, in key order (observers
-    /// list them).
-    pub tables: Vec<BTreeMap<Key, Value>>,
+    /// Committed rows of the declared tables, one per table, in key order (observers list
+    /// them).
+    pub tables: Vec<Rows>,
     /// Committed rows of the idempotency table, whose id follows the declared tables'. It
     /// grows with the run, is only ever looked up, and its keys arrive nearly in order.
     pub idempotency: AppendIndex<Value>,
@@ -51,7 +52,7 @@ impl Durable {
     /// idempotency records (which grow with every transaction), the outbox, prepare records.
     pub fn retained_bytes(&self) -> usize {
         use crate::world::footprint::map_bytes;
-        let rows: usize = self.tables.iter().map(|t| map_bytes::<Key, Value>(t.len())).sum();
+        let rows: usize = self.tables.iter().map(Rows::retained_bytes).sum();
         rows + map_bytes::<Key, Value>(self.idempotency.len())
             + self.outbox.retained_bytes()
             + map_bytes::<LocalTxId, PreparedRecord>(self.prepared.len())
@@ -74,7 +75,7 @@ impl Durable {
     #[inline]
     pub fn get(&self, table: TableId, key: Key) -> Option<&Value> {
         match self.tables.get(table.index()) {
-            Some(rows) => rows.get(&key),
+            Some(rows) => rows.get(key),
             None if table.index() == self.tables.len() => self.idempotency.get(key),
             None => None,
         }
@@ -93,17 +94,9 @@ impl Durable {
                 continue;
             };
             match image {
-                // Overwrite in place: one search, no node split or merge.
-                Some(value) => match table.get_mut(&row.key) {
-                    Some(slot) => *slot = value,
-                    None => {
-                        table.insert(row.key, value);
-                    }
-                },
-                None => {
-                    table.remove(&row.key);
-                }
-            }
+                Some(value) => table.insert(row.key, value),
+                None => table.remove(row.key),
+            };
         }
         for event in writes.events.drain(..) {
             self.outbox.append(event);

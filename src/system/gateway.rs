@@ -6,9 +6,7 @@
 //! the client. Audit requests fan out to every service holding audited tables and sum their
 //! read-committed answers, which is how isolation anomalies become visible.
 
-use std::collections::BTreeMap;
-
-use crate::sim::{ActorId, Duration, Instant};
+use crate::sim::{ActorId, Duration, IdMap, Instant};
 use crate::system::history::{History, HistoryEvent};
 use crate::system::model::RequestKeys;
 use crate::system::msg::{ClientRequest, GlobalTxId, Msg, RequestId, RequestOutcome, Token, TxOutcome};
@@ -41,10 +39,12 @@ pub struct Gateway {
     next_gtx: u64,
     /// Requests seen, with their answer once given: a duplicated or retried request is the
     /// same request (the request id is the client's idempotency key), never a new order.
-    seen: BTreeMap<RequestId, Option<RequestOutcome>>,
+    /// Request and transaction ids are dense (the client's plan index, the gateway's
+    /// counter), so these maps are windows of slots ([`IdMap`]).
+    seen: IdMap<RequestId, Option<RequestOutcome>>,
     // Volatile: a crashed gateway forgets what it was waiting for.
-    pending: BTreeMap<GlobalTxId, Pending>,
-    audits: BTreeMap<RequestId, PendingAudit>,
+    pending: IdMap<GlobalTxId, Pending>,
+    audits: IdMap<RequestId, PendingAudit>,
     // A record of the run.
     history: History,
 }
@@ -74,11 +74,18 @@ impl Gateway {
         Gateway {
             config,
             next_gtx: 0,
-            pending: BTreeMap::new(),
-            audits: BTreeMap::new(),
-            seen: BTreeMap::new(),
+            pending: IdMap::new(),
+            audits: IdMap::new(),
+            seen: IdMap::new(),
             history: History::default(),
         }
+    }
+
+    /// Makes room in the history for a run of `requests` requests: two records each (its
+    /// start and its answer).
+    pub fn with_expected_requests(mut self, requests: u64) -> Self {
+        self.history.reserve(requests.saturating_mul(2));
+        self
     }
 
     /// What the gateway saw: requests, outcomes, latencies, audits.
@@ -115,7 +122,7 @@ impl Gateway {
 
     fn on_request(&mut self, ctx: &mut Ctx<'_, Msg>, client: ActorId, request: ClientRequest) {
         let req = request.req;
-        match self.seen.get(&req) {
+        match self.seen.get(req) {
             Some(Some(outcome)) => {
                 ctx.count("gateway.duplicate_requests", 1);
                 ctx.send(
@@ -239,7 +246,7 @@ impl Gateway {
     }
 
     fn on_outcome(&mut self, ctx: &mut Ctx<'_, Msg>, gtx: GlobalTxId, outcome: TxOutcome) {
-        let Some(pending) = self.pending.remove(&gtx) else {
+        let Some(pending) = self.pending.remove(gtx) else {
             ctx.count("gateway.late_outcomes", 1);
             return;
         };
@@ -260,7 +267,7 @@ impl Gateway {
     }
 
     fn on_deadline(&mut self, ctx: &mut Ctx<'_, Msg>, gtx: GlobalTxId, attempt: u16) {
-        let Some(pending) = self.pending.get(&gtx) else {
+        let Some(pending) = self.pending.get(gtx) else {
             return;
         };
         if pending.attempt != attempt {
@@ -270,12 +277,12 @@ impl Gateway {
             ctx.count("gateway.retries", 1);
             let keys = pending.keys;
             let timer = self.begin(ctx, gtx, keys, attempt + 1);
-            let pending = self.pending.get_mut(&gtx).expect("still pending");
+            let pending = self.pending.get_mut(gtx).expect("still pending");
             pending.attempt = attempt + 1;
             pending.timer = timer;
         } else {
             ctx.count("gateway.timeouts", 1);
-            let pending = self.pending.remove(&gtx).expect("still pending");
+            let pending = self.pending.remove(gtx).expect("still pending");
             self.answer(
                 ctx,
                 pending.client,
@@ -288,7 +295,7 @@ impl Gateway {
     }
 
     fn on_audit_reply(&mut self, ctx: &mut Ctx<'_, Msg>, src: ActorId, req: RequestId, total: i64) {
-        let Some(audit) = self.audits.get_mut(&req) else {
+        let Some(audit) = self.audits.get_mut(req) else {
             return;
         };
         if audit.answered.contains(&src) {
@@ -297,7 +304,7 @@ impl Gateway {
         audit.answered.push(src);
         audit.total += total;
         if audit.answered.len() == self.config.audited.len() {
-            let audit = self.audits.remove(&req).expect("present");
+            let audit = self.audits.remove(req).expect("present");
             ctx.cancel_timer(audit.deadline);
             self.record(
                 ctx,
@@ -319,7 +326,7 @@ impl Gateway {
     }
 
     fn on_audit_deadline(&mut self, ctx: &mut Ctx<'_, Msg>, req: RequestId) {
-        let Some(audit) = self.audits.remove(&req) else {
+        let Some(audit) = self.audits.remove(req) else {
             return;
         };
         self.record(
@@ -368,11 +375,10 @@ impl Actor<Msg> for Gateway {
     }
 
     fn retained_bytes(&self) -> usize {
-        use crate::world::footprint::map_bytes;
         self.history.retained_bytes()
-            + map_bytes::<RequestId, Option<RequestOutcome>>(self.seen.len())
-            + map_bytes::<GlobalTxId, Pending>(self.pending.len())
-            + map_bytes::<RequestId, PendingAudit>(self.audits.len())
+            + self.seen.retained_bytes()
+            + self.pending.retained_bytes()
+            + self.audits.retained_bytes()
     }
 
     fn on_crash(&mut self) {

@@ -5,6 +5,7 @@
 //! messages as variants of [`StrategyMsg`].
 
 use crate::broker::{BrokerEnvelope, BrokerMsg, TopicId};
+use crate::sim::DenseId;
 use crate::system::model::RequestKeys;
 use crate::system::timer::TimerMsg;
 
@@ -16,6 +17,28 @@ pub struct RequestId(pub u64);
 /// request and keeps it across retries, so every actor can recognise a retry.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct GlobalTxId(pub u64);
+
+/// Request ids are the client's plan indexes: dense, so maps of them can be windows.
+impl DenseId for RequestId {
+    fn to_index(self) -> u64 {
+        self.0
+    }
+
+    fn from_index(index: u64) -> Self {
+        RequestId(index)
+    }
+}
+
+/// Transaction ids come from the gateway's counter: dense, so maps of them can be windows.
+impl DenseId for GlobalTxId {
+    fn to_index(self) -> u64 {
+        self.0
+    }
+
+    fn from_index(index: u64) -> Self {
+        GlobalTxId(index)
+    }
+}
 
 /// The token the gateway stamps on internal calls; services refuse calls without it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]

@@ -23,7 +23,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use crate::broker::{BrokerMsg, TopicId};
-use crate::sim::{ActorId, Duration, Instant};
+use crate::sim::{ActorId, Duration, IdMap, Instant};
 use crate::store::{Database, IdempotencyKey, LocalTxId, Op, OutboxEvent, OutboxId, Outcome, Value};
 use crate::system::history::{History, HistoryEvent, RowWrite};
 use crate::system::model::{Model, ServiceId};
@@ -80,12 +80,13 @@ pub struct Service {
     // Durable.
     next_local: u64,
     /// 2PC decisions applied here, so a peer in doubt can be told (cooperative termination).
-    decided: BTreeMap<GlobalTxId, bool>,
+    decided: IdMap<GlobalTxId, bool>,
     prepared: BTreeMap<(GlobalTxId, u16), Prepared>,
     history: History,
-    // Volatile.
-    active: BTreeMap<LocalTxId, Active>,
-    relay_sent_at: BTreeMap<OutboxId, Instant>,
+    // Volatile. Local tx ids come from `next_local` and outbox ids from the database's
+    // counter: dense, so these maps are windows of slots ([`IdMap`]).
+    active: IdMap<LocalTxId, Active>,
+    relay_sent_at: IdMap<OutboxId, Instant>,
     /// The pending in-doubt query timer of each prepared step, cancelled by its decision.
     in_doubt_timers: BTreeMap<(GlobalTxId, u16), TimerId>,
     /// Prepared steps whose decision is being forced to the log.
@@ -167,11 +168,11 @@ impl Service {
             participant,
             peers: Vec::new(),
             next_local: 0,
-            decided: BTreeMap::new(),
+            decided: IdMap::new(),
             prepared: BTreeMap::new(),
             history: History::default(),
-            active: BTreeMap::new(),
-            relay_sent_at: BTreeMap::new(),
+            active: IdMap::new(),
+            relay_sent_at: IdMap::new(),
             relay_armed: false,
             in_doubt_timers: BTreeMap::new(),
             deciding: std::collections::BTreeSet::new(),
@@ -183,6 +184,21 @@ impl Service {
     /// (cooperative termination of 2PC).
     pub fn with_peers(mut self, peers: Vec<ActorId>) -> Self {
         self.peers = peers;
+        self
+    }
+
+    /// Makes room in the history for a run of `requests` requests: about two records per
+    /// request for each step this service runs (the call, then a decision, a publication or
+    /// a consumption, depending on the strategy).
+    pub fn with_expected_requests(mut self, requests: u64) -> Self {
+        let own_steps = self
+            .model
+            .steps
+            .iter()
+            .filter(|s| s.service == self.config.id)
+            .count();
+        self.history
+            .reserve(requests.saturating_mul(2 * own_steps as u64));
         self
     }
 
@@ -254,7 +270,7 @@ impl Service {
     fn advance(&mut self, ctx: &mut Ctx<'_, Msg>, local: LocalTxId) {
         let me = ctx.me();
         loop {
-            let active = self.active.get(&local).expect("advancing an active call");
+            let active = self.active.get(local).expect("advancing an active call");
             let call = active.call;
             let outcome = match active.phase {
                 Phase::CheckReplay => {
@@ -301,7 +317,7 @@ impl Service {
             };
             match outcome {
                 Outcome::Done(next) => {
-                    self.active.get_mut(&local).expect("active").phase = next;
+                    self.active.get_mut(local).expect("active").phase = next;
                     if next == Phase::NoOp
                         && let (Some(event), Relay::Outbox { .. }) = (
                             call.emit_on_commit.map(|kind| call.event(kind)),
@@ -319,7 +335,7 @@ impl Service {
                     }
                 }
                 Outcome::Violated(_) => {
-                    self.active.get_mut(&local).expect("active").phase = Phase::Refused;
+                    self.active.get_mut(local).expect("active").phase = Phase::Refused;
                     return self.schedule_completion(ctx, local);
                 }
                 Outcome::Blocked(blocked) => {
@@ -337,7 +353,7 @@ impl Service {
                         Msg::Timer(TimerMsg::LockTimeout { local: local.0 }),
                     );
                     self.active
-                        .get_mut(&local)
+                        .get_mut(local)
                         .expect("a waiting call is active")
                         .lock_timer = Some(timer);
                     return;
@@ -388,7 +404,7 @@ impl Service {
                     .append_outbox(local, encode_event(event))
                     .expect("active tx");
             }
-            self.active.get_mut(&local).expect("active").write = write;
+            self.active.get_mut(local).expect("active").write = write;
         }
         outcome
     }
@@ -398,7 +414,7 @@ impl Service {
     /// record), so the call holds its locks until its log write is durable and the reply
     /// leaves only then. The end's actual cost is then discarded in `complete`.
     fn schedule_completion(&mut self, ctx: &mut Ctx<'_, Msg>, local: LocalTxId) {
-        let active = self.active.get(&local).expect("completing an active call");
+        let active = self.active.get(local).expect("completing an active call");
         let (call, phase) = (active.call, active.phase);
         let (ops, forced) = match phase {
             Phase::Ready | Phase::NoOp => (u64::from(call.idempotent), 1),
@@ -415,7 +431,7 @@ impl Service {
 
     /// A call's time is up: commit, prepare or abort it, record it and tell whoever waits.
     fn complete(&mut self, ctx: &mut Ctx<'_, Msg>, local: LocalTxId) {
-        let Some(active) = self.active.remove(&local) else {
+        let Some(active) = self.active.remove(local) else {
             return;
         };
         let (call, now, me) = (active.call, ctx.now(), ctx.me());
@@ -612,7 +628,7 @@ impl Service {
 
     /// Gives up a call as busy (lock timeout or deadlock victim), releasing its locks.
     fn give_up(&mut self, ctx: &mut Ctx<'_, Msg>, local: LocalTxId) {
-        let Some(active) = self.active.remove(&local) else {
+        let Some(active) = self.active.remove(local) else {
             return;
         };
         if let Some(timer) = active.lock_timer {
@@ -646,7 +662,7 @@ impl Service {
 
     fn wake(&mut self, ctx: &mut Ctx<'_, Msg>, woken: Vec<LocalTxId>) {
         for local in woken {
-            if let Some(active) = self.active.get_mut(&local) {
+            if let Some(active) = self.active.get_mut(local) {
                 if let Some(timer) = active.lock_timer.take() {
                     ctx.cancel_timer(timer);
                 }
@@ -688,7 +704,7 @@ impl Service {
             .active
             .iter()
             .filter(|(_, a)| a.call.gtx == gtx && a.call.step == step && a.call.mode == CallMode::Prepare)
-            .map(|(local, _)| *local)
+            .map(|(local, _)| local)
             .collect();
         for local in late {
             self.give_up(ctx, local);
@@ -791,7 +807,7 @@ impl Service {
             .pending()
             .filter(|(id, _)| {
                 self.relay_sent_at
-                    .get(id)
+                    .get(*id)
                     .is_none_or(|sent| now - *sent >= resend_after)
             })
             .filter_map(|(id, row)| decode_event(row).map(|e| (id, e)))
@@ -814,7 +830,7 @@ impl Service {
             return;
         }
         let id = OutboxId(publish_id & ((1 << 48) - 1));
-        self.relay_sent_at.remove(&id);
+        self.relay_sent_at.remove(id);
         let mut session = self.db.access(ctx.me()).expect("owner");
         session.mark_published(&[id]);
         // The relay works in the background: its log writes delay no call.
@@ -917,7 +933,7 @@ impl Actor<Msg> for Service {
             Msg::Broker(BrokerMsg::PublishAck { publish_id }) => self.published(ctx, publish_id),
             Msg::Strategy(StrategyMsg::Query { gtx, step }) => {
                 // A peer in doubt asks; answer only with a decision applied here.
-                if let Some(&commit) = self.decided.get(&gtx) {
+                if let Some(&commit) = self.decided.get(gtx) {
                     ctx.count("service.cooperative_answers", 1);
                     let token = self.config.token;
                     ctx.send(
@@ -947,7 +963,7 @@ impl Actor<Msg> for Service {
             TimerMsg::LocalDone { local } => self.complete(ctx, LocalTxId(local)),
             TimerMsg::LockTimeout { local } => {
                 let local = LocalTxId(local);
-                if let Some(active) = self.active.get_mut(&local) {
+                if let Some(active) = self.active.get_mut(local) {
                     active.lock_timer = None;
                 }
                 // Only a call still waiting for a lock gives up.
@@ -983,10 +999,7 @@ impl Actor<Msg> for Service {
     }
 
     fn retained_bytes(&self) -> usize {
-        use crate::world::footprint::map_bytes;
-        self.history.retained_bytes()
-            + self.db.retained_bytes()
-            + map_bytes::<GlobalTxId, bool>(self.decided.len())
+        self.history.retained_bytes() + self.db.retained_bytes() + self.decided.retained_bytes()
     }
 
     fn on_crash(&mut self) {

@@ -6,11 +6,10 @@
 //! costs one map lookup, one timer set and one timer cancelled; nothing is allocated per
 //! message and nothing is formatted.
 
-use std::collections::btree_map::Entry;
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::VecDeque;
 
 use super::Config;
-use crate::sim::{ActorId, Instant};
+use crate::sim::{ActorId, IdMap, Instant};
 use crate::strategy::Wiring;
 use crate::system::model::RequestKeys;
 use crate::system::msg::{CallMode, GlobalTxId, LocalCall, LocalResult, Msg, StepKind, Token, TxOutcome};
@@ -26,9 +25,10 @@ const TAG_COMPENSATING: u8 = 2;
 #[derive(Debug)]
 pub struct Orchestrator {
     plan: Plan,
-    // Durable: the saga log.
-    running: BTreeMap<GlobalTxId, Saga>,
-    finished: BTreeMap<GlobalTxId, TxOutcome>,
+    // Durable: the saga log. Keyed by the gateway's dense transaction ids, so both maps are
+    // windows of slots ([`IdMap`]) spanning the sagas in flight or recently finished.
+    running: IdMap<GlobalTxId, Saga>,
+    finished: IdMap<GlobalTxId, TxOutcome>,
     /// Finished sagas in the order they finished, to forget them after `outcome_retention`.
     finished_order: VecDeque<(Instant, GlobalTxId)>,
 }
@@ -91,8 +91,8 @@ impl Orchestrator {
         };
         Orchestrator {
             plan,
-            running: BTreeMap::new(),
-            finished: BTreeMap::new(),
+            running: IdMap::new(),
+            finished: IdMap::new(),
             finished_order: VecDeque::new(),
         }
     }
@@ -114,16 +114,16 @@ impl Orchestrator {
             ctx.count("saga_orchestrated.token_rejected", 1);
             return;
         }
-        if let Some(&outcome) = self.finished.get(&gtx) {
+        if let Some(&outcome) = self.finished.get(gtx) {
             ctx.count("saga_orchestrated.outcomes_resent", 1);
             ctx.send(self.plan.gateway, Msg::Outcome { gtx, outcome });
             return;
         }
-        let Entry::Vacant(vacant) = self.running.entry(gtx) else {
+        if self.running.contains_key(gtx) {
             // A gateway retry of a saga still running: it answers when it finishes.
             return;
-        };
-        let saga = vacant.insert(Saga {
+        }
+        let mut saga = Saga {
             log: SagaLog {
                 keys,
                 step: 0,
@@ -132,8 +132,9 @@ impl Orchestrator {
             },
             attempt: 0,
             timer: None,
-        });
-        self.plan.call(ctx, gtx, saga);
+        };
+        self.plan.call(ctx, gtx, &mut saga);
+        self.running.insert(gtx, saga);
     }
 
     fn on_reply(
@@ -144,7 +145,7 @@ impl Orchestrator {
         kind: StepKind,
         result: LocalResult,
     ) {
-        let Some(saga) = self.running.get_mut(&gtx) else {
+        let Some(saga) = self.running.get_mut(gtx) else {
             return; // a late or duplicate reply to a finished saga
         };
         if saga.log.step != step || saga.log.compensating != (kind == StepKind::Compensation) {
@@ -165,7 +166,7 @@ impl Orchestrator {
     }
 
     fn on_timer(&mut self, ctx: &mut Ctx<'_, Msg>, gtx: GlobalTxId, step: u16, attempt: u16, tag: u8) {
-        let Some(saga) = self.running.get_mut(&gtx) else {
+        let Some(saga) = self.running.get_mut(gtx) else {
             return;
         };
         let current = saga.log.step == step
@@ -186,7 +187,7 @@ impl Orchestrator {
     }
 
     fn finish(&mut self, ctx: &mut Ctx<'_, Msg>, gtx: GlobalTxId, outcome: TxOutcome) {
-        self.running.remove(&gtx);
+        self.running.remove(gtx);
         self.finished.insert(gtx, outcome);
         let now = ctx.now();
         self.finished_order.push_back((now, gtx));
@@ -202,7 +203,7 @@ impl Orchestrator {
                 break;
             }
             self.finished_order.pop_front();
-            self.finished.remove(&gtx);
+            self.finished.remove(gtx);
         }
     }
 }
@@ -376,9 +377,9 @@ impl Actor<Msg> for Orchestrator {
     }
 
     fn retained_bytes(&self) -> usize {
-        use crate::world::footprint::{map_bytes, vec_bytes};
-        map_bytes::<GlobalTxId, Saga>(self.running.len())
-            + map_bytes::<GlobalTxId, TxOutcome>(self.finished.len())
+        use crate::world::footprint::vec_bytes;
+        self.running.retained_bytes()
+            + self.finished.retained_bytes()
             + vec_bytes::<(Instant, GlobalTxId)>(self.finished_order.len())
     }
 
@@ -392,8 +393,8 @@ impl Actor<Msg> for Orchestrator {
 
     fn on_recover(&mut self, ctx: &mut Ctx<'_, Msg>) {
         let mut resumed = 0;
-        for (gtx, saga) in &mut self.running {
-            self.plan.call(ctx, *gtx, saga);
+        for (gtx, saga) in self.running.iter_mut() {
+            self.plan.call(ctx, gtx, saga);
             resumed += 1;
         }
         if resumed > 0 {

@@ -6,10 +6,8 @@
 //! every timer. Recovery rebuilds the waiting-for-acks state from the log; a transaction with
 //! no logged decision is presumed aborted.
 
-use std::collections::BTreeMap;
-
 use super::Config;
-use crate::sim::ActorId;
+use crate::sim::{ActorId, IdMap};
 use crate::strategy::Wiring;
 use crate::system::model::RequestKeys;
 use crate::system::msg::{
@@ -63,11 +61,12 @@ pub struct CoordinatorStats {
 pub struct Coordinator {
     config: Config,
     wiring: Wiring,
-    // Durable.
-    log: BTreeMap<GlobalTxId, LogRecord>,
+    // Durable. Both maps are keyed by the gateway's dense transaction ids, so they are
+    // windows of slots ([`IdMap`]).
+    log: IdMap<GlobalTxId, LogRecord>,
     stats: CoordinatorStats,
     // Volatile.
-    txs: BTreeMap<GlobalTxId, Tx>,
+    txs: IdMap<GlobalTxId, Tx>,
 }
 
 /// A transaction the coordinator is working on.
@@ -102,9 +101,9 @@ impl Coordinator {
         Coordinator {
             config,
             wiring,
-            log: BTreeMap::new(),
+            log: IdMap::new(),
             stats: CoordinatorStats::default(),
-            txs: BTreeMap::new(),
+            txs: IdMap::new(),
         }
     }
 
@@ -115,7 +114,7 @@ impl Coordinator {
 
     /// The log record of `gtx`, if any: what a recovered coordinator would know about it.
     pub fn logged(&self, gtx: GlobalTxId) -> Option<LogRecord> {
-        self.log.get(&gtx).copied()
+        self.log.get(gtx).copied()
     }
 
     /// Transactions it is working on (collecting, forcing or waiting for acks).
@@ -139,14 +138,14 @@ impl Coordinator {
     // ----- phase one: votes ----------------------------------------------------------------
 
     fn on_begin(&mut self, ctx: &mut Ctx<'_, Msg>, gtx: GlobalTxId, keys: RequestKeys) {
-        if let Some(tx) = self.txs.get(&gtx) {
+        if let Some(tx) = self.txs.get(gtx) {
             // A gateway retry: it missed the outcome, or we are still deciding.
             if let Tx::Finishing { commit, .. } = *tx {
                 self.report(ctx, gtx, commit);
             }
             return;
         }
-        if let Some(record) = self.log.get(&gtx) {
+        if let Some(record) = self.log.get(gtx) {
             let commit = record.commit;
             self.report(ctx, gtx, commit);
             return;
@@ -173,7 +172,7 @@ impl Coordinator {
     }
 
     fn on_vote(&mut self, ctx: &mut Ctx<'_, Msg>, gtx: GlobalTxId, step: u16, result: LocalResult) {
-        let Some(Tx::Collecting { votes, .. }) = self.txs.get_mut(&gtx) else {
+        let Some(Tx::Collecting { votes, .. }) = self.txs.get_mut(gtx) else {
             return; // Late or duplicate: the transaction is decided, or unknown.
         };
         let Some(vote) = votes.get_mut(usize::from(step)) else {
@@ -192,7 +191,7 @@ impl Coordinator {
     }
 
     fn on_vote_timeout(&mut self, ctx: &mut Ctx<'_, Msg>, gtx: GlobalTxId) {
-        if matches!(self.txs.get(&gtx), Some(Tx::Collecting { .. })) {
+        if matches!(self.txs.get(gtx), Some(Tx::Collecting { .. })) {
             self.stats.vote_timeouts += 1;
             ctx.count("two_pc.vote_timeouts", 1);
             self.decide(ctx, gtx, false);
@@ -204,7 +203,7 @@ impl Coordinator {
     /// Ends phase one: a presumed abort is sent at once and forgotten; any other decision is
     /// forced to the log first (or, for the broken twin, sent first and logged later).
     fn decide(&mut self, ctx: &mut Ctx<'_, Msg>, gtx: GlobalTxId, commit: bool) {
-        let Some(Tx::Collecting { votes, timeout }) = self.txs.remove(&gtx) else {
+        let Some(Tx::Collecting { votes, timeout }) = self.txs.remove(gtx) else {
             unreachable!("only a collecting transaction is decided")
         };
         ctx.cancel_timer(timeout);
@@ -243,7 +242,7 @@ impl Coordinator {
             ended: false,
         };
         self.log.insert(gtx, record);
-        match self.txs.remove(&gtx) {
+        match self.txs.remove(gtx) {
             Some(Tx::Forcing { commit, votes }) => self.send_out(ctx, gtx, commit, &votes, true),
             Some(Tx::Finishing {
                 commit, acked, retry, ..
@@ -318,18 +317,23 @@ impl Coordinator {
     fn write_lazy(&mut self, ctx: &mut Ctx<'_, Msg>, gtx: GlobalTxId, commit: bool) {
         self.stats.lazy_writes += 1;
         ctx.count("two_pc.coordinator_lazy_writes", 1);
-        let record = self.log.entry(gtx).or_insert(LogRecord {
-            commit,
-            forced: false,
-            ended: false,
-        });
-        record.ended = true;
+        match self.log.get_mut(gtx) {
+            Some(record) => record.ended = true,
+            None => {
+                let record = LogRecord {
+                    commit,
+                    forced: false,
+                    ended: true,
+                };
+                self.log.insert(gtx, record);
+            }
+        }
     }
 
     // ----- phase two: acks -----------------------------------------------------------------
 
     fn on_ack(&mut self, ctx: &mut Ctx<'_, Msg>, gtx: GlobalTxId, step: u16) {
-        let Some(Tx::Finishing { acked, logged, .. }) = self.txs.get_mut(&gtx) else {
+        let Some(Tx::Finishing { acked, logged, .. }) = self.txs.get_mut(gtx) else {
             return; // A presumed abort's ack, or a duplicate after the end.
         };
         if let Some(ack) = acked.get_mut(usize::from(step)) {
@@ -341,7 +345,7 @@ impl Coordinator {
     }
 
     fn on_retry(&mut self, ctx: &mut Ctx<'_, Msg>, gtx: GlobalTxId, attempt: u16) {
-        let Some(Tx::Finishing { commit, acked, .. }) = self.txs.get(&gtx) else {
+        let Some(Tx::Finishing { commit, acked, .. }) = self.txs.get(gtx) else {
             return;
         };
         let (commit, pending): (bool, Vec<u16>) = (
@@ -360,14 +364,14 @@ impl Coordinator {
         }
         let next = attempt.saturating_add(1);
         let timer = ctx.set_timer(self.config.decision_retry, Self::timer(gtx, TAG_RETRY, next));
-        if let Some(Tx::Finishing { retry, .. }) = self.txs.get_mut(&gtx) {
+        if let Some(Tx::Finishing { retry, .. }) = self.txs.get_mut(gtx) {
             *retry = timer;
         }
     }
 
     /// Every participant knows the decision: write the end record and forget.
     fn end(&mut self, ctx: &mut Ctx<'_, Msg>, gtx: GlobalTxId) {
-        let Some(Tx::Finishing { commit, retry, .. }) = self.txs.remove(&gtx) else {
+        let Some(Tx::Finishing { commit, retry, .. }) = self.txs.remove(gtx) else {
             unreachable!("only a finishing transaction ends")
         };
         ctx.cancel_timer(retry);
@@ -377,14 +381,14 @@ impl Coordinator {
     // ----- termination: in-doubt participants ask ------------------------------------------
 
     fn on_query(&mut self, ctx: &mut Ctx<'_, Msg>, src: ActorId, gtx: GlobalTxId, step: u16) {
-        let decision = match self.txs.get(&gtx) {
+        let decision = match self.txs.get(gtx) {
             Some(Tx::Collecting { .. } | Tx::Forcing { .. }) => {
                 // Undecided, or not yet durable: answering now could contradict a crash.
                 self.stats.queries_deferred += 1;
                 return;
             }
             Some(Tx::Finishing { commit, .. }) => *commit,
-            None => match self.log.get(&gtx) {
+            None => match self.log.get(gtx) {
                 Some(record) => record.commit,
                 None => {
                     // Never heard of it, or forgot it in a crash before deciding: abort,
@@ -441,8 +445,7 @@ impl Actor<Msg> for Coordinator {
     }
 
     fn retained_bytes(&self) -> usize {
-        use crate::world::footprint::map_bytes;
-        map_bytes::<GlobalTxId, LogRecord>(self.log.len()) + map_bytes::<GlobalTxId, Tx>(self.txs.len())
+        self.log.retained_bytes() + self.txs.retained_bytes()
     }
 
     fn on_crash(&mut self) {
@@ -456,7 +459,7 @@ impl Actor<Msg> for Coordinator {
             .log
             .iter()
             .filter(|(_, record)| !record.ended)
-            .map(|(gtx, record)| (*gtx, record.commit))
+            .map(|(gtx, record)| (gtx, record.commit))
             .collect();
         // Nobody's vote is known any more: every participant gets the decision again.
         let votes = vec![None; usize::from(self.step_count())];
