@@ -252,8 +252,8 @@ impl SystemWorld {
         )
         .with_convergence(self.convergence);
         if self.read_model {
-            let stale = crate::strategy::eventual::read_model_mismatches(history, &self.wiring.model);
-            facts.with_read_model(stale)
+            let view = crate::strategy::eventual::read_model(history, &facts);
+            facts.with_read_model(view)
         } else {
             facts
         }

@@ -204,8 +204,8 @@ fn row(scenario: &Scenario, seed: u64) -> RunRow {
         availability_during_partition: metrics
             .and_then(|m| m.availability.during_partition.as_ref())
             .and_then(|s| s.share),
-        inconsistent_reads_per_1k: anomalies.and_then(|a| a.inconsistent_audit_reads.per_1k_reads),
-        dirty_reads_per_1k: anomalies.and_then(|a| a.dirty_reads.per_1k_reads),
+        inconsistent_reads_per_1k: anomalies.and_then(|a| a.inconsistent_audit_reads.per_1k),
+        dirty_reads_per_1k: anomalies.and_then(|a| a.dirty_reads.per_1k),
         violated,
     }
 }

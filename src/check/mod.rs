@@ -10,9 +10,10 @@
 //! that is not judged ([`Verdict::judged`] false, a note saying so), and a check a scenario
 //! marks `must_hold` does not hold on it.
 //!
-//! Convergence judges when each transaction's services came to agree (`window.rs` folds the
-//! history into changes and inconsistency windows, one rule shared with the report and the
-//! eventual strategy's measurements). `anomaly.rs` counts what reads saw: isolation
+//! `facts.rs` folds the history once (`window.rs` says what a change is and what a
+//! transaction's inconsistency window is); the checks, `anomaly.rs`, the report's metrics and
+//! the eventual strategy's measurements all read those facts. Convergence judges when each
+//! transaction's services came to agree. `anomaly.rs` counts what reads saw: isolation
 //! anomalies are measured, not judged.
 //!
 //! A check that never fails is worthless: `tests.rs` feeds each one a history with the
@@ -31,10 +32,12 @@ use std::fmt;
 use serde::Serialize;
 
 pub use anomaly::{Anomalies, AnomalyCount, anomalies};
-pub use convergence::{ConvergenceRule, DEFAULT_CONVERGE_WITHIN, StaleRow, convergence};
-pub use facts::{MAX_EVENTS, RunFacts, StepTally, TxChange, TxEvent, TxFacts};
+pub use convergence::{
+    ConvergenceRule, DEFAULT_CONVERGE_WITHIN, ReadModelFacts, Sighting, StaleRow, convergence,
+};
+pub use facts::{ChangeAt, MAX_EVENTS, RunFacts, StepTally, TxChange, TxEvent, TxFacts};
 pub use invariant::{atomicity, conservation, no_double_effect, no_lost_work, no_oversell};
-pub use window::{Agreement, Change, ChangeTracker, TxWindow, changes, windows};
+pub use window::{Agreement, Change, ChangeTracker, TxWindow};
 
 use crate::sim::Instant;
 

@@ -370,11 +370,16 @@ fn convergence_reports_read_model_rows_that_disagree_with_their_source() {
         at: Some(Instant::from_us(2_000)),
         detail: "read model shows step credit not applied, its service has it applied".into(),
     };
-    let with_view = facts(&model, &history, rows(900, 1_100)).with_read_model(vec![stale]);
+    let view = ReadModelFacts {
+        rows: 1,
+        stale: vec![stale],
+        sightings: Vec::new(),
+    };
+    let with_view = facts(&model, &history, rows(900, 1_100)).with_read_model(view);
     let verdict = convergence(&with_view);
     assert!(!verdict.passed, "{verdict:?}");
     assert_eq!(verdict.violations[0].rows, ["bank_a.read_model[5, credit]"]);
-    let clean = facts(&model, &history, rows(900, 1_100)).with_read_model(Vec::new());
+    let clean = facts(&model, &history, rows(900, 1_100)).with_read_model(ReadModelFacts::default());
     assert!(convergence(&clean).holds());
 }
 
@@ -466,9 +471,10 @@ fn an_audit_that_sees_a_transfer_half_done_is_an_inconsistent_read() {
     let found = anomalies(&facts(&model, &history, rows(900, 1_100)), &history);
     assert_eq!((found.reads, found.complete_audits), (6, 3));
     assert_eq!(found.inconsistent_audit_reads.count, 1, "{found:?}");
-    assert_eq!(found.inconsistent_audit_reads.per_1k_reads, Some(1_000.0 / 6.0));
+    // Per complete audit, not per service read.
+    assert_eq!(found.inconsistent_audit_reads.per_1k, Some(1_000.0 / 3.0));
     assert_eq!(found.dirty_reads.count, 0);
-    assert_eq!(found.lost_updates, 0, "{found:?}");
+    assert_eq!(found.lost_updates.count, 0, "{found:?}");
 }
 
 #[test]
@@ -482,7 +488,8 @@ fn a_read_between_a_step_and_its_compensation_is_a_dirty_read() {
     let found = anomalies(&facts(&model, &history, rows(1_000, 1_000)), &history);
     assert_eq!(found.dirty_reads.count, 1, "{found:?}");
     assert_eq!(found.inconsistent_audit_reads.count, 1, "{found:?}");
-    assert_eq!(found.per_1k_reads, Some(2_000.0 / 4.0));
+    assert_eq!(found.dirty_reads.per_1k, Some(1_000.0 / 4.0));
+    assert_eq!(found.inconsistent_audit_reads.per_1k, Some(1_000.0 / 2.0));
     // Without the compensation the same read saw a real (if unfinished) change: not dirty.
     let mut kept = History::default();
     transfer_change(&mut kept, 10, 1, 0, StepKind::Action);
@@ -498,11 +505,13 @@ fn a_row_that_lost_a_recorded_change_is_a_lost_update() {
     transfer_change(&mut history, 10, 1, 0, StepKind::Action);
     transfer_change(&mut history, 20, 1, 1, StepKind::Action);
     let found = anomalies(&facts(&model, &history, rows(900, 1_100)), &history);
-    assert_eq!(found.lost_updates, 0, "{found:?}");
+    assert_eq!(found.lost_updates.count, 0, "{found:?}");
     assert_eq!(found.reads, 0);
-    assert_eq!(found.per_1k_reads, None, "no reads, no rate");
+    assert_eq!(found.dirty_reads.per_1k, None, "no reads, no rate");
+    assert_eq!(found.inconsistent_audit_reads.per_1k, None, "no audits, no rate");
     // The credit was overwritten by a writer that never saw it.
     let found = anomalies(&facts(&model, &history, rows(900, 1_000)), &history);
-    assert_eq!(found.lost_updates, 1, "{found:?}");
+    assert_eq!(found.lost_updates.count, 1, "{found:?}");
+    assert_eq!(found.lost_updates.per_1k, Some(1_000.0 / 2.0), "per change");
     assert_eq!(found.lost_update_rows, ["bank_b.accounts[0]"]);
 }

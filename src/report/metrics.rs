@@ -111,8 +111,8 @@ pub struct Staleness {
     pub seen: u64,
     /// Mean lag from a change at its service to the read model seeing it, µs.
     pub mean_lag_us: Option<u64>,
-    /// The longest lag, µs.
-    pub max_lag_us: u64,
+    /// The longest lag, µs (`None` when it saw no change).
+    pub max_lag_us: Option<u64>,
     /// Changes it never saw.
     pub missed: u64,
     /// Rows compared with their source at the end.
@@ -170,11 +170,7 @@ impl Metrics {
             (h + s.lock_hold_us, b + s.lock_wait_us, w + s.lock_waits)
         });
         let windows: Vec<u64> = facts.txs.values().filter_map(|tx| tx.window.span_us()).collect();
-        let diverged = facts
-            .txs
-            .values()
-            .filter(|tx| tx.window.first_change.is_some() && tx.window.agreement().is_none())
-            .count() as u64;
+        let diverged = facts.txs.values().filter(|tx| tx.window.diverged()).count() as u64;
         Metrics {
             transactions,
             bytes: Bytes {
@@ -200,8 +196,8 @@ impl Metrics {
                 us: Percentiles::of(windows),
                 diverged,
             },
-            replica_staleness: built.read_model.then(|| {
-                let view = crate::strategy::eventual::read_model(history, &built.wiring.model);
+            replica_staleness: facts.read_model.as_ref().map(|view| {
+                let view = crate::strategy::eventual::ReadModel::of(view);
                 Staleness {
                     seen: view.lag.count,
                     mean_lag_us: view.lag.mean_us(),
@@ -349,7 +345,7 @@ impl Metrics {
                 format!(
                     "mean {}, max {} ({} missed, {} of {} rows stale)",
                     s.mean_lag_us.map_or_else(|| "-".to_string(), d),
-                    d(s.max_lag_us),
+                    s.max_lag_us.map_or_else(|| "-".to_string(), d),
                     s.missed,
                     s.mismatches,
                     s.rows

@@ -346,19 +346,16 @@ impl RunReport {
             }
         }
         if let Some(a) = &self.anomalies {
-            let rate = |r: Option<f64>| r.map_or_else(|| "-".to_string(), |r| format!("{r:.1}"));
+            let rate = |c: &crate::check::AnomalyCount, of: u64, per: &str| {
+                let per_1k = c.per_1k.map_or_else(|| "-".to_string(), |r| format!("{r:.1}"));
+                format!("{} of {of} {per} ({per_1k} / 1k)", c.count)
+            };
             row(
-                "anomalies / 1k reads",
-                format!(
-                    "{} ({} reads: {} inconsistent audits of {}, {} dirty reads; {} lost updates)",
-                    rate(a.per_1k_reads),
-                    a.reads,
-                    a.inconsistent_audit_reads.count,
-                    a.complete_audits,
-                    a.dirty_reads.count,
-                    a.lost_updates
-                ),
+                "inconsistent audits",
+                rate(&a.inconsistent_audit_reads, a.complete_audits, "audits"),
             );
+            row("dirty reads", rate(&a.dirty_reads, a.reads, "reads"));
+            row("lost updates", rate(&a.lost_updates, a.writes, "writes"));
         }
         for (name, value) in &self.counters {
             row(name, value.to_string());
