@@ -259,8 +259,16 @@ impl SystemWorld {
         }
     }
 
-    /// Everything the gateway and the services recorded, in run order.
+    /// The client.
+    pub fn client(&self) -> &Client {
+        self.world
+            .actor::<Client>(self.wiring.client)
+            .expect("the client sits here")
+    }
+
+    /// Everything the client, the gateway and the services recorded, in run order.
     pub fn history(&self) -> History {
-        History::merge(std::iter::once(self.gateway().history()).chain(self.services().map(Service::history)))
+        let front = [self.client().history(), self.gateway().history()];
+        History::merge(front.into_iter().chain(self.services().map(Service::history)))
     }
 }

@@ -50,10 +50,10 @@ pub struct RunRow {
     pub in_doubt_max_us: u64,
     /// 99th percentile of the inconsistency window (first change to last), µs.
     pub inconsistency_window_p99_us: Option<u64>,
-    /// Share of requests arriving during a partition answered successfully within the
+    /// Share of requests sent during a partition answered successfully within the
     /// client's deadline.
     pub availability_during_partition: Option<f64>,
-    /// Inconsistent audit reads per 1,000 reads.
+    /// Inconsistent audit reads per 1,000 complete audits.
     pub inconsistent_reads_per_1k: Option<f64>,
     /// Dirty reads per 1,000 reads.
     pub dirty_reads_per_1k: Option<f64>,
@@ -124,7 +124,7 @@ pub struct StrategySummary {
     pub inconsistency_window_p99_us: Option<Estimate>,
     /// Availability during partitions.
     pub availability_during_partition: Option<Estimate>,
-    /// Inconsistent audit reads per 1,000 reads.
+    /// Inconsistent audit reads per 1,000 complete audits.
     pub inconsistent_reads_per_1k: Option<Estimate>,
     /// Dirty reads per 1,000 reads.
     pub dirty_reads_per_1k: Option<Estimate>,

@@ -1,10 +1,13 @@
 //! What a consistency strategy costs, per business transaction: bytes on the wire, forced
 //! log writes, time rows spent locked and requests spent blocked, 2PC's in-doubt time, the
-//! inconsistency window, the read model's staleness, and availability during a partition.
+//! inconsistency window, the read model's staleness; and what the client got: throughput and
+//! availability during a partition.
 //!
-//! Everything is read after the run from the world's counters, the databases' statistics and
-//! the history: measuring changes nothing. Per-transaction figures divide by the transactions
-//! the gateway started; they are `None` when it started none.
+//! Everything is read after the run from the world's counters, the databases' statistics,
+//! the history and the checks' facts (the one fold of the history): measuring changes
+//! nothing. Per-transaction figures divide by the transactions the gateway started; they are
+//! `None` when it started none. Throughput and availability are the client's view: from the
+//! moment it sent a request to the first answer it got.
 
 use std::collections::BTreeMap;
 
@@ -12,7 +15,7 @@ use serde::Serialize;
 
 use super::Percentiles;
 use crate::assembly::{SystemConfig, SystemWorld};
-use crate::check::RunFacts;
+use crate::check::{RunFacts, TxFacts};
 use crate::net::FaultSpec;
 use crate::sim::Instant;
 use crate::system::history::{History, HistoryEvent};
@@ -37,8 +40,22 @@ pub struct Metrics {
     pub inconsistency_window: Window,
     /// The eventual strategy's read model (`None` for strategies without one).
     pub replica_staleness: Option<Staleness>,
-    /// Business requests answered committed or accepted within the client's deadline.
+    /// Business requests the client got answered successfully, per second.
+    pub throughput: Throughput,
+    /// Business requests answered successfully within the client's deadline.
     pub availability: Availability,
+}
+
+/// Business requests the client got answered committed or accepted, per virtual second from
+/// its first request sent to the last answer it got.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize)]
+pub struct Throughput {
+    /// Business requests answered committed or accepted (first answers only).
+    pub served: u64,
+    /// From the first request sent to the last answer received, µs.
+    pub span_us: u64,
+    /// `served` per second of that span (`None` when it is empty).
+    pub per_s: Option<f64>,
 }
 
 /// Messages and bytes.
@@ -121,26 +138,34 @@ pub struct Staleness {
     pub mismatches: u64,
 }
 
-/// Availability: business requests answered committed or accepted within the deadline the
-/// client sees (the gateway's timeout per attempt × (retries + 1)).
+/// Availability, at the client: of the business requests it sent with credentials, the share
+/// answered successfully within its deadline (the gateway's timeout per attempt ×
+/// (retries + 1)), measured from sending to the first answer. Successfully: committed,
+/// accepted, or refused for a business reason (aborted because a step's bound or row said
+/// no: the system answered; it was not the system failing). A request never answered, or
+/// answered timed out or aborted for want of a participant, was not served.
 #[derive(Clone, Copy, Debug, PartialEq, Serialize)]
 pub struct Availability {
     /// The client's deadline, µs.
     pub deadline_us: u64,
-    /// Requests that reached the gateway while a partition was active (`None` when the
-    /// scenario has no partition).
+    /// Requests sent while a partition was active (`None` when the scenario has no
+    /// partition).
     pub during_partition: Option<Share>,
-    /// Requests that reached it while no partition was active.
+    /// Requests sent while no partition was active.
     pub outside_partition: Share,
 }
 
 /// A share of business requests.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Serialize)]
 pub struct Share {
-    /// Business requests that arrived.
+    /// Business requests sent (with credentials).
     pub requests: u64,
-    /// Those answered committed or accepted within the deadline.
+    /// Those answered successfully within the deadline.
     pub available: u64,
+    /// Of `available`, those refused for a business reason.
+    pub refused: u64,
+    /// Those the client never got an answer to: not available.
+    pub still_waiting: u64,
     /// `available / requests` (`None` without requests).
     pub share: Option<f64>,
 }
@@ -207,7 +232,8 @@ impl Metrics {
                     mismatches: view.mismatches as u64,
                 }
             }),
-            availability: availability(history, config),
+            throughput: throughput(history, facts),
+            availability: availability(history, facts, client_deadline_us(config), &config.faults),
         }
     }
 }
@@ -225,47 +251,129 @@ fn in_doubt(history: &History, facts: &RunFacts<'_>) -> InDoubt {
     in_doubt
 }
 
-/// Business requests by whether a partition was active when they reached the gateway, and
-/// whether they were answered committed or accepted within the client's deadline.
-fn availability(history: &History, config: &SystemConfig) -> Availability {
-    let deadline_us = config
+/// The business requests the client sent with credentials, by id: when, and the facts of
+/// the transaction the gateway started for each (if it did).
+fn business_requests<'f>(
+    history: &History,
+    facts: &'f RunFacts<'_>,
+) -> BTreeMap<RequestId, (Instant, Option<&'f TxFacts>)> {
+    let txs: BTreeMap<RequestId, &TxFacts> =
+        facts.txs.values().filter_map(|tx| Some((tx.req?, tx))).collect();
+    history
+        .records()
+        .iter()
+        .filter_map(|record| match record.event {
+            HistoryEvent::ClientSent {
+                req,
+                audit: false,
+                authenticated: true,
+            } => Some((req, (record.at, txs.get(&req).copied()))),
+            _ => None,
+        })
+        .collect()
+}
+
+/// A successful answer: committed, accepted, or aborted because a step was refused for a
+/// business reason (then `Some(true)`); `None` for anything else.
+fn served(outcome: RequestOutcome, tx: Option<&TxFacts>) -> Option<bool> {
+    match outcome {
+        RequestOutcome::Committed | RequestOutcome::Accepted => Some(false),
+        RequestOutcome::Aborted if tx.is_some_and(|tx| tx.refused) => Some(true),
+        _ => None,
+    }
+}
+
+/// Business requests answered committed or accepted, per second from the first sent to the
+/// last answered.
+fn throughput(history: &History, facts: &RunFacts<'_>) -> Throughput {
+    let sent = business_requests(history, facts);
+    let first = sent.values().map(|(at, _)| *at).min();
+    let (mut served, mut last) = (0, None);
+    for record in history.records() {
+        if let HistoryEvent::ClientAnswered { req, outcome, .. } = record.event
+            && sent.contains_key(&req)
+        {
+            last = last.max(Some(record.at));
+            served += u64::from(matches!(
+                outcome,
+                RequestOutcome::Committed | RequestOutcome::Accepted
+            ));
+        }
+    }
+    let span_us = match (first, last) {
+        (Some(first), Some(last)) => last.saturating_since(first).as_us(),
+        _ => 0,
+    };
+    Throughput {
+        served,
+        span_us,
+        per_s: (span_us > 0).then(|| served as f64 * 1_000_000.0 / span_us as f64),
+    }
+}
+
+/// The deadline a client sees: the gateway's timeout per attempt × (retries + 1), µs.
+fn client_deadline_us(config: &SystemConfig) -> u64 {
+    config
         .request_timeout
         .as_us()
-        .saturating_mul(u64::from(config.retries) + 1);
-    let partitions: Vec<(Instant, Instant)> = config
-        .faults
+        .saturating_mul(u64::from(config.retries) + 1)
+}
+
+/// Business requests by whether a partition of `faults` was active when the client sent
+/// them, and whether it got a successful answer within `deadline_us`.
+fn availability(
+    history: &History,
+    facts: &RunFacts<'_>,
+    deadline_us: u64,
+    faults: &[FaultSpec],
+) -> Availability {
+    let partitions: Vec<(Instant, Instant)> = faults
         .iter()
         .filter_map(|fault| match fault {
             FaultSpec::Partition { from, until, .. } => Some((*from, until.unwrap_or(Instant::MAX))),
             _ => None,
         })
         .collect();
-    let mut arrived: BTreeMap<RequestId, bool> = BTreeMap::new();
+    let partitioned = |at: Instant| partitions.iter().any(|(from, until)| *from <= at && at < *until);
+    let mut waiting = business_requests(history, facts);
     let (mut during, mut outside) = (Share::default(), Share::default());
+    for (at, _) in waiting.values() {
+        let share = if partitioned(*at) {
+            &mut during
+        } else {
+            &mut outside
+        };
+        share.requests += 1;
+    }
     for record in history.records() {
-        match record.event {
-            HistoryEvent::RequestStarted {
-                req, gtx: Some(_), ..
-            } => {
-                let at = record.at;
-                let partitioned = partitions.iter().any(|(from, until)| *from <= at && at < *until);
-                arrived.insert(req, partitioned);
-                let share = if partitioned { &mut during } else { &mut outside };
-                share.requests += 1;
-            }
-            HistoryEvent::RequestEnded {
-                req,
-                gtx: Some(_),
-                outcome: RequestOutcome::Committed | RequestOutcome::Accepted,
-                latency_us,
-            } if latency_us <= deadline_us => {
-                if let Some(partitioned) = arrived.remove(&req) {
-                    let share = if partitioned { &mut during } else { &mut outside };
-                    share.available += 1;
-                }
-            }
-            _ => {}
+        let HistoryEvent::ClientAnswered {
+            req,
+            outcome,
+            latency_us,
+        } = record.event
+        else {
+            continue;
+        };
+        let Some((at, tx)) = waiting.remove(&req) else {
+            continue;
+        };
+        let share = if partitioned(at) {
+            &mut during
+        } else {
+            &mut outside
+        };
+        if let (Some(refused), true) = (served(outcome, tx), latency_us <= deadline_us) {
+            share.available += 1;
+            share.refused += u64::from(refused);
         }
+    }
+    for (at, _) in waiting.values() {
+        let share = if partitioned(*at) {
+            &mut during
+        } else {
+            &mut outside
+        };
+        share.still_waiting += 1;
     }
     let finish = |mut share: Share| {
         share.share = (share.requests > 0).then(|| share.available as f64 / share.requests as f64);
@@ -288,7 +396,7 @@ impl Metrics {
             let share = s
                 .share
                 .map_or_else(|| "-".to_string(), |s| format!("{:.1}%", s * 100.0));
-            format!("{share} of {}", s.requests)
+            format!("{share} of {} ({} waiting)", s.requests, s.still_waiting)
         };
         let mut rows = vec![
             (
@@ -352,6 +460,11 @@ impl Metrics {
                 ),
             ));
         }
+        let t = &self.throughput;
+        rows.push((
+            "throughput",
+            format!("{} / s ({} served in {})", f(t.per_s), t.served, d(t.span_us)),
+        ));
         let a = &self.availability;
         rows.push((
             "available",
@@ -368,3 +481,6 @@ impl Metrics {
         rows
     }
 }
+
+#[cfg(test)]
+mod tests;
