@@ -186,11 +186,7 @@ fn lost_updates(facts: &RunFacts<'_>) -> Vec<String> {
     let mut erased: Vec<(Row, GlobalTxId)> = Vec::new();
     for at in &facts.changes {
         let change = &at.change;
-        let step = &model.steps[usize::from(change.step)];
-        let action = match change.kind {
-            StepKind::Action => &step.action,
-            StepKind::Compensation => &step.compensation,
-        };
+        let action = change.action(model);
         let row = (
             change.service.index(),
             usize::from(change.write.table),

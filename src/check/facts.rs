@@ -160,6 +160,12 @@ impl TxFacts {
         self.steps.windows(2).any(|pair| pair[0].net() != pair[1].net())
     }
 
+    /// Some steps applied and others never (or undone): work left half done. A step
+    /// applied twice is not stuck; no_double_effect reports it.
+    pub fn stuck(&self) -> bool {
+        self.steps.iter().any(|s| s.net() >= 1) && self.steps.iter().any(|s| s.net() <= 0)
+    }
+
     /// Whether its steps agree now (all applied once, or all undone).
     pub fn agreement(&self) -> Option<Agreement> {
         Agreement::of(self.steps.iter().map(StepTally::net))

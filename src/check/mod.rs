@@ -20,9 +20,11 @@
 //! violation it exists to catch.
 
 pub mod anomaly;
+mod conservation;
 mod convergence;
 mod facts;
 mod invariant;
+mod oversell;
 #[cfg(test)]
 mod tests;
 mod window;
@@ -32,11 +34,13 @@ use std::fmt;
 use serde::Serialize;
 
 pub use anomaly::{Anomalies, AnomalyCount, anomalies};
+pub use conservation::conservation;
 pub use convergence::{
     ConvergenceRule, DEFAULT_CONVERGE_WITHIN, ReadModelFacts, Sighting, StaleRow, convergence,
 };
 pub use facts::{ChangeAt, MAX_EVENTS, RunFacts, StepTally, TxChange, TxEvent, TxFacts};
-pub use invariant::{atomicity, conservation, no_double_effect, no_lost_work, no_oversell};
+pub use invariant::{atomicity, no_double_effect, no_lost_work};
+pub use oversell::no_oversell;
 pub use window::{Agreement, Change, ChangeTracker, TxWindow};
 
 use crate::sim::Instant;
@@ -50,11 +54,13 @@ pub enum CheckKind {
     Atomicity,
     /// No step was applied more than once per transaction, whatever the duplicates.
     NoDoubleEffect,
-    /// The audited total equals its start plus what fully applied transactions moved.
+    /// Every resource (a table a step writes) totals its start plus what committed
+    /// transactions moved, once each.
     Conservation,
-    /// Every accepted request reached an outcome, or is reported stuck or in doubt.
+    /// Every accepted request reached an outcome, or is reported stuck, in doubt or
+    /// unanswered, with how long.
     NoLostWork,
-    /// No row ended outside the bounds its steps enforce (no negative stock or balance).
+    /// No row was ever outside the bounds its steps enforce (no negative stock or balance).
     NoOversell,
     /// After the last fault heals, every transaction's services agree within the stated
     /// time, and a read model ends equal to its source.

@@ -15,7 +15,7 @@ use std::collections::BTreeMap;
 
 use crate::sim::Instant;
 use crate::system::history::{HistoryEvent, HistoryRecord, RowWrite};
-use crate::system::model::ServiceId;
+use crate::system::model::{Action, Model, ServiceId};
 use crate::system::msg::{CallMode, GlobalTxId, LocalResult, StepKind};
 
 /// One step's effect becoming visible at its service.
@@ -34,6 +34,15 @@ pub struct Change {
 }
 
 impl Change {
+    /// What the model says this change ran: its step's action or compensation.
+    pub fn action<'m>(&self, model: &'m Model) -> &'m Action {
+        let step = &model.steps[usize::from(self.step)];
+        match self.kind {
+            StepKind::Action => &step.action,
+            StepKind::Compensation => &step.compensation,
+        }
+    }
+
     /// +1 for an action, −1 for a compensation.
     pub fn sign(&self) -> i64 {
         match self.kind {
