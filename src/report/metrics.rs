@@ -109,6 +109,9 @@ pub struct InDoubt {
     pub max_us: u64,
     /// Transactions with a step still prepared and undecided at the end.
     pub still_in_doubt: u64,
+    /// The longest any of those steps had been in doubt at the end, µs (`None` when none
+    /// was): `max_us` counts decided steps only, and a blocked participant is the worst case.
+    pub still_in_doubt_max_us: Option<u64>,
 }
 
 /// Inconsistency windows over the transactions that changed anything.
@@ -248,6 +251,12 @@ fn in_doubt(history: &History, facts: &RunFacts<'_>) -> InDoubt {
         }
     }
     in_doubt.still_in_doubt = facts.txs.values().filter(|tx| tx.in_doubt()).count() as u64;
+    in_doubt.still_in_doubt_max_us = facts
+        .txs
+        .values()
+        .flat_map(|tx| tx.steps.iter().filter_map(|s| s.prepared_at))
+        .map(|prepared| facts.end.saturating_since(prepared).as_us())
+        .max();
     in_doubt
 }
 
@@ -424,11 +433,14 @@ impl Metrics {
             (
                 "in doubt",
                 format!(
-                    "{} decided, total {}, max {}, {} still in doubt",
+                    "{} decided, total {}, max {}, {} still in doubt{}",
                     self.in_doubt.decided,
                     d(self.in_doubt.total_us),
                     d(self.in_doubt.max_us),
-                    self.in_doubt.still_in_doubt
+                    self.in_doubt.still_in_doubt,
+                    self.in_doubt
+                        .still_in_doubt_max_us
+                        .map_or_else(String::new, |us| format!(" (longest {})", d(us)))
                 ),
             ),
         ];

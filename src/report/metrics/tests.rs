@@ -173,3 +173,41 @@ fn a_business_refusal_found_by_the_idempotency_table_is_no_business_refusal() {
     let a = availability(&b.history, &facts, 5_000, &[]);
     assert_eq!(a.outside_partition.available, 0);
 }
+
+#[test]
+fn a_step_still_in_doubt_at_the_end_counts_with_how_long_it_has_waited() {
+    let model = bank_transfer();
+    let mut b = Builder::default();
+    let local = |gtx: u64, step: u16| HistoryEvent::Local {
+        service: ServiceId(step),
+        gtx: GlobalTxId(gtx),
+        step,
+        kind: StepKind::Action,
+        mode: CallMode::Prepare,
+        result: LocalResult::Prepared,
+        replay: false,
+        write: Some(crate::system::history::RowWrite {
+            table: 0,
+            key: 0,
+            delta: -100,
+        }),
+    };
+    // gtx 1's debit waits 2 ms for its decision; gtx 2's credit never gets one.
+    b.at(1_000, 2, local(1, 0));
+    let decided = HistoryEvent::Decided {
+        service: ServiceId(0),
+        gtx: GlobalTxId(1),
+        step: 0,
+        commit: true,
+        in_doubt_us: 2_000,
+    };
+    b.at(3_000, 2, decided).at(4_000, 3, local(2, 1));
+    let facts = RunFacts::new(&model, &b.history, Vec::new(), true, Instant::from_us(10_000));
+    let d = in_doubt(&b.history, &facts);
+    assert_eq!((d.decided, d.total_us, d.max_us), (1, 2_000, 2_000), "{d:?}");
+    assert_eq!((d.still_in_doubt, d.still_in_doubt_max_us), (1, Some(6_000)));
+    // Nothing in doubt: no longest wait rather than a zero one.
+    let empty = History::default();
+    let facts = RunFacts::new(&model, &empty, Vec::new(), true, Instant::ZERO);
+    assert_eq!(in_doubt(&empty, &facts).still_in_doubt_max_us, None);
+}

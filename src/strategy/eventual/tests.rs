@@ -239,3 +239,12 @@ fn with_a_dual_write_a_crash_loses_an_event_and_a_replica_never_converges() {
     eprintln!("eventual dual-write twin caught on seeds {caught:?}");
     assert!(!caught.is_empty());
 }
+
+#[test]
+fn a_read_model_that_saw_no_change_has_no_lag_rather_than_a_zero_one() {
+    let view = ReadModel::of(&crate::check::ReadModelFacts::default());
+    assert_eq!(
+        (view.lag.count, view.lag.max_us, view.lag.mean_us()),
+        (0, None, None)
+    );
+}
