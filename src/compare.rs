@@ -275,9 +275,7 @@ const LINES: [Line; 14] = [
     ("available in partition", Unit::Percent, |s| {
         s.availability_during_partition
     }),
-    ("bad audits per 1k reads", Unit::Plain, |s| {
-        s.inconsistent_reads_per_1k
-    }),
+    ("bad audits per 1k", Unit::Plain, |s| s.inconsistent_reads_per_1k),
     ("dirty reads per 1k", Unit::Plain, |s| s.dirty_reads_per_1k),
 ];
 

@@ -1,7 +1,8 @@
 //! Reports: the numbers of one run, as a table for people and JSON for scripts.
 //!
-//! The JSON schema is stable: fields are only added, never renamed or removed, and
-//! README.md documents each one. The table is for reading, not parsing.
+//! The JSON schema is stable: fields are only added, never renamed or removed (README.md
+//! names the one reviewed exception, the anomaly rates), and README.md documents each one.
+//! The table is for reading, not parsing.
 
 mod metrics;
 
