@@ -254,15 +254,23 @@ impl SystemWorld {
         )
         .with_convergence(self.convergence);
         if self.read_model {
-            let stale = crate::strategy::eventual::read_model_mismatches(history, &self.wiring.model);
-            facts.with_read_model(stale)
+            let view = crate::strategy::eventual::read_model(history, &facts);
+            facts.with_read_model(view)
         } else {
             facts
         }
     }
 
-    /// Everything the gateway and the services recorded, in run order.
+    /// The client.
+    pub fn client(&self) -> &Client {
+        self.world
+            .actor::<Client>(self.wiring.client)
+            .expect("the client sits here")
+    }
+
+    /// Everything the client, the gateway and the services recorded, in run order.
     pub fn history(&self) -> History {
-        History::merge(std::iter::once(self.gateway().history()).chain(self.services().map(Service::history)))
+        let front = [self.client().history(), self.gateway().history()];
+        History::merge(front.into_iter().chain(self.services().map(Service::history)))
     }
 }

@@ -77,9 +77,9 @@ fn sagas_and_events_show_more_inconsistent_audit_reads_than_two_phase_commit() {
     let rate = |name: &str| {
         let report = report(&scenario.with_strategy(name).unwrap());
         let anomalies = report.anomalies.expect("a system report");
-        assert_eq!(anomalies.lost_updates, 0, "{name}: {anomalies:?}");
+        assert_eq!(anomalies.lost_updates.count, 0, "{name}: {anomalies:?}");
         assert!(anomalies.reads > 0);
-        anomalies.inconsistent_audit_reads.per_1k_reads.unwrap()
+        anomalies.inconsistent_audit_reads.per_1k.unwrap()
     };
     let two_pc = rate("two_pc");
     assert!(
@@ -90,7 +90,7 @@ fn sagas_and_events_show_more_inconsistent_audit_reads_than_two_phase_commit() {
         let saga = rate(name);
         assert!(
             saga > 3.0 * two_pc,
-            "{name}: {saga} per 1k reads, two_pc {two_pc}"
+            "{name}: {saga} per 1k audits, two_pc {two_pc}"
         );
     }
 }

@@ -208,7 +208,8 @@ fn eventual_consistency_answers_at_once_and_converges() {
     let outcome = run.world.run(scenario.limits);
     assert!(outcome.stop.is_quiescent());
     assert!(failed(&run.check(&outcome), &SAFETY).is_empty());
-    let convergence = consim::strategy::eventual::convergence(&run.history(), &run.wiring.model);
+    let history = run.history();
+    let convergence = consim::strategy::eventual::convergence(&run.facts(&history, &outcome));
     assert_eq!(convergence.diverged, 0, "{convergence:?}");
     assert!(
         convergence.window.mean_us().is_some_and(|us| us > 0),

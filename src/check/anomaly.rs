@@ -3,51 +3,53 @@
 //! Reads are the audit reads: the gateway fans an audit out to every service holding audited
 //! tables, and each answers with the read-committed sum of its rows at that instant (recorded
 //! as [`HistoryEvent::AuditRead`]). Anomalies are measured, not judged: eventual consistency
-//! is expected to show some, and how many is the point. Rates are per 1,000 service reads.
+//! is expected to show some, and how many is the point. Each kind has its own rate, per
+//! 1,000 of what it can happen to; kinds are never added together.
 //!
 //! - **inconsistent audit read**: a complete audit whose total is not the conserved total of
 //!   any moment between its start and its answer (the model's initial audited sum plus, per
 //!   transaction fully applied by then, its net change to the audited tables): it saw money
-//!   half moved, missing or doubled.
+//!   half moved, missing or doubled. Per 1,000 complete audits.
 //! - **dirty read**: a service's read that saw the effect of a step that was later
 //!   compensated: it fell between the step's commit and its compensation at that service, on
-//!   an audited table, so it saw data the business transaction never really committed.
-//! - **lost update**: a row whose final value is not its initial value plus every committed
-//!   change recorded in the history (an update overwritten without being seen). Delta writes
-//!   under strict two-phase locking never lose one; the detector is there to prove it.
+//!   an audited table, so it saw data the business transaction never really committed. Per
+//!   1,000 service reads.
+//! - **lost update**: a committed change that no longer counts in its row although its
+//!   transaction never undid it: erased by another transaction's delete (a compensation that
+//!   removes a row others had changed since), or missing from the row's final value (a write
+//!   the history never recorded overwrote it). Per 1,000 changes. Delta writes under strict
+//!   two-phase locking lose none; the detector is there to prove it.
 
 use std::collections::{BTreeMap, BTreeSet};
 
 use serde::Serialize;
 
 use super::facts::RunFacts;
-use super::window::{ChangeTracker, TxWindow};
 use crate::store::TableId;
 use crate::system::history::{History, HistoryEvent};
-use crate::system::model::Action;
+use crate::system::model::{Action, ServiceId};
 use crate::system::msg::{GlobalTxId, RequestId, StepKind};
 
 /// Rows a report lists as lost updates at most; the count covers them all.
 pub const MAX_LISTED_ROWS: usize = 20;
 
-/// What the reads of one run saw.
+/// What the reads and writes of one run saw.
 #[derive(Clone, Debug, Default, PartialEq, Serialize)]
 pub struct Anomalies {
-    /// Audit reads served by services: the denominator of every rate.
+    /// Audit reads served by services: what dirty reads are counted per.
     pub reads: u64,
-    /// Audits that got every service's answer.
+    /// Audits that got every service's answer: what inconsistent audit reads are counted per.
     pub complete_audits: u64,
+    /// Changes committed (actions and compensations): what lost updates are counted per.
+    pub writes: u64,
     /// Complete audits whose total was not the conserved total of any moment they spanned.
     pub inconsistent_audit_reads: AnomalyCount,
     /// Service reads that saw a step later compensated.
     pub dirty_reads: AnomalyCount,
-    /// Rows whose final value is not their initial value plus the recorded changes.
-    pub lost_updates: u64,
-    /// The first [`MAX_LISTED_ROWS`] of those rows, as `service.table[key]`.
+    /// Committed changes lost from their row without being undone.
+    pub lost_updates: AnomalyCount,
+    /// The first [`MAX_LISTED_ROWS`] rows that lost one, as `service.table[key]`.
     pub lost_update_rows: Vec<String>,
-    /// Inconsistent audit reads and dirty reads together, per 1,000 reads (`None` without
-    /// reads).
-    pub per_1k_reads: Option<f64>,
 }
 
 /// How often one anomaly happened.
@@ -55,53 +57,44 @@ pub struct Anomalies {
 pub struct AnomalyCount {
     /// How many.
     pub count: u64,
-    /// Per 1,000 reads (`None` without reads).
-    pub per_1k_reads: Option<f64>,
+    /// Per 1,000 of what it can happen to (see [`Anomalies`]); `None` when there were none
+    /// of those, so no rate.
+    pub per_1k: Option<f64>,
 }
 
 impl AnomalyCount {
-    fn new(count: u64, reads: u64) -> Self {
+    fn new(count: u64, out_of: u64) -> Self {
         AnomalyCount {
             count,
-            per_1k_reads: per_1k(count, reads),
+            per_1k: (out_of > 0).then(|| count as f64 * 1_000.0 / out_of as f64),
         }
     }
-}
-
-fn per_1k(count: u64, reads: u64) -> Option<f64> {
-    (reads > 0).then(|| count as f64 * 1_000.0 / reads as f64)
 }
 
 /// The anomalies of a run: `history` is the merged history `facts` was folded from.
 pub fn anomalies(facts: &RunFacts<'_>, history: &History) -> Anomalies {
     let model = facts.model;
-    let audited = |service: crate::system::model::ServiceId, table: u16| {
-        model.audit.contains(&(service, TableId(table)))
-    };
+    let audited = |service: ServiceId, table: u16| model.audit.contains(&(service, TableId(table)));
     let initial = model.initial_audit_total();
     let delta = model.audit_delta_per_commit();
     // Steps compensated at some point: an action of one is visible only until its undo.
-    let compensated: BTreeSet<(GlobalTxId, u16)> = super::window::changes(history)
-        .filter(|(_, _, c)| c.kind == StepKind::Compensation)
-        .map(|(_, _, c)| (c.gtx, c.step))
+    let compensated: BTreeSet<(GlobalTxId, u16)> = facts
+        .changes
+        .iter()
+        .filter(|c| c.change.kind == StepKind::Compensation)
+        .map(|c| (c.change.gtx, c.change.step))
         .collect();
 
-    let mut tracker = ChangeTracker::default();
-    let mut windows: BTreeMap<GlobalTxId, TxWindow> = BTreeMap::new();
+    let mut changes = facts.changes.iter().peekable();
     let mut fully_applied: i64 = 0;
     let mut audit_started: BTreeMap<RequestId, i64> = BTreeMap::new();
     // Per service, actions visible now whose compensation comes later.
     let mut doomed = vec![0_i64; model.services.len()];
     let (mut reads, mut complete, mut inconsistent, mut dirty) = (0, 0, 0, 0);
-    for record in history.records() {
-        if let Some(change) = tracker.change(record) {
-            let window = windows
-                .entry(change.gtx)
-                .or_insert_with(|| TxWindow::new(model.steps.len()));
-            let before = window.nets.iter().all(|n| *n == 1);
-            window.apply(record.at, &change);
-            let after = window.nets.iter().all(|n| *n == 1);
-            fully_applied += i64::from(after) - i64::from(before);
+    for (index, record) in history.records().iter().enumerate() {
+        if let Some(at) = changes.next_if(|c| c.index == index) {
+            let change = &at.change;
+            fully_applied += i64::from(at.completes);
             if audited(change.service, change.write.table) && compensated.contains(&(change.gtx, change.step))
             {
                 let open = &mut doomed[change.service.index()];
@@ -132,15 +125,23 @@ pub fn anomalies(facts: &RunFacts<'_>, history: &History) -> Anomalies {
             _ => {}
         }
     }
-    let lost = lost_updates(facts, history);
+    assert!(
+        changes.next().is_none(),
+        "the facts' changes come from this history"
+    );
+    let writes = facts.changes.len() as u64;
+    let lost = lost_updates(facts);
+    let mut rows = lost.clone();
+    rows.dedup();
+    rows.truncate(MAX_LISTED_ROWS);
     Anomalies {
         reads,
         complete_audits: complete,
-        inconsistent_audit_reads: AnomalyCount::new(inconsistent, reads),
+        writes,
+        inconsistent_audit_reads: AnomalyCount::new(inconsistent, complete),
         dirty_reads: AnomalyCount::new(dirty, reads),
-        lost_updates: lost.len() as u64,
-        lost_update_rows: lost.into_iter().take(MAX_LISTED_ROWS).collect(),
-        per_1k_reads: per_1k(inconsistent + dirty, reads),
+        lost_updates: AnomalyCount::new(lost.len() as u64, writes),
+        lost_update_rows: rows,
     }
 }
 
@@ -157,51 +158,82 @@ fn conserved_between(total: i64, initial: i64, delta: i64, lo: i64, hi: i64) -> 
 /// A row: (service index, table index, key).
 type Row = (usize, usize, u64);
 
-/// Rows whose final value differs from their initial value with every recorded change
-/// applied, as `service.table[key]`, in service, table and key order.
-fn lost_updates(facts: &RunFacts<'_>, history: &History) -> Vec<String> {
+/// What the history says a row holds: its value (`None`: no row) and, per transaction, the
+/// net of its changes since the row was last created.
+#[derive(Clone, Debug, Default)]
+struct RowState {
+    value: Option<i64>,
+    by_tx: BTreeMap<GlobalTxId, i64>,
+}
+
+/// Every lost update, as the row that lost it (`service.table[key]`), in row order: a change
+/// erased by another transaction's delete, or a row whose final value differs from what the
+/// history says it holds.
+fn lost_updates(facts: &RunFacts<'_>) -> Vec<String> {
     let model = facts.model;
-    // (service, table, key) → expected value; `None` for a row that should not exist.
-    let mut expected: BTreeMap<Row, Option<i64>> = BTreeMap::new();
+    let mut rows: BTreeMap<Row, RowState> = BTreeMap::new();
     for (s, service) in model.services.iter().enumerate() {
         for (t, table) in service.tables.iter().enumerate() {
             for key in 0..table.key_count {
-                expected.insert((s, t, key), Some(table.initial));
+                let state = RowState {
+                    value: Some(table.initial),
+                    by_tx: BTreeMap::new(),
+                };
+                rows.insert((s, t, key), state);
             }
         }
     }
-    for (_, _, change) in super::window::changes(history) {
-        let step = &model.steps[usize::from(change.step)];
-        let action = match change.kind {
-            StepKind::Action => &step.action,
-            StepKind::Compensation => &step.compensation,
-        };
+    let mut erased: Vec<(Row, GlobalTxId)> = Vec::new();
+    for at in &facts.changes {
+        let change = &at.change;
+        let action = change.action(model);
         let row = (
             change.service.index(),
             usize::from(change.write.table),
             change.write.key,
         );
-        let slot = expected.entry(row).or_insert(None);
-        *slot = match action {
-            Action::Add { delta, .. } => Some(slot.unwrap_or(0) + delta),
-            Action::Insert { value, .. } => Some(*value),
-            Action::Delete { .. } => None,
-        };
-    }
-    // Per row: (expected, actual).
-    let mut rows: BTreeMap<Row, (Option<i64>, Option<i64>)> = expected
-        .into_iter()
-        .map(|(row, value)| (row, (value, None)))
-        .collect();
-    for (s, tables) in facts.final_rows.iter().enumerate() {
-        for (t, table) in tables.iter().enumerate() {
-            for (key, value) in table {
-                rows.entry((s, t, *key)).or_insert((None, None)).1 = Some(*value);
+        let state = rows.entry(row).or_default();
+        match action {
+            Action::Add { delta, .. } => {
+                state.value = Some(state.value.unwrap_or(0) + delta);
+                *state.by_tx.entry(change.gtx).or_default() += delta;
+            }
+            Action::Insert { value, .. } => {
+                state.value = Some(*value);
+                state.by_tx = BTreeMap::from([(change.gtx, *value)]);
+            }
+            Action::Delete { .. } => {
+                // Whatever other transactions changed in the row since it was created goes
+                // with it, although none of them undid it.
+                erased.extend(
+                    state
+                        .by_tx
+                        .iter()
+                        .filter(|(gtx, net)| **gtx != change.gtx && **net != 0)
+                        .map(|(gtx, _)| (row, *gtx)),
+                );
+                state.value = None;
+                state.by_tx.clear();
             }
         }
     }
-    rows.into_iter()
-        .filter(|(_, (expected, actual))| expected != actual)
+    let mut lost: Vec<(Row, Option<GlobalTxId>)> =
+        erased.into_iter().map(|(row, gtx)| (row, Some(gtx))).collect();
+    let mut actual: BTreeMap<Row, i64> = BTreeMap::new();
+    for (s, tables) in facts.final_rows.iter().enumerate() {
+        for (t, table) in tables.iter().enumerate() {
+            actual.extend(table.iter().map(|(key, value)| ((s, t, *key), *value)));
+        }
+    }
+    let keys: BTreeSet<Row> = rows.keys().chain(actual.keys()).copied().collect();
+    for row in keys {
+        let expected = rows.get(&row).and_then(|state| state.value);
+        if expected != actual.get(&row).copied() {
+            lost.push((row, None));
+        }
+    }
+    lost.sort();
+    lost.into_iter()
         .map(|((s, t, key), _)| facts.row_name(s, t, key))
         .collect()
 }

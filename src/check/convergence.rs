@@ -1,6 +1,6 @@
 //! The convergence check: once the last fault heals, every business transaction's services
-//! agree (all steps applied, or all undone) within a stated time, and a read model ends equal
-//! to its source.
+//! agree (all steps applied, or all undone) within a stated time, and a read model catches up
+//! with each change of its source within that time and ends equal to it.
 //!
 //! A transaction's clock starts at its first change or at the last heal, whichever is later:
 //! a partition may hold a transaction apart as long as it lasts, and the promise is only about
@@ -69,6 +69,36 @@ impl ConvergenceRule {
     }
 }
 
+/// What a strategy's read model did, as the checks and the report read it: the strategy
+/// (`strategy::eventual`) folds its own view, and `assembly` hands the result over, so the
+/// checks need not know which strategy keeps one.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ReadModelFacts {
+    /// `(gtx, step)` rows compared with their source at the end.
+    pub rows: usize,
+    /// Rows that disagree with their source at the end.
+    pub stale: Vec<StaleRow>,
+    /// Per change at a source, when the read model saw it.
+    pub sightings: Vec<Sighting>,
+}
+
+/// One change at a source service and when a read model saw it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Sighting {
+    /// The transaction.
+    pub gtx: GlobalTxId,
+    /// The step that changed at its service.
+    pub step: u16,
+    /// When it changed there.
+    pub changed: Instant,
+    /// When the read model first saw this very change (`None`: never, e.g. it saw only a
+    /// later one): what the staleness metric measures.
+    pub seen: Option<Instant>,
+    /// When the read model first showed this change or a later state of the row (`None`:
+    /// never): what the convergence check holds to the stated time.
+    pub caught_up: Option<Instant>,
+}
+
 /// One row of a read model that disagrees with the service owning its data at the end.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct StaleRow {
@@ -96,7 +126,7 @@ pub fn convergence(facts: &RunFacts<'_>) -> Verdict {
         let Some(first) = window.first_change else {
             continue;
         };
-        match (window.agreement(), window.agreed_at) {
+        match (window.agreement, window.agreed_at) {
             (Some(_), Some(agreed)) => {
                 converged += 1;
                 longest = longest.max(agreed.saturating_since(first).as_us());
@@ -123,8 +153,8 @@ pub fn convergence(facts: &RunFacts<'_>) -> Verdict {
                     .model
                     .steps
                     .iter()
-                    .zip(&window.nets)
-                    .map(|(step, net)| format!("{}={net}", step.name))
+                    .zip(&tx.steps)
+                    .map(|(step, tally)| format!("{}={}", step.name, tally.net()))
                     .collect();
                 let (rows, events) = facts.located(*gtx);
                 violations.push(Violation {
@@ -138,22 +168,8 @@ pub fn convergence(facts: &RunFacts<'_>) -> Verdict {
             _ => {}
         }
     }
-    let entry = facts.model.steps.first().map(|s| s.service.index());
-    if let (true, Some(stale), Some(entry)) = (judged, &facts.stale_read_model, entry) {
-        let service = &facts.model.services[entry].name;
-        for row in stale {
-            violations.push(Violation {
-                gtx: Some(row.gtx.0),
-                rows: vec![format!(
-                    "{service}.read_model[{}, {}]",
-                    row.gtx.0,
-                    facts.model.steps[usize::from(row.step)].name
-                )],
-                at_us: row.at.and_then(at_us),
-                detail: row.detail.clone(),
-                events: Vec::new(),
-            });
-        }
+    if let (true, Some(view)) = (judged, &facts.read_model) {
+        violations.extend(read_model_violations(facts, view));
     }
     let heal = match (rule.faults_heal, rule.last_heal) {
         (false, _) => "a fault never heals".to_string(),
@@ -165,10 +181,11 @@ pub fn convergence(facts: &RunFacts<'_>) -> Verdict {
         Duration::from_us(longest),
         rule.within
     )];
-    if let Some(stale) = &facts.stale_read_model {
+    if let Some(view) = &facts.read_model {
+        let late = view.sightings.iter().filter(|s| late(rule, s)).count();
         notes.push(format!(
-            "read model: {} rows disagree with their source",
-            stale.len()
+            "read model: {late} changes caught up late or never, {} rows disagree with their source at the end",
+            view.stale.len()
         ));
     }
     let mut verdict = Verdict::new(CheckKind::Convergence, violations, notes);
@@ -186,4 +203,60 @@ pub fn convergence(facts: &RunFacts<'_>) -> Verdict {
         );
     }
     verdict
+}
+
+/// True when a read model caught up with `sighting` after its deadline (or never did).
+fn late(rule: ConvergenceRule, sighting: &Sighting) -> bool {
+    sighting
+        .caught_up
+        .is_none_or(|seen| seen > rule.deadline(sighting.changed))
+}
+
+/// A read model's rows that caught up late, then those that disagree at the end.
+fn read_model_violations(facts: &RunFacts<'_>, view: &ReadModelFacts) -> Vec<Violation> {
+    let rule = facts.convergence;
+    let Some(entry) = facts.model.steps.first().map(|s| s.service.index()) else {
+        return Vec::new();
+    };
+    let service = &facts.model.services[entry].name;
+    let row = |gtx: GlobalTxId, step: u16| {
+        format!(
+            "{service}.read_model[{}, {}]",
+            gtx.0,
+            facts.model.steps[usize::from(step)].name
+        )
+    };
+    let events = |gtx: GlobalTxId, step: u16| facts.located_where(gtx, |e| e.step == step).1;
+    let mut violations = Vec::new();
+    // A change never caught up with is a stale row at the end, reported below.
+    for sighting in view
+        .sightings
+        .iter()
+        .filter(|s| s.caught_up.is_some() && late(rule, s))
+    {
+        let seen = sighting.caught_up.expect("filtered");
+        let deadline = rule.deadline(sighting.changed);
+        violations.push(Violation {
+            gtx: Some(sighting.gtx.0),
+            rows: vec![row(sighting.gtx, sighting.step)],
+            at_us: at_us(seen),
+            detail: format!(
+                "read model caught up {} after its source changed at {}, {} past its deadline",
+                seen.saturating_since(sighting.changed),
+                sighting.changed,
+                seen.saturating_since(deadline)
+            ),
+            events: events(sighting.gtx, sighting.step),
+        });
+    }
+    for stale in &view.stale {
+        violations.push(Violation {
+            gtx: Some(stale.gtx.0),
+            rows: vec![row(stale.gtx, stale.step)],
+            at_us: stale.at.and_then(at_us),
+            detail: stale.detail.clone(),
+            events: events(stale.gtx, stale.step),
+        });
+    }
+    violations
 }

@@ -1,13 +1,20 @@
-//! What the checks read: a run's history folded per transaction and step, plus final data.
+//! What the checks read: a run's history folded once, per transaction and step, plus the
+//! services' final data.
+//!
+//! [`RunFacts::new`] is the one fold of a history: it recognises every change with
+//! [`ChangeTracker`], keeps them in run order ([`RunFacts::changes`]), and per transaction
+//! tallies its steps, its inconsistency window and the trail of events a violation points
+//! at. The checks, the anomaly detectors, the report's metrics and the eventual strategy's
+//! measurements read these facts instead of folding the history again.
 
 use std::collections::BTreeMap;
 
-use super::convergence::{ConvergenceRule, StaleRow};
-use super::window::TxWindow;
+use super::convergence::{ConvergenceRule, ReadModelFacts};
+use super::window::{Agreement, Change, ChangeTracker, TxWindow};
 use crate::sim::Instant;
-use crate::system::history::{History, HistoryEvent};
+use crate::system::history::{History, HistoryEvent, HistoryRecord};
 use crate::system::model::{Model, ServiceId};
-use crate::system::msg::{CallMode, GlobalTxId, LocalResult, RequestOutcome, StepKind};
+use crate::system::msg::{CallMode, GlobalTxId, LocalResult, RequestId, RequestOutcome, StepKind};
 
 /// Everything the checks need about one finished run.
 #[derive(Clone, Debug)]
@@ -16,6 +23,8 @@ pub struct RunFacts<'a> {
     pub model: &'a Model,
     /// Per transaction, what happened to each step.
     pub txs: BTreeMap<GlobalTxId, TxFacts>,
+    /// Every change of the run, in run order.
+    pub changes: Vec<ChangeAt>,
     /// Final committed rows: `[service][table]` → key → value.
     pub final_rows: Vec<Vec<BTreeMap<u64, i64>>>,
     /// Whether the run ended with no events left. Checks that need the run at rest judge
@@ -25,9 +34,26 @@ pub struct RunFacts<'a> {
     pub end: Instant,
     /// What the convergence check holds the run to (default: [`ConvergenceRule::default`]).
     pub convergence: ConvergenceRule,
-    /// Rows of a read model that disagree with their source at the end, when the strategy
-    /// keeps one (`None`: no read model to judge).
-    pub stale_read_model: Option<Vec<StaleRow>>,
+    /// What the strategy's read model saw and how it ended, when it keeps one (`None`: no
+    /// read model to judge).
+    pub read_model: Option<ReadModelFacts>,
+}
+
+/// One change, where it sits in the run.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ChangeAt {
+    /// The index of its record in the merged history, to interleave it with other records.
+    pub index: usize,
+    /// When.
+    pub at: Instant,
+    /// The trace sequence number of the event during which it happened.
+    pub seq: u64,
+    /// What changed.
+    pub change: Change,
+    /// +1 when this change made its transaction fully applied (every step once), −1 when it
+    /// made a fully applied one stop being so, 0 otherwise: the anomaly detectors sum it
+    /// into the conserved total of each moment.
+    pub completes: i8,
 }
 
 /// What happened to one business transaction.
@@ -35,20 +61,29 @@ pub struct RunFacts<'a> {
 pub struct TxFacts {
     /// Per step.
     pub steps: Vec<StepTally>,
+    /// The client's request it runs, once the gateway started it.
+    pub req: Option<RequestId>,
     /// When the gateway started it.
     pub started: Option<Instant>,
+    /// The trace sequence number of the event that started it.
+    pub started_seq: u64,
     /// How the gateway answered, if it did.
     pub outcome: Option<RequestOutcome>,
-    /// The last time anything happened to it.
+    /// When the gateway answered.
+    pub answered: Option<Instant>,
+    /// Some step's action was refused for a business reason (a bound, an existing row):
+    /// an abort then is the system's answer, not its failure.
+    pub refused: bool,
+    /// When a step last changed (applied, undone), prepared or was decided.
     pub last_change: Option<Instant>,
     /// Its inconsistency window: when its steps changed and when they came to agree.
     pub window: TxWindow,
-    /// The changes that made it what it is, in run order, each with the trace sequence
+    /// The events that made it what it is, in run order, each with the trace sequence
     /// number a user finds it by (`consim run --trace`): what a violation points at.
     pub trail: Vec<TxEvent>,
 }
 
-/// One change to one step of a transaction.
+/// One event of one step of a transaction.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct TxEvent {
     /// When.
@@ -78,6 +113,8 @@ pub enum TxChange {
     Aborted,
     /// Its compensation committed.
     Compensated,
+    /// Its action was refused for a business reason.
+    Refused,
 }
 
 impl TxChange {
@@ -89,6 +126,7 @@ impl TxChange {
             TxChange::Committed => "committed after prepare",
             TxChange::Aborted => "aborted after prepare",
             TxChange::Compensated => "compensated",
+            TxChange::Refused => "refused",
         }
     }
 }
@@ -104,12 +142,33 @@ pub struct StepTally {
     pub in_doubt: bool,
     /// When it was prepared, if it is in doubt.
     pub prepared_at: Option<Instant>,
+    /// When its action or compensation last took effect.
+    pub changed_at: Option<Instant>,
 }
 
 impl TxFacts {
+    /// A transaction of `step_count` steps nothing has happened to.
+    pub fn new(step_count: usize) -> Self {
+        TxFacts {
+            steps: vec![StepTally::default(); step_count],
+            ..TxFacts::default()
+        }
+    }
+
     /// Some steps applied and others not, net of compensations.
     pub fn half_applied(&self) -> bool {
         self.steps.windows(2).any(|pair| pair[0].net() != pair[1].net())
+    }
+
+    /// Some steps applied and others never (or undone): work left half done. A step
+    /// applied twice is not stuck; no_double_effect reports it.
+    pub fn stuck(&self) -> bool {
+        self.steps.iter().any(|s| s.net() >= 1) && self.steps.iter().any(|s| s.net() <= 0)
+    }
+
+    /// Whether its steps agree now (all applied once, or all undone).
+    pub fn agreement(&self) -> Option<Agreement> {
+        Agreement::of(self.steps.iter().map(StepTally::net))
     }
 
     /// Some step prepared and not yet decided.
@@ -128,6 +187,53 @@ impl TxFacts {
     pub fn in_flight(&self) -> bool {
         self.half_applied() || self.in_doubt() || self.unanswered()
     }
+
+    /// Applies one change (from `record`) to its step, its window and its trail; returns
+    /// how it moved the transaction in or out of being fully applied (see
+    /// [`ChangeAt::completes`]).
+    fn apply(&mut self, record: &HistoryRecord, change: &Change) -> i8 {
+        let before = self.agreement() == Some(Agreement::Completed);
+        let tally = &mut self.steps[usize::from(change.step)];
+        let event = match change.kind {
+            StepKind::Action if matches!(record.event, HistoryEvent::Decided { .. }) => {
+                tally.actions += 1;
+                tally.in_doubt = false;
+                tally.prepared_at = None;
+                TxChange::Committed
+            }
+            StepKind::Action => {
+                tally.actions += 1;
+                TxChange::Applied
+            }
+            StepKind::Compensation => {
+                tally.compensations += 1;
+                TxChange::Compensated
+            }
+        };
+        tally.changed_at = Some(record.at);
+        let agreement = self.agreement();
+        self.window.changed(record.at, agreement);
+        self.last_change = Some(record.at);
+        self.trail.push(TxEvent {
+            at: record.at,
+            seq: record.seq,
+            service: change.service,
+            step: change.step,
+            change: event,
+            row: Some((change.write.table, change.write.key)),
+        });
+        let after = agreement == Some(Agreement::Completed);
+        i8::from(after) - i8::from(before)
+    }
+
+    /// The row step `step` prepared, from its trail.
+    fn prepared_row(&self, step: u16) -> Option<(u16, u64)> {
+        self.trail
+            .iter()
+            .rev()
+            .find(|e| e.step == step && e.change == TxChange::Prepared)
+            .and_then(|e| e.row)
+    }
 }
 
 impl StepTally {
@@ -138,7 +244,8 @@ impl StepTally {
 }
 
 impl<'a> RunFacts<'a> {
-    /// Folds a merged history; `final_rows` is each service's committed data.
+    /// Folds a merged history, once: every change (by the rule of [`ChangeTracker`]), each
+    /// transaction's steps, window and trail; `final_rows` is each service's committed data.
     pub fn new(
         model: &'a Model,
         history: &History,
@@ -147,44 +254,54 @@ impl<'a> RunFacts<'a> {
         end: Instant,
     ) -> Self {
         let mut txs: BTreeMap<GlobalTxId, TxFacts> = BTreeMap::new();
+        let mut changes = Vec::new();
+        let mut tracker = ChangeTracker::default();
         let step_count = model.steps.len();
-        for record in history.records() {
-            match &record.event {
+        for (index, record) in history.records().iter().enumerate() {
+            if let Some(change) = tracker.observe(record) {
+                let tx = tx_entry(&mut txs, step_count, change.gtx);
+                let completes = tx.apply(record, &change);
+                changes.push(ChangeAt {
+                    index,
+                    at: record.at,
+                    seq: record.seq,
+                    change,
+                    completes,
+                });
+                continue;
+            }
+            match record.event {
                 HistoryEvent::Local {
                     service,
                     gtx,
                     step,
-                    kind,
+                    kind: StepKind::Action,
                     mode,
                     result,
                     replay: false,
-                    write: Some(write),
+                    write,
                 } => {
-                    let tx = tx_entry(&mut txs, step_count, *gtx, record.at);
-                    let tally = &mut tx.steps[usize::from(*step)];
-                    let change = match (kind, mode, result) {
-                        (StepKind::Action, CallMode::Commit, LocalResult::Committed) => {
-                            tally.actions += 1;
-                            TxChange::Applied
-                        }
-                        (StepKind::Action, CallMode::Prepare, LocalResult::Prepared) => {
-                            tally.in_doubt = true;
-                            tally.prepared_at = Some(record.at);
-                            TxChange::Prepared
-                        }
-                        (StepKind::Compensation, _, LocalResult::Committed) => {
-                            tally.compensations += 1;
-                            TxChange::Compensated
-                        }
+                    let change = match (mode, result) {
+                        (CallMode::Prepare, LocalResult::Prepared) if write.is_some() => TxChange::Prepared,
+                        (_, LocalResult::Refused) => TxChange::Refused,
                         _ => continue,
                     };
+                    let tx = tx_entry(&mut txs, step_count, gtx);
+                    tx.last_change = Some(record.at);
+                    let tally = &mut tx.steps[usize::from(step)];
+                    if change == TxChange::Prepared {
+                        tally.in_doubt = true;
+                        tally.prepared_at = Some(record.at);
+                    } else {
+                        tx.refused = true;
+                    }
                     tx.trail.push(TxEvent {
                         at: record.at,
                         seq: record.seq,
-                        service: *service,
-                        step: *step,
+                        service,
+                        step,
                         change,
-                        row: Some((write.table, write.key)),
+                        row: write.map(|w| (w.table, w.key)),
                     });
                 }
                 HistoryEvent::Decided {
@@ -194,61 +311,55 @@ impl<'a> RunFacts<'a> {
                     commit,
                     ..
                 } => {
-                    let tx = tx_entry(&mut txs, step_count, *gtx, record.at);
-                    let tally = &mut tx.steps[usize::from(*step)];
+                    // A commit of a recorded prepare is a change (above); this is an abort,
+                    // or a commit of a prepare that wrote nothing: either ends the doubt.
+                    let tx = tx_entry(&mut txs, step_count, gtx);
+                    tx.last_change = Some(record.at);
+                    let tally = &mut tx.steps[usize::from(step)];
                     tally.in_doubt = false;
                     tally.prepared_at = None;
-                    if *commit {
-                        tally.actions += 1;
+                    if commit {
+                        continue;
                     }
-                    let row = tx
-                        .trail
-                        .iter()
-                        .rev()
-                        .find(|e| e.step == *step && e.change == TxChange::Prepared)
-                        .and_then(|e| e.row);
+                    let row = tx.prepared_row(step);
                     tx.trail.push(TxEvent {
                         at: record.at,
                         seq: record.seq,
-                        service: *service,
-                        step: *step,
-                        change: if *commit {
-                            TxChange::Committed
-                        } else {
-                            TxChange::Aborted
-                        },
+                        service,
+                        step,
+                        change: TxChange::Aborted,
                         row,
                     });
                 }
-                HistoryEvent::RequestStarted { gtx: Some(gtx), .. } => {
-                    tx_entry(&mut txs, step_count, *gtx, record.at).started = Some(record.at);
+                HistoryEvent::RequestStarted {
+                    req, gtx: Some(gtx), ..
+                } => {
+                    let tx = tx_entry(&mut txs, step_count, gtx);
+                    tx.req = Some(req);
+                    tx.started = Some(record.at);
+                    tx.started_seq = record.seq;
                 }
                 HistoryEvent::RequestEnded {
                     gtx: Some(gtx),
                     outcome,
                     ..
                 } => {
-                    tx_entry(&mut txs, step_count, *gtx, record.at).outcome = Some(*outcome);
+                    let tx = tx_entry(&mut txs, step_count, gtx);
+                    tx.outcome = Some(outcome);
+                    tx.answered = Some(record.at);
                 }
                 _ => {}
             }
         }
-        for (gtx, window) in super::window::windows(history, step_count) {
-            txs.entry(gtx)
-                .or_insert_with(|| TxFacts {
-                    steps: vec![StepTally::default(); step_count],
-                    ..TxFacts::default()
-                })
-                .window = window;
-        }
         RunFacts {
             model,
             txs,
+            changes,
             final_rows,
             quiescent,
             end,
             convergence: ConvergenceRule::default(),
-            stale_read_model: None,
+            read_model: None,
         }
     }
 
@@ -258,9 +369,9 @@ impl<'a> RunFacts<'a> {
         self
     }
 
-    /// Judges a read model too: `stale` are its rows that disagree with their source.
-    pub fn with_read_model(mut self, stale: Vec<StaleRow>) -> Self {
-        self.stale_read_model = Some(stale);
+    /// Judges a read model too: what it saw and how it ended.
+    pub fn with_read_model(mut self, read_model: ReadModelFacts) -> Self {
+        self.read_model = Some(read_model);
         self
     }
 
@@ -297,11 +408,20 @@ impl<'a> RunFacts<'a> {
     /// The rows `gtx` wrote and the events that changed it (at most [`MAX_EVENTS`] of
     /// them, the latest), so a violation about it can be found in the trace.
     pub fn located(&self, gtx: GlobalTxId) -> (Vec<String>, Vec<super::EventRef>) {
+        self.located_where(gtx, |_| true)
+    }
+
+    /// Like [`RunFacts::located`], keeping only the trail's events `keep` accepts.
+    pub fn located_where(
+        &self,
+        gtx: GlobalTxId,
+        keep: impl Fn(&TxEvent) -> bool,
+    ) -> (Vec<String>, Vec<super::EventRef>) {
         let Some(tx) = self.txs.get(&gtx) else {
             return (Vec::new(), Vec::new());
         };
-        let mut rows: Vec<String> = tx
-            .trail
+        let trail: Vec<&TxEvent> = tx.trail.iter().filter(|e| keep(e)).collect();
+        let mut rows: Vec<String> = trail
             .iter()
             .filter_map(|e| {
                 e.row
@@ -310,21 +430,23 @@ impl<'a> RunFacts<'a> {
             .collect();
         rows.sort();
         rows.dedup();
-        let skip = tx.trail.len().saturating_sub(MAX_EVENTS);
-        let events = tx.trail[skip..]
-            .iter()
-            .map(|e| super::EventRef {
-                at_us: e.at.as_us(),
-                seq: e.seq,
-                detail: format!(
-                    "{}: step {} {}",
-                    self.model.services[e.service.index()].name,
-                    self.model.steps[usize::from(e.step)].name,
-                    e.change.as_str()
-                ),
-            })
-            .collect();
+        let skip = trail.len().saturating_sub(MAX_EVENTS);
+        let events = trail[skip..].iter().map(|e| self.event_ref(e)).collect();
         (rows, events)
+    }
+
+    /// One trail event as a violation lists it.
+    pub fn event_ref(&self, e: &TxEvent) -> super::EventRef {
+        super::EventRef {
+            at_us: e.at.as_us(),
+            seq: e.seq,
+            detail: format!(
+                "{}: step {} {}",
+                self.model.services[e.service.index()].name,
+                self.model.steps[usize::from(e.step)].name,
+                e.change.as_str()
+            ),
+        }
     }
 
     /// `service.table[key]`, for violation messages.
@@ -337,17 +459,7 @@ impl<'a> RunFacts<'a> {
 /// Events listed per violation; the latest are kept.
 pub const MAX_EVENTS: usize = 12;
 
-/// The facts of `gtx`, created on first sight; notes `at` as its latest change.
-fn tx_entry(
-    txs: &mut BTreeMap<GlobalTxId, TxFacts>,
-    step_count: usize,
-    gtx: GlobalTxId,
-    at: Instant,
-) -> &mut TxFacts {
-    let tx = txs.entry(gtx).or_insert_with(|| TxFacts {
-        steps: vec![StepTally::default(); step_count],
-        ..TxFacts::default()
-    });
-    tx.last_change = Some(at);
-    tx
+/// The facts of `gtx`, created on first sight.
+fn tx_entry(txs: &mut BTreeMap<GlobalTxId, TxFacts>, step_count: usize, gtx: GlobalTxId) -> &mut TxFacts {
+    txs.entry(gtx).or_insert_with(|| TxFacts::new(step_count))
 }

@@ -1,8 +1,9 @@
-//! The invariants, one function each.
+//! The invariants about one transaction each, one function per check: atomicity, no double
+//! effect, no lost work. Conservation (`conservation.rs`) and no oversell (`oversell.rs`) are
+//! about resources and rows.
 
-use super::facts::RunFacts;
-use super::{CheckKind, Verdict, Violation, at_us};
-use crate::system::model::Action;
+use super::facts::{MAX_EVENTS, RunFacts};
+use super::{CheckKind, EventRef, Verdict, Violation, at_us};
 use crate::system::msg::RequestOutcome;
 
 /// Every finished transaction applied all its steps or none, net of compensations. Judged
@@ -36,7 +37,7 @@ pub fn atomicity(facts: &RunFacts<'_>) -> Verdict {
 }
 
 /// How many transactions were still moving when a check could not judge.
-fn in_flight_note(facts: &RunFacts<'_>, judged: bool) -> Vec<String> {
+pub(super) fn in_flight_note(facts: &RunFacts<'_>, judged: bool) -> Vec<String> {
     if judged {
         Vec::new()
     } else {
@@ -47,17 +48,18 @@ fn in_flight_note(facts: &RunFacts<'_>, judged: bool) -> Vec<String> {
     }
 }
 
-/// No step's action or compensation took effect more than once in one transaction.
+/// No step's action or compensation took effect more than once in one transaction. Each
+/// violation names the step's rows and lists that step's events.
 pub fn no_double_effect(facts: &RunFacts<'_>) -> Verdict {
     let mut violations = Vec::new();
     for (gtx, tx) in &facts.txs {
         for (index, tally) in tx.steps.iter().enumerate() {
             if tally.actions > 1 || tally.compensations > 1 || tally.net() < 0 {
-                let (rows, events) = facts.located(*gtx);
+                let (rows, events) = facts.located_where(*gtx, |e| usize::from(e.step) == index);
                 violations.push(Violation {
                     gtx: Some(gtx.0),
                     rows,
-                    at_us: tx.last_change.and_then(at_us),
+                    at_us: tally.changed_at.and_then(at_us),
                     detail: format!(
                         "step {} applied {} times, compensated {} times",
                         facts.model.steps[index].name, tally.actions, tally.compensations
@@ -70,123 +72,93 @@ pub fn no_double_effect(facts: &RunFacts<'_>) -> Verdict {
     Verdict::new(CheckKind::NoDoubleEffect, violations, Vec::new())
 }
 
-/// The audited total (e.g. all money) equals its start plus what fully applied transactions
-/// moved. A half-applied or doubly applied transaction shows up as a difference.
-pub fn conservation(facts: &RunFacts<'_>) -> Verdict {
-    let model = facts.model;
-    if model.audit.is_empty() {
-        return Verdict::new(
-            CheckKind::Conservation,
-            Vec::new(),
-            vec!["the model audits no table".into()],
-        );
-    }
-    let fully_applied = facts
-        .txs
-        .values()
-        .filter(|tx| tx.steps.iter().all(|s| s.net() == 1))
-        .count() as i64;
-    let expected = model.initial_audit_total() + fully_applied * model.audit_delta_per_commit();
-    let actual: i64 = model
-        .audit
-        .iter()
-        .map(|(service, table)| {
-            facts.final_rows[service.index()][usize::from(table.0)]
-                .values()
-                .sum::<i64>()
-        })
-        .sum();
-    let judged = facts.at_rest();
-    let mut violations = Vec::new();
-    if judged && actual != expected {
-        let rows = model
-            .audit
-            .iter()
-            .map(|(s, t)| {
-                format!(
-                    "{}.{}",
-                    model.services[s.index()].name,
-                    model.services[s.index()].tables[usize::from(t.0)].name
-                )
-            })
-            .collect();
-        violations.push(Violation {
-            gtx: None,
-            rows,
-            at_us: at_us(facts.end),
-            detail: format!(
-                "audited total is {actual}, expected {expected} ({:+})",
-                actual - expected
-            ),
-            events: Vec::new(),
-        });
-    }
-    let mut notes = vec![format!("audited total {actual}, expected {expected}")];
-    notes.extend(in_flight_note(facts, judged));
-    Verdict::new(CheckKind::Conservation, violations, notes).judged_if(judged)
-}
-
-/// Every accepted request reached an outcome; transactions left in doubt (prepared,
-/// undecided) at the end are reported with how long. "Accepted, never answered" is judged
-/// only when the run is at rest ([`RunFacts::at_rest`]); in doubt is reported either way.
+/// Every accepted request (a transaction the gateway started) reached an outcome; what did
+/// not is reported with how long: in doubt (prepared, never decided), stuck (some steps
+/// applied, others never, at rest), or never answered (at rest). In doubt is reported
+/// whether the run is at rest or not; the others only at rest ([`RunFacts::at_rest`]).
 pub fn no_lost_work(facts: &RunFacts<'_>) -> Verdict {
     let judged = facts.at_rest();
     let mut violations = Vec::new();
-    let (mut in_doubt, mut timed_out) = (0, 0);
+    let (mut in_doubt, mut stuck, mut unanswered, mut timed_out) = (0, 0, 0, 0);
     for (gtx, tx) in &facts.txs {
-        if let Some(prepared) = tx.steps.iter().filter_map(|s| s.prepared_at).min() {
+        timed_out += u64::from(tx.outcome == Some(RequestOutcome::TimedOut));
+        let answer = match tx.outcome {
+            None => "never answered".to_string(),
+            Some(outcome) => format!("answered {}", outcome_word(outcome)),
+        };
+        let (at, detail) = if let Some(prepared) = tx.steps.iter().filter_map(|s| s.prepared_at).min() {
             in_doubt += 1;
-            violations.push(Violation {
-                gtx: Some(gtx.0),
-                rows: Vec::new(),
-                at_us: at_us(prepared),
-                detail: format!(
-                    "in doubt for {} at the end (prepared, never decided)",
-                    facts.end - prepared
-                ),
-                events: Vec::new(),
-            });
+            let detail = format!(
+                "in doubt for {} at the end: prepared at {prepared}, never decided; {answer}",
+                facts.end.saturating_since(prepared)
+            );
+            (prepared, detail)
+        } else if judged && tx.stuck() {
+            stuck += 1;
+            let last = tx.last_change.unwrap_or(facts.end);
+            let applied: Vec<String> = facts
+                .model
+                .steps
+                .iter()
+                .zip(&tx.steps)
+                .map(|(step, tally)| format!("{}={}", step.name, tally.net()))
+                .collect();
+            let detail = format!(
+                "stuck for {} at the end: {} since {last}; {answer}",
+                facts.end.saturating_since(last),
+                applied.join(", ")
+            );
+            (last, detail)
+        } else if judged && tx.unanswered() {
+            unanswered += 1;
+            let started = tx.started.unwrap_or(facts.end);
+            let detail = format!(
+                "accepted at {started}, never answered: waited {} to the end",
+                facts.end.saturating_since(started)
+            );
+            (started, detail)
+        } else {
             continue;
+        };
+        let (rows, mut events) = facts.located(*gtx);
+        if let Some(started) = tx.started {
+            let start = EventRef {
+                at_us: started.as_us(),
+                seq: tx.started_seq,
+                detail: format!(
+                    "gateway: request {} started",
+                    tx.req.map_or_else(|| "?".to_string(), |r| r.0.to_string())
+                ),
+            };
+            // The start first, then the latest of the rest.
+            if events.len() == MAX_EVENTS {
+                events.remove(0);
+            }
+            events.insert(0, start);
         }
-        if tx.outcome == Some(RequestOutcome::TimedOut) {
-            timed_out += 1;
-        }
-        if judged && tx.unanswered() {
-            violations.push(Violation {
-                gtx: Some(gtx.0),
-                rows: Vec::new(),
-                at_us: tx.started.and_then(at_us),
-                detail: "accepted, never answered".into(),
-                events: Vec::new(),
-            });
-        }
+        violations.push(Violation {
+            gtx: Some(gtx.0),
+            rows,
+            at_us: at_us(at),
+            detail,
+            events,
+        });
     }
-    let mut notes = vec![format!("{in_doubt} in doubt, {timed_out} answered as timed out")];
+    let mut notes = vec![format!(
+        "{in_doubt} in doubt, {stuck} stuck, {unanswered} never answered, {timed_out} answered as timed out"
+    )];
     notes.extend(in_flight_note(facts, judged));
     Verdict::new(CheckKind::NoLostWork, violations, notes).judged_if(judged)
 }
 
-/// No row ends below the floor (or above the ceiling) that a step's action enforces on its
-/// table: no negative stock, balance or courier count.
-pub fn no_oversell(facts: &RunFacts<'_>) -> Verdict {
-    let mut violations = Vec::new();
-    for step in &facts.model.steps {
-        let Action::Add { table, bounds, .. } = step.action else {
-            continue;
-        };
-        let service = step.service.index();
-        for (key, value) in &facts.final_rows[service][usize::from(table.0)] {
-            if bounds.apply(*value, 0).is_none() {
-                violations.push(Violation {
-                    gtx: None,
-                    rows: vec![facts.row_name(service, usize::from(table.0), *key)],
-                    at_us: at_us(facts.end),
-                    detail: format!("value {value} is outside the bounds step {} enforces", step.name),
-                    events: Vec::new(),
-                });
-            }
-        }
+/// An answer in words, for violation messages.
+fn outcome_word(outcome: RequestOutcome) -> &'static str {
+    match outcome {
+        RequestOutcome::Committed => "committed",
+        RequestOutcome::Aborted => "aborted",
+        RequestOutcome::Accepted => "accepted",
+        RequestOutcome::TimedOut => "timed out",
+        RequestOutcome::Unauthorized => "unauthorized",
+        RequestOutcome::AuditDone => "audit done",
     }
-    violations.dedup();
-    Verdict::new(CheckKind::NoOversell, violations, Vec::new())
 }

@@ -10,18 +10,21 @@
 //! that is not judged ([`Verdict::judged`] false, a note saying so), and a check a scenario
 //! marks `must_hold` does not hold on it.
 //!
-//! Convergence judges when each transaction's services came to agree (`window.rs` folds the
-//! history into changes and inconsistency windows, one rule shared with the report and the
-//! eventual strategy's measurements). `anomaly.rs` counts what reads saw: isolation
+//! `facts.rs` folds the history once (`window.rs` says what a change is and what a
+//! transaction's inconsistency window is); the checks, `anomaly.rs`, the report's metrics and
+//! the eventual strategy's measurements all read those facts. Convergence judges when each
+//! transaction's services came to agree. `anomaly.rs` counts what reads saw: isolation
 //! anomalies are measured, not judged.
 //!
 //! A check that never fails is worthless: `tests.rs` feeds each one a history with the
 //! violation it exists to catch.
 
 pub mod anomaly;
+mod conservation;
 mod convergence;
 mod facts;
 mod invariant;
+mod oversell;
 #[cfg(test)]
 mod tests;
 mod window;
@@ -31,10 +34,14 @@ use std::fmt;
 use serde::Serialize;
 
 pub use anomaly::{Anomalies, AnomalyCount, anomalies};
-pub use convergence::{ConvergenceRule, DEFAULT_CONVERGE_WITHIN, StaleRow, convergence};
-pub use facts::{MAX_EVENTS, RunFacts, StepTally, TxChange, TxEvent, TxFacts};
-pub use invariant::{atomicity, conservation, no_double_effect, no_lost_work, no_oversell};
-pub use window::{Agreement, Change, ChangeTracker, TxWindow, changes, windows};
+pub use conservation::conservation;
+pub use convergence::{
+    ConvergenceRule, DEFAULT_CONVERGE_WITHIN, ReadModelFacts, Sighting, StaleRow, convergence,
+};
+pub use facts::{ChangeAt, MAX_EVENTS, RunFacts, StepTally, TxChange, TxEvent, TxFacts};
+pub use invariant::{atomicity, no_double_effect, no_lost_work};
+pub use oversell::no_oversell;
+pub use window::{Agreement, Change, ChangeTracker, TxWindow};
 
 use crate::sim::Instant;
 
@@ -47,11 +54,13 @@ pub enum CheckKind {
     Atomicity,
     /// No step was applied more than once per transaction, whatever the duplicates.
     NoDoubleEffect,
-    /// The audited total equals its start plus what fully applied transactions moved.
+    /// Every resource (a table a step writes) totals its start plus what committed
+    /// transactions moved, once each.
     Conservation,
-    /// Every accepted request reached an outcome, or is reported stuck or in doubt.
+    /// Every accepted request reached an outcome, or is reported stuck, in doubt or
+    /// unanswered, with how long.
     NoLostWork,
-    /// No row ended outside the bounds its steps enforce (no negative stock or balance).
+    /// No row was ever outside the bounds its steps enforce (no negative stock or balance).
     NoOversell,
     /// After the last fault heals, every transaction's services agree within the stated
     /// time, and a read model ends equal to its source.

@@ -1,6 +1,7 @@
-//! The one fold of a history into changes and inconsistency windows, shared by the
-//! convergence check, the anomaly detectors, the report's metrics and the eventual strategy's
-//! measurements, so they all count a step as applied by the same rule.
+//! What counts as a change, and a transaction's inconsistency window: the one rule the
+//! checks, the anomaly detectors, the report's metrics and the eventual strategy's
+//! measurements share. [`super::RunFacts::new`] is the one place that folds a history with
+//! it; everything else reads what it kept.
 //!
 //! A *change* is a step's effect becoming visible at its service: a committed, non-replayed
 //! local call that wrote a row (an action counts plus one, a compensation minus one), or a
@@ -13,8 +14,8 @@
 use std::collections::BTreeMap;
 
 use crate::sim::Instant;
-use crate::system::history::{History, HistoryEvent, HistoryRecord, RowWrite};
-use crate::system::model::ServiceId;
+use crate::system::history::{HistoryEvent, HistoryRecord, RowWrite};
+use crate::system::model::{Action, Model, ServiceId};
 use crate::system::msg::{CallMode, GlobalTxId, LocalResult, StepKind};
 
 /// One step's effect becoming visible at its service.
@@ -33,6 +34,15 @@ pub struct Change {
 }
 
 impl Change {
+    /// What the model says this change ran: its step's action or compensation.
+    pub fn action<'m>(&self, model: &'m Model) -> &'m Action {
+        let step = &model.steps[usize::from(self.step)];
+        match self.kind {
+            StepKind::Action => &step.action,
+            StepKind::Compensation => &step.compensation,
+        }
+    }
+
     /// +1 for an action, −1 for a compensation.
     pub fn sign(&self) -> i64 {
         match self.kind {
@@ -50,8 +60,9 @@ pub struct ChangeTracker {
 }
 
 impl ChangeTracker {
-    /// The change `record` makes visible, if any. Feed every record, in order.
-    pub fn change(&mut self, record: &HistoryRecord) -> Option<Change> {
+    /// Observes the next record of a history; returns the change it makes visible, if any.
+    /// Every record must be observed, in run order, or a 2PC commit is missed.
+    pub fn observe(&mut self, record: &HistoryRecord) -> Option<Change> {
         match record.event {
             HistoryEvent::Local {
                 service,
@@ -97,16 +108,6 @@ impl ChangeTracker {
     }
 }
 
-/// Every change of `history`, in run order, with the index of its record.
-pub fn changes(history: &History) -> impl Iterator<Item = (usize, Instant, Change)> + '_ {
-    let mut tracker = ChangeTracker::default();
-    history
-        .records()
-        .iter()
-        .enumerate()
-        .filter_map(move |(index, record)| tracker.change(record).map(|c| (index, record.at, c)))
-}
-
 /// Whether every step of a transaction agrees.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Agreement {
@@ -116,45 +117,48 @@ pub enum Agreement {
     Compensated,
 }
 
+impl Agreement {
+    /// The agreement of steps whose net applications (actions minus compensations) are
+    /// `nets`, if they agree.
+    pub fn of(nets: impl IntoIterator<Item = i64>) -> Option<Agreement> {
+        let (mut all_one, mut all_zero) = (true, true);
+        for net in nets {
+            all_one &= net == 1;
+            all_zero &= net == 0;
+        }
+        match (all_one, all_zero) {
+            (true, _) => Some(Agreement::Completed),
+            (false, true) => Some(Agreement::Compensated),
+            (false, false) => None,
+        }
+    }
+}
+
 /// One transaction's inconsistency window, as the history unfolds.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct TxWindow {
-    /// Net applications per step (actions minus compensations).
-    pub nets: Vec<i64>,
     /// The first change of any step.
     pub first_change: Option<Instant>,
     /// The last change of any step.
     pub last_change: Option<Instant>,
+    /// Whether the steps agree after the last change; `None` while they disagree.
+    pub agreement: Option<Agreement>,
     /// When the steps last came to agree; `None` while they disagree.
     pub agreed_at: Option<Instant>,
 }
 
 impl TxWindow {
-    /// A window for a transaction of `step_count` steps, nothing applied.
-    pub fn new(step_count: usize) -> Self {
-        TxWindow {
-            nets: vec![0; step_count],
-            ..TxWindow::default()
-        }
-    }
-
-    /// Applies one change of this transaction at `at`.
-    pub fn apply(&mut self, at: Instant, change: &Change) {
-        self.nets[usize::from(change.step)] += change.sign();
+    /// Notes a change at `at` after which the steps agree as `agreement` says.
+    pub fn changed(&mut self, at: Instant, agreement: Option<Agreement>) {
         self.first_change.get_or_insert(at);
         self.last_change = Some(at);
-        self.agreed_at = self.agreement().map(|_| at);
+        self.agreement = agreement;
+        self.agreed_at = agreement.map(|_| at);
     }
 
-    /// Whether the steps agree now.
-    pub fn agreement(&self) -> Option<Agreement> {
-        if self.nets.iter().all(|n| *n == 1) {
-            Some(Agreement::Completed)
-        } else if self.nets.iter().all(|n| *n == 0) {
-            Some(Agreement::Compensated)
-        } else {
-            None
-        }
+    /// True when some change happened and the steps disagree after the last one.
+    pub fn diverged(&self) -> bool {
+        self.first_change.is_some() && self.agreement.is_none()
     }
 
     /// From the first change to agreement, µs; `None` if nothing changed or the steps still
@@ -163,15 +167,4 @@ impl TxWindow {
         let (first, agreed) = (self.first_change?, self.agreed_at?);
         Some(agreed.saturating_since(first).as_us())
     }
-}
-
-/// Every transaction's window, by transaction, for a model of `step_count` steps.
-pub fn windows(history: &History, step_count: usize) -> BTreeMap<GlobalTxId, TxWindow> {
-    let mut txs: BTreeMap<GlobalTxId, TxWindow> = BTreeMap::new();
-    for (_, at, change) in changes(history) {
-        txs.entry(change.gtx)
-            .or_insert_with(|| TxWindow::new(step_count))
-            .apply(at, &change);
-    }
-    txs
 }

@@ -115,7 +115,7 @@ pub const METRICS: [Metric; 15] = [
     },
     Metric {
         key: "inconsistent_reads_per_1k",
-        label: "bad audits per 1k reads",
+        label: "bad audits per 1k",
         unit: Unit::Plain,
         of: |r| r.inconsistent_reads_per_1k,
     },

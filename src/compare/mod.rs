@@ -67,7 +67,7 @@ pub struct RunRow {
     /// Share of requests sent during a partition answered successfully within the client's
     /// deadline.
     pub availability_during_partition: Option<f64>,
-    /// Inconsistent audit reads per 1,000 reads.
+    /// Inconsistent audit reads per 1,000 complete audits.
     pub inconsistent_reads_per_1k: Option<f64>,
     /// Dirty reads per 1,000 reads.
     pub dirty_reads_per_1k: Option<f64>,
@@ -184,8 +184,8 @@ fn row(scenario: &Scenario, seed: u64) -> RunRow {
         availability_during_partition: metrics
             .and_then(|m| m.availability.during_partition.as_ref())
             .and_then(|s| s.share),
-        inconsistent_reads_per_1k: anomalies.and_then(|a| a.inconsistent_audit_reads.per_1k_reads),
-        dirty_reads_per_1k: anomalies.and_then(|a| a.dirty_reads.per_1k_reads),
+        inconsistent_reads_per_1k: anomalies.and_then(|a| a.inconsistent_audit_reads.per_1k),
+        dirty_reads_per_1k: anomalies.and_then(|a| a.dirty_reads.per_1k),
         violated,
     }
 }

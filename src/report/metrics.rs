@@ -1,10 +1,13 @@
 //! What a consistency strategy costs, per business transaction: bytes on the wire, forced
 //! log writes, time rows spent locked and requests spent blocked, 2PC's in-doubt time, the
-//! inconsistency window, the read model's staleness, and availability during a partition.
+//! inconsistency window, the read model's staleness; and what the client got: throughput and
+//! availability during a partition.
 //!
-//! Everything is read after the run from the world's counters, the databases' statistics and
-//! the history: measuring changes nothing. Per-transaction figures divide by the transactions
-//! the gateway started; they are `None` when it started none.
+//! Everything is read after the run from the world's counters, the databases' statistics,
+//! the history and the checks' facts (the one fold of the history): measuring changes
+//! nothing. Per-transaction figures divide by the transactions the gateway started; they are
+//! `None` when it started none. Throughput and availability are the client's view: from the
+//! moment it sent a request to the first answer it got.
 
 use std::collections::BTreeMap;
 
@@ -12,7 +15,7 @@ use serde::Serialize;
 
 use super::Percentiles;
 use crate::assembly::{SystemConfig, SystemWorld};
-use crate::check::RunFacts;
+use crate::check::{RunFacts, TxFacts};
 use crate::net::FaultSpec;
 use crate::sim::Instant;
 use crate::system::history::{History, HistoryEvent};
@@ -37,8 +40,22 @@ pub struct Metrics {
     pub inconsistency_window: Window,
     /// The eventual strategy's read model (`None` for strategies without one).
     pub replica_staleness: Option<Staleness>,
-    /// Business requests answered committed or accepted within the client's deadline.
+    /// Business requests the client got answered successfully, per second.
+    pub throughput: Throughput,
+    /// Business requests answered successfully within the client's deadline.
     pub availability: Availability,
+}
+
+/// Business requests the client got answered committed or accepted, per virtual second from
+/// its first request sent to the last answer it got.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize)]
+pub struct Throughput {
+    /// Business requests answered committed or accepted (first answers only).
+    pub served: u64,
+    /// From the first request sent to the last answer received, µs.
+    pub span_us: u64,
+    /// `served` per second of that span (`None` when it is empty).
+    pub per_s: Option<f64>,
 }
 
 /// Messages and bytes.
@@ -92,6 +109,9 @@ pub struct InDoubt {
     pub max_us: u64,
     /// Transactions with a step still prepared and undecided at the end.
     pub still_in_doubt: u64,
+    /// The longest any of those steps had been in doubt at the end, µs (`None` when none
+    /// was): `max_us` counts decided steps only, and a blocked participant is the worst case.
+    pub still_in_doubt_max_us: Option<u64>,
 }
 
 /// Inconsistency windows over the transactions that changed anything.
@@ -111,8 +131,8 @@ pub struct Staleness {
     pub seen: u64,
     /// Mean lag from a change at its service to the read model seeing it, µs.
     pub mean_lag_us: Option<u64>,
-    /// The longest lag, µs.
-    pub max_lag_us: u64,
+    /// The longest lag, µs (`None` when it saw no change).
+    pub max_lag_us: Option<u64>,
     /// Changes it never saw.
     pub missed: u64,
     /// Rows compared with their source at the end.
@@ -121,26 +141,34 @@ pub struct Staleness {
     pub mismatches: u64,
 }
 
-/// Availability: business requests answered committed or accepted within the deadline the
-/// client sees (the gateway's timeout per attempt × (retries + 1)).
+/// Availability, at the client: of the business requests it sent with credentials, the share
+/// answered successfully within its deadline (the gateway's timeout per attempt ×
+/// (retries + 1)), measured from sending to the first answer. Successfully: committed,
+/// accepted, or refused for a business reason (aborted because a step's bound or row said
+/// no: the system answered; it was not the system failing). A request never answered, or
+/// answered timed out or aborted for want of a participant, was not served.
 #[derive(Clone, Copy, Debug, PartialEq, Serialize)]
 pub struct Availability {
     /// The client's deadline, µs.
     pub deadline_us: u64,
-    /// Requests that reached the gateway while a partition was active (`None` when the
-    /// scenario has no partition).
+    /// Requests sent while a partition was active (`None` when the scenario has no
+    /// partition).
     pub during_partition: Option<Share>,
-    /// Requests that reached it while no partition was active.
+    /// Requests sent while no partition was active.
     pub outside_partition: Share,
 }
 
 /// A share of business requests.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Serialize)]
 pub struct Share {
-    /// Business requests that arrived.
+    /// Business requests sent (with credentials).
     pub requests: u64,
-    /// Those answered committed or accepted within the deadline.
+    /// Those answered successfully within the deadline.
     pub available: u64,
+    /// Of `available`, those refused for a business reason.
+    pub refused: u64,
+    /// Those the client never got an answer to: not available.
+    pub still_waiting: u64,
     /// `available / requests` (`None` without requests).
     pub share: Option<f64>,
 }
@@ -170,11 +198,7 @@ impl Metrics {
             (h + s.lock_hold_us, b + s.lock_wait_us, w + s.lock_waits)
         });
         let windows: Vec<u64> = facts.txs.values().filter_map(|tx| tx.window.span_us()).collect();
-        let diverged = facts
-            .txs
-            .values()
-            .filter(|tx| tx.window.first_change.is_some() && tx.window.agreement().is_none())
-            .count() as u64;
+        let diverged = facts.txs.values().filter(|tx| tx.window.diverged()).count() as u64;
         Metrics {
             transactions,
             bytes: Bytes {
@@ -200,8 +224,8 @@ impl Metrics {
                 us: Percentiles::of(windows),
                 diverged,
             },
-            replica_staleness: built.read_model.then(|| {
-                let view = crate::strategy::eventual::read_model(history, &built.wiring.model);
+            replica_staleness: facts.read_model.as_ref().map(|view| {
+                let view = crate::strategy::eventual::ReadModel::of(view);
                 Staleness {
                     seen: view.lag.count,
                     mean_lag_us: view.lag.mean_us(),
@@ -211,7 +235,8 @@ impl Metrics {
                     mismatches: view.mismatches as u64,
                 }
             }),
-            availability: availability(history, config),
+            throughput: throughput(history, facts),
+            availability: availability(history, facts, client_deadline_us(config), &config.faults),
         }
     }
 }
@@ -226,50 +251,138 @@ fn in_doubt(history: &History, facts: &RunFacts<'_>) -> InDoubt {
         }
     }
     in_doubt.still_in_doubt = facts.txs.values().filter(|tx| tx.in_doubt()).count() as u64;
+    in_doubt.still_in_doubt_max_us = facts
+        .txs
+        .values()
+        .flat_map(|tx| tx.steps.iter().filter_map(|s| s.prepared_at))
+        .map(|prepared| facts.end.saturating_since(prepared).as_us())
+        .max();
     in_doubt
 }
 
-/// Business requests by whether a partition was active when they reached the gateway, and
-/// whether they were answered committed or accepted within the client's deadline.
-fn availability(history: &History, config: &SystemConfig) -> Availability {
-    let deadline_us = config
+/// The business requests the client sent with credentials, by id: when, and the facts of
+/// the transaction the gateway started for each (if it did).
+fn business_requests<'f>(
+    history: &History,
+    facts: &'f RunFacts<'_>,
+) -> BTreeMap<RequestId, (Instant, Option<&'f TxFacts>)> {
+    let txs: BTreeMap<RequestId, &TxFacts> =
+        facts.txs.values().filter_map(|tx| Some((tx.req?, tx))).collect();
+    history
+        .records()
+        .iter()
+        .filter_map(|record| match record.event {
+            HistoryEvent::ClientSent {
+                req,
+                audit: false,
+                authenticated: true,
+            } => Some((req, (record.at, txs.get(&req).copied()))),
+            _ => None,
+        })
+        .collect()
+}
+
+/// A successful answer: committed, accepted, or aborted because a step was refused for a
+/// business reason (then `Some(true)`); `None` for anything else.
+fn served(outcome: RequestOutcome, tx: Option<&TxFacts>) -> Option<bool> {
+    match outcome {
+        RequestOutcome::Committed | RequestOutcome::Accepted => Some(false),
+        RequestOutcome::Aborted if tx.is_some_and(|tx| tx.refused) => Some(true),
+        _ => None,
+    }
+}
+
+/// Business requests answered committed or accepted, per second from the first sent to the
+/// last answered.
+fn throughput(history: &History, facts: &RunFacts<'_>) -> Throughput {
+    let sent = business_requests(history, facts);
+    let first = sent.values().map(|(at, _)| *at).min();
+    let (mut served, mut last) = (0, None);
+    for record in history.records() {
+        if let HistoryEvent::ClientAnswered { req, outcome, .. } = record.event
+            && sent.contains_key(&req)
+        {
+            last = last.max(Some(record.at));
+            served += u64::from(matches!(
+                outcome,
+                RequestOutcome::Committed | RequestOutcome::Accepted
+            ));
+        }
+    }
+    let span_us = match (first, last) {
+        (Some(first), Some(last)) => last.saturating_since(first).as_us(),
+        _ => 0,
+    };
+    Throughput {
+        served,
+        span_us,
+        per_s: (span_us > 0).then(|| served as f64 * 1_000_000.0 / span_us as f64),
+    }
+}
+
+/// The deadline a client sees: the gateway's timeout per attempt × (retries + 1), µs.
+fn client_deadline_us(config: &SystemConfig) -> u64 {
+    config
         .request_timeout
         .as_us()
-        .saturating_mul(u64::from(config.retries) + 1);
-    let partitions: Vec<(Instant, Instant)> = config
-        .faults
+        .saturating_mul(u64::from(config.retries) + 1)
+}
+
+/// Business requests by whether a partition of `faults` was active when the client sent
+/// them, and whether it got a successful answer within `deadline_us`.
+fn availability(
+    history: &History,
+    facts: &RunFacts<'_>,
+    deadline_us: u64,
+    faults: &[FaultSpec],
+) -> Availability {
+    let partitions: Vec<(Instant, Instant)> = faults
         .iter()
         .filter_map(|fault| match fault {
             FaultSpec::Partition { from, until, .. } => Some((*from, until.unwrap_or(Instant::MAX))),
             _ => None,
         })
         .collect();
-    let mut arrived: BTreeMap<RequestId, bool> = BTreeMap::new();
+    let partitioned = |at: Instant| partitions.iter().any(|(from, until)| *from <= at && at < *until);
+    let mut waiting = business_requests(history, facts);
     let (mut during, mut outside) = (Share::default(), Share::default());
+    for (at, _) in waiting.values() {
+        let share = if partitioned(*at) {
+            &mut during
+        } else {
+            &mut outside
+        };
+        share.requests += 1;
+    }
     for record in history.records() {
-        match record.event {
-            HistoryEvent::RequestStarted {
-                req, gtx: Some(_), ..
-            } => {
-                let at = record.at;
-                let partitioned = partitions.iter().any(|(from, until)| *from <= at && at < *until);
-                arrived.insert(req, partitioned);
-                let share = if partitioned { &mut during } else { &mut outside };
-                share.requests += 1;
-            }
-            HistoryEvent::RequestEnded {
-                req,
-                gtx: Some(_),
-                outcome: RequestOutcome::Committed | RequestOutcome::Accepted,
-                latency_us,
-            } if latency_us <= deadline_us => {
-                if let Some(partitioned) = arrived.remove(&req) {
-                    let share = if partitioned { &mut during } else { &mut outside };
-                    share.available += 1;
-                }
-            }
-            _ => {}
+        let HistoryEvent::ClientAnswered {
+            req,
+            outcome,
+            latency_us,
+        } = record.event
+        else {
+            continue;
+        };
+        let Some((at, tx)) = waiting.remove(&req) else {
+            continue;
+        };
+        let share = if partitioned(at) {
+            &mut during
+        } else {
+            &mut outside
+        };
+        if let (Some(refused), true) = (served(outcome, tx), latency_us <= deadline_us) {
+            share.available += 1;
+            share.refused += u64::from(refused);
         }
+    }
+    for (at, _) in waiting.values() {
+        let share = if partitioned(*at) {
+            &mut during
+        } else {
+            &mut outside
+        };
+        share.still_waiting += 1;
     }
     let finish = |mut share: Share| {
         share.share = (share.requests > 0).then(|| share.available as f64 / share.requests as f64);
@@ -292,7 +405,7 @@ impl Metrics {
             let share = s
                 .share
                 .map_or_else(|| "-".to_string(), |s| format!("{:.1}%", s * 100.0));
-            format!("{share} of {}", s.requests)
+            format!("{share} of {} ({} waiting)", s.requests, s.still_waiting)
         };
         let mut rows = vec![
             (
@@ -320,11 +433,14 @@ impl Metrics {
             (
                 "in doubt",
                 format!(
-                    "{} decided, total {}, max {}, {} still in doubt",
+                    "{} decided, total {}, max {}, {} still in doubt{}",
                     self.in_doubt.decided,
                     d(self.in_doubt.total_us),
                     d(self.in_doubt.max_us),
-                    self.in_doubt.still_in_doubt
+                    self.in_doubt.still_in_doubt,
+                    self.in_doubt
+                        .still_in_doubt_max_us
+                        .map_or_else(String::new, |us| format!(" (longest {})", d(us)))
                 ),
             ),
         ];
@@ -349,13 +465,18 @@ impl Metrics {
                 format!(
                     "mean {}, max {} ({} missed, {} of {} rows stale)",
                     s.mean_lag_us.map_or_else(|| "-".to_string(), d),
-                    d(s.max_lag_us),
+                    s.max_lag_us.map_or_else(|| "-".to_string(), d),
                     s.missed,
                     s.mismatches,
                     s.rows
                 ),
             ));
         }
+        let t = &self.throughput;
+        rows.push((
+            "throughput",
+            format!("{} / s ({} served in {})", f(t.per_s), t.served, d(t.span_us)),
+        ));
         let a = &self.availability;
         rows.push((
             "available",
@@ -372,3 +493,6 @@ impl Metrics {
         rows
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -158,7 +158,7 @@ pub enum CheckName {
     Atomicity,
     /// No step applied twice.
     NoDoubleEffect,
-    /// The audited total is conserved.
+    /// Every resource (table a step writes) is conserved.
     Conservation,
     /// Every request reaches an outcome.
     NoLostWork,

@@ -1,8 +1,13 @@
 //! The client: replays a workload plan drawn before the run, one request per planned
 //! arrival, whatever the system does (an open workload: slow answers do not slow arrivals).
+//!
+//! It records in its history when it sent each request and when it got the first answer, so
+//! availability and end-to-end latency are measured where a user would measure them: a
+//! request lost on the way to the gateway, or an answer lost on the way back, counts.
 
 use crate::net::Probability;
-use crate::sim::{ActorId, Duration};
+use crate::sim::{ActorId, Duration, Instant};
+use crate::system::history::{History, HistoryEvent};
 use crate::system::msg::{ClientRequest, Msg, RequestId};
 use crate::system::timer::TimerMsg;
 use crate::workload::PlannedRequest;
@@ -15,8 +20,12 @@ pub struct Client {
     credentials: u64,
     unauthenticated: Probability,
     plan: Vec<PlannedRequest>,
-    /// Responses received, by outcome order of arrival (durable: a record of the run).
+    /// Responses received, duplicates included (durable: a record of the run).
     pub responses: u64,
+    /// Per planned request, when it was sent and whether it was answered (a record of the
+    /// run: it survives crashes).
+    sent: Vec<Option<(Instant, bool)>>,
+    history: History,
 }
 
 impl Client {
@@ -32,9 +41,16 @@ impl Client {
             gateway,
             credentials,
             unauthenticated,
+            sent: vec![None; plan.len()],
             plan,
             responses: 0,
+            history: History::default(),
         }
+    }
+
+    /// What the client saw: each request sent and its first answer.
+    pub fn history(&self) -> &History {
+        &self.history
     }
 
     fn schedule(&self, ctx: &mut Ctx<'_, Msg>, index: usize) {
@@ -50,10 +66,25 @@ impl Actor<Msg> for Client {
         self.schedule(ctx, 0);
     }
 
-    fn on_message(&mut self, _ctx: &mut Ctx<'_, Msg>, _src: ActorId, msg: Msg) {
-        if let Msg::Response { .. } = msg {
-            self.responses += 1;
+    fn on_message(&mut self, ctx: &mut Ctx<'_, Msg>, _src: ActorId, msg: Msg) {
+        let Msg::Response { req, outcome } = msg else {
+            return;
+        };
+        self.responses += 1;
+        let slot = usize::try_from(req.0).ok().and_then(|i| self.sent.get_mut(i));
+        let Some(Some((sent_at, answered))) = slot else {
+            return;
+        };
+        if std::mem::replace(answered, true) {
+            return;
         }
+        let latency_us = (ctx.now() - *sent_at).as_us();
+        let event = HistoryEvent::ClientAnswered {
+            req,
+            outcome,
+            latency_us,
+        };
+        self.history.record(ctx.now(), ctx.event_seq(), ctx.me(), event);
     }
 
     fn on_timer(&mut self, ctx: &mut Ctx<'_, Msg>, msg: Msg) {
@@ -70,11 +101,21 @@ impl Actor<Msg> for Client {
             credentials: (!anonymous).then_some(self.credentials),
         };
         ctx.send(self.gateway, Msg::Request(request));
+        self.sent[index as usize] = Some((ctx.now(), false));
+        let event = HistoryEvent::ClientSent {
+            req: request.req,
+            audit: request.audit,
+            authenticated: !anonymous,
+        };
+        self.history.record(ctx.now(), ctx.event_seq(), ctx.me(), event);
         self.schedule(ctx, index as usize + 1);
     }
 
     fn retained_bytes(&self) -> usize {
-        crate::world::footprint::vec_bytes::<PlannedRequest>(self.plan.len())
+        use crate::world::footprint::vec_bytes;
+        vec_bytes::<PlannedRequest>(self.plan.len())
+            + vec_bytes::<Option<(Instant, bool)>>(self.sent.len())
+            + self.history.retained_bytes()
     }
 
     fn on_crash(&mut self) {}

@@ -27,7 +27,8 @@ pub enum HistoryEvent {
         mode: CallMode,
         /// How it ended.
         result: LocalResult,
-        /// True when it was a duplicate recognised by the idempotency table.
+        /// True when the idempotency table recognised it: a duplicate, or an action fenced by
+        /// its compensation or an earlier refusal (such a refusal is no business refusal).
         replay: bool,
         /// The row it touched and the change it made (`None` when nothing was applied).
         write: Option<RowWrite>,
@@ -44,6 +45,24 @@ pub enum HistoryEvent {
         commit: bool,
         /// How long it held its locks in doubt (prepare to decision), µs.
         in_doubt_us: u64,
+    },
+    /// The client sent a request (what availability and end-to-end latency count from).
+    ClientSent {
+        /// The request.
+        req: RequestId,
+        /// An audit read rather than a business request.
+        audit: bool,
+        /// It carried the client's credentials (an anonymous one is meant to be refused).
+        authenticated: bool,
+    },
+    /// The client got its first answer to a request (later copies are not recorded).
+    ClientAnswered {
+        /// The request.
+        req: RequestId,
+        /// The answer.
+        outcome: RequestOutcome,
+        /// From sending to this answer, µs.
+        latency_us: u64,
     },
     /// A request reached the gateway.
     RequestStarted {

@@ -499,7 +499,10 @@ impl Service {
         };
         // Charged ahead, in `schedule_completion`.
         let _ = self.db.take_cost();
-        let replay = active.phase == Phase::Replay;
+        // A fenced call was recognised by the idempotency table too (its compensation or an
+        // earlier refusal left the fence): a replay, so the history tells its refusal apart
+        // from a business refusal.
+        let replay = matches!(active.phase, Phase::Replay | Phase::Fenced);
         let service = self.config.id;
         let (gtx, step, kind, mode) = (call.gtx, call.step, call.kind, call.mode);
         self.record(

@@ -1,13 +1,14 @@
-//! Measuring eventual consistency from a run's history: how long each business transaction
-//! left the services disagreeing, and how far the entry service's read model lagged.
+//! Measuring eventual consistency: how long each business transaction left the services
+//! disagreeing, and how far the entry service's read model lagged.
 //!
-//! Both read the merged history only (a check that never changes a run). A step counts as
-//! applied by the one rule of [`crate::check::changes`], which the convergence check and the
-//! report's inconsistency windows share.
+//! Both read a run's [`RunFacts`], the one fold of its history (a step counts as applied by
+//! the rule the checks and the report share); only the read model's own view (the events the
+//! entry service consumed) is folded here, once, into [`ReadModelFacts`], which the
+//! convergence check and the report's staleness then read.
 
 use std::collections::BTreeMap;
 
-use crate::check::{Agreement, StaleRow, changes};
+use crate::check::{Agreement, ReadModelFacts, RunFacts, Sighting, StaleRow};
 use crate::sim::Instant;
 use crate::system::history::{History, HistoryEvent};
 use crate::system::model::{Model, ServiceId};
@@ -21,8 +22,8 @@ pub struct Span {
     pub count: u64,
     /// Their sum, µs.
     pub total_us: u64,
-    /// The longest, µs.
-    pub max_us: u64,
+    /// The longest, µs (`None` without spans).
+    pub max_us: Option<u64>,
 }
 
 impl Span {
@@ -34,7 +35,7 @@ impl Span {
     fn add(&mut self, us: u64) {
         self.count += 1;
         self.total_us += us;
-        self.max_us = self.max_us.max(us);
+        self.max_us = self.max_us.max(Some(us));
     }
 }
 
@@ -70,16 +71,16 @@ pub struct ReadModel {
     pub mismatches: usize,
 }
 
-/// The convergence of every business transaction of `history`: the windows of
-/// [`crate::check::windows`], summed.
-pub fn convergence(history: &History, model: &Model) -> Convergence {
+/// The convergence of every business transaction of a run: its facts' windows, summed.
+pub fn convergence(facts: &RunFacts<'_>) -> Convergence {
     let mut convergence = Convergence::default();
-    for tx in crate::check::windows(history, model.steps.len()).values() {
-        if tx.first_change.is_none() {
+    for tx in facts.txs.values() {
+        let window = &tx.window;
+        if window.first_change.is_none() {
             continue;
         }
         convergence.accepted += 1;
-        match (tx.agreement(), tx.span_us()) {
+        match (window.agreement, window.span_us()) {
             (Some(Agreement::Completed), Some(span)) => {
                 convergence.completed += 1;
                 convergence.window.add(span);
@@ -94,37 +95,49 @@ pub fn convergence(history: &History, model: &Model) -> Convergence {
     convergence
 }
 
-/// The lag and final accuracy of the read model the entry service (step 0's) keeps of the
-/// later steps, from the events it consumed. Meaningful with
-/// [`super::Config::read_model`] on; off, every change counts as missed.
-pub fn read_model(history: &History, model: &Model) -> ReadModel {
-    let entry = entry_service(model);
-    let view = View::fold(history, entry);
-    let mut report = ReadModel::default();
-    for (_, at, change) in changes(history) {
-        if change.step == 0 {
-            continue;
+impl ReadModel {
+    /// The lag and final accuracy of a read model, from what it saw.
+    pub fn of(view: &ReadModelFacts) -> ReadModel {
+        let mut report = ReadModel {
+            rows: view.rows,
+            mismatches: view.stale.len(),
+            ..ReadModel::default()
+        };
+        for sighting in &view.sightings {
+            match sighting.seen {
+                Some(seen) => report.lag.add(seen.saturating_since(sighting.changed).as_us()),
+                None => report.missed += 1,
+            }
         }
-        match view
-            .first_seen
-            .get(&(change.gtx, change.step, event_kind(change.kind)))
-        {
-            Some(seen) => report.lag.add(seen.saturating_since(at).as_us()),
-            None => report.missed += 1,
-        }
+        report
     }
-    let rows = compare_rows(history, model, &view);
-    report.rows = rows.len();
-    report.mismatches = rows.iter().filter(|row| row.owner != row.view).count();
-    report
 }
 
-/// The read-model rows that disagree with their source at the end of `history`: what the
-/// convergence check reports for a strategy with a read model.
-pub fn read_model_mismatches(history: &History, model: &Model) -> Vec<StaleRow> {
+/// What the entry service's (step 0's) read model of the later steps saw, from the events it
+/// consumed: per change of a later step when it saw it, and the rows that disagree with
+/// their source at the end. Meaningful with [`super::Config::read_model`] on; off, every
+/// change counts as missed.
+pub fn read_model(history: &History, facts: &RunFacts<'_>) -> ReadModelFacts {
+    let model = facts.model;
     let view = View::fold(history, entry_service(model));
-    compare_rows(history, model, &view)
-        .into_iter()
+    let sightings = facts
+        .changes
+        .iter()
+        .filter(|c| c.change.step != 0)
+        .map(|c| {
+            let (gtx, step, kind) = (c.change.gtx, c.change.step, event_kind(c.change.kind));
+            Sighting {
+                gtx,
+                step,
+                changed: c.at,
+                seen: view.first_seen.get(&(gtx, step, kind)).copied(),
+                caught_up: view.caught_up(gtx, step, kind),
+            }
+        })
+        .collect();
+    let rows = compare_rows(facts, &view);
+    let stale = rows
+        .iter()
         .filter(|row| row.owner != row.view)
         .map(|row| StaleRow {
             gtx: row.gtx,
@@ -137,7 +150,12 @@ pub fn read_model_mismatches(history: &History, model: &Model) -> Vec<StaleRow> 
                 row.owner.word()
             ),
         })
-        .collect()
+        .collect();
+    ReadModelFacts {
+        rows: rows.len(),
+        stale,
+        sightings,
+    }
 }
 
 fn entry_service(model: &Model) -> ServiceId {
@@ -159,29 +177,20 @@ struct RowPair {
 
 /// Every later-step row of every accepted transaction (step 0 applied at some point), owner
 /// against view.
-fn compare_rows(history: &History, model: &Model, view: &View) -> Vec<RowPair> {
-    let mut truth: BTreeMap<(GlobalTxId, u16), RowTruth> = BTreeMap::new();
-    for (_, at, change) in changes(history) {
-        let row = truth.entry((change.gtx, change.step)).or_default();
-        row.net += change.sign();
-        row.ever_applied |= change.kind == StepKind::Action;
-        row.at = Some(at);
-    }
-    let accepted: Vec<GlobalTxId> = truth
-        .iter()
-        .filter(|((_, step), row)| *step == 0 && row.ever_applied)
-        .map(|((gtx, _), _)| *gtx)
-        .collect();
+fn compare_rows(facts: &RunFacts<'_>, view: &View) -> Vec<RowPair> {
     let mut rows = Vec::new();
-    for gtx in accepted {
-        for step in 1..model.steps.len() as u16 {
-            let owner = truth.get(&(gtx, step)).copied().unwrap_or_default();
+    for (gtx, tx) in &facts.txs {
+        if tx.steps.first().is_none_or(|s| s.actions == 0) {
+            continue;
+        }
+        for (step, tally) in tx.steps.iter().enumerate().skip(1) {
+            let step = step as u16;
             rows.push(RowPair {
-                gtx,
+                gtx: *gtx,
                 step,
-                at: owner.at,
-                owner: owner.state(),
-                view: view.state(gtx, step),
+                at: tally.changed_at,
+                owner: StepState::of(tally.net(), tally.actions > 0),
+                view: view.state(*gtx, step),
             });
         }
     }
@@ -194,14 +203,6 @@ fn event_kind(kind: StepKind) -> EventKind {
         StepKind::Action => EventKind::Done,
         StepKind::Compensation => EventKind::Compensated,
     }
-}
-
-/// What the owning service did to one `(gtx, step)`.
-#[derive(Clone, Copy, Debug, Default)]
-struct RowTruth {
-    net: i64,
-    ever_applied: bool,
-    at: Option<Instant>,
 }
 
 /// A step's state as a read model can show it.
@@ -218,23 +219,22 @@ enum StepState {
 }
 
 impl StepState {
+    /// The state of a step applied `net` times net, `ever_applied` if its action ever took.
+    fn of(net: i64, ever_applied: bool) -> StepState {
+        match (net, ever_applied) {
+            (0, false) => StepState::NotApplied,
+            (1, _) => StepState::Applied,
+            (0, true) => StepState::Undone,
+            _ => StepState::Wrong,
+        }
+    }
+
     fn word(self) -> &'static str {
         match self {
             StepState::NotApplied => "not applied",
             StepState::Applied => "applied",
             StepState::Undone => "undone",
             StepState::Wrong => "applied a wrong number of times",
-        }
-    }
-}
-
-impl RowTruth {
-    fn state(self) -> StepState {
-        match (self.net, self.ever_applied) {
-            (0, false) => StepState::NotApplied,
-            (1, _) => StepState::Applied,
-            (0, true) => StepState::Undone,
-            _ => StepState::Wrong,
         }
     }
 }
@@ -274,6 +274,15 @@ impl View {
             Some(EventKind::Done) => StepState::Applied,
             Some(EventKind::Compensated) => StepState::Undone,
         }
+    }
+
+    /// When the view first showed `kind` or a later state of the row.
+    fn caught_up(&self, gtx: GlobalTxId, step: u16, kind: EventKind) -> Option<Instant> {
+        [EventKind::Failed, EventKind::Done, EventKind::Compensated]
+            .into_iter()
+            .filter(|later| rank(*later) >= rank(kind))
+            .filter_map(|later| self.first_seen.get(&(gtx, step, later)).copied())
+            .min()
     }
 }
 

@@ -14,11 +14,11 @@
 //!
 //! What it costs is the inconsistency window: between step 0's commit and the last step's
 //! commit (or step 0's compensation) the services disagree, and the client was told
-//! `Accepted` for something that may still be undone. [`convergence`] measures that window
-//! per transaction from a run's history. With [`Config::read_model`], the entry service also
+//! `Accepted` for something that may still be undone. [`convergence`] sums that window
+//! per transaction from a run's facts (`check::RunFacts`, the one fold of its history). With [`Config::read_model`], the entry service also
 //! consumes every event to keep a view of the other steps (a read model, as in CQRS);
-//! [`read_model`] measures how far that view lags the services that own the data and whether
-//! it ends equal to them.
+//! [`read_model`] records when that view saw each change of the services that own the data
+//! and whether it ends equal to them; [`ReadModel::of`] sums its lag.
 //!
 //! The broken twins are those of the saga: [`Config::idempotent_consumers`] off applies
 //! duplicates twice; [`Config::dual_write`] on loses an event when a service crashes between
@@ -58,7 +58,7 @@ mod tests;
 
 use std::collections::BTreeMap;
 
-pub use measure::{Convergence, ReadModel, Span, convergence, read_model, read_model_mismatches};
+pub use measure::{Convergence, ReadModel, Span, convergence, read_model};
 
 use crate::broker::TopicId;
 use crate::sim::{ActorId, Duration};

@@ -1,6 +1,6 @@
 //! Eventual consistency end to end: answered at once, converged later, measured.
 
-use super::{Config, Eventual, convergence, read_model};
+use super::{Config, Eventual, ReadModel, convergence, read_model};
 use crate::sim::Duration;
 use crate::strategy::Strategy;
 use crate::strategy::saga_choreographed::testing::{
@@ -33,13 +33,18 @@ fn mean_latency_us(finished: &Finished, wanted: RequestOutcome) -> u64 {
     latencies.iter().sum::<u64>() / latencies.len() as u64
 }
 
+/// How the read model of `finished` kept up.
+fn view_of(finished: &Finished, model: &Model) -> ReadModel {
+    ReadModel::of(&read_model(&finished.history, &finished.facts(model)))
+}
+
 /// Asserts `finished` converged: consistent, nothing diverged, the read model equal to the
 /// services; returns the mean inconsistency window.
 fn assert_converged(finished: &Finished, model: &Model) -> u64 {
     finished.assert_consistent(model);
-    let converged = convergence(&finished.history, model);
+    let converged = convergence(&finished.facts(model));
     assert_eq!(converged.diverged, 0, "seed {}: {converged:?}", finished.seed);
-    let view = read_model(&finished.history, model);
+    let view = view_of(finished, model);
     assert_eq!(
         (view.missed, view.mismatches),
         (0, 0),
@@ -92,7 +97,7 @@ fn the_client_is_answered_accepted_as_soon_as_the_first_step_commits() {
         "answered in {answered_us}us, converged in {window_us}us"
     );
     assert_eq!(
-        convergence(&finished.history, &model).completed,
+        convergence(&finished.facts(&model)).completed,
         accepted,
         "a credit never fails"
     );
@@ -111,7 +116,7 @@ fn a_downstream_failure_is_reconciled_by_compensating_events() {
         3,
     );
     assert_converged(&finished, &model);
-    let converged = convergence(&finished.history, &model);
+    let converged = convergence(&finished.facts(&model));
     assert_eq!(converged.completed, 20, "one order per courier");
     assert!(converged.compensated > 50, "{converged:?}");
     assert_eq!(
@@ -136,7 +141,7 @@ fn the_read_model_lags_the_owning_services_then_equals_them() {
         ),
         5,
     );
-    let view = read_model(&finished.history, &model);
+    let view = view_of(&finished, &model);
     assert!(
         view.rows > 0 && view.mismatches == 0 && view.missed == 0,
         "{view:?}"
@@ -152,7 +157,7 @@ fn the_read_model_lags_the_owning_services_then_equals_them() {
         5,
     );
     finished.assert_consistent(&model);
-    let view = read_model(&finished.history, &model);
+    let view = view_of(&finished, &model);
     // Only the events the entry acts on (`Compensated(1)`, to undo step 0) reach it.
     assert!(
         view.missed as u64 > view.lag.count && view.mismatches > 0,
@@ -173,7 +178,7 @@ fn after_faults_heal_every_accepted_transaction_converges_and_money_is_conserved
                 seed,
             );
             windows.push(assert_converged(&finished, &model));
-            lags.extend(read_model(&finished.history, &model).lag.mean_us());
+            lags.extend(view_of(&finished, &model).lag.mean_us());
         }
         let mean = |values: &[u64]| values.iter().sum::<u64>() / values.len() as u64;
         eprintln!(
@@ -202,7 +207,7 @@ fn without_idempotent_consumers_duplicates_overshoot_and_are_caught() {
                 &system(model.clone(), eventual(twin), duplicating_link(2), Vec::new()),
                 *seed,
             );
-            let diverged = convergence(&finished.history, &model).diverged > 0;
+            let diverged = convergence(&finished.facts(&model)).diverged > 0;
             let failed = !finished.failures(&model).is_empty();
             assert_eq!(diverged, failed, "seed {seed}: the measure and the checks agree");
             diverged
@@ -228,9 +233,18 @@ fn with_a_dual_write_a_crash_loses_an_event_and_a_replica_never_converges() {
                 &system(model.clone(), eventual(twin), clean_link(), faults),
                 *seed,
             );
-            convergence(&finished.history, &model).diverged > 0
+            convergence(&finished.facts(&model)).diverged > 0
         })
         .collect();
     eprintln!("eventual dual-write twin caught on seeds {caught:?}");
     assert!(!caught.is_empty());
+}
+
+#[test]
+fn a_read_model_that_saw_no_change_has_no_lag_rather_than_a_zero_one() {
+    let view = ReadModel::of(&crate::check::ReadModelFacts::default());
+    assert_eq!(
+        (view.lag.count, view.lag.max_us, view.lag.mean_us()),
+        (0, None, None)
+    );
 }

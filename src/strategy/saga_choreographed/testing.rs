@@ -206,10 +206,15 @@ fn at_rest(system: &SystemWorld) -> bool {
 }
 
 impl Finished {
+    /// What the checks and measurements read about this run.
+    pub fn facts<'a>(&self, model: &'a Model) -> RunFacts<'a> {
+        RunFacts::new(model, &self.history, self.rows.clone(), self.settled, self.end)
+    }
+
     /// The verdicts of the checks a choreography must pass: atomicity, no double effect,
     /// conservation.
     pub fn verdicts(&self, model: &Model) -> Vec<Verdict> {
-        let facts = RunFacts::new(model, &self.history, self.rows.clone(), self.settled, self.end);
+        let facts = self.facts(model);
         vec![
             check::atomicity(&facts),
             check::no_double_effect(&facts),
