@@ -248,3 +248,38 @@ fn shrink_writes_a_scenario_that_replays_the_failure_and_rejects_bad_arguments()
     assert_eq!(code, 1);
     assert!(err.contains("fails no check"), "{err}");
 }
+
+#[test]
+fn merging_half_the_shards_is_incomplete_and_exits_one() {
+    let dir = std::env::temp_dir().join(format!("consim-cli-merge-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let shard = |index: &str| {
+        let (code, out, err) = consim(&[
+            "sweep",
+            "scenarios/food_happy_path.ron",
+            "--seeds",
+            "0..4",
+            "--shard",
+            index,
+            "--format",
+            "jsonl",
+            "--quiet",
+        ]);
+        assert_eq!(code, 0, "{err}");
+        let file = dir.join(format!("shard{}.jsonl", &index[..1]));
+        std::fs::write(&file, out).unwrap();
+        file.display().to_string()
+    };
+    let (first, second) = (shard("1/2"), shard("2/2"));
+    let (code, out, err) = consim(&["merge", &first]);
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains("missing 2 seeds: 1, 3"), "{out}");
+    assert!(err.contains("the merge is incomplete"), "{err}");
+    let (code, out, err) = consim(&["merge", &first, &second, &first]);
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        out.contains("4 of 4 seeds (0..4) merged, 0 failing; 2 repeated lines ignored"),
+        "{out}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -99,7 +99,7 @@ pub const METRICS: [Metric; 15] = [
         key: "in_doubt_max_us",
         label: "longest in doubt",
         unit: Unit::Micros,
-        of: |r| Some(r.in_doubt_max_us as f64),
+        of: |r| r.in_doubt_max_us.map(|us| us as f64),
     },
     Metric {
         key: "inconsistency_window_p99_us",

@@ -60,8 +60,10 @@ pub struct RunRow {
     pub forced_writes_per_tx: Option<f64>,
     /// Time local transactions spent queued for locks, per started transaction, µs.
     pub lock_blocked_us_per_tx: Option<f64>,
-    /// The longest a prepared 2PC participant held its locks in doubt, µs.
-    pub in_doubt_max_us: u64,
+    /// The longest a prepared 2PC participant held its locks in doubt, µs, counting those
+    /// still undecided at the end; `None` when no step was ever prepared (every strategy
+    /// but 2PC), so a saga shows `n/a` rather than a flattering zero.
+    pub in_doubt_max_us: Option<u64>,
     /// 99th percentile of the inconsistency window (first change to last), µs.
     pub inconsistency_window_p99_us: Option<u64>,
     /// Share of requests sent during a partition answered successfully within the client's
@@ -179,7 +181,11 @@ fn row(scenario: &Scenario, seed: u64) -> RunRow {
         bytes_per_tx: metrics.and_then(|m| m.bytes.per_tx),
         forced_writes_per_tx: metrics.and_then(|m| m.forced_writes.per_tx),
         lock_blocked_us_per_tx: metrics.and_then(|m| m.locks.blocked_us_per_tx),
-        in_doubt_max_us: metrics.map_or(0, |m| m.in_doubt.max_us),
+        in_doubt_max_us: metrics.and_then(|m| {
+            let d = &m.in_doubt;
+            (d.decided > 0 || d.still_in_doubt > 0)
+                .then(|| d.max_us.max(d.still_in_doubt_max_us.unwrap_or(0)))
+        }),
         inconsistency_window_p99_us: metrics.and_then(|m| m.inconsistency_window.us.map(|p| p.p99)),
         availability_during_partition: metrics
             .and_then(|m| m.availability.during_partition.as_ref())
@@ -218,7 +224,7 @@ mod tests {
             bytes_per_tx: None,
             forced_writes_per_tx: None,
             lock_blocked_us_per_tx: None,
-            in_doubt_max_us: 0,
+            in_doubt_max_us: None,
             inconsistency_window_p99_us: None,
             availability_during_partition: None,
             inconsistent_reads_per_1k: None,

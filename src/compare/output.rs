@@ -9,7 +9,7 @@ use super::{Comparison, RunRow};
 /// Width of the label column.
 const LABEL_WIDTH: usize = 26;
 /// Width of each strategy's column.
-const COLUMN_WIDTH: usize = 22;
+const COLUMN_WIDTH: usize = 23;
 
 impl Comparison {
     /// Side by side, one column per strategy: each metric's `mean ± ci95` over seeds, then
