@@ -42,8 +42,9 @@ impl Span {
 /// How the business transactions of a run converged.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Convergence {
-    /// Transactions whose step 0 applied: those the client was (or would have been) told
-    /// `Accepted`.
+    /// Transactions that changed any row. Step 0 commits before anything else under this
+    /// strategy, so these are the transactions whose step 0 applied: those the gateway
+    /// answered `Accepted` (whether or not that answer reached the client).
     pub accepted: usize,
     /// Accepted and, at the end, applied at every step.
     pub completed: usize,
