@@ -43,8 +43,9 @@ impl Span {
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Convergence {
     /// Transactions that changed any row. Step 0 commits before anything else under this
-    /// strategy, so these are the transactions whose step 0 applied: those the gateway
-    /// answered `Accepted` (whether or not that answer reached the client).
+    /// strategy, so these are the transactions whose step 0 applied and were reported
+    /// `Accepted` (the client may have seen a timeout instead, when that report came late or
+    /// was lost).
     pub accepted: usize,
     /// Accepted and, at the end, applied at every step.
     pub completed: usize,
