@@ -2,7 +2,8 @@
 //!
 //! Exit codes: 0 the run completed and every required check held, 1 bad input (a message
 //! with file, line and column is printed), 2 a required check (those the scenario lists under
-//! `must_hold`, every check if it lists none) failed or could not be judged, 101 a bug in
+//! `must_hold`, every check if it lists none) failed or could not be judged (for `sweep`,
+//! `merge` and `compare`: in some run, after printing the whole result), 101 a bug in
 //! consim (Rust's panic code).
 
 use std::io::Write as _;
@@ -182,6 +183,10 @@ fn main() -> ExitCode {
             eprintln!("{report:?}");
             ExitCode::from(1)
         }
+        Err(Failure::BadArgument(message)) => {
+            eprintln!("error: {message}");
+            ExitCode::from(1)
+        }
         Err(Failure::MustHoldViolated(checks)) => {
             eprintln!(
                 "checks the scenario requires were violated or could not be judged: {}",
@@ -193,15 +198,26 @@ fn main() -> ExitCode {
             eprintln!("{count} seeds failed a required check (see above for replay commands)");
             ExitCode::from(2)
         }
+        Err(Failure::RunsFailed(count)) => {
+            eprintln!(
+                "{count} runs failed a required check (the `violated` field of JSON and CSV names them)"
+            );
+            ExitCode::from(2)
+        }
     }
 }
 
 enum Failure {
+    /// Mistakes located in files, drawn with their excerpts.
     BadInput(miette::Report),
+    /// A mistake in the arguments, in one line.
+    BadArgument(String),
     /// The run completed but a check the scenario requires failed.
     MustHoldViolated(Vec<String>),
     /// A sweep or merge found this many failing seeds.
     SeedsFailed(usize),
+    /// A comparison found this many (strategy, seed) runs failing a required check.
+    RunsFailed(usize),
 }
 
 impl From<ScenarioError> for Failure {
@@ -228,8 +244,10 @@ fn render(error: ScenarioError) -> miette::Report {
     unreachable!("the last error is returned")
 }
 
+/// A mistake with no place in a file (an argument, an unreadable path): one line, so
+/// scripts and people read it whole.
 fn bad_input(message: String) -> Failure {
-    Failure::BadInput(miette::miette!("{message}"))
+    Failure::BadArgument(message)
 }
 
 fn run(
@@ -351,6 +369,7 @@ fn compare(
     threads: Option<usize>,
 ) -> Result<(), Failure> {
     let seeds = consim::seeds::parse_seeds(seeds).map_err(bad_input)?;
+    consim::seeds::check_runs(&seeds, consim::seeds::Shard::WHOLE).map_err(bad_input)?;
     let pool = consim::seeds::pool(threads).map_err(bad_input)?;
     let scenario = scenario::load(path)?;
     let comparison = consim::compare::compare(&scenario, strategies, seeds, &pool).map_err(bad_input)?;
@@ -359,7 +378,10 @@ fn compare(
         CompareFormat::Json => println!("{}", comparison.to_json()),
         CompareFormat::Csv => print!("{}", comparison.to_csv()),
     }
-    Ok(())
+    match comparison.runs.iter().filter(|r| !r.violated.is_empty()).count() {
+        0 => Ok(()),
+        n => Err(Failure::RunsFailed(n)),
+    }
 }
 
 /// `consim sweep`'s arguments.
@@ -399,6 +421,7 @@ fn sweep(args: &SweepArgs) -> Result<(), Failure> {
         Some(text) => Shard::parse(text).map_err(bad_input)?,
         None => Shard::WHOLE,
     };
+    consim::seeds::check_runs(&seeds, shard).map_err(bad_input)?;
     let pool = pool(args.threads).map_err(bad_input)?;
     let mut scenario = scenario::load(path)?;
     if let Some(name) = &args.strategy {
@@ -410,7 +433,7 @@ fn sweep(args: &SweepArgs) -> Result<(), Failure> {
         stop_at_first: args.stop_at_first,
         strategy_override: args.strategy.clone(),
     };
-    let total = shard.seeds(seeds).count() as u64;
+    let total = shard.len(&seeds);
     let bar = if args.quiet {
         indicatif::ProgressBar::hidden()
     } else {
@@ -440,10 +463,11 @@ struct ShrinkArgs {
     /// The failing seed (from `consim sweep`).
     #[arg(long)]
     seed: u64,
-    /// Run under this strategy instead of the file's.
+    /// Run under this strategy instead of the file's (naming the file's own strategy keeps
+    /// its settings).
     #[arg(long)]
     strategy: Option<String>,
-    /// The check to keep violated (default: the first the seed violates).
+    /// The check to keep violated (default: the first required check the seed fails).
     #[arg(long)]
     check: Option<String>,
     /// Where to write the shrunk scenario (default: NAME_seedN_shrunk.ron in the current

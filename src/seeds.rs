@@ -9,8 +9,9 @@ use std::ops::Range;
 
 use rayon::prelude::*;
 
-/// The most seeds one command runs: every outcome is kept in memory (a few hundred bytes
-/// each), so larger sweeps are split into ranges or shards.
+/// The most runs one process makes: every outcome is kept in memory (a few hundred bytes
+/// each), so a larger sweep is spread over shards, each within this limit (see
+/// [`check_runs`]); the range itself may be as large as `u64` allows.
 pub const MAX_SEEDS: u64 = 10_000_000;
 
 /// Parses a seed range: `7`, `0..100` (end excluded) or `0..=99`. The error says what is
@@ -23,28 +24,43 @@ pub fn parse_seeds(text: &str) -> Result<Range<u64>, String> {
             .map_err(|_| format!("`{text}` is not a seed range: {hint}"))
     };
     let range = if let Some((a, b)) = text.split_once("..=") {
-        number(a)?
-            ..number(b)?
-                .checked_add(1)
-                .ok_or_else(|| format!("`{text}`: the range ends too high"))?
+        number(a)?..number(b)?.checked_add(1).ok_or_else(|| {
+            format!(
+                "`{text}`: the range ends too high; the highest seed is {}",
+                u64::MAX - 1
+            )
+        })?
     } else if let Some((a, b)) = text.split_once("..") {
         number(a)?..number(b)?
     } else {
         let seed = number(text)?;
-        seed..seed
-            .checked_add(1)
-            .ok_or_else(|| format!("`{text}`: the seed is too high"))?
+        seed..seed.checked_add(1).ok_or_else(|| {
+            format!(
+                "`{text}`: the seed is too high; the highest seed is {}",
+                u64::MAX - 1
+            )
+        })?
     };
     if range.is_empty() {
         return Err(format!("`{text}` is an empty seed range: {hint}"));
     }
-    if range.end - range.start > MAX_SEEDS {
-        return Err(format!(
-            "`{text}` has {} seeds; one process runs at most {MAX_SEEDS}: split the range, or spread it with --shard i/n",
-            range.end - range.start
-        ));
-    }
     Ok(range)
+}
+
+/// Refuses a shard of `range` with more seeds than one process keeps ([`MAX_SEEDS`]), and
+/// says how many shards would do.
+pub fn check_runs(range: &Range<u64>, shard: Shard) -> Result<(), String> {
+    let runs = shard.len(range);
+    if runs <= MAX_SEEDS {
+        return Ok(());
+    }
+    let total = range.end - range.start;
+    Err(format!(
+        "seeds {}..{} give this process {runs} seeds (shard {shard}); one process runs at most {MAX_SEEDS}: spread the range over at least {} shards with --shard i/n and merge their JSON lines",
+        range.start,
+        range.end,
+        total.div_ceil(MAX_SEEDS)
+    ))
 }
 
 /// One slice of a seed range, so a batch scheduler can spread a large sweep over machines:
@@ -78,6 +94,15 @@ impl Shard {
             return Err(format!("`{text}` names no shard: {hint}"));
         }
         Ok(Shard { index, count })
+    }
+
+    /// How many seeds of `range` this shard runs.
+    pub fn len(self, range: &Range<u64>) -> u64 {
+        let first = range.start.saturating_add(self.index - 1);
+        match range.end.checked_sub(first) {
+            Some(span) if span > 0 => (span - 1) / self.count + 1,
+            _ => 0,
+        }
     }
 
     /// The seeds of `range` this shard runs, in increasing order.
@@ -130,7 +155,6 @@ mod tests {
             "1..=x",
             "18446744073709551615",
             "18446744073709551615..=18446744073709551615",
-            "0..18446744073709551615",
         ] {
             let err = parse_seeds(bad).unwrap_err();
             assert!(err.contains("seed") || err.contains("too high"), "{bad}: {err}");
@@ -148,6 +172,16 @@ mod tests {
     }
 
     #[test]
+    fn a_range_too_large_for_one_process_is_accepted_when_sharded_small_enough() {
+        let huge = parse_seeds("0..25000000").expect("any range parses");
+        let err = check_runs(&huge, Shard::WHOLE).unwrap_err();
+        assert!(err.contains("at least 3 shards with --shard i/n"), "{err}");
+        assert_eq!(check_runs(&huge, Shard { index: 2, count: 3 }), Ok(()));
+        let all = parse_seeds("0..18446744073709551615").unwrap();
+        assert!(check_runs(&all, Shard { index: 9, count: 16 }).is_err());
+    }
+
+    #[test]
     fn shards_cover_a_range_once_and_evenly() {
         let range = 10..47;
         let mut all: Vec<u64> = (1..=4)
@@ -157,8 +191,13 @@ mod tests {
             .map(|index| Shard { index, count: 4 }.seeds(range.clone()).count())
             .collect();
         all.sort_unstable();
-        assert_eq!(all, range.collect::<Vec<_>>());
+        assert_eq!(all, range.clone().collect::<Vec<_>>());
         assert!(sizes.iter().all(|&n| n == 9 || n == 10), "{sizes:?}");
+        for index in 1..=4 {
+            let shard = Shard { index, count: 4 };
+            assert_eq!(shard.len(&range), shard.seeds(range.clone()).count() as u64);
+        }
+        assert_eq!(Shard { index: 5, count: 5 }.len(&(0..3)), 0);
         assert_eq!(Shard { index: 5, count: 5 }.seeds(0..3).count(), 0);
     }
 

@@ -137,6 +137,11 @@ fn compare_runs_every_strategy_on_the_same_seeds_in_every_format() {
     assert_eq!(code, 0);
     let parsed: serde_json::Value = serde_json::from_str(&json).unwrap();
     assert_eq!(parsed["summaries"].as_array().unwrap().len(), 2);
+    // A twin breaks a check it requires in some runs: the table is printed, then exit 2.
+    let (code, out, err) = consim(&["compare", "scenarios/twin_dual_write.ron", "--seeds", "0..2"]);
+    assert_eq!(code, 2, "{out}");
+    assert!(out.contains("runs violating a required check"), "{out}");
+    assert!(err.contains("runs failed a required check"), "{err}");
 }
 
 #[test]
@@ -153,6 +158,15 @@ fn compare_rejects_bad_seed_ranges_and_unknown_strategies_in_one_line() {
         (
             ["compare", "scenarios/food_partition.ron", "--strategies", "3pc"],
             "unknown strategy `3pc`",
+        ),
+        (
+            [
+                "compare",
+                "scenarios/food_partition.ron",
+                "--strategies",
+                "saga,saga_orchestrated",
+            ],
+            "`saga` and `saga_orchestrated` name the same strategy",
         ),
     ] {
         let (code, _, err) = consim(&args);
@@ -201,6 +215,10 @@ fn sweep_arguments_are_validated_with_one_line_saying_what_is_accepted() {
         (vec!["--seeds", "5..5"], "`5..5` is an empty seed range"),
         (vec!["--seeds", "1-9"], "`1-9` is not a seed range"),
         (vec!["--threads", "0"], "give at least one thread"),
+        (
+            vec!["--seeds", "0..25000000"],
+            "spread the range over at least 3 shards with --shard i/n",
+        ),
         (vec!["--strategy", "3pc"], "unknown strategy `3pc`; valid:"),
     ] {
         let mut all = vec!["sweep", "scenarios/food_happy_path.ron", "--quiet"];
@@ -208,6 +226,7 @@ fn sweep_arguments_are_validated_with_one_line_saying_what_is_accepted() {
         let (code, _, err) = consim(&all);
         assert_eq!(code, 1, "{all:?}: {err}");
         assert!(err.contains(expected), "{all:?}: {err}");
+        assert_eq!(err.lines().count(), 1, "one line: {err}");
     }
 }
 

@@ -129,6 +129,18 @@ pub fn compare(
         .iter()
         .map(|name| scenario.with_strategy(name))
         .collect::<Result<Vec<_>, _>>()?;
+    let canonical = |variant: &Scenario| variant.system.as_ref().map(|s| s.strategy.name());
+    for (index, variant) in variants.iter().enumerate() {
+        if let Some(earlier) = variants[..index]
+            .iter()
+            .position(|v| canonical(v) == canonical(variant))
+        {
+            return Err(format!(
+                "`{}` and `{}` name the same strategy: give each strategy once",
+                strategies[earlier], strategies[index]
+            ));
+        }
+    }
     let jobs: Vec<(&Scenario, u64)> = variants
         .iter()
         .flat_map(|variant| seeds.clone().map(move |seed| (variant, seed)))
