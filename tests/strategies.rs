@@ -310,3 +310,26 @@ fn cooperative_termination_lets_participants_finish_without_the_coordinator() {
         "cooperative termination should resolve some doubt: {together} vs {alone}"
     );
 }
+
+#[test]
+fn async_steps_notice_a_lost_call_later_so_transactions_stay_half_done_longer() {
+    // food_lossy_async.ron is food_lossy.ron with `invocation: Async`: same seed, same losses.
+    let p99 = |file: &str| {
+        let (report, verdicts) = run_checks(&load(file));
+        assert!(verdicts.iter().all(|v| v.passed), "{file}: {}", report.to_table());
+        let metrics = report.metrics.expect("a system run");
+        metrics.inconsistency_window.us.expect("transactions agreed").p99
+    };
+    let (sync, asynchronous) = (
+        p99("scenarios/food_lossy.ron"),
+        p99("scenarios/food_lossy_async.ron"),
+    );
+    assert!(
+        sync < 150_000,
+        "a lost sync call is retried after 20 ms: p99 {sync} µs"
+    );
+    assert!(
+        asynchronous > 2 * sync,
+        "a lost async call waits for the 250 ms resend: p99 {asynchronous} µs against {sync} µs"
+    );
+}

@@ -232,6 +232,10 @@ fn a_commit_costs_four_n_messages_and_two_n_plus_one_forced_writes_for_two_to_si
             counts[kind] += 1;
         }
         assert_eq!(counts, [n; 4], "n = {n}: prepare, vote, decide, ack");
+        // Gray & Lamport's count: no acks, and the first RM's prepare and vote folded into
+        // the one message that starts the commit at the TM.
+        let (prepares, votes, decides) = (counts[0], counts[1], counts[2]);
+        assert_eq!(prepares + votes + decides - 1, 3 * n - 1, "n = {n}: G&L's 3N - 1");
         // Request, Begin, Outcome, Response are the client's and the gateway's.
         assert_eq!(run.world.stats().sent, 4 * n + 4, "n = {n}: 4N messages plus 4");
 
@@ -243,6 +247,39 @@ fn a_commit_costs_four_n_messages_and_two_n_plus_one_forced_writes_for_two_to_si
             "n = {n}: N prepares and N commit records"
         );
         assert_eq!(coordinator_writes, 1, "n = {n}: the commit record");
+        // Gray & Lamport count the writes the commit waits for: every prepare record, which
+        // comes before the decision, and the decision itself; the participants' commit
+        // records come after it.
+        let history = run.history();
+        let decision_at = history
+            .records()
+            .iter()
+            .filter_map(|r| match r.event {
+                HistoryEvent::Decided { .. } => Some(r.at),
+                _ => None,
+            })
+            .min()
+            .expect("decided");
+        let prepare_records = history
+            .records()
+            .iter()
+            .filter(|r| {
+                r.at < decision_at
+                    && matches!(
+                        r.event,
+                        HistoryEvent::Local {
+                            mode: CallMode::Prepare,
+                            result: LocalResult::Prepared,
+                            ..
+                        }
+                    )
+            })
+            .count() as u64;
+        assert_eq!(
+            prepare_records + coordinator_writes,
+            n + 1,
+            "n = {n}: G&L's N + 1"
+        );
         assert_eq!(run.world.counters()["two_pc.coordinator_forced_writes"], 1);
         assert_eq!(
             coordinator(&run).stats().lazy_writes,
@@ -400,6 +437,43 @@ fn a_coordinator_crash_blocks_prepared_participants_with_their_locks_until_it_re
             "in doubt for {in_doubt_us} µs, the coordinator was down {downtime} µs"
         );
     }
+    assert!(broken_checks(&run, &outcome).is_empty());
+}
+
+#[test]
+fn a_restarted_coordinator_resends_its_logged_decision_without_being_asked() {
+    // The commit record is durable 1.3 ms after the last prepare (vote 300 µs, write 1 ms), but
+    // a partition cuts off every `Decide`; the coordinator crashes inside it and restarts after
+    // it heals. The participants would not ask for 10 s: only the re-send from the log can
+    // unblock them within the downtime.
+    let (prepared_at, _) = calm_transfer();
+    let at = |us: u64| Instant::from_us(prepared_at.as_us() + us);
+    let mut config = one_transaction(ledger(&[-100, 100]), Config::default());
+    config.faults = vec![
+        FaultSpec::Partition {
+            groups: vec![vec!["coordinator".into()], vec!["s0".into(), "s1".into()]],
+            from: at(1_000),
+            until: Some(at(40_000)),
+        },
+        FaultSpec::Crash {
+            node: "coordinator".into(),
+            at: at(20_000),
+            restart_at: Some(at(100_000)),
+        },
+    ];
+    let mut run = config.build(1, TraceLevel::Hash).unwrap();
+    let outcome = run.world.run(Limits::until(at(200_000)));
+    let decided = decisions(&run);
+    assert_eq!(decided.len(), 2, "both participants learn the decision");
+    for (step, commit, in_doubt_us) in &decided {
+        assert!(*commit, "step {step}: the logged decision was commit");
+        assert!(
+            (100_000..120_000).contains(in_doubt_us),
+            "step {step}: in doubt {in_doubt_us} µs, until the restart's re-send"
+        );
+    }
+    assert_eq!(coordinator(&run).stats().recoveries, 1);
+    assert!(run.services().all(|s| s.in_doubt_count() == 0));
     assert!(broken_checks(&run, &outcome).is_empty());
 }
 
