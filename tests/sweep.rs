@@ -39,6 +39,18 @@ fn compare_gives_identical_per_seed_results_on_one_thread_and_on_many() {
     assert_eq!(one, many);
     assert_eq!(one.runs.len(), 8);
     assert_eq!(one.runs[4].strategy, "eventual");
+    // Common random numbers: on each seed both strategies got the same requests through.
+    for seed in 0..4 {
+        let started: Vec<u64> = one
+            .runs
+            .iter()
+            .filter(|r| r.seed == seed)
+            .map(|r| r.started)
+            .collect();
+        assert_eq!(started[0], started[1], "seed {seed}: {started:?}");
+    }
+    let per_seed: std::collections::BTreeSet<u64> = one.runs.iter().map(|r| r.started).collect();
+    assert!(per_seed.len() > 1, "different seeds draw different workloads");
 }
 
 #[test]
