@@ -149,19 +149,13 @@ pub fn convergence(facts: &RunFacts<'_>) -> Verdict {
                 }
             }
             _ if judged => {
-                let nets: Vec<String> = facts
-                    .model
-                    .steps
-                    .iter()
-                    .zip(&tx.steps)
-                    .map(|(step, tally)| format!("{}={}", step.name, tally.net()))
-                    .collect();
+                let nets = facts.step_nets(tx);
                 let (rows, events) = facts.located(*gtx);
                 violations.push(Violation {
                     gtx: Some(gtx.0),
                     rows,
                     at_us: window.last_change.and_then(at_us),
-                    detail: format!("never converged: {}", nets.join(", ")),
+                    detail: format!("never converged: {nets}"),
                     events,
                 });
             }

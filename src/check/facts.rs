@@ -405,6 +405,19 @@ impl<'a> RunFacts<'a> {
         self.quiescent || self.in_flight() == 0
     }
 
+    /// What each step of `tx` amounts to, net of compensations, as `step=net` joined by
+    /// commas: how a violation says which steps a transaction left applied.
+    pub fn step_nets(&self, tx: &TxFacts) -> String {
+        let nets: Vec<String> = self
+            .model
+            .steps
+            .iter()
+            .zip(&tx.steps)
+            .map(|(step, tally)| format!("{}={}", step.name, tally.net()))
+            .collect();
+        nets.join(", ")
+    }
+
     /// The rows `gtx` wrote and the events that changed it (at most [`MAX_EVENTS`] of
     /// them, the latest), so a violation about it can be found in the trace.
     pub fn located(&self, gtx: GlobalTxId) -> (Vec<String>, Vec<super::EventRef>) {

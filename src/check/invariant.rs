@@ -17,19 +17,13 @@ pub fn atomicity(facts: &RunFacts<'_>) -> Verdict {
         if !judged || tx.in_doubt() || !tx.half_applied() {
             continue;
         }
-        let applied: Vec<String> = facts
-            .model
-            .steps
-            .iter()
-            .zip(&tx.steps)
-            .map(|(step, tally)| format!("{}={}", step.name, tally.net()))
-            .collect();
+        let applied = facts.step_nets(tx);
         let (rows, events) = facts.located(*gtx);
         violations.push(Violation {
             gtx: Some(gtx.0),
             rows,
             at_us: tx.last_change.and_then(at_us),
-            detail: format!("half applied: {}", applied.join(", ")),
+            detail: format!("half applied: {}", applied),
             events,
         });
     }
@@ -96,17 +90,11 @@ pub fn no_lost_work(facts: &RunFacts<'_>) -> Verdict {
         } else if judged && tx.stuck() {
             stuck += 1;
             let last = tx.last_change.unwrap_or(facts.end);
-            let applied: Vec<String> = facts
-                .model
-                .steps
-                .iter()
-                .zip(&tx.steps)
-                .map(|(step, tally)| format!("{}={}", step.name, tally.net()))
-                .collect();
+            let applied = facts.step_nets(tx);
             let detail = format!(
                 "stuck for {} at the end: {} since {last}; {answer}",
                 facts.end.saturating_since(last),
-                applied.join(", ")
+                applied
             );
             (last, detail)
         } else if judged && tx.unanswered() {
