@@ -78,7 +78,7 @@ impl Actor<Msg> for Driver {
             self.send(ctx);
         }
     }
-    fn on_crash(&mut self) {}
+    fn on_crash(&mut self, _now: consim::sim::Instant) {}
 }
 
 fn service_local_calls() -> u64 {

@@ -207,7 +207,7 @@ impl Actor<Ping> for PingActor {
         }
     }
 
-    fn on_crash(&mut self) {
+    fn on_crash(&mut self, _now: crate::sim::Instant) {
         self.next_expected.fill(0);
         self.awaiting_ack.fill(None);
     }

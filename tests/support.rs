@@ -87,7 +87,7 @@ impl Actor<TestMsg> for Recorder {
         }
     }
 
-    fn on_crash(&mut self) {
+    fn on_crash(&mut self, _now: consim::sim::Instant) {
         self.volatile_count = 0;
     }
 
@@ -117,5 +117,5 @@ impl Actor<TestMsg> for Echo {
         }
     }
 
-    fn on_crash(&mut self) {}
+    fn on_crash(&mut self, _now: consim::sim::Instant) {}
 }

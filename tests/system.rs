@@ -129,7 +129,7 @@ impl Actor<Msg> for NaiveRunner {
             _ => {}
         }
     }
-    fn on_crash(&mut self) {
+    fn on_crash(&mut self, _now: consim::sim::Instant) {
         self.running.clear();
     }
 }
@@ -269,7 +269,7 @@ impl Actor<Msg> for Rogue {
         ctx.send(self.target, Msg::Local(call));
     }
     fn on_message(&mut self, _ctx: &mut Ctx<'_, Msg>, _src: ActorId, _msg: Msg) {}
-    fn on_crash(&mut self) {}
+    fn on_crash(&mut self, _now: consim::sim::Instant) {}
 }
 
 #[test]

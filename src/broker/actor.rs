@@ -326,7 +326,7 @@ where
         topics + crate::world::footprint::map_bytes::<(ActorId, u64), ()>(self.durable.seen_publishes.len())
     }
 
-    fn on_crash(&mut self) {
+    fn on_crash(&mut self, _now: crate::sim::Instant) {
         // The kernel cancels the redelivery timers; forget what they stood for.
         self.volatile = Volatile::default();
     }

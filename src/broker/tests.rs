@@ -101,7 +101,7 @@ impl Actor<Msg> for Publisher {
         ctx.set_timer(self.resend_after, msg);
     }
 
-    fn on_crash(&mut self) {
+    fn on_crash(&mut self, _now: Instant) {
         // Never crashed in these tests; its state stands for a durable outbox.
     }
 }
@@ -194,7 +194,7 @@ impl Actor<Msg> for Consumer {
         ctx.send(BROKER, msg);
     }
 
-    fn on_crash(&mut self) {
+    fn on_crash(&mut self, _now: Instant) {
         // Never crashed in these tests.
     }
 }

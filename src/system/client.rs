@@ -118,7 +118,7 @@ impl Actor<Msg> for Client {
             + self.history.retained_bytes()
     }
 
-    fn on_crash(&mut self) {}
+    fn on_crash(&mut self, _now: Instant) {}
 
     /// Resumes with the first request due from now on: those due while it was down were
     /// never sent (the client was down), and none is sent twice.

@@ -381,7 +381,7 @@ impl Actor<Msg> for Gateway {
             + self.audits.retained_bytes()
     }
 
-    fn on_crash(&mut self) {
+    fn on_crash(&mut self, _now: Instant) {
         self.pending.clear();
         self.audits.clear();
     }

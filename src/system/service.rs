@@ -1005,11 +1005,7 @@ impl Actor<Msg> for Service {
         self.history.retained_bytes() + self.db.retained_bytes() + self.decided.retained_bytes()
     }
 
-    fn on_crash(&mut self) {
-        unreachable!("the world crashes a service through on_crash_at, which knows the time")
-    }
-
-    fn on_crash_at(&mut self, now: Instant) {
+    fn on_crash(&mut self, now: Instant) {
         self.db.crash_at(now);
         let _ = self.db.take_cost(); // work lost with the crash delays nobody
         self.active.clear();

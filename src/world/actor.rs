@@ -34,17 +34,11 @@ pub trait Actor<M: Message>: Any {
         let _ = (ctx, msg);
     }
 
-    /// The actor crashed: forget volatile state, keep durable state. No context: a crashed
-    /// actor cannot send. Required, so that every actor decides what survives.
-    fn on_crash(&mut self);
-
-    /// The actor crashed at `now`; the world calls this. By default it forwards to
-    /// [`Actor::on_crash`]; an actor that measures time up to the crash overrides it (a
-    /// service's database ends its lock waits there).
-    fn on_crash_at(&mut self, now: Instant) {
-        let _ = now;
-        self.on_crash();
-    }
+    /// The actor crashed at `now`: forget volatile state, keep durable state. No context: a
+    /// crashed actor cannot send. Required, so that every actor decides what survives; the
+    /// time is there for actors that measure up to the crash (a service's database ends its
+    /// lock waits at it).
+    fn on_crash(&mut self, now: Instant);
 
     /// Bytes this actor keeps that grow with the run's length (its history, durable logs,
     /// per-request records), estimated from their lengths. The world sums them to end a run

@@ -259,7 +259,7 @@ impl<M: Message> World<M> {
                 life.up = false;
                 life.incarnation += 1;
                 core.stats.crashes += 1;
-                self.actors[id.index()].on_crash_at(core.now);
+                self.actors[id.index()].on_crash(core.now);
                 Some(id)
             }
             FaultAction::Restart(id) => {

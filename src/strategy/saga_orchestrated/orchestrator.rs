@@ -383,7 +383,7 @@ impl Actor<Msg> for Orchestrator {
             + vec_bytes::<(Instant, GlobalTxId)>(self.finished_order.len())
     }
 
-    fn on_crash(&mut self) {
+    fn on_crash(&mut self, _now: Instant) {
         // The log survives; attempt counters and timers do not (the kernel drops the timers).
         for saga in self.running.values_mut() {
             saga.attempt = 0;

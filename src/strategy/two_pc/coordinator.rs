@@ -448,7 +448,7 @@ impl Actor<Msg> for Coordinator {
         self.log.retained_bytes() + self.txs.retained_bytes()
     }
 
-    fn on_crash(&mut self) {
+    fn on_crash(&mut self, _now: crate::sim::Instant) {
         // Timers die with the crash: a forced write still in progress is lost with them.
         self.txs.clear();
     }
