@@ -55,6 +55,9 @@ pub struct EventQueue<E> {
     /// Keys of events due at or after tick `cursor + WHEEL_TICKS`, and stale keys of ones
     /// cancelled there.
     overflow: BinaryHeap<OverflowKey>,
+    /// The tick of the overflow's earliest key (`u64::MAX` when it has none), so moving the
+    /// cursor asks one comparison, not the heap, whether keys must come into the wheel.
+    overflow_tick: u64,
     /// The tick being drained. Every event in the wheel is due at or after it, except ones
     /// pushed for an earlier tick after the cursor moved past it (after a stop at a time
     /// limit): those join the cursor's own bucket, in order, and pop first.
@@ -131,6 +134,7 @@ impl<E> EventQueue<E> {
             buckets: vec![EMPTY_BUCKET; occupancy::BUCKETS].into_boxed_slice(),
             occupied: Occupancy::new(),
             overflow: BinaryHeap::new(),
+            overflow_tick: u64::MAX,
             cursor: 0,
             next_seq: 0,
             live_count: 0,
@@ -138,8 +142,9 @@ impl<E> EventQueue<E> {
     }
 
     /// Schedules `event` at `at`; the returned key can cancel it until it pops. Inlined so
-    /// the payload is written straight into its node rather than copied through the stack.
-    #[inline]
+    /// the payload is written straight into its node rather than copied through the stack
+    /// (a copy the loop paid for in a store-forwarding stall on every push).
+    #[inline(always)]
     pub fn push(&mut self, at: Instant, event: E) -> EventKey {
         let seq = self.next_seq;
         self.next_seq += 1;
@@ -164,10 +169,11 @@ impl<E> EventQueue<E> {
         };
         let tick = at.as_us() >> TICK_SHIFT;
         if tick < self.cursor + WHEEL_TICKS {
-            self.link(bucket_of(tick.max(self.cursor)), slot);
+            self.append(bucket_of(tick.max(self.cursor)), slot);
         } else {
             self.nodes[slot as usize].prev = IN_OVERFLOW;
             self.overflow.push(OverflowKey { at, seq, slot });
+            self.overflow_tick = self.overflow_tick.min(tick);
         }
         self.live_count += 1;
         EventKey { slot, seq }
@@ -258,17 +264,25 @@ impl<E> EventQueue<E> {
     /// bucket is empty; `None` when nothing is pending.
     #[inline]
     fn first_bucket(&mut self) -> Option<usize> {
-        let bucket = bucket_of(self.cursor);
-        if self.buckets[bucket].head != NIL {
-            return Some(bucket);
+        let start = bucket_of(self.cursor);
+        // The next event is nearly always within the cursor's 64 ticks; the cursor moves to
+        // it without a branch on whether it is in the cursor's own bucket.
+        match self.occupied.next_in_word(start) {
+            Some(bucket) => {
+                self.cursor += (bucket - start) as u64;
+                if self.cursor + WHEEL_TICKS > self.overflow_tick {
+                    self.pull_overflow();
+                }
+                Some(bucket)
+            }
+            None => self.advance(),
         }
-        self.advance()
     }
 
-    /// Moves the cursor to the next tick holding an event, pulling overflow keys the wheel
+    /// [`EventQueue::first_bucket`] when the next event is beyond the cursor's 64 ticks:
+    /// moves the cursor to the next tick holding an event, pulling overflow keys the wheel
     /// then spans into their buckets; returns that tick's bucket, or `None` when nothing is
     /// pending anywhere.
-    #[cold]
     #[inline(never)]
     fn advance(&mut self) -> Option<usize> {
         loop {
@@ -281,8 +295,8 @@ impl<E> EventQueue<E> {
                     return Some(bucket_of(self.cursor));
                 }
                 None => {
-                    let first = self.overflow.peek()?;
-                    self.cursor = first.at.as_us() >> TICK_SHIFT;
+                    self.overflow.peek()?;
+                    self.cursor = self.overflow_tick;
                     // Keys of cancelled events are dropped here; if they were all there was,
                     // the wheel is still empty and the loop looks again.
                     self.pull_overflow();
@@ -292,11 +306,14 @@ impl<E> EventQueue<E> {
     }
 
     /// Moves overflow keys that the wheel now spans into their buckets.
+    #[inline(never)]
     fn pull_overflow(&mut self) {
         let horizon = self.cursor + WHEEL_TICKS;
+        self.overflow_tick = u64::MAX;
         while let Some(&key) = self.overflow.peek() {
             let tick = key.at.as_us() >> TICK_SHIFT;
             if tick >= horizon {
+                self.overflow_tick = tick;
                 break;
             }
             self.overflow.pop();
@@ -307,9 +324,28 @@ impl<E> EventQueue<E> {
         }
     }
 
+    /// Puts a newly pushed node `slot` into `bucket`'s list. It has the largest `seq` yet,
+    /// so it goes at the tail unless an event due later is there: the common case is one
+    /// test and no loop.
+    #[inline(always)]
+    fn append(&mut self, bucket: usize, slot: u32) {
+        let tail = self.buckets[bucket].tail;
+        let at = self.nodes[slot as usize].at;
+        if tail == NIL {
+            self.buckets[bucket] = Bucket { head: slot, tail: slot };
+            self.occupied.set(bucket);
+        } else if self.nodes[tail as usize].at <= at {
+            self.nodes[slot as usize].prev = tail;
+            self.nodes[tail as usize].next = slot;
+            self.buckets[bucket].tail = slot;
+        } else {
+            self.link(bucket, slot);
+        }
+    }
+
     /// Inserts node `slot` into `bucket`'s list, keeping it sorted by `(at, seq)`: from the
-    /// tail back past every later node, which is usually none.
-    #[inline]
+    /// tail back past every later node.
+    #[inline(never)]
     fn link(&mut self, bucket: usize, slot: u32) {
         let key = (self.nodes[slot as usize].at, self.nodes[slot as usize].seq);
         let mut prev = self.buckets[bucket].tail;
