@@ -334,7 +334,10 @@ impl<E> EventQueue<E> {
         let tail = self.buckets[bucket].tail;
         let at = self.nodes[slot as usize].at;
         if tail == NIL {
-            self.buckets[bucket] = Bucket { head: slot, tail: slot };
+            self.buckets[bucket] = Bucket {
+                head: slot,
+                tail: slot,
+            };
             self.occupied.set(bucket);
         } else if self.nodes[tail as usize].at <= at {
             self.nodes[slot as usize].prev = tail;

@@ -72,8 +72,7 @@ fn matches_a_sorted_model_across_ticks_wheel_turns_and_overflow() {
             now = want.0;
         }
     }
-    let rest: Vec<(u64, u64)> =
-        std::iter::from_fn(|| queue.pop().map(|p| (p.at.as_us(), p.event))).collect();
+    let rest: Vec<(u64, u64)> = std::iter::from_fn(|| queue.pop().map(|p| (p.at.as_us(), p.event))).collect();
     assert_eq!(rest, model.into_iter().collect::<Vec<_>>());
 }
 
@@ -146,8 +145,7 @@ fn matches_a_sorted_model_when_runs_stop_at_time_limits() {
         }
         assert_eq!(queue.len(), model.len());
     }
-    let rest: Vec<(u64, u64)> =
-        std::iter::from_fn(|| queue.pop().map(|p| (p.at.as_us(), p.event))).collect();
+    let rest: Vec<(u64, u64)> = std::iter::from_fn(|| queue.pop().map(|p| (p.at.as_us(), p.event))).collect();
     assert_eq!(rest, model.into_iter().collect::<Vec<_>>());
     assert!(queue.is_empty() && queue.peek_at().is_none());
 }
