@@ -15,9 +15,9 @@
 //!   buckets (`queue/occupancy.rs`) finds the next tick with work at once however far it is.
 //! - Ticks are short enough that a bucket holds about one event, so a push usually appends
 //!   to an empty or short list (a new event has the largest `seq`, so it goes at the tail
-//!   unless an earlier-due one arrived first), and a pop takes a list's head: no sort, no
-//!   sift through every pending event. (A plain `BinaryHeap` loop spent half its time in
-//!   `pop`; README has the figures.)
+//!   unless an event of its tick due later is already there; it then walks back past those
+//!   only), and a pop takes a list's head: no sort, no sift through every pending event. (A
+//!   plain `BinaryHeap` loop spent half its time in `pop`; README has the figures.)
 //! - Cancelling unlinks the node and frees it at once, O(1). An event in the overflow heap
 //!   is only marked there: its heap key is skipped when it comes up (told apart by its
 //!   `seq` if the node was reused meanwhile).
@@ -32,8 +32,8 @@ use super::time::Instant;
 
 /// A tick is 2^4 = 16 µs of virtual time, a fraction of the gap between events in the
 /// kernel's benchmarks (about 86 µs), so a bucket nearly always holds one event or none and a
-/// push rarely has to walk a list. (64 µs ticks made the anchor bench a quarter slower; 8 µs
-/// ones sent its 50 ms re-sends through the overflow heap.)
+/// push rarely has to walk a list. (64 µs ticks made the anchor bench about a quarter slower;
+/// 8 µs ones sent its 50 ms re-sends through the overflow heap, for no gain.)
 pub const TICK_SHIFT: u32 = 4;
 /// The wheel spans 4096 ticks (about 65 ms); later events wait in the overflow heap.
 pub const WHEEL_TICKS: u64 = occupancy::BUCKETS as u64;
