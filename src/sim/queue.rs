@@ -184,7 +184,7 @@ impl<E> EventQueue<E> {
         EventKey { slot, seq }
     }
 
-    /// Removes the earliest event. Inlined: it runs once per event in `World::run`.
+    /// Removes the earliest event.
     #[inline]
     pub fn pop(&mut self) -> Option<Popped<E>> {
         self.pop_until(Instant::MAX)
@@ -192,7 +192,8 @@ impl<E> EventQueue<E> {
 
     /// Removes the earliest event if it is due at or before `until`; `None` if the queue is
     /// empty or its earliest event is later (tell them apart with [`EventQueue::is_empty`]).
-    /// One call where a peek then a pop would look at the earliest event twice.
+    /// One call where a peek then a pop would look at the earliest event twice; inlined, as
+    /// `World::run` calls it once per event.
     #[inline]
     pub fn pop_until(&mut self, until: Instant) -> Option<Popped<E>> {
         let bucket = self.first_bucket()?;
