@@ -95,13 +95,23 @@ impl LatencyDist {
         }
     }
 
-    /// Draws one delay.
-    #[inline]
+    /// Draws one delay. The integer shapes are drawn inline, since every send draws one;
+    /// the shapes needing floating-point maths are drawn out of line.
+    #[inline(always)]
     pub fn sample(&self, rng: &mut Rng) -> Duration {
+        match *self {
+            LatencyDist::Constant { us } => Duration::from_us(us),
+            LatencyDist::Uniform { min_us, max_us } => Duration::from_us(rng.random_range(min_us..=max_us)),
+            _ => self.sample_shaped(rng),
+        }
+    }
+
+    /// [`LatencyDist::sample`] for the float shapes: normal, exponential, log-normal, Pareto.
+    #[inline(never)]
+    fn sample_shaped(&self, rng: &mut Rng) -> Duration {
         let us = match *self {
-            LatencyDist::Constant { us } => return Duration::from_us(us),
-            LatencyDist::Uniform { min_us, max_us } => {
-                return Duration::from_us(rng.random_range(min_us..=max_us));
+            LatencyDist::Constant { .. } | LatencyDist::Uniform { .. } => {
+                unreachable!("integer shapes are drawn by `sample`")
             }
             LatencyDist::Normal { mean_us, std_dev_us } => mean_us + std_dev_us * standard_normal(rng),
             LatencyDist::Exponential { mean_us } => -mean_us * libm::log(open_unit(rng)),

@@ -3,32 +3,43 @@
 //! `seq` is a counter bumped on every push, so two events due at the same instant pop in the
 //! order they were scheduled: ties are broken by insertion, never by an address or a hash.
 //!
-//! Layout: a calendar queue (timing wheel) of small keys, with payloads in a slab.
-//! - Time is cut into ticks of 2^[`TICK_SHIFT`] µs. Keys due in the tick being drained sit in
-//!   `current`, sorted, and pop from its end. Keys due within the next [`WHEEL_TICKS`] ticks
-//!   are appended, unsorted, to their tick's bucket; a bucket is sorted once, when the cursor
-//!   reaches it. Keys further out wait in an overflow binary heap and move into the wheel as
-//!   the cursor approaches them.
-//! - So a push is O(1) for the common near-future event, and a pop costs a share of sorting a
-//!   bucket of a few events instead of a sift through a heap of every pending event (a plain
-//!   `BinaryHeap` loop spent half its time in `pop`; README has the figures).
-//! - Payloads live in a slab of reusable slots, so keys stay 24 bytes whatever the event, and
-//!   cancellation is O(1): the slot is emptied and freed at once, and its key is skipped
-//!   when it comes up (lazy deletion of keys; a key whose slot was reused is told apart by
-//!   its `seq`). Memory follows the number of events pending, not how many were ever pushed.
+//! Layout: a calendar queue (timing wheel) whose buckets are sorted lists threaded through a
+//! slab of nodes.
+//! - Each pending event is a node of the slab: its `(at, seq)`, its payload, and links to
+//!   its neighbours in its bucket. Freed nodes are reused at once, so memory follows the
+//!   number of events pending, not how many were ever pushed.
+//! - Time is cut into ticks of 2^[`TICK_SHIFT`] µs. An event due within the next
+//!   [`WHEEL_TICKS`] ticks sits in its tick's bucket, a doubly linked list kept sorted by
+//!   `(at, seq)`; one due later waits in an overflow binary heap and moves into the wheel as
+//!   the cursor (the tick being drained) approaches it. A two-level bitmap of occupied
+//!   buckets (`queue/occupancy.rs`) finds the next tick with work at once however far it is.
+//! - Ticks are short enough that a bucket holds about one event, so a push usually appends
+//!   to an empty or short list (a new event has the largest `seq`, so it goes at the tail
+//!   unless an event of its tick due later is already there; it then walks back past those
+//!   only), and a pop takes a list's head: no sort, no sift through every pending event. (A
+//!   plain `BinaryHeap` loop spent half its time in `pop`; README has the figures.)
+//! - Cancelling unlinks the node and frees it at once, O(1). An event in the overflow heap
+//!   is only marked there: its heap key is skipped when it comes up (told apart by its
+//!   `seq` if the node was reused meanwhile).
+
+mod occupancy;
 
 use std::cmp::Ordering;
 use std::collections::BinaryHeap;
 
+use self::occupancy::Occupancy;
 use super::time::Instant;
 
-/// A tick is 2^8 = 256 µs of virtual time.
-pub const TICK_SHIFT: u32 = 8;
-/// The wheel spans 1024 ticks (about 262 ms); later events wait in the overflow heap.
-pub const WHEEL_TICKS: u64 = 1024;
+/// A tick is 2^4 = 16 µs of virtual time, a fraction of the gap between events in the
+/// kernel's benchmarks (about 86 µs), so a bucket nearly always holds one event or none and a
+/// push rarely has to walk a list. (64 µs ticks made the anchor bench about a quarter slower;
+/// 8 µs ones sent its 50 ms re-sends through the overflow heap, for no gain.)
+pub const TICK_SHIFT: u32 = 4;
+/// The wheel spans 4096 ticks (about 65 ms); later events wait in the overflow heap.
+pub const WHEEL_TICKS: u64 = occupancy::BUCKETS as u64;
 
 /// Names one scheduled event so it can be cancelled; stale keys (already popped or cancelled,
-/// slot reused) are recognised by their `seq` and ignored.
+/// node reused) are recognised by their `seq` and ignored.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct EventKey {
     slot: u32,
@@ -37,18 +48,24 @@ pub struct EventKey {
 
 /// A min-queue of events by `(at, seq)` with O(1) cancellation.
 pub struct EventQueue<E> {
-    /// Keys due at or before the cursor tick, sorted so the earliest is last.
-    current: Vec<QueueKey>,
-    /// Keys due in the next ticks, one unsorted bucket per tick, at `tick % WHEEL_TICKS`.
-    buckets: Vec<Vec<QueueKey>>,
-    /// Keys in `buckets`, so an empty wheel is skipped at once.
-    wheel_count: usize,
-    /// Keys due at or after tick `cursor + WHEEL_TICKS`.
-    overflow: BinaryHeap<QueueKey>,
-    /// The tick being drained.
+    /// Every pending event, and freed nodes waiting for reuse.
+    nodes: Vec<Node<E>>,
+    /// The first free node; free nodes are chained through `next`, most recently freed
+    /// first, so a push reuses the node the last pop left warm in cache.
+    free_head: u32,
+    /// One sorted list per tick of the wheel, at `tick % WHEEL_TICKS`.
+    buckets: Box<[Bucket]>,
+    occupied: Occupancy,
+    /// Keys of events due at or after tick `cursor + WHEEL_TICKS`, and stale keys of ones
+    /// cancelled there.
+    overflow: BinaryHeap<OverflowKey>,
+    /// The tick of the overflow's earliest key (`u64::MAX` when it has none), so moving the
+    /// cursor asks one comparison, not the heap, whether keys must come into the wheel.
+    overflow_tick: u64,
+    /// The tick being drained. Every event in the wheel is due at or after it, except ones
+    /// pushed for an earlier tick after the cursor moved past it (after a stop at a time
+    /// limit): those join the cursor's own bucket, in order, and pop first.
     cursor: u64,
-    slots: Vec<Slot<E>>,
-    free_slots: Vec<u32>,
     next_seq: u64,
     live_count: usize,
 }
@@ -64,27 +81,43 @@ pub struct Popped<E> {
     pub event: E,
 }
 
-struct Slot<E> {
+/// Ends a list; also a node's `prev` while it is not in a list.
+const NIL: u32 = u32::MAX;
+/// A node's `prev` while its event waits in the overflow heap.
+const IN_OVERFLOW: u32 = u32::MAX - 1;
+
+struct Node<E> {
+    at: Instant,
     seq: u64,
+    prev: u32,
+    next: u32,
+    /// `None` once popped or cancelled (the node is free).
     event: Option<E>,
 }
 
+#[derive(Clone, Copy)]
+struct Bucket {
+    head: u32,
+    tail: u32,
+}
+
+const EMPTY_BUCKET: Bucket = Bucket { head: NIL, tail: NIL };
+
 #[derive(Clone, Copy, PartialEq, Eq)]
-struct QueueKey {
+struct OverflowKey {
     at: Instant,
     seq: u64,
     slot: u32,
 }
 
-impl Ord for QueueKey {
+impl Ord for OverflowKey {
     fn cmp(&self, other: &Self) -> Ordering {
-        // Reversed: the overflow BinaryHeap is a max-heap and must yield the earliest key,
-        // and a `current` sorted ascending by this order ends with the earliest key.
+        // Reversed: `BinaryHeap` is a max-heap and must yield the earliest key.
         (other.at, other.seq).cmp(&(self.at, self.seq))
     }
 }
 
-impl PartialOrd for QueueKey {
+impl PartialOrd for OverflowKey {
     fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
         Some(self.cmp(other))
     }
@@ -100,290 +133,286 @@ impl<E> EventQueue<E> {
     /// An empty queue.
     pub fn new() -> Self {
         EventQueue {
-            current: Vec::new(),
-            buckets: (0..WHEEL_TICKS).map(|_| Vec::new()).collect(),
-            wheel_count: 0,
+            nodes: Vec::new(),
+            free_head: NIL,
+            buckets: vec![EMPTY_BUCKET; occupancy::BUCKETS].into_boxed_slice(),
+            occupied: Occupancy::new(),
             overflow: BinaryHeap::new(),
+            overflow_tick: u64::MAX,
             cursor: 0,
-            slots: Vec::new(),
-            free_slots: Vec::new(),
             next_seq: 0,
             live_count: 0,
         }
     }
 
-    /// Schedules `event` at `at`; the returned key can cancel it until it pops.
+    /// Schedules `event` at `at`; the returned key can cancel it until it pops. Inlined so
+    /// the payload is written straight into its node rather than copied through the stack
+    /// (a copy the loop paid for in a store-forwarding stall on every push).
+    #[inline(always)]
     pub fn push(&mut self, at: Instant, event: E) -> EventKey {
         let seq = self.next_seq;
         self.next_seq += 1;
-        let slot = match self.free_slots.pop() {
-            Some(slot) => {
-                let entry = &mut self.slots[slot as usize];
-                entry.seq = seq;
-                entry.event = Some(event);
+        let node = Node {
+            at,
+            seq,
+            prev: NIL,
+            next: NIL,
+            event: Some(event),
+        };
+        let slot = match self.free_head {
+            NIL => {
+                let slot = u32::try_from(self.nodes.len()).expect("fewer than 2^32 pending events");
+                assert!(slot < IN_OVERFLOW, "fewer than 2^32 - 2 pending events");
+                self.nodes.push(node);
                 slot
             }
-            None => {
-                let slot = u32::try_from(self.slots.len()).expect("fewer than 2^32 pending events");
-                self.slots.push(Slot {
-                    seq,
-                    event: Some(event),
-                });
+            slot => {
+                self.free_head = self.nodes[slot as usize].next;
+                self.nodes[slot as usize] = node;
                 slot
             }
         };
-        self.insert_key(QueueKey { at, seq, slot });
+        let tick = at.as_us() >> TICK_SHIFT;
+        if tick < self.cursor + WHEEL_TICKS {
+            self.append(bucket_of(tick.max(self.cursor)), slot);
+        } else {
+            self.nodes[slot as usize].prev = IN_OVERFLOW;
+            self.overflow.push(OverflowKey { at, seq, slot });
+            self.overflow_tick = self.overflow_tick.min(tick);
+        }
         self.live_count += 1;
         EventKey { slot, seq }
     }
 
-    /// Removes the earliest live event, skipping cancelled ones. Inlined: it runs once per
-    /// event in `World::run`, and left out of line it cost the kernel bench a tenth.
+    /// Removes the earliest event.
     #[inline]
     pub fn pop(&mut self) -> Option<Popped<E>> {
-        loop {
-            let Some(key) = self.current.pop() else {
-                if self.advance() {
-                    continue;
-                }
-                return None;
-            };
-            let slot = &mut self.slots[key.slot as usize];
-            if slot.seq != key.seq {
-                continue; // cancelled, and its slot already holds a later event
-            }
-            let Some(event) = slot.event.take() else {
-                continue; // cancelled; its slot is already free
-            };
-            self.free_slots.push(key.slot);
-            self.live_count -= 1;
-            return Some(Popped {
-                at: key.at,
-                seq: key.seq,
-                event,
-            });
-        }
+        self.pop_until(Instant::MAX)
     }
 
-    /// When the earliest live event is due, dropping cancelled keys found first.
-    pub fn peek_at(&mut self) -> Option<Instant> {
-        loop {
-            match self.current.last().copied() {
-                Some(key) if self.is_live(key) => return Some(key.at),
-                Some(_) => {
-                    // Cancelled: its slot was freed when it was cancelled.
-                    self.current.pop();
-                }
-                None if self.advance() => {}
-                None => return None,
-            }
+    /// Removes the earliest event if it is due at or before `until`; `None` if the queue is
+    /// empty or its earliest event is later (tell them apart with [`EventQueue::is_empty`]).
+    /// One call where a peek then a pop would look at the earliest event twice; inlined, as
+    /// `World::run` calls it once per event.
+    #[inline]
+    pub fn pop_until(&mut self, until: Instant) -> Option<Popped<E>> {
+        let bucket = self.first_bucket()?;
+        let slot = self.buckets[bucket].head;
+        let node = &mut self.nodes[slot as usize];
+        if node.at > until {
+            return None;
         }
+        let (at, seq, next) = (node.at, node.seq, node.next);
+        let event = node.event.take().expect("a linked node holds an event");
+        self.buckets[bucket].head = next;
+        if next == NIL {
+            self.buckets[bucket].tail = NIL;
+            self.occupied.clear(bucket);
+        } else {
+            self.nodes[next as usize].prev = NIL;
+        }
+        self.free(slot);
+        self.live_count -= 1;
+        Some(Popped { at, seq, event })
+    }
+
+    /// When the earliest event is due.
+    pub fn peek_at(&mut self) -> Option<Instant> {
+        let bucket = self.first_bucket()?;
+        Some(self.nodes[self.buckets[bucket].head as usize].at)
     }
 
     /// Looks at a pending event by key; `None` once it popped or was cancelled.
     pub fn get(&self, key: EventKey) -> Option<&E> {
-        let slot = self.slots.get(key.slot as usize)?;
-        if slot.seq != key.seq {
+        let node = self.nodes.get(key.slot as usize)?;
+        if node.seq != key.seq {
             return None;
         }
-        slot.event.as_ref()
+        node.event.as_ref()
     }
 
     /// Cancels a pending event; returns whether it was still pending.
     pub fn cancel(&mut self, key: EventKey) -> bool {
-        let Some(slot) = self.slots.get_mut(key.slot as usize) else {
+        let Some(node) = self.nodes.get_mut(key.slot as usize) else {
             return false;
         };
-        if slot.seq != key.seq || slot.event.is_none() {
+        if node.seq != key.seq || node.event.is_none() {
             return false;
         }
-        // Free the slot now rather than when the stale key comes up: the next push reuses
-        // it while it is still in cache, and the slab stays as small as what is pending.
-        slot.event = None;
-        self.free_slots.push(key.slot);
+        // Free the node now rather than when its time comes: the next push reuses it while
+        // it is still in cache, and the slab stays as small as what is pending.
+        node.event = None;
+        let (at, prev, next) = (node.at, node.prev, node.next);
+        if prev != IN_OVERFLOW {
+            // In the wheel: in its tick's bucket, or the cursor's if it was pushed for a tick
+            // the cursor had passed (see `cursor`).
+            let bucket = bucket_of((at.as_us() >> TICK_SHIFT).max(self.cursor));
+            self.unlink(bucket, prev, next);
+        }
+        self.free(key.slot);
         self.live_count -= 1;
         true
     }
 
     /// Number of events still to pop (cancelled ones excluded).
+    #[inline]
     pub fn len(&self) -> usize {
         self.live_count
     }
 
-    /// True when no live event is pending: the run is quiescent.
+    /// True when no event is pending: the run is quiescent.
+    #[inline]
     pub fn is_empty(&self) -> bool {
         self.live_count == 0
     }
 
-    /// True when `key`'s event is still pending: not cancelled (its slot emptied, or reused
-    /// by a later push, which has another `seq`).
-    fn is_live(&self, key: QueueKey) -> bool {
-        let slot = &self.slots[key.slot as usize];
-        slot.seq == key.seq && slot.event.is_some()
+    /// Puts node `slot`, its event already taken, at the head of the free list.
+    #[inline(always)]
+    fn free(&mut self, slot: u32) {
+        self.nodes[slot as usize].next = self.free_head;
+        self.free_head = slot;
     }
 
-    fn insert_key(&mut self, key: QueueKey) {
-        let tick = key.at.as_us() >> TICK_SHIFT;
-        if tick <= self.cursor {
-            // Due in the tick being drained (or, after a time-limit stop, before it): keep
-            // `current` sorted. It holds one tick's events, so this is a short shift.
-            let position = self.current.binary_search(&key).unwrap_or_else(|p| p);
-            self.current.insert(position, key);
-        } else if tick < self.cursor + WHEEL_TICKS {
-            self.buckets[(tick % WHEEL_TICKS) as usize].push(key);
-            self.wheel_count += 1;
-        } else {
-            self.overflow.push(key);
+    /// The bucket holding the earliest event, moving the cursor to it first if the cursor's
+    /// bucket is empty; `None` when nothing is pending.
+    #[inline]
+    fn first_bucket(&mut self) -> Option<usize> {
+        let start = bucket_of(self.cursor);
+        // The next event is nearly always within the cursor's 64 ticks; the cursor moves to
+        // it without a branch on whether it is in the cursor's own bucket.
+        match self.occupied.next_in_word(start) {
+            Some(bucket) => {
+                self.cursor += (bucket - start) as u64;
+                if self.cursor + WHEEL_TICKS > self.overflow_tick {
+                    self.pull_overflow();
+                }
+                Some(bucket)
+            }
+            None => self.advance(),
         }
     }
 
-    /// Moves the cursor to the next tick holding keys and loads them, sorted, into
-    /// `current` (which must be empty). False when nothing is pending anywhere.
-    fn advance(&mut self) -> bool {
-        debug_assert!(self.current.is_empty());
-        if self.wheel_count == 0 {
-            let Some(first) = self.overflow.peek() else {
-                return false;
-            };
-            self.cursor = first.at.as_us() >> TICK_SHIFT;
-            self.pull_overflow();
-        } else {
-            loop {
-                self.cursor += 1;
-                self.pull_overflow();
-                if !self.buckets[(self.cursor % WHEEL_TICKS) as usize].is_empty() {
-                    break;
+    /// [`EventQueue::first_bucket`] when the next event is beyond the cursor's 64 ticks:
+    /// moves the cursor to the next tick holding an event, pulling overflow keys the wheel
+    /// then spans into their buckets; returns that tick's bucket, or `None` when nothing is
+    /// pending anywhere.
+    #[inline(never)]
+    fn advance(&mut self) -> Option<usize> {
+        loop {
+            match self.occupied.distance_to_next(bucket_of(self.cursor)) {
+                // The wheel's events are all due within WHEEL_TICKS of the cursor, and every
+                // overflow key after them, so the next occupied bucket is the earliest.
+                Some(distance) => {
+                    self.cursor += distance as u64;
+                    if self.cursor + WHEEL_TICKS > self.overflow_tick {
+                        self.pull_overflow();
+                    }
+                    return Some(bucket_of(self.cursor));
+                }
+                None => {
+                    self.overflow.peek()?;
+                    self.cursor = self.overflow_tick;
+                    // Keys of cancelled events are dropped here; if they were all there was,
+                    // the wheel is still empty and the loop looks again.
+                    self.pull_overflow();
                 }
             }
         }
-        let bucket = &mut self.buckets[(self.cursor % WHEEL_TICKS) as usize];
-        std::mem::swap(&mut self.current, bucket);
-        self.wheel_count -= self.current.len();
-        self.current.sort_unstable();
-        true
     }
 
     /// Moves overflow keys that the wheel now spans into their buckets.
+    #[inline(never)]
     fn pull_overflow(&mut self) {
         let horizon = self.cursor + WHEEL_TICKS;
-        while let Some(key) = self.overflow.peek() {
+        self.overflow_tick = u64::MAX;
+        while let Some(&key) = self.overflow.peek() {
             let tick = key.at.as_us() >> TICK_SHIFT;
             if tick >= horizon {
+                self.overflow_tick = tick;
                 break;
             }
-            let key = self.overflow.pop().expect("peeked a key");
-            self.buckets[(tick % WHEEL_TICKS) as usize].push(key);
-            self.wheel_count += 1;
+            self.overflow.pop();
+            let node = &self.nodes[key.slot as usize];
+            if node.seq == key.seq && node.event.is_some() {
+                self.link(bucket_of(tick.max(self.cursor)), key.slot);
+            }
         }
     }
+
+    /// Puts a newly pushed node `slot` into `bucket`'s list. It has the largest `seq` yet,
+    /// so it goes at the tail unless an event due later is there: the common case is one
+    /// test and no loop.
+    #[inline(always)]
+    fn append(&mut self, bucket: usize, slot: u32) {
+        let tail = self.buckets[bucket].tail;
+        let at = self.nodes[slot as usize].at;
+        if tail == NIL {
+            self.buckets[bucket] = Bucket {
+                head: slot,
+                tail: slot,
+            };
+            self.occupied.set(bucket);
+        } else if self.nodes[tail as usize].at <= at {
+            self.nodes[slot as usize].prev = tail;
+            self.nodes[tail as usize].next = slot;
+            self.buckets[bucket].tail = slot;
+        } else {
+            self.link(bucket, slot);
+        }
+    }
+
+    /// Inserts node `slot` into `bucket`'s list, keeping it sorted by `(at, seq)`: from the
+    /// tail back past every later node.
+    #[inline(never)]
+    fn link(&mut self, bucket: usize, slot: u32) {
+        let key = (self.nodes[slot as usize].at, self.nodes[slot as usize].seq);
+        let mut prev = self.buckets[bucket].tail;
+        while prev != NIL {
+            let node = &self.nodes[prev as usize];
+            if (node.at, node.seq) < key {
+                break;
+            }
+            prev = node.prev;
+        }
+        let next = match prev {
+            NIL => self.buckets[bucket].head,
+            _ => self.nodes[prev as usize].next,
+        };
+        let node = &mut self.nodes[slot as usize];
+        node.prev = prev;
+        node.next = next;
+        match prev {
+            NIL => self.buckets[bucket].head = slot,
+            _ => self.nodes[prev as usize].next = slot,
+        }
+        match next {
+            NIL => self.buckets[bucket].tail = slot,
+            _ => self.nodes[next as usize].prev = slot,
+        }
+        self.occupied.set(bucket);
+    }
+
+    /// Takes a node with neighbours `prev` and `next` out of `bucket`'s list.
+    fn unlink(&mut self, bucket: usize, prev: u32, next: u32) {
+        match prev {
+            NIL => self.buckets[bucket].head = next,
+            _ => self.nodes[prev as usize].next = next,
+        }
+        match next {
+            NIL => self.buckets[bucket].tail = prev,
+            _ => self.nodes[next as usize].prev = prev,
+        }
+        if self.buckets[bucket].head == NIL {
+            self.occupied.clear(bucket);
+        }
+    }
+}
+
+/// The bucket a tick's events sit in.
+#[inline]
+fn bucket_of(tick: u64) -> usize {
+    (tick % WHEEL_TICKS) as usize
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::sim::{Purpose, SeedTree};
-    use rand::Rng as _;
-
-    fn drain(queue: &mut EventQueue<&'static str>) -> Vec<(u64, &'static str)> {
-        std::iter::from_fn(|| queue.pop().map(|p| (p.at.as_us(), p.event))).collect()
-    }
-
-    #[test]
-    fn pops_by_time_then_by_insertion_order() {
-        let mut queue = EventQueue::new();
-        queue.push(Instant::from_us(5), "late");
-        queue.push(Instant::from_us(1), "first at 1");
-        queue.push(Instant::from_us(1), "second at 1");
-        queue.push(Instant::from_us(0), "earliest");
-        assert_eq!(
-            drain(&mut queue),
-            [
-                (0, "earliest"),
-                (1, "first at 1"),
-                (1, "second at 1"),
-                (5, "late")
-            ]
-        );
-    }
-
-    #[test]
-    fn cancelled_events_never_pop_and_stale_keys_do_nothing() {
-        let mut queue = EventQueue::new();
-        let a = queue.push(Instant::from_us(1), "a");
-        queue.push(Instant::from_us(2), "b");
-        assert!(queue.cancel(a));
-        assert!(!queue.cancel(a), "cancelling twice reports nothing pending");
-        assert_eq!(queue.len(), 1);
-        assert_eq!(queue.peek_at(), Some(Instant::from_us(2)));
-        // The slot of `a` is reused by `c`; the stale key must not cancel `c`.
-        let c = queue.push(Instant::from_us(3), "c");
-        assert!(!queue.cancel(a));
-        assert_eq!(queue.get(c), Some(&"c"));
-        assert_eq!(drain(&mut queue), [(2, "b"), (3, "c")]);
-        assert!(queue.is_empty());
-    }
-
-    /// Pushes and pops at random against a sorted-list model of the queue, with delays that
-    /// land in the current tick, in the wheel and in the overflow heap.
-    #[test]
-    fn matches_a_sorted_model_across_ticks_wheel_turns_and_overflow() {
-        let mut rng = SeedTree::new(9).stream(Purpose::Other(0));
-        let mut queue = EventQueue::new();
-        let mut model = std::collections::BTreeSet::new(); // (at, seq)
-        let mut keys = Vec::new();
-        let mut now = 0u64;
-        for seq in 0..50_000u64 {
-            let delay = match rng.next_u32() % 4 {
-                0 => 0,
-                1 => u64::from(rng.next_u32() % 300),
-                2 => u64::from(rng.next_u32() % 100_000),
-                _ => u64::from(rng.next_u32() % 5_000_000),
-            };
-            keys.push((queue.push(Instant::from_us(now + delay), seq), now + delay, seq));
-            model.insert((now + delay, seq));
-            if rng.next_u32().is_multiple_of(8) {
-                let (key, at, s) = keys[rng.next_u32() as usize % keys.len()];
-                assert_eq!(queue.cancel(key), model.remove(&(at, s)));
-            }
-            if rng.next_u32().is_multiple_of(2) {
-                let want = model.pop_first().expect("the queue has an event");
-                let got = queue.pop().expect("the model has an event");
-                assert_eq!((got.at.as_us(), got.event), want);
-                now = want.0;
-            }
-        }
-        let rest: Vec<(u64, u64)> =
-            std::iter::from_fn(|| queue.pop().map(|p| (p.at.as_us(), p.event))).collect();
-        assert_eq!(rest, model.into_iter().collect::<Vec<_>>());
-    }
-
-    #[test]
-    fn slots_are_reused_so_memory_follows_what_is_pending() {
-        let mut queue = EventQueue::new();
-        for round in 0..1_000u64 {
-            queue.push(Instant::from_us(round), round);
-            queue.push(Instant::from_us(round), round);
-            queue.pop();
-            queue.pop();
-        }
-        assert!(queue.slots.len() <= 2, "slots grew to {}", queue.slots.len());
-    }
-
-    /// A timer armed and cancelled before it is due (a deadline met) frees its slot at once,
-    /// so the next push reuses it; its stale key, popped later, skips the new event's slot.
-    #[test]
-    fn a_cancelled_event_frees_its_slot_before_its_key_comes_up() {
-        let mut queue = EventQueue::new();
-        for round in 0..1_000u64 {
-            let deadline = queue.push(Instant::from_us(1_000_000 + round), u64::MAX);
-            queue.push(Instant::from_us(round), round);
-            assert_eq!(queue.pop().map(|p| p.event), Some(round));
-            assert!(queue.cancel(deadline));
-        }
-        assert!(queue.slots.len() <= 2, "slots grew to {}", queue.slots.len());
-        let last = queue.push(Instant::from_us(2_000_000), 7);
-        assert_eq!(queue.pop().map(|p| p.event), Some(7), "stale keys skipped");
-        assert_eq!(queue.get(last), None);
-        assert!(queue.is_empty() && queue.pop().is_none());
-    }
-}
+mod tests;

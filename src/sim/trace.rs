@@ -100,8 +100,9 @@ impl Trace {
         self.level
     }
 
-    /// Records one event; a no-op at [`TraceLevel::Off`].
-    #[inline]
+    /// Records one event; a no-op at [`TraceLevel::Off`]. The level test is inlined into the
+    /// loop, so a run without a trace does not pay a call per event.
+    #[inline(always)]
     #[allow(clippy::too_many_arguments)] // one call site per event kind, all in world.rs
     pub fn record<M: Hash + Debug>(
         &mut self,
@@ -113,9 +114,23 @@ impl Trace {
         note: &'static str,
         msg: Option<&M>,
     ) {
-        if self.level == TraceLevel::Off {
-            return;
+        if self.level != TraceLevel::Off {
+            self.record_on(at, seq, kind, src, dst, note, msg);
         }
+    }
+
+    /// [`Trace::record`] when the level is `Hash` or `Full`.
+    #[allow(clippy::too_many_arguments)] // as `record`
+    fn record_on<M: Hash + Debug>(
+        &mut self,
+        at: Instant,
+        seq: u64,
+        kind: TraceKind,
+        src: Option<ActorId>,
+        dst: Option<ActorId>,
+        note: &'static str,
+        msg: Option<&M>,
+    ) {
         self.recorded_count += 1;
         let h = &mut self.hasher;
         h.write_u64(at.as_us());

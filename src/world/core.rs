@@ -45,8 +45,9 @@ pub(crate) struct Core<M> {
     pub(crate) trace: Trace,
     pub(crate) stats: NetStats,
     pub(crate) counters: BTreeMap<&'static str, u64>,
-    /// Estimates a message's size on the wire, for `NetStats::bytes_sent`.
-    pub(crate) message_size: fn(&M) -> u32,
+    /// Estimates a message's size on the wire, for `NetStats::bytes_sent`; `None` counts
+    /// nothing, without a call per send.
+    pub(crate) message_size: Option<fn(&M) -> u32>,
 }
 
 impl<M: Message> Core<M> {
@@ -54,7 +55,9 @@ impl<M: Message> Core<M> {
     #[inline]
     pub(crate) fn send(&mut self, src: ActorId, dst: ActorId, msg: M) {
         self.stats.sent += 1;
-        self.stats.bytes_sent += u64::from((self.message_size)(&msg));
+        if let Some(size) = self.message_size {
+            self.stats.bytes_sent += u64::from(size(&msg));
+        }
         let rng = &mut self.net_rngs[src.index()];
         match self.network.decide(src, dst, self.now, rng) {
             Verdict::Deliver { at, duplicate_at } => match duplicate_at {

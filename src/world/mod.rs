@@ -33,7 +33,7 @@ pub struct WorldBuilder<M: Message> {
     actors: Vec<Box<dyn Actor<M>>>,
     faults: Vec<FaultSpec>,
     trace_level: TraceLevel,
-    message_size: fn(&M) -> u32,
+    message_size: Option<fn(&M) -> u32>,
 }
 
 impl<M: Message> WorldBuilder<M> {
@@ -46,7 +46,7 @@ impl<M: Message> WorldBuilder<M> {
             actors: Vec::new(),
             faults: Vec::new(),
             trace_level: TraceLevel::default(),
-            message_size: |_| 0,
+            message_size: None,
         }
     }
 
@@ -83,7 +83,7 @@ impl<M: Message> WorldBuilder<M> {
     /// Sets how bytes sent are counted: `size` estimates one message's size on the wire
     /// (default: every message counts 0 bytes). Observes only; it changes no run.
     pub fn message_size(&mut self, size: fn(&M) -> u32) -> &mut Self {
-        self.message_size = size;
+        self.message_size = Some(size);
         self
     }
 
@@ -164,15 +164,19 @@ impl<M: Message> World<M> {
             }
         }
         let until = limits.until.unwrap_or(Instant::MAX);
-        let processed_at_start = self.event_count;
+        let event_limit_at = self.event_count.saturating_add(limits.max_events);
         let stop = loop {
-            if self.event_count - processed_at_start >= limits.max_events {
-                break StopReason::EventLimit(limits.max_events);
-            }
-            if self.core.queue.len() > limits.max_pending {
-                break StopReason::PendingLimit(limits.max_pending);
-            }
-            if self.event_count >= self.next_retained_check {
+            // One comparison per event for the two limits counted in events: the event
+            // limit and the next check of the record's size, whichever comes first. The
+            // checks keep their order (events, pending, record), so a run that meets two
+            // limits at once names the same one.
+            if self.event_count >= event_limit_at.min(self.next_retained_check) {
+                if self.event_count >= event_limit_at {
+                    break StopReason::EventLimit(limits.max_events);
+                }
+                if self.core.queue.len() > limits.max_pending {
+                    break StopReason::PendingLimit(limits.max_pending);
+                }
                 // Keyed to the absolute event count, so the check points (and so where a
                 // run stops) do not depend on how the run was split into `run` calls.
                 self.next_retained_check = self.event_count + RETAINED_CHECK_EVERY;
@@ -180,15 +184,16 @@ impl<M: Message> World<M> {
                     break StopReason::RecordLimit(limits.max_retained_bytes);
                 }
             }
-            match self.core.queue.peek_at() {
-                None => break StopReason::Quiescent,
-                Some(at) if at > until => {
-                    self.core.now = until;
-                    break StopReason::TimeLimit(until);
-                }
-                Some(_) => {}
+            if self.core.queue.len() > limits.max_pending {
+                break StopReason::PendingLimit(limits.max_pending);
             }
-            let next = self.core.queue.pop().expect("peeked an event");
+            let Some(next) = self.core.queue.pop_until(until) else {
+                if self.core.queue.is_empty() {
+                    break StopReason::Quiescent;
+                }
+                self.core.now = until;
+                break StopReason::TimeLimit(until);
+            };
             debug_assert!(next.at >= self.core.now, "event scheduled in the past");
             self.core.now = next.at;
             self.core.current_seq = next.seq;
