@@ -9,9 +9,9 @@ use std::ops::Range;
 
 use rayon::prelude::*;
 
-/// The most runs one process makes: every outcome is kept in memory (a few hundred bytes
-/// each), so a larger sweep is spread over shards, each within this limit (see
-/// [`check_runs`]); the range itself may be as large as `u64` allows.
+/// The most seeds one process runs (per strategy, for a comparison): every outcome is kept
+/// in memory (a few hundred bytes each), so a larger sweep is spread over shards, each within
+/// this limit (see [`check_runs`]); the range itself may be as large as `u64` allows.
 pub const MAX_SEEDS: u64 = 10_000_000;
 
 /// Parses a seed range: `7`, `0..100` (end excluded) or `0..=99`. The error says what is

@@ -163,6 +163,15 @@ fn compare_rejects_bad_seed_ranges_and_unknown_strategies_in_one_line() {
             [
                 "compare",
                 "scenarios/food_partition.ron",
+                "--seeds",
+                "0..20000000",
+            ],
+            "a comparison runs at most 10000000 per strategy",
+        ),
+        (
+            [
+                "compare",
+                "scenarios/food_partition.ron",
                 "--strategies",
                 "saga,saga_orchestrated",
             ],

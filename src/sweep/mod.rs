@@ -129,8 +129,8 @@ pub fn sweep(
     }
 }
 
-/// Runs one seed of a sweep and judges it.
-pub fn run_seed(scenario: &Scenario, seed: u64, options: &SweepOptions) -> SeedOutcome {
+/// Runs one seed of a sweep and judges it by the scenario's required checks.
+fn run_seed(scenario: &Scenario, seed: u64, options: &SweepOptions) -> SeedOutcome {
     let report = scenario.run(seed, TraceLevel::Hash).report;
     let failing: Vec<&crate::check::Verdict> = scenario.failures(&report).collect();
     let first_violation = failing.iter().find_map(|v| {

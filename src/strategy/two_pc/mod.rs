@@ -50,7 +50,12 @@
 //! | prepared   | `Decide`                 | force a commit or abort record, unlock, ack       | done     |
 //! | prepared   | no decision for a while  | `Query`, again every `in_doubt_query_after`       | prepared |
 //! | prepared   | crash, recovery          | the prepare record brings the locks back; `Query` | prepared |
+//! | idle       | `Decide` abort           | give up a prepare still running, fence, ack       | fenced   |
+//! | prepared   | `Decide` abort           | force an abort record, unlock, fence, ack         | done     |
 //! | idle, done | `Decide`                 | ack (a duplicate, or never prepared)              | same     |
+//!
+//! A fenced step votes no to a later `Prepare`, so an abort that overtakes its own prepare
+//! cannot be undone by it.
 //!
 //! A prepared participant cannot decide alone: that is 2PC's blocking. While the coordinator
 //! is down, its locks stay held and its in-doubt time grows (`HistoryEvent::Decided`'s
