@@ -229,6 +229,11 @@ fn every_broken_twin_is_caught_under_its_bundled_scenario() {
             "scenarios/twin_saga_no_compensation_retries.ron",
             CheckKind::Atomicity,
         ),
+        (
+            "scenarios/twin_saga_no_idempotency.ron",
+            CheckKind::NoDoubleEffect,
+        ),
+        ("scenarios/twin_eventual_dual_write.ron", CheckKind::Convergence),
     ];
     for (file, breaks) in twins {
         let twin = load(file);
