@@ -58,20 +58,21 @@ enum Command {
         #[arg(long, value_name = "FILE")]
         trace: Option<PathBuf>,
     },
-    /// Run one scenario under several strategies and seeds, side by side.
+    /// Run one scenario under several strategies and seeds, side by side (or several
+    /// scenario files that differ in a setting).
     ///
-    /// Every seed gives every strategy the same arrivals and the same faults (common random
-    /// numbers), so the columns differ only by strategy. Means with 95% confidence intervals.
+    /// Every seed gives every column the same arrivals and the same faults (common random
+    /// numbers), so the columns differ only by strategy (or setting). Means with 95%
+    /// confidence intervals, and each column's paired difference from the first.
     Compare {
-        /// The scenario file (RON) of a system model.
-        scenario: PathBuf,
-        /// Strategies, comma-separated (default: all four).
-        #[arg(
-            long,
-            value_delimiter = ',',
-            default_value = "two_pc,saga_orchestrated,saga_choreographed,eventual"
-        )]
-        strategies: Vec<String>,
+        /// The scenario file (RON) of a system model; several files make one column each
+        /// (per strategy), for comparing settings.
+        #[arg(required = true, num_args = 1..)]
+        scenarios: Vec<PathBuf>,
+        /// Strategies, comma-separated (default: all four for one file; each file's own
+        /// strategy for several).
+        #[arg(long, value_delimiter = ',')]
+        strategies: Option<Vec<String>>,
         /// Seeds: 7, 0..100 (end excluded) or 0..=99.
         #[arg(long, default_value = "0..10")]
         seeds: String,
@@ -161,12 +162,12 @@ fn main() -> ExitCode {
             trace,
         }) => run(&scenario, seed, strategy.as_deref(), format, trace.as_deref()),
         Some(Command::Compare {
-            scenario,
+            scenarios,
             strategies,
             seeds,
             format,
             threads,
-        }) => compare(&scenario, &strategies, &seeds, format, threads),
+        }) => compare(&scenarios, strategies.as_deref(), &seeds, format, threads),
         Some(Command::Sweep(args)) => sweep(&args),
         Some(Command::Merge { files }) => merge(&files),
         Some(Command::Shrink(args)) => shrink(&args),
@@ -362,8 +363,8 @@ fn looks_like_scenario(source: &str) -> bool {
 }
 
 fn compare(
-    path: &Path,
-    strategies: &[String],
+    paths: &[PathBuf],
+    strategies: Option<&[String]>,
     seeds: &str,
     format: CompareFormat,
     threads: Option<usize>,
@@ -379,8 +380,8 @@ fn compare(
         )));
     }
     let pool = consim::seeds::pool(threads).map_err(bad_input)?;
-    let scenario = scenario::load(path)?;
-    let comparison = consim::compare::compare(&scenario, strategies, seeds, &pool).map_err(bad_input)?;
+    let (name, variants) = compare_columns(paths, strategies)?;
+    let comparison = consim::compare::compare_variants(&name, &variants, seeds, &pool);
     match format {
         CompareFormat::Table => print!("{}", comparison.to_table()),
         CompareFormat::Json => println!("{}", comparison.to_json()),
@@ -390,6 +391,48 @@ fn compare(
         0 => Ok(()),
         n => Err(Failure::RunsFailed(n)),
     }
+}
+
+/// The columns of `consim compare`: one file under each strategy asked for (all four by
+/// default), or several files, each under the strategies asked for (its own by default),
+/// labelled by file stem (and strategy, when several). Also the table's title.
+fn compare_columns(
+    paths: &[PathBuf],
+    strategies: Option<&[String]>,
+) -> Result<(String, Vec<consim::compare::Variant>), Failure> {
+    use consim::compare::strategy_variants;
+    let all = consim::strategy::StrategyKind::NAMES.map(String::from);
+    if let [path] = paths {
+        let scenario = scenario::load(path)?;
+        let variants = strategy_variants(&scenario, strategies.unwrap_or(&all)).map_err(bad_input)?;
+        return Ok((scenario.name, variants));
+    }
+    let mut columns: Vec<consim::compare::Variant> = Vec::new();
+    let mut names = Vec::new();
+    for path in paths {
+        let scenario = scenario::load(path)?;
+        let own = [scenario
+            .system
+            .as_ref()
+            .map_or("", |s| s.strategy.name())
+            .to_string()];
+        let asked = strategies.unwrap_or(&own);
+        for mut variant in strategy_variants(&scenario, asked).map_err(bad_input)? {
+            variant.label = match asked.len() {
+                1 => scenario.name.clone(),
+                _ => format!("{}:{}", scenario.name, variant.label),
+            };
+            if columns.iter().any(|c| c.label == variant.label) {
+                return Err(bad_input(format!(
+                    "two columns are named `{}`: compare files with different names",
+                    variant.label
+                )));
+            }
+            columns.push(variant);
+        }
+        names.push(scenario.name);
+    }
+    Ok((names.join(" vs "), columns))
 }
 
 /// `consim sweep`'s arguments.

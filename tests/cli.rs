@@ -131,7 +131,7 @@ fn compare_runs_every_strategy_on_the_same_seeds_in_every_format() {
     let (code, csv, _) = consim(&[&args[..], &["--format", "csv"]].concat());
     assert_eq!(code, 0);
     let lines: Vec<&str> = csv.lines().collect();
-    assert!(lines[0].starts_with("strategy,seed,started,"), "{csv}");
+    assert!(lines[0].starts_with("variant,strategy,seed,started,"), "{csv}");
     assert_eq!(lines.len(), 1 + 2 * 2, "a row per strategy and seed: {csv}");
     let (code, json, _) = consim(&[&args[..], &["--format", "json"]].concat());
     assert_eq!(code, 0);
@@ -310,4 +310,39 @@ fn merging_half_the_shards_is_incomplete_and_exits_one() {
         "{out}"
     );
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn compare_puts_scenario_files_side_by_side_to_compare_a_setting() {
+    let (code, out, err) = consim(&[
+        "compare",
+        "scenarios/food_lossy.ron",
+        "scenarios/food_lossy_async.ron",
+        "--seeds",
+        "0..3",
+        "--format",
+        "json",
+    ]);
+    assert_eq!(code, 0, "{err}");
+    let parsed: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(parsed["scenario"], "food_lossy vs food_lossy_async");
+    let labels: Vec<&str> = parsed["summaries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["variant"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        labels,
+        ["food_lossy", "food_lossy_async"],
+        "each file's own strategy, by file"
+    );
+    assert_eq!(parsed["differences"][0]["baseline"], "food_lossy");
+    // Async calls notice a lost call later (250 ms against 20 ms): the inconsistency
+    // window's tail is hundreds of milliseconds longer.
+    let tail = &parsed["differences"][0]["metrics"]["inconsistency_window_p99_us"];
+    assert!(tail["mean"].as_f64().unwrap() > 100_000.0, "{tail}");
+    let (code, _, err) = consim(&["compare", "scenarios/food_lossy.ron", "scenarios/food_lossy.ron"]);
+    assert_eq!(code, 1);
+    assert!(err.contains("two columns are named `food_lossy`"), "{err}");
 }

@@ -2,6 +2,10 @@
 //! under several strategies and seeds, summarised as means with 95% confidence intervals and
 //! as paired differences from the first strategy.
 //!
+//! The columns are [`Variant`]s: usually one scenario under each strategy ([`compare`]), or
+//! several scenario files that differ in one setting, such as a saga's synchronous and
+//! asynchronous calls ([`compare_variants`]). Either way every column runs the same seeds.
+//!
 //! Every seed gives every strategy the same arrivals and the same fault schedule, because
 //! those are drawn from their own streams (see `sim::rng`); differences between columns are
 //! the strategies', not the dice's. That is also why differences are taken per seed
@@ -30,9 +34,20 @@ use crate::scenario::Scenario;
 use crate::seeds::map_ordered;
 use crate::sim::TraceLevel;
 
+/// One column of a comparison: a scenario, with the strategy and settings it runs.
+#[derive(Clone, Debug)]
+pub struct Variant {
+    /// The column's name: the strategy, or the scenario file's stem when files are compared.
+    pub label: String,
+    /// What runs.
+    pub scenario: Scenario,
+}
+
 /// One run's numbers, as compared.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct RunRow {
+    /// The column ([`Variant::label`]).
+    pub variant: String,
     /// Strategy.
     pub strategy: String,
     /// Seed.
@@ -81,6 +96,8 @@ pub struct RunRow {
 /// One strategy's numbers over all seeds.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct StrategySummary {
+    /// The column ([`Variant::label`]).
+    pub variant: String,
     /// Strategy.
     pub strategy: String,
     /// Seeds run.
@@ -91,12 +108,14 @@ pub struct StrategySummary {
     pub runs_with_violations: u64,
 }
 
-/// One strategy against the baseline (the first strategy asked for), seed by seed.
+/// One column against the baseline (the first column), seed by seed.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct PairedDifference {
-    /// The strategy.
+    /// The column ([`Variant::label`]).
+    pub variant: String,
+    /// Its strategy.
     pub strategy: String,
-    /// What it is compared with.
+    /// The baseline column's label.
     pub baseline: String,
     /// Each metric's `strategy - baseline`, estimated over the seeds where both measured it.
     pub metrics: Estimates,
@@ -105,7 +124,7 @@ pub struct PairedDifference {
 /// The whole comparison.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct Comparison {
-    /// Scenario name.
+    /// Scenario name (the names of the files, joined by ` vs `, when files are compared).
     pub scenario: String,
     /// First seed and one past the last.
     pub seeds: (u64, u64),
@@ -125,51 +144,75 @@ pub fn compare(
     seeds: Range<u64>,
     pool: &rayon::ThreadPool,
 ) -> Result<Comparison, String> {
-    let variants = strategies
-        .iter()
-        .map(|name| scenario.with_strategy(name))
-        .collect::<Result<Vec<_>, _>>()?;
-    let canonical = |variant: &Scenario| variant.system.as_ref().map(|s| s.strategy.name());
-    for (index, variant) in variants.iter().enumerate() {
-        if let Some(earlier) = variants[..index]
-            .iter()
-            .position(|v| canonical(v) == canonical(variant))
-        {
+    let variants = strategy_variants(scenario, strategies)?;
+    Ok(compare_variants(&scenario.name, &variants, seeds, pool))
+}
+
+/// One variant per strategy named, labelled with the strategy's canonical name (a strategy
+/// the file names keeps the file's settings); a strategy named twice is refused.
+pub fn strategy_variants(scenario: &Scenario, strategies: &[String]) -> Result<Vec<Variant>, String> {
+    let mut variants: Vec<Variant> = Vec::with_capacity(strategies.len());
+    for (index, name) in strategies.iter().enumerate() {
+        let variant = scenario.with_strategy(name)?;
+        let label = variant
+            .system
+            .as_ref()
+            .map_or("", |s| s.strategy.name())
+            .to_string();
+        if let Some(earlier) = variants.iter().position(|v| v.label == label) {
             return Err(format!(
                 "`{}` and `{}` name the same strategy: give each strategy once",
                 strategies[earlier], strategies[index]
             ));
         }
+        variants.push(Variant {
+            label,
+            scenario: variant,
+        });
     }
-    let jobs: Vec<(&Scenario, u64)> = variants
+    Ok(variants)
+}
+
+/// Runs every variant for every seed in `seeds`, on `pool`'s threads, and compares the
+/// columns; `name` heads the table. The first variant is the baseline of the paired
+/// differences. Labels are expected to be distinct (the CLI checks).
+pub fn compare_variants(
+    name: &str,
+    variants: &[Variant],
+    seeds: Range<u64>,
+    pool: &rayon::ThreadPool,
+) -> Comparison {
+    let jobs: Vec<(&Variant, u64)> = variants
         .iter()
         .flat_map(|variant| seeds.clone().map(move |seed| (variant, seed)))
         .collect();
     let runs = map_ordered(pool, &jobs, |(variant, seed)| row(variant, *seed));
-    let per_strategy = usize::try_from(seeds.end - seeds.start).expect("seed ranges fit in memory");
-    let per_run: Vec<&[RunRow]> = runs.chunks(per_strategy).collect();
-    let summaries = per_run.iter().map(|rows| summarise(rows)).collect();
-    let differences = match per_run.split_first() {
+    let per_variant = usize::try_from(seeds.end - seeds.start).expect("seed ranges fit in memory");
+    let columns: Vec<&[RunRow]> = runs.chunks(per_variant).collect();
+    let summaries = columns.iter().map(|rows| summarise(rows)).collect();
+    let differences = match columns.split_first() {
         Some((baseline, others)) => others
             .iter()
             .map(|rows| PairedDifference {
+                variant: rows[0].variant.clone(),
                 strategy: rows[0].strategy.clone(),
-                baseline: baseline[0].strategy.clone(),
+                baseline: baseline[0].variant.clone(),
                 metrics: Estimates::paired(rows, baseline),
             })
             .collect(),
         None => Vec::new(),
     };
-    Ok(Comparison {
-        scenario: scenario.name.clone(),
+    Comparison {
+        scenario: name.to_string(),
         seeds: (seeds.start, seeds.end),
         summaries,
         differences,
         runs,
-    })
+    }
 }
 
-fn row(scenario: &Scenario, seed: u64) -> RunRow {
+fn row(variant: &Variant, seed: u64) -> RunRow {
+    let scenario = &variant.scenario;
     let report: RunReport = scenario.run(seed, TraceLevel::Off).report;
     let t = report.transactions.clone().unwrap_or_default();
     let per_tx = |count: u64| (t.started > 0).then(|| count as f64 / t.started as f64);
@@ -180,6 +223,7 @@ fn row(scenario: &Scenario, seed: u64) -> RunRow {
     let metrics = report.metrics.as_ref();
     let anomalies = report.anomalies.as_ref();
     RunRow {
+        variant: variant.label.clone(),
         strategy: report.strategy.clone().unwrap_or_default(),
         seed,
         started: t.started,
@@ -210,6 +254,7 @@ fn row(scenario: &Scenario, seed: u64) -> RunRow {
 
 fn summarise(rows: &[RunRow]) -> StrategySummary {
     StrategySummary {
+        variant: rows.first().map(|r| r.variant.clone()).unwrap_or_default(),
         strategy: rows.first().map(|r| r.strategy.clone()).unwrap_or_default(),
         seeds: rows.len() as u64,
         metrics: Estimates::over(rows),
@@ -223,6 +268,7 @@ mod tests {
 
     fn run(strategy: &str, seed: u64, latency_p50_us: Option<u64>, committed: f64) -> RunRow {
         RunRow {
+            variant: strategy.into(),
             strategy: strategy.into(),
             seed,
             started: 10,

@@ -8,7 +8,7 @@ use super::{Comparison, RunRow};
 
 /// Width of the label column.
 const LABEL_WIDTH: usize = 26;
-/// Width of each strategy's column.
+/// Least width of each column (wider when a label is longer).
 const COLUMN_WIDTH: usize = 23;
 
 impl Comparison {
@@ -22,19 +22,24 @@ impl Comparison {
             "{} over seeds {}..{} (mean ± 95% confidence interval)",
             self.scenario, self.seeds.0, self.seeds.1
         );
-        header(&mut out, self.summaries.iter().map(|s| s.strategy.as_str()));
+        let width = self
+            .summaries
+            .iter()
+            .map(|s| s.variant.len() + 2)
+            .fold(COLUMN_WIDTH, usize::max);
+        header(&mut out, width, self.summaries.iter().map(|s| s.variant.as_str()));
         for (index, metric) in METRICS.iter().enumerate() {
             let cells = self
                 .summaries
                 .iter()
                 .map(|s| metric.unit.cell(s.metrics.0[index]));
-            line(&mut out, metric.label, cells);
+            line(&mut out, width, metric.label, cells);
         }
         let violations = self
             .summaries
             .iter()
             .map(|s| format!("{} of {}", s.runs_with_violations, s.seeds));
-        line(&mut out, "runs violating a required check", violations);
+        line(&mut out, width, "runs violating a required check", violations);
 
         if let Some(first) = self.differences.first() {
             let _ = writeln!(
@@ -42,13 +47,17 @@ impl Comparison {
                 "\ndifference from {}, paired by seed (95% CI; * excludes zero)",
                 first.baseline
             );
-            header(&mut out, self.differences.iter().map(|d| d.strategy.as_str()));
+            header(
+                &mut out,
+                width,
+                self.differences.iter().map(|d| d.variant.as_str()),
+            );
             for (index, metric) in METRICS.iter().enumerate() {
                 let cells = self
                     .differences
                     .iter()
                     .map(|d| metric.unit.difference_cell(d.metrics.0[index]));
-                line(&mut out, metric.label, cells);
+                line(&mut out, width, metric.label, cells);
             }
         }
         out
@@ -59,11 +68,11 @@ impl Comparison {
         serde_json::to_string_pretty(self).expect("a comparison serialises")
     }
 
-    /// Every run as CSV, one line per (strategy, seed), with a header: strategy, seed,
-    /// started, each metric of [`METRICS`] by key, then the violated checks separated by
+    /// Every run as CSV, one line per (column, seed), with a header: variant, strategy,
+    /// seed, started, each metric of [`METRICS`] by key, then the violated checks separated by
     /// `;`. A metric the run could not measure is an empty cell.
     pub fn to_csv(&self) -> String {
-        let mut out = String::from("strategy,seed,started");
+        let mut out = String::from("variant,strategy,seed,started");
         for metric in &METRICS {
             out.push(',');
             out.push_str(metric.key);
@@ -76,24 +85,28 @@ impl Comparison {
     }
 }
 
-fn header<'a>(out: &mut String, columns: impl Iterator<Item = &'a str>) {
+fn header<'a>(out: &mut String, width: usize, columns: impl Iterator<Item = &'a str>) {
     let _ = write!(out, "{:<LABEL_WIDTH$}", "");
     for column in columns {
-        let _ = write!(out, "{column:>COLUMN_WIDTH$}");
+        let _ = write!(out, "{column:>width$}");
     }
     out.push('\n');
 }
 
-fn line(out: &mut String, label: &str, cells: impl Iterator<Item = String>) {
+fn line(out: &mut String, width: usize, label: &str, cells: impl Iterator<Item = String>) {
     let _ = write!(out, "{label:<LABEL_WIDTH$}");
     for cell in cells {
-        let _ = write!(out, "{cell:>COLUMN_WIDTH$}");
+        let _ = write!(out, "{cell:>width$}");
     }
     out.push('\n');
 }
 
 fn csv_line(out: &mut String, run: &RunRow) {
-    let _ = write!(out, "{},{},{}", run.strategy, run.seed, run.started);
+    let _ = write!(
+        out,
+        "{},{},{},{}",
+        run.variant, run.strategy, run.seed, run.started
+    );
     for metric in &METRICS {
         out.push(',');
         if let Some(value) = (metric.of)(run) {
