@@ -182,12 +182,7 @@ fn run_candidate(
 ) -> Result<(Vec<CheckKind>, Vec<CheckKind>), String> {
     let scenario: Scenario = load_source(path, &to_ron(candidate)).map_err(|e| e.to_string())?;
     let report = scenario.run(seed, TraceLevel::Off).report;
-    let not_holding = report
-        .checks
-        .iter()
-        .filter(|v| !v.holds())
-        .map(|v| v.check)
-        .collect();
+    let not_holding = report.not_holding(&CheckKind::ALL).map(|v| v.check).collect();
     let required = scenario.failures(&report).map(|v| v.check).collect();
     Ok((not_holding, required))
 }

@@ -2,8 +2,8 @@
 //! a check, each with the command that replays it.
 //!
 //! A seed fails when a check the scenario requires ([`Scenario::required_checks`]: those
-//! under `must_hold`, every check if it lists none) is violated or could not be judged. With `stop_at_first`, the sweep stops at the
-//! *lowest* failing seed of its range: a seed above the lowest failure found so far is
+//! under `must_hold`, every check if it lists none) is violated or could not be judged.
+//! With `stop_at_first`, the sweep stops at the *lowest* failing seed of its range: a seed above the lowest failure found so far is
 //! skipped, a seed below it always runs, and outcomes above the final lowest are dropped. So
 //! the outcome list is the same whichever threads ran which seeds and in which order.
 //!
