@@ -28,7 +28,7 @@ use super::facts::RunFacts;
 use crate::store::TableId;
 use crate::system::history::{History, HistoryEvent};
 use crate::system::model::{Action, ServiceId};
-use crate::system::msg::{GlobalTxId, RequestId, StepKind};
+use crate::system::msg::{GlobalTxId, RequestId};
 
 /// Rows a report lists as lost updates at most; the count covers them all.
 pub const MAX_LISTED_ROWS: usize = 20;
@@ -78,12 +78,12 @@ pub fn anomalies(facts: &RunFacts<'_>, history: &History) -> Anomalies {
     let initial = model.initial_audit_total();
     let delta = model.audit_delta_per_commit();
     // Steps compensated at some point: an action of one is visible only until its undo.
-    let compensated: BTreeSet<(GlobalTxId, u16)> = facts
-        .changes
-        .iter()
-        .filter(|c| c.change.kind == StepKind::Compensation)
-        .map(|c| (c.change.gtx, c.change.step))
-        .collect();
+    let compensated = |gtx: GlobalTxId, step: u16| {
+        facts
+            .txs
+            .get(&gtx)
+            .is_some_and(|tx| tx.steps[usize::from(step)].compensations > 0)
+    };
 
     let mut changes = facts.changes.iter().peekable();
     let mut fully_applied: i64 = 0;
@@ -95,8 +95,7 @@ pub fn anomalies(facts: &RunFacts<'_>, history: &History) -> Anomalies {
         if let Some(at) = changes.next_if(|c| c.index == index) {
             let change = &at.change;
             fully_applied += i64::from(at.completes);
-            if audited(change.service, change.write.table) && compensated.contains(&(change.gtx, change.step))
-            {
+            if audited(change.service, change.write.table) && compensated(change.gtx, change.step) {
                 let open = &mut doomed[change.service.index()];
                 *open = (*open + change.sign()).max(0);
             }

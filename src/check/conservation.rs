@@ -43,7 +43,7 @@ pub fn conservation(facts: &RunFacts<'_>) -> Verdict {
         }
         let spec = &model.services[service.index()].tables[usize::from(table.0)];
         let initial = spec.initial * spec.key_count as i64;
-        // Per transaction: (moved by its recorded changes, expected to move, last change).
+        // Per transaction: (moved by its recorded changes, when it last moved it).
         let mut moved: BTreeMap<GlobalTxId, (i64, Instant)> = BTreeMap::new();
         for c in &facts.changes {
             if (c.change.service, TableId(c.change.write.table)) == resource {
@@ -84,12 +84,7 @@ pub fn conservation(facts: &RunFacts<'_>) -> Verdict {
         for (gtx, got, want, last) in causes {
             explained += got - want;
             let tx = &facts.txs[&gtx];
-            let nets: Vec<String> = model
-                .steps
-                .iter()
-                .zip(&tx.steps)
-                .map(|(step, tally)| format!("{}={}", step.name, tally.net()))
-                .collect();
+            let nets = facts.step_nets(tx);
             let (rows, events) = facts.located_where(gtx, |e| {
                 e.service == service && e.row.is_some_and(|(t, _)| TableId(t) == table)
             });
@@ -98,8 +93,7 @@ pub fn conservation(facts: &RunFacts<'_>) -> Verdict {
                 rows,
                 at_us: at_us(last),
                 detail: format!(
-                    "{headline}: this transaction moved it {got:+} where {want:+} was due ({})",
-                    nets.join(", ")
+                    "{headline}: this transaction moved it {got:+} where {want:+} was due ({nets})"
                 ),
                 events,
             });

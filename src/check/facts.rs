@@ -74,7 +74,8 @@ pub struct TxFacts {
     /// Some step's action was refused for a business reason (a bound, an existing row):
     /// an abort then is the system's answer, not its failure.
     pub refused: bool,
-    /// When a step last changed (applied, undone), prepared or was decided.
+    /// When something last happened to one of its steps: applied, undone, prepared,
+    /// decided or refused.
     pub last_change: Option<Instant>,
     /// Its inconsistency window: when its steps changed and when they came to agree.
     pub window: TxWindow,

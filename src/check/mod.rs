@@ -16,7 +16,7 @@
 //! transaction's services came to agree. `anomaly.rs` counts what reads saw: isolation
 //! anomalies are measured, not judged.
 //!
-//! A check that never fails is worthless: `tests.rs` feeds each one a history with the
+//! A check that never fails is worthless: `tests/` feeds each one a history with the
 //! violation it exists to catch.
 
 pub mod anomaly;

@@ -6,7 +6,8 @@
 //! the top, finished ones leaving from the bottom). A window of slots makes every get, insert
 //! and remove O(1), with no node to search or rebalance and the recent entries side by side
 //! in memory. Iteration goes by id, as a `BTreeMap`'s does, so swapping one for the other
-//! changes no run.
+//! changes no event order; only the record-size estimate differs (it counts the empty slots
+//! of the window), which can move the check point at which a memory limit stops a run.
 //!
 //! The cost is memory for the gaps: the window spans from the smallest live id to the
 //! largest, holes included. Removing the smallest (or largest) entry trims the empty slots

@@ -22,9 +22,9 @@ pub struct Client {
     plan: Vec<PlannedRequest>,
     /// Responses received, duplicates included (durable: a record of the run).
     pub responses: u64,
-    /// Per planned request, when it was sent and whether it was answered (a record of the
-    /// run: it survives crashes).
-    sent: Vec<Option<(Instant, bool)>>,
+    /// Per planned request, when it was sent, until its first answer takes it (a record of
+    /// the run: it survives crashes).
+    sent: Vec<Option<Instant>>,
     history: History,
 }
 
@@ -37,6 +37,7 @@ impl Client {
         unauthenticated: Probability,
         plan: Vec<PlannedRequest>,
     ) -> Self {
+        let plan_len = plan.len() as u64;
         Client {
             gateway,
             credentials,
@@ -44,7 +45,11 @@ impl Client {
             sent: vec![None; plan.len()],
             plan,
             responses: 0,
-            history: History::default(),
+            history: {
+                let mut history = History::default();
+                history.reserve(2 * plan_len);
+                history
+            },
         }
     }
 
@@ -72,13 +77,11 @@ impl Actor<Msg> for Client {
         };
         self.responses += 1;
         let slot = usize::try_from(req.0).ok().and_then(|i| self.sent.get_mut(i));
-        let Some(Some((sent_at, answered))) = slot else {
+        // Never sent (a stray answer) or already answered (a duplicate): nothing to record.
+        let Some(sent_at) = slot.and_then(Option::take) else {
             return;
         };
-        if std::mem::replace(answered, true) {
-            return;
-        }
-        let latency_us = (ctx.now() - *sent_at).as_us();
+        let latency_us = (ctx.now() - sent_at).as_us();
         let event = HistoryEvent::ClientAnswered {
             req,
             outcome,
@@ -101,7 +104,7 @@ impl Actor<Msg> for Client {
             credentials: (!anonymous).then_some(self.credentials),
         };
         ctx.send(self.gateway, Msg::Request(request));
-        self.sent[index as usize] = Some((ctx.now(), false));
+        self.sent[index as usize] = Some(ctx.now());
         let event = HistoryEvent::ClientSent {
             req: request.req,
             audit: request.audit,
@@ -114,7 +117,7 @@ impl Actor<Msg> for Client {
     fn retained_bytes(&self) -> usize {
         use crate::world::footprint::vec_bytes;
         vec_bytes::<PlannedRequest>(self.plan.len())
-            + vec_bytes::<Option<(Instant, bool)>>(self.sent.len())
+            + vec_bytes::<Option<Instant>>(self.sent.len())
             + self.history.retained_bytes()
     }
 

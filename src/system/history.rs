@@ -166,7 +166,7 @@ pub struct History {
 /// The most records [`History::reserve`] sets room for at once: a longer run grows its log
 /// by doubling from there, which costs little next to the run, whereas reserving room for a
 /// run that stops early (a memory limit, an event limit) would hold memory for nothing.
-pub const MAX_RESERVED_RECORDS: u64 = 1 << 17;
+const MAX_RESERVED_RECORDS: u64 = 1 << 17;
 
 impl History {
     /// Makes room for `records` more records (at most [`MAX_RESERVED_RECORDS`]), so an actor
