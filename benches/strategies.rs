@@ -9,7 +9,7 @@ use std::sync::Arc;
 use consim::assembly::SystemConfig;
 use consim::net::{LatencyDist, LinkSpec, Probability};
 use consim::sim::TraceLevel;
-use consim::strategy::StrategyKind;
+use consim::strategy::{StrategyChoice, registry};
 use consim::system::examples::food_delivery;
 use consim::system::history::HistoryEvent;
 use consim::workload::{ArrivalProcess, KeyPopularity, WorkloadSpec};
@@ -18,7 +18,7 @@ use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 
 const REQUESTS: u64 = 5_000;
 
-fn config(strategy: &StrategyKind) -> SystemConfig {
+fn config(strategy: &StrategyChoice) -> SystemConfig {
     let workload = WorkloadSpec {
         request_count: REQUESTS,
         arrival: ArrivalProcess::Poisson { rate_per_s: 1_000.0 },
@@ -36,7 +36,7 @@ fn config(strategy: &StrategyKind) -> SystemConfig {
             duplicate: Probability::NEVER,
             fifo: false,
         },
-        ..SystemConfig::new(Arc::new(food_delivery()), strategy.build(), workload)
+        ..SystemConfig::new(Arc::new(food_delivery()), strategy.clone(), workload)
     }
 }
 
@@ -72,7 +72,7 @@ fn business_transactions(config: &SystemConfig) -> u64 {
 fn strategies(c: &mut Criterion) {
     let mut group = c.benchmark_group("business_transactions");
     group.sample_size(10);
-    for strategy in StrategyKind::all() {
+    for strategy in registry::defaults() {
         let config = config(&strategy);
         group.throughput(Throughput::Elements(business_transactions(&config)));
         group.bench_function(strategy.name(), |b| b.iter(|| black_box(run(&config))));

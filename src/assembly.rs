@@ -12,7 +12,7 @@ use std::sync::Arc;
 use crate::broker::{Broker, BrokerConfig};
 use crate::net::{ConfigError, FaultSpec, LinkSpec, Probability};
 use crate::sim::{ActorId, Duration, SeedTree, TraceLevel};
-use crate::strategy::{Strategy, Wiring};
+use crate::strategy::{Strategy, StrategyChoice, Wiring};
 use crate::system::client::Client;
 use crate::system::gateway::{Gateway, GatewayConfig};
 use crate::system::history::History;
@@ -44,7 +44,7 @@ pub struct SystemConfig {
     /// The system.
     pub model: Arc<Model>,
     /// How business transactions run.
-    pub strategy: Box<dyn Strategy>,
+    pub strategy: StrategyChoice,
     /// What the client sends.
     pub workload: WorkloadSpec,
     /// Share of requests sent without credentials.
@@ -104,7 +104,7 @@ impl SystemConfig {
     /// authenticated, [`LinkSpec::default`] between every pair, no per-pair links, no faults,
     /// transactions converging within [`crate::check::DEFAULT_CONVERGE_WITHIN`].
     /// Override with `SystemConfig { faults, ..SystemConfig::new(model, strategy, workload) }`.
-    pub fn new(model: Arc<Model>, strategy: Box<dyn Strategy>, workload: WorkloadSpec) -> Self {
+    pub fn new(model: Arc<Model>, strategy: StrategyChoice, workload: WorkloadSpec) -> Self {
         SystemConfig {
             model,
             strategy,

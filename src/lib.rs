@@ -10,6 +10,7 @@ pub mod broker;
 pub mod chaos;
 pub mod check;
 pub mod compare;
+pub mod duration_text;
 pub mod net;
 pub mod pingmesh;
 pub mod report;

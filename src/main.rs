@@ -401,7 +401,10 @@ fn compare_columns(
     strategies: Option<&[String]>,
 ) -> Result<(String, Vec<consim::compare::Variant>), Failure> {
     use consim::compare::strategy_variants;
-    let all = consim::strategy::StrategyKind::NAMES.map(String::from);
+    let all: Vec<String> = consim::strategy::registry::names()
+        .into_iter()
+        .map(String::from)
+        .collect();
     if let [path] = paths {
         let scenario = scenario::load(path)?;
         let variants = strategy_variants(&scenario, strategies.unwrap_or(&all)).map_err(bad_input)?;

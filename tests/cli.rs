@@ -45,10 +45,10 @@ fn bad_input_exits_one_with_a_located_message() {
         err.contains("unknown node `nn3`") && err.contains("unknown_node.ron:6:43"),
         "{err}"
     );
-    let (code, _, err) = consim(&["run", "scenarios/food_partition.ron", "--strategy", "3pc"]);
+    let (code, _, err) = consim(&["run", "scenarios/food_partition.ron", "--strategy", "paxos"]);
     assert_eq!(code, 1);
     assert!(
-        err.contains("unknown strategy `3pc`; valid: two_pc, saga_orchestrated"),
+        err.contains("unknown strategy `paxos`; valid: two_pc, saga_orchestrated"),
         "{err}"
     );
 }
@@ -156,8 +156,8 @@ fn compare_rejects_bad_seed_ranges_and_unknown_strategies_in_one_line() {
             "is not a seed range",
         ),
         (
-            ["compare", "scenarios/food_partition.ron", "--strategies", "3pc"],
-            "unknown strategy `3pc`",
+            ["compare", "scenarios/food_partition.ron", "--strategies", "paxos"],
+            "unknown strategy `paxos`",
         ),
         (
             [
@@ -228,7 +228,7 @@ fn sweep_arguments_are_validated_with_one_line_saying_what_is_accepted() {
             vec!["--seeds", "0..25000000"],
             "spread the range over at least 3 shards with --shard i/n",
         ),
-        (vec!["--strategy", "3pc"], "unknown strategy `3pc`; valid:"),
+        (vec!["--strategy", "paxos"], "unknown strategy `paxos`; valid:"),
     ] {
         let mut all = vec!["sweep", "scenarios/food_happy_path.ron", "--quiet"];
         all.extend(args);

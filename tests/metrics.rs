@@ -7,7 +7,7 @@ use consim::check::CheckKind;
 use consim::report::RunReport;
 use consim::scenario::{self, Scenario};
 use consim::sim::{Duration, TraceLevel};
-use consim::strategy::StrategyKind;
+use consim::strategy::registry;
 
 fn load(file: &str) -> Scenario {
     scenario::load(Path::new(file)).unwrap_or_else(|e| panic!("{file}: {e:?}"))
@@ -60,7 +60,7 @@ fn every_correct_strategy_converges_under_each_bundled_fault_class() {
         "scenarios/food_partition.ron",
         "scenarios/food_crash.ron",
     ] {
-        for name in StrategyKind::NAMES {
+        for name in registry::names() {
             let report = report(&load(file).with_strategy(name).unwrap());
             let verdict = convergence(&report);
             assert!(verdict.holds(), "{file} under {name}: {verdict:?}");

@@ -11,7 +11,7 @@ use consim::check::{CheckKind, Verdict};
 use consim::net::LinkSpec;
 use consim::scenario::{self, Scenario};
 use consim::sim::{Duration, Instant, TraceLevel};
-use consim::strategy::StrategyKind;
+use consim::strategy::{StrategyChoice, registry};
 use consim::system::examples::bank_transfer;
 use consim::system::history::HistoryEvent;
 use consim::workload::{ArrivalProcess, KeyPopularity, WorkloadSpec};
@@ -59,9 +59,9 @@ fn violated(verdicts: &[Verdict], checks: &[CheckKind]) -> Vec<String> {
 }
 
 /// A small bank-transfer run under `strategy` with the seed's random fault schedule.
-fn chaotic_run(strategy: &StrategyKind, seed: u64) -> (Vec<Verdict>, bool) {
+fn chaotic_run(strategy: &StrategyChoice, seed: u64) -> (Vec<Verdict>, bool) {
     let model = Arc::new(bank_transfer());
-    let built = strategy.build();
+    let built = strategy.clone();
     let targets: Vec<String> = actor_names(&model, &*built)
         .into_iter()
         .filter(|n| n != "client" && n != "gateway")
@@ -93,7 +93,7 @@ fn chaotic_run(strategy: &StrategyKind, seed: u64) -> (Vec<Verdict>, bool) {
 
 #[test]
 fn every_correct_strategy_keeps_every_safety_check_over_many_seeds_of_random_faults() {
-    for strategy in StrategyKind::all() {
+    for strategy in registry::defaults() {
         for seed in 0..seed_count() {
             let (verdicts, quiescent) = chaotic_run(&strategy, seed);
             assert!(
@@ -126,7 +126,7 @@ fn every_strategy_stays_safe_under_each_bundled_fault_class() {
         "scenarios/food_crash.ron",
     ];
     for file in fault_classes {
-        for name in StrategyKind::NAMES {
+        for name in registry::names() {
             let scenario = load(file).with_strategy(name).unwrap();
             let (report, checks) = run_checks(&scenario);
             assert!(report.quiescent, "{file} under {name}: {}", report.stop);
@@ -244,7 +244,7 @@ fn every_broken_twin_is_caught_under_its_bundled_scenario() {
         );
         let mut correct = twin.clone();
         let name = twin.system.as_ref().unwrap().strategy.name();
-        correct.system.as_mut().unwrap().strategy = StrategyKind::named(name).unwrap();
+        correct.system.as_mut().unwrap().strategy = registry::named(name).unwrap();
         let (_, checks) = run_checks(&correct);
         assert!(
             failed(&checks, &SAFETY).is_empty(),
@@ -283,7 +283,7 @@ fn cooperative_termination_lets_participants_finish_without_the_coordinator() {
             }],
             ..SystemConfig::new(
                 Arc::new(bank_transfer()),
-                StrategyKind::TwoPc(config).build(),
+                StrategyChoice::new(consim::strategy::two_pc::TwoPc { config }),
                 workload,
             )
         };

@@ -62,7 +62,7 @@ pub fn bank_model(accounts: u64, balance: i64, amount: i64) -> Model {
 }
 
 /// Runs the steps in order and reports the first refusal as an abort, without compensating.
-#[derive(Debug)]
+#[derive(Debug, serde::Serialize)]
 struct Naive;
 
 #[derive(Debug)]
@@ -149,7 +149,11 @@ fn config(model: Model, requests: u64, faults: Vec<FaultSpec>) -> SystemConfig {
         in_doubt_query_after: Duration::from_ms(50),
         default_link: LinkSpec::reliable(300),
         faults,
-        ..SystemConfig::new(Arc::new(model), Box::new(Naive), workload)
+        ..SystemConfig::new(
+            Arc::new(model),
+            consim::strategy::StrategyChoice::new(Naive),
+            workload,
+        )
     }
 }
 
@@ -375,7 +379,11 @@ fn every_audit_completes_when_the_audited_tables_of_services_interleave() {
     };
     let config = SystemConfig {
         default_link: LinkSpec::reliable(300),
-        ..SystemConfig::new(Arc::new(model), Box::new(Naive), workload)
+        ..SystemConfig::new(
+            Arc::new(model),
+            consim::strategy::StrategyChoice::new(Naive),
+            workload,
+        )
     };
     let mut run = config.build(3, TraceLevel::Hash).unwrap();
     let outcome = run.world.run(Limits::default());

@@ -10,13 +10,11 @@
 //! **Boundary:** the raw serde types (`raw.rs`) stay in this module; nothing below it
 //! derives `Deserialize`.
 
-pub mod duration;
 pub mod error;
 pub mod graph;
 pub mod locate;
 pub mod raw;
 pub mod shrink;
-pub mod strategy_settings;
 pub mod system_model;
 pub mod system_setup;
 pub mod validate;
@@ -136,7 +134,7 @@ pub fn load_source(path: &Path, source: &str) -> Result<Scenario, ScenarioError>
         Model::System(system_model) => {
             let setup = system_setup::setup(&mut check, &raw, system_model);
             let names = match &setup {
-                Some(setup) => crate::assembly::actor_names(system_model, &*setup.strategy.build()),
+                Some(setup) => crate::assembly::actor_names(system_model, &*setup.strategy),
                 None => {
                     let mut names = vec!["client".to_string(), "gateway".to_string()];
                     names.extend(system_model.services.iter().map(|s| s.name.clone()));
@@ -321,7 +319,7 @@ impl Scenario {
         let setup = self.system.as_ref()?;
         Some(crate::assembly::SystemConfig {
             model: Arc::clone(&setup.model),
-            strategy: setup.strategy.build(),
+            strategy: setup.strategy.clone(),
             workload: setup.workload,
             unauthenticated: setup.unauthenticated,
             request_timeout: setup.request_timeout,
@@ -346,18 +344,12 @@ impl Scenario {
                 self.path.display()
             ));
         };
-        let strategy = match crate::strategy::StrategyKind::named(name) {
-            Some(kind) if kind.name() == setup.strategy.name() => setup.strategy.clone(),
-            Some(kind) => kind,
-            None => {
-                return Err(format!(
-                    "unknown strategy `{name}`; valid: {}",
-                    crate::strategy::StrategyKind::NAMES.join(", ")
-                ));
-            }
+        let strategy = match crate::strategy::registry::named(name)? {
+            named if named.name() == setup.strategy.name() => setup.strategy.clone(),
+            named => named,
         };
-        if let Some(why) = strategy.misfit(&setup.model) {
-            return Err(why);
+        if let Some(problem) = strategy.problems(&setup.model).into_iter().next() {
+            return Err(problem.message);
         }
         let mut hasher = StableHasher::new();
         hasher.write_u64(self.fingerprint);
@@ -366,7 +358,7 @@ impl Scenario {
         scenario.system.as_mut().expect("a system scenario").strategy = strategy;
         scenario.fingerprint = hasher.finish();
         // Faults and links name actors; another strategy has other actors.
-        let strategy = scenario.system.as_ref().expect("set").strategy.build();
+        let strategy = scenario.system.as_ref().expect("set").strategy.clone();
         let mut topology = Topology::new(None);
         for name in crate::assembly::actor_names(&setup.model, &*strategy) {
             topology.add_node(&name).expect("actor names are unique");

@@ -8,7 +8,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::duration::HumanDuration;
+use crate::duration_text::HumanDuration;
 
 /// A scenario file: one run of one model.
 #[derive(Clone, Debug, Deserialize, Serialize)]
@@ -29,7 +29,7 @@ pub struct Scenario {
     pub stop: Stop,
     /// How business transactions run (system models only).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub strategy: Option<Strategy>,
+    pub strategy: Option<crate::strategy::StrategyChoice>,
     /// What the client sends (system models only).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub workload: Option<Workload>,
@@ -478,110 +478,4 @@ pub enum KeyRef {
     Tx,
     /// A fixed row.
     Const(u64),
-}
-
-/// A strategy and its settings; every field is optional (defaults in README).
-#[derive(Clone, Debug, Deserialize, Serialize)]
-#[serde(deny_unknown_fields)]
-pub enum Strategy {
-    /// Two-phase commit.
-    TwoPc {
-        /// Coordinator waits this long for votes.
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        vote_timeout: Option<HumanDuration>,
-        /// Re-send an unacknowledged decision after this long.
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        decision_retry: Option<HumanDuration>,
-        /// Duration of the coordinator's forced log write.
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        forced_write: Option<HumanDuration>,
-        /// Presumed abort.
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        presumed_abort: Option<bool>,
-        /// Log the decision before sending it (false: broken twin).
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        log_before_send: Option<bool>,
-        /// In-doubt participants also ask each other.
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        cooperative_termination: Option<bool>,
-    },
-    /// Orchestrated saga.
-    SagaOrchestrated {
-        /// Per-attempt timeout.
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        step_timeout: Option<HumanDuration>,
-        /// Attempts before giving up on an action.
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        retry_max: Option<u16>,
-        /// First backoff.
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        backoff_base: Option<HumanDuration>,
-        /// Largest backoff.
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        backoff_cap: Option<HumanDuration>,
-        /// Random part of a backoff.
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        jitter: Option<JitterSetting>,
-        /// Retry compensations until they succeed (false: broken twin).
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        compensation_retries: Option<bool>,
-        /// Idempotent calls (false: broken twin).
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        idempotency: Option<bool>,
-        /// Sync (request/response) or Async (messages).
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        invocation: Option<InvocationSetting>,
-        /// Async: how long before a step is presumed lost.
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        async_timeout: Option<HumanDuration>,
-    },
-    /// Choreographed saga.
-    SagaChoreographed {
-        /// Outbox relay polling interval.
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        relay_interval: Option<HumanDuration>,
-        /// Idempotent consumers (false: broken twin).
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        idempotent_consumers: Option<bool>,
-        /// Dual write instead of the outbox (true: broken twin).
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        dual_write: Option<bool>,
-    },
-    /// Eventual consistency through events.
-    Eventual {
-        /// Outbox relay polling interval.
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        relay_interval: Option<HumanDuration>,
-        /// Idempotent consumers (false: broken twin).
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        idempotent_consumers: Option<bool>,
-        /// Dual write instead of the outbox (true: broken twin).
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        dual_write: Option<bool>,
-        /// Keep a read model of downstream steps at the first service.
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        read_model: Option<bool>,
-    },
-}
-
-/// Backoff jitter.
-#[derive(Clone, Copy, Debug, Deserialize, Serialize)]
-#[serde(deny_unknown_fields)]
-pub enum JitterSetting {
-    /// None.
-    None,
-    /// A fraction of the backoff in [0, 1].
-    Fraction(f64),
-    /// At most this much.
-    Max(HumanDuration),
-}
-
-/// How an orchestrator invokes steps.
-#[derive(Clone, Copy, Debug, Deserialize, Serialize)]
-#[serde(deny_unknown_fields)]
-pub enum InvocationSetting {
-    /// Request/response with a timeout.
-    Sync,
-    /// Messages.
-    Async,
 }

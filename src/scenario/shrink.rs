@@ -94,9 +94,9 @@ pub fn shrink(
         ));
     }
     if let Some(name) = request.strategy {
-        let kind = strategy_named(name)?;
-        if current.strategy.as_ref().map(raw_strategy_name) != Some(kind.name()) {
-            current.strategy = Some(raw_strategy(&kind));
+        let named = crate::strategy::registry::named(name)?;
+        if current.strategy.as_ref().map(|s| s.name()) != Some(named.name()) {
+            current.strategy = Some(named);
         }
     }
     current.seed = request.seed;
@@ -335,37 +335,6 @@ pub fn to_ron(s: &raw::Scenario) -> String {
         .to_string_pretty(s, config)
         .expect("a scenario serialises")
         + "\n"
-}
-
-fn strategy_named(name: &str) -> Result<crate::strategy::StrategyKind, String> {
-    crate::strategy::StrategyKind::named(name).ok_or_else(|| {
-        format!(
-            "unknown strategy `{name}`; valid: {}",
-            crate::strategy::StrategyKind::NAMES.join(", ")
-        )
-    })
-}
-
-/// The name of a strategy in its file form, as `StrategyKind::name` spells it.
-fn raw_strategy_name(strategy: &raw::Strategy) -> &'static str {
-    match strategy {
-        raw::Strategy::TwoPc { .. } => "two_pc",
-        raw::Strategy::SagaOrchestrated { .. } => "saga_orchestrated",
-        raw::Strategy::SagaChoreographed { .. } => "saga_choreographed",
-        raw::Strategy::Eventual { .. } => "eventual",
-    }
-}
-
-/// The file form of a strategy, with default settings.
-fn raw_strategy(kind: &crate::strategy::StrategyKind) -> raw::Strategy {
-    use crate::strategy::StrategyKind;
-    let text = match kind {
-        StrategyKind::TwoPc(_) => "TwoPc()",
-        StrategyKind::SagaOrchestrated(_) => "SagaOrchestrated()",
-        StrategyKind::SagaChoreographed(_) => "SagaChoreographed()",
-        StrategyKind::Eventual(_) => "Eventual()",
-    };
-    ron::from_str(text).expect("a strategy with default settings parses")
 }
 
 fn check_name(check: CheckKind) -> CheckName {

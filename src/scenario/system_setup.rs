@@ -7,7 +7,7 @@ use crate::assembly;
 use crate::check::CheckKind;
 use crate::net::Probability;
 use crate::sim::Duration;
-use crate::strategy::StrategyKind;
+use crate::strategy::StrategyChoice;
 use crate::system::model::{KeyRef, Model as SystemModel};
 use crate::workload::{ArrivalProcess, KeyPopularity, WorkloadSpec};
 
@@ -25,7 +25,7 @@ pub struct SystemSetup {
     /// The system.
     pub model: Arc<SystemModel>,
     /// The strategy and its settings.
-    pub strategy: StrategyKind,
+    pub strategy: StrategyChoice,
     /// What the client sends.
     pub workload: WorkloadSpec,
     /// Share of requests without credentials.
@@ -52,20 +52,34 @@ pub struct SystemSetup {
 pub fn setup(check: &mut Checker<'_>, raw: &raw::Scenario, model: &Arc<SystemModel>) -> Option<SystemSetup> {
     let errors_before = check.errors.len();
     let strategy = match &raw.strategy {
-        Some(strategy) => super::strategy_settings::strategy(check, strategy).filter(|kind| {
-            let misfit = kind.misfit(model);
-            if let Some(why) = &misfit {
-                check.error(
-                    &[Step::Field("strategy")],
-                    why.clone(),
-                    "does not fit the model",
-                    Some("merge the two steps into one, or pick a saga or eventual consistency".into()),
-                );
+        Some(choice) => {
+            let problems = choice.problems(model);
+            for problem in &problems {
+                let at_field = problem
+                    .field
+                    .as_deref()
+                    .map(|f| [Step::Field("strategy"), Step::Field(f)]);
+                let path: &[Step<'_>] = match &at_field {
+                    Some(path) if super::locate::locate(check.source(), path).is_some() => path,
+                    _ => &[Step::Field("strategy")],
+                };
+                let (message, label) = match problem.field {
+                    Some(_) => (
+                        format!("{} setting: {}", choice.name(), problem.message),
+                        "invalid setting",
+                    ),
+                    None => (problem.message.clone(), "does not fit the model"),
+                };
+                check.error(path, message, label, problem.hint.clone());
             }
-            misfit.is_none()
-        }),
+            problems.is_empty().then(|| choice.clone())
+        }
         None => {
-            let names = StrategyKind::NAMES.join(", ");
+            let names = crate::strategy::REGISTRY
+                .iter()
+                .map(|r| format!("{}()", r.file_name))
+                .collect::<Vec<_>>()
+                .join(", ");
             check.error(
                 &[Step::Field("model")],
                 "a system model needs a strategy",

@@ -53,6 +53,11 @@ impl<'a> Checker<'a> {
         }
     }
 
+    /// The text being checked.
+    pub fn source(&self) -> &'a str {
+        self.source
+    }
+
     /// Records an error at the value `path` leads to (the whole file if it cannot be found).
     pub fn error(
         &mut self,
@@ -122,7 +127,7 @@ pub fn link(check: &mut Checker<'_>, raw: &raw::Link, path: &[Step<'_>], what: &
     spec
 }
 
-fn us(d: &super::duration::HumanDuration) -> u64 {
+fn us(d: &crate::duration_text::HumanDuration) -> u64 {
     d.0.as_us()
 }
 
@@ -154,7 +159,7 @@ fn latency_dist(raw: &raw::Latency) -> LatencyDist {
 /// Converts the raw faults, checking each against the topology and reporting every bad one
 /// at its place; returns the faults that passed.
 pub fn faults(check: &mut Checker<'_>, raw: &[raw::Fault], topology: &Topology) -> Vec<FaultSpec> {
-    let at = |d: &super::duration::HumanDuration| Instant::ZERO + d.0;
+    let at = |d: &crate::duration_text::HumanDuration| Instant::ZERO + d.0;
     let mut good = Vec::new();
     for (index, fault) in raw.iter().enumerate() {
         let spec = match fault {

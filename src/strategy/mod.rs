@@ -1,22 +1,22 @@
 //! Consistency strategies: how a business transaction runs across services.
 //!
-//! Each strategy is one file behind the [`Strategy`] trait; [`StrategyKind`] is the closed
-//! list a scenario picks from and holds the only `match` over strategies. A strategy says
+//! Each strategy is one folder behind the [`Strategy`] trait and one line in
+//! [`registry::REGISTRY`]; a scenario picks one as a [`StrategyChoice`]. A strategy says
 //! which actors it adds (a coordinator, an orchestrator), where the gateway's `Begin` goes,
 //! how services publish events (outbox or a dual write) and what they subscribe to, and what
 //! each service does on its own ([`crate::system::participant::Participant`]). Services,
 //! databases, the gateway and the checks do not know which strategy runs.
 
 pub mod eventual;
-mod kind;
+pub mod registry;
 pub mod saga_choreographed;
 pub mod saga_orchestrated;
 pub mod two_pc;
 
 use std::collections::BTreeMap;
-
-pub use kind::StrategyKind;
 use std::sync::Arc;
+
+pub use registry::{REGISTRY, Registration};
 
 use crate::broker::TopicId;
 use crate::sim::ActorId;
@@ -58,10 +58,92 @@ impl Wiring {
     }
 }
 
-/// One way to run a business transaction across services.
-pub trait Strategy: std::fmt::Debug {
-    /// Stable name: reports, snapshot files, the CLI.
+/// A strategy with its settings, as a scenario picks it: shared, so scenarios clone cheaply
+/// and runs on several threads read one. Its serde form is the scenario file's
+/// (`TwoPc(vote_timeout: "50ms")`), read through [`registry::REGISTRY`].
+#[derive(Clone, Debug)]
+pub struct StrategyChoice(pub Arc<dyn Strategy>);
+
+impl StrategyChoice {
+    /// `strategy`, ready to put in a scenario or a [`crate::assembly::SystemConfig`].
+    pub fn new(strategy: impl Strategy + 'static) -> StrategyChoice {
+        StrategyChoice(Arc::new(strategy))
+    }
+}
+
+impl std::ops::Deref for StrategyChoice {
+    type Target = dyn Strategy;
+
+    fn deref(&self) -> &(dyn Strategy + 'static) {
+        &*self.0
+    }
+}
+
+/// Something wrong with a strategy's settings or with the model it is asked to run.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Problem {
+    /// The setting at fault, if one is (errors point at it in the file).
+    pub field: Option<String>,
+    /// What is wrong.
+    pub message: String,
+    /// How to fix it.
+    pub hint: Option<String>,
+}
+
+impl Problem {
+    /// A problem with setting `field`.
+    pub fn at(field: &str, message: impl Into<String>) -> Problem {
+        Problem {
+            field: Some(field.to_string()),
+            message: message.into(),
+            hint: None,
+        }
+    }
+
+    /// A problem with the strategy as a whole (it does not fit the model).
+    pub fn whole(message: impl Into<String>, hint: impl Into<String>) -> Problem {
+        Problem {
+            field: None,
+            message: message.into(),
+            hint: Some(hint.into()),
+        }
+    }
+}
+
+/// Problems from a settings check that names its field first (`"relay_interval: must be
+/// above zero"`): the leading identifier becomes the problem's field.
+pub fn problems_from(texts: Vec<String>) -> Vec<Problem> {
+    texts
+        .into_iter()
+        .map(|message| {
+            let word = message
+                .split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+                .next()
+                .unwrap_or("");
+            let field = (!word.is_empty() && word.chars().all(|c| c.is_ascii_lowercase() || c == '_'))
+                .then(|| word.to_string());
+            Problem {
+                field,
+                message,
+                hint: None,
+            }
+        })
+        .collect()
+}
+
+/// One way to run a business transaction across services. The value is the strategy's
+/// settings; its serde form is what scenario files write (see [`Registration::of`]).
+pub trait Strategy: std::fmt::Debug + Send + Sync + erased_serde::Serialize {
+    /// Stable name: reports, snapshot files, the CLI (its [`Registration::name`]).
     fn name(&self) -> &'static str;
+
+    /// Every problem with the settings, and with running `model` under them; empty when the
+    /// run can go ahead. All are reported at once, so a file is fixed in one go. None by
+    /// default: settings that cannot be wrong, a strategy that runs any model.
+    fn problems(&self, model: &Model) -> Vec<Problem> {
+        let _ = model;
+        Vec::new()
+    }
 
     /// Whether the run needs a broker.
     fn uses_broker(&self) -> bool {
@@ -118,3 +200,5 @@ pub trait Strategy: std::fmt::Debug {
         false
     }
 }
+
+erased_serde::serialize_trait_object!(Strategy);

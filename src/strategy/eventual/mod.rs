@@ -63,17 +63,23 @@ pub use measure::{Convergence, ReadModel, Span, convergence, read_model};
 use crate::broker::TopicId;
 use crate::sim::{ActorId, Duration};
 use crate::strategy::saga_choreographed::{Answer, Choreography, relay_of, validate_relay_interval};
-use crate::strategy::{Strategy, Wiring};
-use crate::system::model::ServiceId;
+use serde::{Deserialize, Serialize};
+
+use crate::strategy::{Problem, Registration, Strategy, Wiring, problems_from};
+use crate::system::model::{Model, ServiceId};
 use crate::system::participant::Participant;
 use crate::system::service::Relay;
 
 /// Settings of eventual consistency through events.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+///
+/// In a scenario file: `Eventual(relay_interval: "10ms", ...)`, every field optional.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename = "Eventual", default, deny_unknown_fields)]
 pub struct Config {
     /// How often a service's outbox relay publishes pending events (and, four intervals
     /// later, publishes again those the broker has not acknowledged). It is most of the
     /// inconsistency window: each step waits for it once. Unused with [`Config::dual_write`].
+    #[serde(with = "crate::duration_text::as_text")]
     pub relay_interval: Duration,
     /// Consumers apply each `(gtx, step, kind)` once, whatever the duplicates (default).
     /// `false` is a BROKEN TWIN: duplicates are applied again and replicas overshoot.
@@ -122,7 +128,17 @@ impl Config {
 }
 
 /// The eventual-consistency strategy, built from its [`Config`].
-#[derive(Clone, Debug, Default)]
+/// Eventual in the registry.
+pub const REGISTRATION: Registration = Registration::of::<Eventual>(
+    "eventual",
+    "Eventual",
+    &[],
+    "eventual consistency: the entry service answers at its own commit and the other steps follow through events",
+);
+
+/// `#[serde(transparent)]`: the file form is [`Config`]'s.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[serde(transparent)]
 pub struct Eventual {
     /// Its settings.
     pub config: Config,
@@ -145,7 +161,11 @@ impl Eventual {
 
 impl Strategy for Eventual {
     fn name(&self) -> &'static str {
-        "eventual"
+        REGISTRATION.name
+    }
+
+    fn problems(&self, _model: &Model) -> Vec<Problem> {
+        problems_from(self.config.validate())
     }
 
     fn uses_broker(&self) -> bool {

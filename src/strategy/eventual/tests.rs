@@ -12,8 +12,8 @@ use crate::system::history::HistoryEvent;
 use crate::system::model::Model;
 use crate::system::msg::RequestOutcome;
 
-fn eventual(config: Config) -> Box<dyn Strategy> {
-    Box::new(Eventual::new(config))
+fn eventual(config: Config) -> crate::strategy::StrategyChoice {
+    crate::strategy::StrategyChoice::new(Eventual::new(config))
 }
 
 /// Mean latency of the answers the gateway gave with `outcome`, µs.

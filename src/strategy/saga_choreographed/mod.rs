@@ -59,17 +59,23 @@ pub(crate) use choreography::{Answer, Choreography};
 
 use crate::broker::TopicId;
 use crate::sim::{ActorId, Duration};
-use crate::strategy::{Strategy, Wiring};
-use crate::system::model::ServiceId;
+use serde::{Deserialize, Serialize};
+
+use crate::strategy::{Problem, Registration, Strategy, Wiring, problems_from};
+use crate::system::model::{Model, ServiceId};
 use crate::system::participant::Participant;
 use crate::system::service::Relay;
 
 /// Settings of a choreographed saga.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+///
+/// In a scenario file: `SagaChoreographed(relay_interval: "10ms", ...)`, every field optional.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename = "SagaChoreographed", default, deny_unknown_fields)]
 pub struct Config {
     /// How often a service's outbox relay publishes pending events (and, four intervals
     /// later, publishes again those the broker has not acknowledged). Shorter moves a saga
     /// faster and sends more duplicates. Unused with [`Config::dual_write`].
+    #[serde(with = "crate::duration_text::as_text")]
     pub relay_interval: Duration,
     /// Consumers apply each `(gtx, step, kind)` once, whatever the duplicates (default).
     /// `false` is a BROKEN TWIN: duplicates of an event are applied again, which the
@@ -114,7 +120,17 @@ impl Config {
 }
 
 /// The choreographed saga strategy, built from its [`Config`].
-#[derive(Clone, Debug, Default)]
+/// SagaChoreographed in the registry.
+pub const REGISTRATION: Registration = Registration::of::<SagaChoreographed>(
+    "saga_choreographed",
+    "SagaChoreographed",
+    &["choreography"],
+    "choreographed saga: each service reacts to the previous step's event and publishes its own; failures travel back as events",
+);
+
+/// `#[serde(transparent)]`: the file form is [`Config`]'s.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[serde(transparent)]
 pub struct SagaChoreographed {
     /// Its settings.
     pub config: Config,
@@ -137,7 +153,11 @@ impl SagaChoreographed {
 
 impl Strategy for SagaChoreographed {
     fn name(&self) -> &'static str {
-        "saga_choreographed"
+        REGISTRATION.name
+    }
+
+    fn problems(&self, _model: &Model) -> Vec<Problem> {
+        problems_from(self.config.validate())
     }
 
     fn uses_broker(&self) -> bool {

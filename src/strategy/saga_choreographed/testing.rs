@@ -13,7 +13,7 @@ use crate::broker::Broker;
 use crate::check::{self, RunFacts, Verdict};
 use crate::net::{FaultSpec, LatencyDist, LinkSpec, Probability};
 use crate::sim::{ActorId, Duration, Instant, TraceLevel};
-use crate::strategy::{Strategy, Wiring};
+use crate::strategy::Wiring;
 use crate::system::history::{History, HistoryEvent};
 use crate::system::model::Model;
 use crate::system::msg::{DomainEvent, GlobalTxId, RequestOutcome, StepKind};
@@ -54,7 +54,7 @@ pub(crate) fn wiring(model: Model) -> Wiring {
 /// deadline with two retries, a 50 ms broker redelivery timeout.
 pub(crate) fn system(
     model: Model,
-    strategy: Box<dyn Strategy>,
+    strategy: crate::strategy::StrategyChoice,
     link: LinkSpec,
     faults: Vec<FaultSpec>,
 ) -> SystemConfig {

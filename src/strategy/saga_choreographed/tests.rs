@@ -14,8 +14,8 @@ use crate::system::model::{Action, KeyRef, Model, ServiceId, StepSpec};
 use crate::system::msg::RequestOutcome;
 use crate::world::Limits;
 
-fn saga(config: Config) -> Box<dyn Strategy> {
-    Box::new(SagaChoreographed::new(config))
+fn saga(config: Config) -> crate::strategy::StrategyChoice {
+    crate::strategy::StrategyChoice::new(SagaChoreographed::new(config))
 }
 
 #[test]

@@ -66,26 +66,36 @@ use rand::RngExt as _;
 
 pub use orchestrator::Orchestrator;
 
+use serde::{Deserialize, Serialize};
+
 use crate::sim::{ActorId, Duration, Rng};
-use crate::strategy::{Strategy, Wiring};
+use crate::strategy::{Problem, Registration, Strategy, Wiring, problems_from};
+use crate::system::model::Model;
 use crate::system::msg::Msg;
 use crate::world::Actor;
 
 /// Settings of the orchestrated saga, with two deliberately broken twins
 /// (`compensation_retries: false`, `idempotency: false`) that let the checks show why each
 /// safeguard is there.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+///
+/// In a scenario file: `SagaOrchestrated(step_timeout: "25ms", jitter: Fraction(0.5), ...)`,
+/// every field optional.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename = "SagaOrchestrated", default, deny_unknown_fields)]
 pub struct Config {
     /// How long one attempt of a synchronous call waits for its reply before it counts as
     /// lost. Default 25 ms: a few round trips plus the service's processing.
+    #[serde(with = "crate::duration_text::as_text")]
     pub step_timeout: Duration,
     /// Attempts at a step's action before the orchestrator gives up and compensates it (its
     /// outcome is then unknown). At least 1; default 4.
     pub retry_max: u16,
     /// Backoff after the first failed attempt; it doubles after each further failure. Default
     /// 5 ms.
+    #[serde(with = "crate::duration_text::as_text")]
     pub backoff_base: Duration,
     /// The backoff never exceeds this, jitter included. Default 100 ms.
+    #[serde(with = "crate::duration_text::as_text")]
     pub backoff_cap: Duration,
     /// How much of each backoff is random, so retries from many sagas do not arrive in
     /// lockstep. Default: half of it ("equal jitter").
@@ -103,17 +113,20 @@ pub struct Config {
     pub invocation: Invocation,
     /// With [`Invocation::Async`], how long a call may stay unanswered before it is sent
     /// again; much longer than `step_timeout`. Default 250 ms.
+    #[serde(with = "crate::duration_text::as_text")]
     pub async_timeout: Duration,
     /// How long a finished saga's outcome is kept to answer gateway retries of the same
     /// transaction; it must outlast the gateway's whole retry schedule, or a late retry
     /// would start the saga afresh. Bounds the log's memory. Default 60 s.
+    #[serde(with = "crate::duration_text::as_text")]
     pub outcome_retention: Duration,
 }
 
 /// The random part of a backoff. The delay is drawn in `[ceiling - spread, ceiling]`, where
 /// the ceiling is `min(backoff_cap, backoff_base * 2^(attempt - 1))`, so jitter never pushes
-/// a retry past the cap.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+/// a retry past the cap. Files write `None`, `Fraction(0.5)` or `Max("10ms")`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "JitterText", into = "JitterText")]
 pub enum Jitter {
     /// No randomness: every saga retries at the same instants.
     None,
@@ -128,8 +141,48 @@ pub enum Jitter {
     Max(Duration),
 }
 
+/// The file form of [`Jitter`]: a fraction as a decimal, a maximum as a duration.
+#[derive(Clone, Copy, Debug, Serialize, Deserialize)]
+#[serde(rename = "Jitter", deny_unknown_fields)]
+enum JitterText {
+    None,
+    Fraction(f64),
+    Max(crate::duration_text::HumanDuration),
+}
+
+impl TryFrom<JitterText> for Jitter {
+    type Error = String;
+
+    fn try_from(text: JitterText) -> Result<Jitter, String> {
+        match text {
+            JitterText::None => Ok(Jitter::None),
+            JitterText::Fraction(f) if (0.0..=1.0).contains(&f) => Ok(Jitter::Fraction {
+                numerator: (f * 1000.0).round() as u32,
+                denominator: 1000,
+            }),
+            JitterText::Fraction(f) => Err(format!(
+                "jitter fraction {f} is outside [0, 1]: Fraction(0.5) spreads retries over the upper half of each backoff"
+            )),
+            JitterText::Max(d) => Ok(Jitter::Max(d.0)),
+        }
+    }
+}
+
+impl From<Jitter> for JitterText {
+    fn from(jitter: Jitter) -> JitterText {
+        match jitter {
+            Jitter::None => JitterText::None,
+            Jitter::Fraction {
+                numerator,
+                denominator,
+            } => JitterText::Fraction(f64::from(numerator) / f64::from(denominator.max(1))),
+            Jitter::Max(d) => JitterText::Max(crate::duration_text::HumanDuration(d)),
+        }
+    }
+}
+
 /// How the orchestrator invokes a step (see the module documentation).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Invocation {
     /// A request with a per-attempt timeout (`step_timeout`).
     Sync,
@@ -137,9 +190,18 @@ pub enum Invocation {
     Async,
 }
 
+/// The orchestrated saga in the registry.
+pub const REGISTRATION: Registration = Registration::of::<SagaOrchestrated>(
+    "saga_orchestrated",
+    "SagaOrchestrated",
+    &["saga", "orchestration"],
+    "orchestrated saga: an orchestrator calls each step in turn and compensates the done ones on failure",
+);
+
 /// The orchestrated saga strategy: an `orchestrator` actor is the entry point of every
 /// business transaction.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(transparent)]
 pub struct SagaOrchestrated {
     /// Its settings.
     pub config: Config,
@@ -274,7 +336,11 @@ impl SagaOrchestrated {
 
 impl Strategy for SagaOrchestrated {
     fn name(&self) -> &'static str {
-        "saga_orchestrated"
+        REGISTRATION.name
+    }
+
+    fn problems(&self, _model: &Model) -> Vec<Problem> {
+        problems_from(self.config.validate())
     }
 
     fn extra_actor_names(&self) -> Vec<&'static str> {

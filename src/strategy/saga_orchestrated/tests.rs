@@ -35,7 +35,7 @@ fn build_system(
     let key_count = key_count(&model);
     SystemConfig {
         model: Arc::new(model),
-        strategy: Box::new(SagaOrchestrated::new(config)),
+        strategy: crate::strategy::StrategyChoice::new(SagaOrchestrated::new(config)),
         workload: WorkloadSpec {
             request_count: requests,
             arrival: ArrivalProcess::Poisson { rate_per_s: 2_000.0 },

@@ -104,22 +104,30 @@ mod tests;
 
 pub use coordinator::{Coordinator, CoordinatorStats, LogRecord};
 
+use serde::{Deserialize, Serialize};
+
 use crate::sim::{ActorId, Duration};
-use crate::strategy::{Strategy, Wiring};
+use crate::strategy::{Problem, Registration, Strategy, Wiring, problems_from};
+use crate::system::model::Model;
 use crate::system::msg::Msg;
 use crate::world::Actor;
 
-/// Settings of two-phase commit.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+/// Settings of two-phase commit. In a scenario file: `TwoPc(vote_timeout: "50ms", ...)`,
+/// every field optional.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename = "TwoPc", default, deny_unknown_fields)]
 pub struct Config {
     /// How long the coordinator waits for every vote before it aborts: a participant that
     /// never answers (lost message, crash, lock wait) must not hold the others forever.
+    #[serde(with = "crate::duration_text::as_text")]
     pub vote_timeout: Duration,
     /// How often the coordinator re-sends a decision to participants that have not acked it:
     /// a lost `Decide` would otherwise leave a participant in doubt until it asks.
+    #[serde(with = "crate::duration_text::as_text")]
     pub decision_retry: Duration,
     /// How long the coordinator's forced log write takes (an fsync). The decision is not
     /// sent, nor the outcome reported, before it completes; a crash during it loses it.
+    #[serde(with = "crate::duration_text::as_text")]
     pub forced_write: Duration,
     /// Presumed abort (Mohan et al.): an abort is neither forced to the log nor acked, and a
     /// question about an unknown transaction is answered abort. Off: aborts cost a forced
@@ -183,9 +191,18 @@ impl Config {
     }
 }
 
+/// Two-phase commit in the registry.
+pub const REGISTRATION: Registration = Registration::of::<TwoPc>(
+    "two_pc",
+    "TwoPc",
+    &["2pc", "twopc"],
+    "two-phase commit: a coordinator prepares every step and commits only if all vote yes; blocks while it is down",
+);
+
 /// Two-phase commit as a [`Strategy`]: adds the `coordinator` actor, which is also the entry
 /// the gateway sends `Begin` to and the actor in-doubt participants ask.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(transparent)]
 pub struct TwoPc {
     /// Its settings.
     pub config: Config,
@@ -193,7 +210,13 @@ pub struct TwoPc {
 
 impl Strategy for TwoPc {
     fn name(&self) -> &'static str {
-        "two_pc"
+        REGISTRATION.name
+    }
+
+    fn problems(&self, model: &Model) -> Vec<Problem> {
+        let mut problems = problems_from(self.config.validate());
+        problems.extend(misfit(model));
+        problems
     }
 
     fn extra_actor_names(&self) -> Vec<&'static str> {
@@ -233,4 +256,30 @@ fn coordinator_id(wiring: &Wiring) -> ActorId {
         .extras
         .first()
         .expect("the assembly built the coordinator named by extra_actor_names")
+}
+
+/// Why two-phase commit cannot run `model`, if it cannot. Each step is its own prepared local
+/// transaction holding its locks until the decision, so two steps of one service on one
+/// table can wait on each other's lock until the lock timeout aborts the transaction: every
+/// transaction that draws the same row for both would fail for no business reason.
+fn misfit(model: &Model) -> Option<Problem> {
+    let steps = &model.steps;
+    for (i, a) in steps.iter().enumerate() {
+        for b in &steps[i + 1..] {
+            if a.service == b.service && a.action.table() == b.action.table() {
+                let service = &model.services[a.service.index()];
+                return Some(Problem::whole(
+                    format!(
+                        "two_pc cannot run steps `{}` and `{}`: both write table `{}` of service `{}`, and each prepared step would hold its lock until the decision, blocking the other",
+                        a.name,
+                        b.name,
+                        service.tables[usize::from(a.action.table().0)].name,
+                        service.name
+                    ),
+                    "merge the two steps into one, or pick a saga or eventual consistency",
+                ));
+            }
+        }
+    }
+    None
 }

@@ -84,7 +84,7 @@ fn system(
     assert!(config.validate().is_empty(), "{:?}", config.validate());
     SystemConfig {
         model: Arc::new(model),
-        strategy: Box::new(TwoPc { config }),
+        strategy: crate::strategy::StrategyChoice::new(TwoPc { config }),
         workload: WorkloadSpec {
             request_count: requests,
             arrival: ArrivalProcess::Poisson { rate_per_s: 1_000.0 },

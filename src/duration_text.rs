@@ -1,4 +1,7 @@
 //! Durations as humans write them in files: `"250ms"`, `"2s"`, `"1.5s"`, `"800us"`, `"1m"`.
+//!
+//! Below `scenario` because strategies own the file form of their settings too (each
+//! strategy's `Config` derives serde with [`as_text`] on its durations).
 
 use std::fmt;
 
@@ -92,6 +95,24 @@ impl<'de> Deserialize<'de> for HumanDuration {
             }
         }
         deserializer.deserialize_str(DurationVisitor)
+    }
+}
+
+/// Serde for a [`Duration`] field written as text: `#[serde(with = "crate::duration_text::as_text")]`.
+pub mod as_text {
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+    use super::HumanDuration;
+    use crate::sim::Duration;
+
+    /// Writes the duration as [`super::format_duration`] spells it.
+    pub fn serialize<S: Serializer>(duration: &Duration, serializer: S) -> Result<S::Ok, S::Error> {
+        HumanDuration(*duration).serialize(serializer)
+    }
+
+    /// Reads `"250ms"` and the like.
+    pub fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Duration, D::Error> {
+        HumanDuration::deserialize(deserializer).map(|d| d.0)
     }
 }
 
