@@ -88,10 +88,8 @@ fn service_local_calls() -> u64 {
         id: consim::system::model::ServiceId(0),
         token: TOKEN,
         broker: None,
-        coordinator: None,
         relay: Relay::None,
         lock_timeout: consim::sim::Duration::from_ms(50),
-        in_doubt_query_after: consim::sim::Duration::from_ms(100),
     };
     let mut builder = WorldBuilder::<Msg>::new(1, Some(LinkSpec::reliable(100)));
     builder.trace_level(TraceLevel::Off);

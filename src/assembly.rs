@@ -33,8 +33,6 @@ pub const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(1);
 pub const DEFAULT_RETRIES: u16 = 2;
 /// Lock-wait timeout when a scenario says nothing.
 pub const DEFAULT_LOCK_TIMEOUT: Duration = Duration::from_ms(50);
-/// In-doubt query delay when a scenario says nothing.
-pub const DEFAULT_IN_DOUBT_QUERY_AFTER: Duration = Duration::from_ms(200);
 /// Broker redelivery timeout when a scenario says nothing.
 pub const DEFAULT_BROKER_ACK_TIMEOUT: Duration = Duration::from_ms(100);
 
@@ -55,8 +53,6 @@ pub struct SystemConfig {
     pub retries: u16,
     /// How long a local call waits for a lock.
     pub lock_timeout: Duration,
-    /// How long a prepared participant waits before asking the coordinator.
-    pub in_doubt_query_after: Duration,
     /// Broker redelivery timeout.
     pub broker_ack_timeout: Duration,
     /// Broker per-key ordering.
@@ -99,8 +95,7 @@ pub fn actor_names(model: &Model, strategy: &dyn Strategy) -> Vec<String> {
 
 impl SystemConfig {
     /// `workload` on `model` under `strategy`, with the defaults a scenario file gets when
-    /// it says nothing: gateway timeout 1s and 2 retries, lock timeout 50ms, in-doubt query
-    /// after 200ms, broker ack timeout 100ms without per-key ordering, every client
+    /// it says nothing: gateway timeout 1s and 2 retries, lock timeout 50ms, broker ack timeout 100ms without per-key ordering, every client
     /// authenticated, [`LinkSpec::default`] between every pair, no per-pair links, no faults,
     /// transactions converging within [`crate::check::DEFAULT_CONVERGE_WITHIN`].
     /// Override with `SystemConfig { faults, ..SystemConfig::new(model, strategy, workload) }`.
@@ -113,7 +108,6 @@ impl SystemConfig {
             request_timeout: DEFAULT_REQUEST_TIMEOUT,
             retries: DEFAULT_RETRIES,
             lock_timeout: DEFAULT_LOCK_TIMEOUT,
-            in_doubt_query_after: DEFAULT_IN_DOUBT_QUERY_AFTER,
             broker_ack_timeout: DEFAULT_BROKER_ACK_TIMEOUT,
             broker_per_key_ordering: false,
             default_link: LinkSpec::default(),
@@ -176,14 +170,11 @@ impl SystemConfig {
                 id,
                 token: TOKEN,
                 broker,
-                coordinator: strategy.coordinator(&wiring),
                 relay: strategy.relay(),
                 lock_timeout: self.lock_timeout,
-                in_doubt_query_after: self.in_doubt_query_after,
             };
             let participant = strategy.participant(id, &wiring);
             let service = Service::new(config, Arc::clone(model), wiring.service(id), participant)
-                .with_peers(strategy.cooperative_peers(id, &wiring))
                 .with_expected_requests(requests);
             builder.add_actor(&spec.name, service)?;
         }

@@ -76,7 +76,6 @@ fn chaotic_run(strategy: &StrategyChoice, seed: u64) -> (Vec<Verdict>, bool) {
     };
     let config = SystemConfig {
         lock_timeout: Duration::from_ms(20),
-        in_doubt_query_after: Duration::from_ms(50),
         broker_ack_timeout: Duration::from_ms(50),
         default_link: LinkSpec {
             loss: chaos.loss,

@@ -146,7 +146,6 @@ fn config(model: Model, requests: u64, faults: Vec<FaultSpec>) -> SystemConfig {
         unauthenticated: Probability::ratio("anonymous", 1, 20).unwrap(),
         request_timeout: Duration::from_ms(100),
         lock_timeout: Duration::from_ms(20),
-        in_doubt_query_after: Duration::from_ms(50),
         default_link: LinkSpec::reliable(300),
         faults,
         ..SystemConfig::new(
@@ -284,10 +283,8 @@ fn a_direct_database_access_or_a_call_without_the_token_is_refused_and_reported(
         id: ServiceId(0),
         token: TOKEN,
         broker: None,
-        coordinator: None,
         relay: consim::system::service::Relay::None,
         lock_timeout: Duration::from_ms(10),
-        in_doubt_query_after: Duration::from_ms(10),
     };
     let bank = builder
         .add_actor("bank_a", Service::new(config, model, ActorId(0), None))
@@ -438,7 +435,6 @@ fn system_config_new_has_the_defaults_of_a_scenario_file_that_sets_nothing() {
     assert_eq!(defaults.request_timeout, from_file.request_timeout);
     assert_eq!(defaults.retries, from_file.retries);
     assert_eq!(defaults.lock_timeout, from_file.lock_timeout);
-    assert_eq!(defaults.in_doubt_query_after, from_file.in_doubt_query_after);
     assert_eq!(defaults.broker_ack_timeout, from_file.broker_ack_timeout);
     assert_eq!(
         defaults.broker_per_key_ordering,

@@ -325,7 +325,6 @@ impl Scenario {
             request_timeout: setup.request_timeout,
             retries: setup.retries,
             lock_timeout: setup.lock_timeout,
-            in_doubt_query_after: setup.in_doubt_query_after,
             broker_ack_timeout: setup.broker_ack_timeout,
             broker_per_key_ordering: setup.broker_per_key_ordering,
             default_link: self.default_link,

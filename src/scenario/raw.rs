@@ -120,9 +120,6 @@ pub struct Services {
     /// How long a local call waits for a lock (default 50ms).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub lock_timeout: Option<HumanDuration>,
-    /// How long a prepared participant waits before asking the coordinator (default 200ms).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub in_doubt_query_after: Option<HumanDuration>,
 }
 
 /// Broker settings, written `Broker(...)`.

@@ -36,8 +36,6 @@ pub struct SystemSetup {
     pub retries: u16,
     /// Lock-wait timeout.
     pub lock_timeout: Duration,
-    /// In-doubt query delay.
-    pub in_doubt_query_after: Duration,
     /// Broker redelivery timeout.
     pub broker_ack_timeout: Duration,
     /// Broker per-key ordering.
@@ -129,15 +127,7 @@ pub fn setup(check: &mut Checker<'_>, raw: &raw::Scenario, model: &Arc<SystemMod
         &[Step::Field("services"), Step::Field("lock_timeout")],
         "lock_timeout",
     );
-    let in_doubt_query_after = services
-        .and_then(|s| s.in_doubt_query_after)
-        .map_or(assembly::DEFAULT_IN_DOUBT_QUERY_AFTER, |d| d.0);
-    nonzero(
-        check,
-        in_doubt_query_after,
-        &[Step::Field("services"), Step::Field("in_doubt_query_after")],
-        "in_doubt_query_after",
-    );
+
     let broker = raw.broker.as_ref();
     let broker_ack_timeout = broker
         .and_then(|b| b.ack_timeout)
@@ -176,7 +166,6 @@ pub fn setup(check: &mut Checker<'_>, raw: &raw::Scenario, model: &Arc<SystemMod
             .and_then(|g| g.retries)
             .unwrap_or(assembly::DEFAULT_RETRIES),
         lock_timeout,
-        in_doubt_query_after,
         broker_ack_timeout,
         broker_per_key_ordering: broker.is_some_and(|b| b.per_key_ordering),
         must_hold,

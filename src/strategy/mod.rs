@@ -169,19 +169,6 @@ pub trait Strategy: std::fmt::Debug + Send + Sync + erased_serde::Serialize {
         Relay::None
     }
 
-    /// The coordinator in-doubt participants ask, if any.
-    fn coordinator(&self, wiring: &Wiring) -> Option<ActorId> {
-        let _ = wiring;
-        None
-    }
-
-    /// The other participants an in-doubt service may ask for the decision (2PC's
-    /// cooperative termination); none by default.
-    fn cooperative_peers(&self, service: ServiceId, wiring: &Wiring) -> Vec<ActorId> {
-        let _ = (service, wiring);
-        Vec::new()
-    }
-
     /// Which actors receive which topics.
     fn subscriptions(&self, wiring: &Wiring) -> BTreeMap<TopicId, Vec<ActorId>> {
         let _ = wiring;

@@ -359,7 +359,7 @@ impl Actor<Msg> for Gateway {
             other => {
                 ctx.count("gateway.unexpected_messages", 1);
                 debug_assert!(
-                    matches!(other, Msg::Broker(_) | Msg::LocalReply { .. } | Msg::Strategy(_)),
+                    matches!(other, Msg::Broker(_) | Msg::LocalReply { .. } | Msg::Protocol(_)),
                     "{other:?}"
                 );
             }

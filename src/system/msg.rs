@@ -1,8 +1,8 @@
 //! Everything that crosses the simulated network in a run of a business system.
 //!
 //! One closed enum, so the event loop's vocabulary is visible in one place and a new kind of
-//! message is a compile error wherever it must be handled. Strategies add their protocol
-//! messages as variants of [`StrategyMsg`].
+//! message is a compile error wherever it must be handled. Strategies carry their protocol
+//! messages inside [`ProtocolMsg`], so no protocol has a variant here.
 
 use crate::broker::{BrokerEnvelope, BrokerMsg, TopicId};
 use crate::sim::DenseId;
@@ -209,34 +209,26 @@ pub enum TxOutcome {
     Accepted,
 }
 
-/// Strategy protocol messages that the generic actors only route.
+/// A strategy's own protocol message (or timer payload), opaque to services, the gateway and
+/// the world. The strategy that sends one encodes its typed message into these fields and
+/// decodes them where it arrives (`strategy::two_pc::msg` is the example), so this file
+/// names no protocol and a new strategy adds no variant here. Fixed-size and `Copy`, like
+/// every message.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum StrategyMsg {
-    /// 2PC: decision for a prepared step (`commit` or abort).
-    Decide {
-        /// Which transaction.
-        gtx: GlobalTxId,
-        /// Which step (participant).
-        step: u16,
-        /// Commit or abort.
-        commit: bool,
-        /// The gateway's token.
-        token: Token,
-    },
-    /// 2PC: a participant acknowledges a decision.
-    DecideAck {
-        /// Which transaction.
-        gtx: GlobalTxId,
-        /// Which step.
-        step: u16,
-    },
-    /// 2PC termination: an in-doubt participant asks what was decided.
-    Query {
-        /// Which transaction.
-        gtx: GlobalTxId,
-        /// Which step asks.
-        step: u16,
-    },
+pub struct ProtocolMsg {
+    /// Which business transaction.
+    pub gtx: GlobalTxId,
+    /// Which step (participant).
+    pub step: u16,
+    /// Which of the strategy's messages this is; the strategy numbers its own.
+    pub kind: u8,
+    /// Its payload's estimated size on the wire, for `bytes_sent` (see `wire.rs`).
+    pub wire_bytes: u8,
+    /// One more field, as `kind` defines it (a decision, an attempt, a count).
+    pub arg: u64,
+    /// The gateway's token, on messages that ask a service to change its data: a service
+    /// refuses one that carries a wrong token, as it refuses a `Local` call.
+    pub token: Option<Token>,
 }
 
 /// A message of a business-system run.
@@ -300,7 +292,7 @@ pub enum Msg {
         table: u16,
     },
     /// A strategy's own protocol.
-    Strategy(StrategyMsg),
+    Protocol(ProtocolMsg),
     /// The broker protocol, carrying domain events.
     Broker(BrokerMsg<DomainEvent>),
     /// Timer payloads; never sent over the network.

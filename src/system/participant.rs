@@ -1,15 +1,17 @@
-//! How a strategy plugs into a service: the [`Participant`] hooks and the [`Effect`]s they
-//! ask for.
+//! How a strategy plugs into a service: the [`Participant`] hooks, the [`Effect`]s they ask
+//! for, and the [`ServiceView`] they may read.
 //!
-//! A service knows how to run local calls, prepare and decide, relay its outbox and consume
-//! broker deliveries; it does not know which strategy runs. A strategy that needs services
-//! to act on their own (a choreographed saga, eventual consistency) gives each service a
-//! participant that turns a `Begin` or a consumed event into local calls, and reacts when
-//! those calls end.
+//! A service offers protocol-neutral primitives: run a step as a local transaction (commit
+//! or prepare mode, idempotent by `(gtx, step, kind)`), commit or abort a prepared step,
+//! fence a step so it refuses itself if it arrives later, publish through its outbox or by a
+//! dual write, answer audits. It does not know which protocol drives them. A strategy whose
+//! services act on their own (a choreography, a 2PC participant) gives each service a
+//! participant; the service calls its hooks and carries out the effects they return, in
+//! order. A hook is tested by calling it and reading the effects: no world is built.
 
-use crate::sim::ActorId;
+use crate::sim::{ActorId, Duration, Instant};
 use crate::system::model::RequestKeys;
-use crate::system::msg::{DomainEvent, GlobalTxId, LocalCall, LocalResult, Msg, Token};
+use crate::system::msg::{DomainEvent, GlobalTxId, LocalCall, LocalResult, Msg, ProtocolMsg, Token};
 
 /// What a participant hook asks its service to do.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -18,11 +20,88 @@ pub enum Effect {
     Run(LocalCall),
     /// Send a message (e.g. an outcome to the gateway).
     Send(ActorId, Msg),
+    /// Arm the participant's timer `tag` for `(gtx, step)` after `after`; it comes back to
+    /// [`Participant::on_timer`]. Arming a `(gtx, step, tag)` that is armed replaces it.
+    SetTimer {
+        /// Which transaction.
+        gtx: GlobalTxId,
+        /// Which step.
+        step: u16,
+        /// The participant's own timer kind.
+        tag: u8,
+        /// A number that comes back with the timer (a decision, an attempt).
+        arg: u16,
+        /// When.
+        after: Duration,
+    },
+    /// Disarm timer `tag` of `(gtx, step)`, if armed.
+    CancelTimer {
+        /// Which transaction.
+        gtx: GlobalTxId,
+        /// Which step.
+        step: u16,
+        /// The participant's own timer kind.
+        tag: u8,
+    },
+    /// Commit (or abort) the local transaction step `step` of `gtx` prepared here, releasing
+    /// its locks; the service records how long it was in doubt. Nothing happens if it is not
+    /// prepared here.
+    ResolvePrepared {
+        /// Which transaction.
+        gtx: GlobalTxId,
+        /// Which step.
+        step: u16,
+        /// Commit, or abort.
+        commit: bool,
+    },
+    /// Give up a prepare of this step still running, and fence the step's action so a late
+    /// or duplicate call refuses itself instead of applying after the transaction ended.
+    Fence {
+        /// Which transaction.
+        gtx: GlobalTxId,
+        /// Which step.
+        step: u16,
+    },
+    /// Add to one of the run's counters.
+    Count(&'static str, u64),
+}
+
+/// What a participant may read of its service when it decides.
+#[derive(Clone, Copy, Debug)]
+pub struct ServiceView<'a> {
+    /// The virtual time.
+    pub now: Instant,
+    /// The service's actor.
+    pub me: ActorId,
+    /// The gateway's token, for calls the participant makes.
+    pub token: Token,
+    /// How long one forced log write takes on this service's database.
+    pub forced_write: Duration,
+    /// Steps prepared here and not yet resolved.
+    pub prepared: &'a std::collections::BTreeMap<(GlobalTxId, u16), PreparedStep>,
+}
+
+/// A step prepared in a service: its local transaction holds its locks and buffered write
+/// durably until it is resolved.
+#[derive(Clone, Copy, Debug)]
+pub struct PreparedStep {
+    /// The local transaction.
+    pub local: crate::store::LocalTxId,
+    /// When it prepared.
+    pub since: Instant,
+}
+
+impl ServiceView<'_> {
+    /// Whether step `step` of `gtx` is prepared here and unresolved.
+    pub fn is_prepared(&self, gtx: GlobalTxId, step: u16) -> bool {
+        self.prepared.contains_key(&(gtx, step))
+    }
 }
 
 /// A strategy's half inside one service. Its state is volatile unless it says otherwise:
-/// `on_crash` is called when the service crashes.
-pub trait Participant: std::fmt::Debug + 'static {
+/// `on_crash` is called when the service crashes. Every hook but the first three has a
+/// default that does nothing, so a participant implements what its protocol uses.
+pub trait Participant: std::fmt::Debug + Send + 'static {
     /// The gateway's `Begin` reached this service (it is the strategy's entry point).
     fn on_begin(&mut self, gtx: GlobalTxId, keys: RequestKeys, token: Token) -> Vec<Effect>;
 
@@ -32,6 +111,42 @@ pub trait Participant: std::fmt::Debug + 'static {
     /// A local call this participant asked for ended.
     fn on_local_done(&mut self, call: LocalCall, result: LocalResult) -> Vec<Effect>;
 
+    /// The strategy's own message arrived from `src` (a token it carries was checked).
+    fn on_message(&mut self, src: ActorId, msg: ProtocolMsg, service: &ServiceView<'_>) -> Vec<Effect> {
+        let _ = (src, msg, service);
+        Vec::new()
+    }
+
+    /// A timer this participant armed fired.
+    fn on_timer(
+        &mut self,
+        gtx: GlobalTxId,
+        step: u16,
+        tag: u8,
+        arg: u16,
+        service: &ServiceView<'_>,
+    ) -> Vec<Effect> {
+        let _ = (gtx, step, tag, arg, service);
+        Vec::new()
+    }
+
+    /// A call in prepare mode, whoever sent it, prepared step `step` of `gtx` here.
+    fn on_prepared(&mut self, gtx: GlobalTxId, step: u16) -> Vec<Effect> {
+        let _ = (gtx, step);
+        Vec::new()
+    }
+
     /// The service crashed.
     fn on_crash(&mut self) {}
+
+    /// The service restarted; its durable state (prepared steps among it) is back.
+    fn on_recover(&mut self, service: &ServiceView<'_>) -> Vec<Effect> {
+        let _ = service;
+        Vec::new()
+    }
+
+    /// Bytes this participant keeps that grow with the run.
+    fn retained_bytes(&self) -> usize {
+        0
+    }
 }

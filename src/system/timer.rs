@@ -1,7 +1,6 @@
 //! Timer payloads of the system's actors. Timers never cross the network; each actor only
 //! ever receives its own.
 
-use crate::sim::ActorId;
 use crate::system::msg::{DomainEvent, GlobalTxId, RequestId};
 
 /// What a timer is for.
@@ -16,24 +15,6 @@ pub enum TimerMsg {
     LockTimeout {
         /// The local transaction.
         local: u64,
-    },
-    /// Service: the log force of a 2PC decision is done; apply it and acknowledge.
-    DecisionForced {
-        /// The transaction.
-        gtx: GlobalTxId,
-        /// The step this service prepared.
-        step: u16,
-        /// Commit or abort.
-        commit: bool,
-        /// Who to acknowledge.
-        coordinator: ActorId,
-    },
-    /// Service: a prepared transaction has been in doubt long enough to ask the coordinator.
-    InDoubt {
-        /// The transaction.
-        gtx: GlobalTxId,
-        /// The step this service prepared.
-        step: u16,
     },
     /// Service: time to publish pending outbox rows.
     RelayTick,
@@ -59,7 +40,8 @@ pub enum TimerMsg {
         /// The audit request.
         req: RequestId,
     },
-    /// A strategy's own timer (coordinator timeouts, saga retries with backoff).
+    /// A strategy's own timer (coordinator timeouts, saga retries with backoff, a
+    /// participant's timers inside a service), tagged by the strategy.
     Strategy {
         /// The transaction.
         gtx: GlobalTxId,

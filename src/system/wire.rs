@@ -7,15 +7,18 @@
 //! attempts 4. It is a model, not a serialisation: no message is ever encoded.
 
 use crate::broker::BrokerMsg;
-use crate::system::msg::{ClientRequest, LocalCall, Msg, StrategyMsg};
+use crate::system::msg::{ClientRequest, LocalCall, Msg};
 
 /// Bytes every message carries before its payload: source and destination addresses (4
 /// each), message kind (2), length (4) and checksum (2).
 pub const HEADER_BYTES: u32 = 16;
 
-const ID: u32 = 8; // request, transaction, key, token, publish id, offset, sum
-const STEP: u32 = 2; // step number, table id
-const TAG: u32 = 1; // enum or flag
+/// Field widths, public so a strategy can state its messages' sizes the same way.
+pub const ID: u32 = 8; // request, transaction, key, token, publish id, offset, sum
+/// A step number or table id.
+pub const STEP: u32 = 2; // step number, table id
+/// An enum or a flag.
+pub const TAG: u32 = 1; // enum or flag
 const TOPIC: u32 = 4; // topic id, delivery attempt
 const KEYS: u32 = 3 * ID; // RequestKeys: key, other, tx
 
@@ -33,8 +36,7 @@ impl Msg {
             Msg::AuditRead { .. } => 2 * ID,
             Msg::AuditReply { .. } => 2 * ID,
             Msg::DirectDbAccess { .. } => STEP,
-            Msg::Strategy(StrategyMsg::Decide { .. }) => ID + STEP + TAG + ID,
-            Msg::Strategy(StrategyMsg::DecideAck { .. } | StrategyMsg::Query { .. }) => ID + STEP,
+            Msg::Protocol(protocol) => u32::from(protocol.wire_bytes),
             Msg::Broker(broker) => match broker {
                 BrokerMsg::Publish { .. } => TOPIC + 2 * ID + EVENT,
                 BrokerMsg::PublishAck { .. } => ID,

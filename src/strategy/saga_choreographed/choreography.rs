@@ -309,7 +309,7 @@ mod tests {
             .iter()
             .filter_map(|e| match e {
                 Effect::Run(call) => Some((call.step, call.kind, call.emit_on_commit.is_some())),
-                Effect::Send(..) => None,
+                _ => None,
             })
             .collect()
     }

@@ -72,7 +72,6 @@ pub(crate) fn system(
         request_timeout: Duration::from_ms(100),
         retries: 2,
         lock_timeout: Duration::from_ms(20),
-        in_doubt_query_after: Duration::from_ms(50),
         broker_ack_timeout: Duration::from_ms(50),
         broker_per_key_ordering: false,
         default_link: link,

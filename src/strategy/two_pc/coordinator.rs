@@ -10,10 +10,10 @@ use super::Config;
 use crate::sim::{ActorId, IdMap};
 use crate::strategy::Wiring;
 use crate::system::model::RequestKeys;
-use crate::system::msg::{
-    CallMode, GlobalTxId, LocalCall, LocalResult, Msg, StepKind, StrategyMsg, TxOutcome,
-};
+use crate::system::msg::{CallMode, GlobalTxId, LocalCall, LocalResult, Msg, StepKind, TxOutcome};
 use crate::system::timer::TimerMsg;
+
+use super::msg::TwoPcMsg;
 use crate::world::{Actor, Ctx, TimerId};
 
 /// One transaction's entry in the coordinator's durable log.
@@ -295,13 +295,13 @@ impl Coordinator {
     }
 
     fn send_decision(&self, ctx: &mut Ctx<'_, Msg>, gtx: GlobalTxId, step: u16, commit: bool) {
-        let decide = StrategyMsg::Decide {
+        let decide = TwoPcMsg::Decide {
             gtx,
             step,
             commit,
             token: self.wiring.token,
         };
-        ctx.send(self.wiring.step_service(step), Msg::Strategy(decide));
+        ctx.send(self.wiring.step_service(step), decide.into_msg());
     }
 
     fn report(&self, ctx: &mut Ctx<'_, Msg>, gtx: GlobalTxId, commit: bool) {
@@ -401,13 +401,13 @@ impl Coordinator {
             },
         };
         self.stats.queries_answered += 1;
-        let decide = StrategyMsg::Decide {
+        let decide = TwoPcMsg::Decide {
             gtx,
             step,
             commit: decision,
             token: self.wiring.token,
         };
-        ctx.send(src, Msg::Strategy(decide));
+        ctx.send(src, decide.into_msg());
     }
 }
 
@@ -423,8 +423,11 @@ impl Actor<Msg> for Coordinator {
                 kind: StepKind::Action,
                 result,
             } => self.on_vote(ctx, gtx, step, result),
-            Msg::Strategy(StrategyMsg::DecideAck { gtx, step }) => self.on_ack(ctx, gtx, step),
-            Msg::Strategy(StrategyMsg::Query { gtx, step }) => self.on_query(ctx, src, gtx, step),
+            Msg::Protocol(protocol) => match TwoPcMsg::from_protocol(protocol) {
+                Some(TwoPcMsg::DecideAck { gtx, step }) => self.on_ack(ctx, gtx, step),
+                Some(TwoPcMsg::Query { gtx, step }) => self.on_query(ctx, src, gtx, step),
+                _ => ctx.count("two_pc.unexpected_messages", 1),
+            },
             _ => ctx.count("two_pc.unexpected_messages", 1),
         }
     }

@@ -99,17 +99,21 @@
 //!   all are prepared and none knows, they block anyway, which is 2PC's blocking.
 
 mod coordinator;
+pub mod msg;
+mod participant;
 #[cfg(test)]
 mod tests;
 
 pub use coordinator::{Coordinator, CoordinatorStats, LogRecord};
+pub use participant::TwoPcParticipant;
 
 use serde::{Deserialize, Serialize};
 
 use crate::sim::{ActorId, Duration};
 use crate::strategy::{Problem, Registration, Strategy, Wiring, problems_from};
-use crate::system::model::Model;
+use crate::system::model::{Model, ServiceId};
 use crate::system::msg::Msg;
+use crate::system::participant::Participant;
 use crate::world::Actor;
 
 /// Settings of two-phase commit. In a scenario file: `TwoPc(vote_timeout: "50ms", ...)`,
@@ -141,11 +145,17 @@ pub struct Config {
     /// and one that knows the decision (it applied it) answers, so participants can finish
     /// while the coordinator is down, as long as one of them heard the decision.
     pub cooperative_termination: bool,
+    /// How long a prepared participant waits for a decision before it asks (and then asks
+    /// again every period): short ends blocking sooner after a lost `Decide`, at the cost of
+    /// more queries while the coordinator is down.
+    #[serde(with = "crate::duration_text::as_text")]
+    pub in_doubt_query_after: Duration,
 }
 
 impl Default for Config {
     /// Presumed abort, log before send; a 50 ms vote timeout, decisions re-sent every 20 ms,
-    /// a 1 ms forced write (as [`crate::store::CostModel`]'s default).
+    /// a 1 ms forced write (as [`crate::store::CostModel`]'s default), in-doubt participants
+    /// asking after 200 ms.
     fn default() -> Self {
         Config {
             vote_timeout: Duration::from_ms(50),
@@ -154,6 +164,7 @@ impl Default for Config {
             presumed_abort: true,
             log_before_send: true,
             cooperative_termination: false,
+            in_doubt_query_after: Duration::from_ms(200),
         }
     }
 }
@@ -180,6 +191,11 @@ impl Config {
         if self.vote_timeout == Duration::ZERO {
             problems.push(
                 "vote_timeout must be positive: with 0 every transaction aborts before any vote".into(),
+            );
+        }
+        if self.in_doubt_query_after == Duration::ZERO {
+            problems.push(
+                "in_doubt_query_after must be positive: with 0 an in-doubt participant asks forever at one instant".into(),
             );
         }
         if self.decision_retry == Duration::ZERO {
@@ -231,22 +247,25 @@ impl Strategy for TwoPc {
         coordinator_id(wiring)
     }
 
-    fn coordinator(&self, wiring: &Wiring) -> Option<ActorId> {
-        Some(coordinator_id(wiring))
-    }
-
-    fn cooperative_peers(&self, service: crate::system::model::ServiceId, wiring: &Wiring) -> Vec<ActorId> {
-        if !self.config.cooperative_termination {
-            return Vec::new();
-        }
-        let me = wiring.service(service);
-        let mut peers: Vec<ActorId> = (0..wiring.model.steps.len() as u16)
-            .map(|step| wiring.step_service(step))
-            .collect();
-        peers.sort();
-        peers.dedup();
-        peers.retain(|p| *p != me);
-        peers
+    fn participant(&self, service: ServiceId, wiring: &Wiring) -> Option<Box<dyn Participant>> {
+        let peers = if self.config.cooperative_termination {
+            let me = wiring.service(service);
+            let mut peers: Vec<ActorId> = (0..wiring.model.steps.len() as u16)
+                .map(|step| wiring.step_service(step))
+                .collect();
+            peers.sort();
+            peers.dedup();
+            peers.retain(|p| *p != me);
+            peers
+        } else {
+            Vec::new()
+        };
+        let coordinator = coordinator_id(wiring);
+        Some(Box::new(TwoPcParticipant::new(
+            coordinator,
+            peers,
+            self.config.in_doubt_query_after,
+        )))
     }
 }
 

@@ -82,6 +82,11 @@ fn system(
     faults: Vec<FaultSpec>,
 ) -> SystemConfig {
     assert!(config.validate().is_empty(), "{:?}", config.validate());
+    // Participants ask soon: these runs are short.
+    let config = Config {
+        in_doubt_query_after: Duration::from_ms(30),
+        ..config
+    };
     SystemConfig {
         model: Arc::new(model),
         strategy: crate::strategy::StrategyChoice::new(TwoPc { config }),
@@ -96,7 +101,6 @@ fn system(
         request_timeout: Duration::from_ms(100),
         retries: 2,
         lock_timeout: Duration::from_ms(20),
-        in_doubt_query_after: Duration::from_ms(30),
         broker_ack_timeout: Duration::from_ms(100),
         broker_per_key_ordering: false,
         default_link: link,
@@ -112,8 +116,17 @@ fn one_transaction(model: Model, config: Config) -> SystemConfig {
     system.workload.arrival = ArrivalProcess::Constant {
         interval: Duration::from_ms(1),
     };
-    system.in_doubt_query_after = Duration::from_secs(10);
+    set_in_doubt_query_after(&mut system, config, Duration::from_secs(10));
     system
+}
+
+/// Runs `system` under `config` with participants asking after `after`.
+fn set_in_doubt_query_after(system: &mut SystemConfig, config: Config, after: Duration) {
+    let config = Config {
+        in_doubt_query_after: after,
+        ..config
+    };
+    system.strategy = crate::strategy::StrategyChoice::new(TwoPc { config });
 }
 
 fn coordinator(run: &SystemWorld) -> &Coordinator {
@@ -225,10 +238,25 @@ fn a_commit_costs_four_n_messages_and_two_n_plus_one_forced_writes_for_two_to_si
             if entry.kind != TraceKind::Deliver || !involved || !services {
                 continue;
             }
-            let kind = ["Local(", "LocalReply", "Strategy(Decide {", "Strategy(DecideAck"]
-                .iter()
-                .position(|prefix| entry.detail.starts_with(prefix))
-                .unwrap_or_else(|| panic!("unexpected 2PC message {}", entry.detail));
+            // The trace keeps a message's Debug text; 2PC's own travel as `ProtocolMsg`s
+            // numbered by `msg.rs` (Decide 0, DecideAck 1).
+            let kind = [
+                "Local(",
+                "LocalReply",
+                "Protocol(ProtocolMsg",
+                "Protocol(ProtocolMsg",
+            ]
+            .iter()
+            .enumerate()
+            .position(|(i, prefix)| {
+                entry.detail.starts_with(prefix)
+                    && match i {
+                        2 => entry.detail.contains("kind: 0,"),
+                        3 => entry.detail.contains("kind: 1,"),
+                        _ => true,
+                    }
+            })
+            .unwrap_or_else(|| panic!("unexpected 2PC message {}", entry.detail));
             counts[kind] += 1;
         }
         assert_eq!(counts, [n; 4], "n = {n}: prepare, vote, decide, ack");
@@ -405,7 +433,7 @@ fn crash_while_forcing(downtime: Duration) -> (SystemConfig, Instant, Instant) {
     let crash_at = prepared_at + Duration::from_us(800);
     let restart_at = crash_at + downtime;
     let mut config = one_transaction(ledger(&[-100, 100]), Config::default());
-    config.in_doubt_query_after = Duration::from_ms(10);
+    set_in_doubt_query_after(&mut config, Config::default(), Duration::from_ms(10));
     config.faults = vec![FaultSpec::Crash {
         node: "coordinator".into(),
         at: crash_at,

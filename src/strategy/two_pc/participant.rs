@@ -1,0 +1,233 @@
+//! The participant half of two-phase commit, inside each service: it applies decisions,
+//! asks while in doubt, and (with cooperative termination) answers peers that ask.
+//!
+//! The prepare itself is the service's own primitive (a `Local` call in prepare mode keeps
+//! its local transaction and locks durable); this half decides nothing about data, it only
+//! asks the service to resolve or fence a prepared step through [`Effect`]s. See the module
+//! documentation of `two_pc` for the state table.
+
+use std::collections::BTreeMap;
+
+use crate::sim::{ActorId, Duration, IdMap};
+use crate::system::model::RequestKeys;
+use crate::system::msg::{DomainEvent, GlobalTxId, LocalCall, LocalResult, ProtocolMsg, Token};
+use crate::system::participant::{Effect, Participant, ServiceView};
+
+use super::msg::{ParticipantTimer, TwoPcMsg};
+
+/// Arms `timer` for step `step` of `gtx`.
+fn timer(gtx: GlobalTxId, step: u16, timer: ParticipantTimer, after: Duration) -> Effect {
+    let (tag, arg) = timer.parts();
+    Effect::SetTimer {
+        gtx,
+        step,
+        tag,
+        arg,
+        after,
+    }
+}
+
+/// One service's 2PC participant.
+#[derive(Debug)]
+pub struct TwoPcParticipant {
+    coordinator: ActorId,
+    /// Other participants to ask while in doubt (cooperative termination); empty when off.
+    peers: Vec<ActorId>,
+    in_doubt_query_after: Duration,
+    /// Durable: decisions applied here, so a peer in doubt can be told (kept only with
+    /// cooperative termination).
+    decided: IdMap<GlobalTxId, bool>,
+    /// Volatile: prepared steps whose decision is being forced to the log, and who sent it.
+    deciding: BTreeMap<(GlobalTxId, u16), ActorId>,
+}
+
+impl TwoPcParticipant {
+    /// A participant that asks `coordinator` (and `peers`) after `in_doubt_query_after`.
+    pub fn new(coordinator: ActorId, peers: Vec<ActorId>, in_doubt_query_after: Duration) -> Self {
+        TwoPcParticipant {
+            coordinator,
+            peers,
+            in_doubt_query_after,
+            decided: IdMap::new(),
+            deciding: BTreeMap::new(),
+        }
+    }
+
+    /// A decision for a prepared step: force it to the log (locks stay held meanwhile), then
+    /// apply it and acknowledge. A decision for a step not prepared here (a duplicate, or
+    /// one never prepared) is acknowledged at once; an abort also fences the step.
+    fn on_decide(
+        &mut self,
+        src: ActorId,
+        gtx: GlobalTxId,
+        step: u16,
+        commit: bool,
+        service: &ServiceView<'_>,
+    ) -> Vec<Effect> {
+        if !service.is_prepared(gtx, step) {
+            let ack = Effect::Send(src, TwoPcMsg::DecideAck { gtx, step }.into_msg());
+            return if commit {
+                vec![ack]
+            } else {
+                vec![Effect::Fence { gtx, step }, ack]
+            };
+        }
+        if self.deciding.contains_key(&(gtx, step)) {
+            return Vec::new();
+        }
+        self.deciding.insert((gtx, step), src);
+        let forced = ParticipantTimer::DecisionForced { commit };
+        vec![timer(gtx, step, forced, service.forced_write)]
+    }
+
+    /// The decision is durable: resolve the prepared step, fence it on abort, acknowledge.
+    fn on_decision_forced(
+        &mut self,
+        gtx: GlobalTxId,
+        step: u16,
+        commit: bool,
+        service: &ServiceView<'_>,
+    ) -> Vec<Effect> {
+        let from = self.deciding.remove(&(gtx, step)).unwrap_or(self.coordinator);
+        if !service.is_prepared(gtx, step) {
+            return Vec::new();
+        }
+        if !self.peers.is_empty() {
+            self.decided.insert(gtx, commit);
+        }
+        let mut effects = vec![
+            cancel_in_doubt(gtx, step),
+            Effect::ResolvePrepared { gtx, step, commit },
+        ];
+        if !commit {
+            // The aborted prepare took its idempotency record with it: fence the step so a
+            // duplicate or late prepare votes no instead of preparing again.
+            effects.push(Effect::Fence { gtx, step });
+        }
+        effects.push(Effect::Send(from, TwoPcMsg::DecideAck { gtx, step }.into_msg()));
+        // With cooperative termination the decision may have come from a peer: the
+        // coordinator, whose own decision was dropped while this one was forced, hears too.
+        if from != self.coordinator {
+            effects.push(Effect::Send(
+                self.coordinator,
+                TwoPcMsg::DecideAck { gtx, step }.into_msg(),
+            ));
+        }
+        effects
+    }
+
+    /// Still in doubt: ask the coordinator (and the peers), and again later.
+    fn on_in_doubt(&self, gtx: GlobalTxId, step: u16, service: &ServiceView<'_>) -> Vec<Effect> {
+        if !service.is_prepared(gtx, step) {
+            return Vec::new();
+        }
+        let query = TwoPcMsg::Query { gtx, step }.into_msg();
+        let mut effects = vec![
+            Effect::Count("service.in_doubt_queries", 1),
+            Effect::Send(self.coordinator, query),
+        ];
+        effects.extend(self.peers.iter().map(|&peer| Effect::Send(peer, query)));
+        effects.push(timer(
+            gtx,
+            step,
+            ParticipantTimer::InDoubt,
+            self.in_doubt_query_after,
+        ));
+        effects
+    }
+}
+
+/// Disarms the in-doubt query of step `step` of `gtx`: its decision is here.
+fn cancel_in_doubt(gtx: GlobalTxId, step: u16) -> Effect {
+    let (tag, _) = ParticipantTimer::InDoubt.parts();
+    Effect::CancelTimer { gtx, step, tag }
+}
+
+impl Participant for TwoPcParticipant {
+    /// 2PC's entry is the coordinator: a service never gets `Begin`.
+    fn on_begin(&mut self, _gtx: GlobalTxId, _keys: RequestKeys, _token: Token) -> Vec<Effect> {
+        vec![Effect::Count("two_pc.unexpected_messages", 1)]
+    }
+
+    /// 2PC publishes no events.
+    fn on_event(&mut self, _event: DomainEvent, _token: Token) -> Vec<Effect> {
+        Vec::new()
+    }
+
+    /// The participant starts no local calls of its own.
+    fn on_local_done(&mut self, _call: LocalCall, _result: LocalResult) -> Vec<Effect> {
+        Vec::new()
+    }
+
+    fn on_message(&mut self, src: ActorId, msg: ProtocolMsg, service: &ServiceView<'_>) -> Vec<Effect> {
+        match TwoPcMsg::from_protocol(msg) {
+            Some(TwoPcMsg::Decide {
+                gtx, step, commit, ..
+            }) => self.on_decide(src, gtx, step, commit, service),
+            // A peer in doubt asks; answer only with a decision applied here.
+            Some(TwoPcMsg::Query { gtx, step }) => match self.decided.get(gtx) {
+                Some(&commit) => {
+                    let token = service.token;
+                    let answer = TwoPcMsg::Decide {
+                        gtx,
+                        step,
+                        commit,
+                        token,
+                    };
+                    vec![
+                        Effect::Count("service.cooperative_answers", 1),
+                        Effect::Send(src, answer.into_msg()),
+                    ]
+                }
+                None => Vec::new(),
+            },
+            // A peer applied our answer.
+            Some(TwoPcMsg::DecideAck { .. }) => Vec::new(),
+            None => vec![Effect::Count("service.unexpected_messages", 1)],
+        }
+    }
+
+    fn on_timer(
+        &mut self,
+        gtx: GlobalTxId,
+        step: u16,
+        tag: u8,
+        arg: u16,
+        service: &ServiceView<'_>,
+    ) -> Vec<Effect> {
+        match ParticipantTimer::from_parts(tag, arg) {
+            Some(ParticipantTimer::InDoubt) => self.on_in_doubt(gtx, step, service),
+            Some(ParticipantTimer::DecisionForced { commit }) => {
+                self.on_decision_forced(gtx, step, commit, service)
+            }
+            None => unreachable!("not a 2PC participant timer: {tag}"),
+        }
+    }
+
+    fn on_prepared(&mut self, gtx: GlobalTxId, step: u16) -> Vec<Effect> {
+        vec![timer(
+            gtx,
+            step,
+            ParticipantTimer::InDoubt,
+            self.in_doubt_query_after,
+        )]
+    }
+
+    fn on_crash(&mut self) {
+        // Decisions applied are durable; a log force in progress is lost with the crash.
+        self.deciding.clear();
+    }
+
+    /// The prepare records bring the locks back; every step still prepared asks at once.
+    fn on_recover(&mut self, service: &ServiceView<'_>) -> Vec<Effect> {
+        service
+            .prepared
+            .keys()
+            .map(|&(gtx, step)| timer(gtx, step, ParticipantTimer::InDoubt, Duration::ZERO))
+            .collect()
+    }
+
+    fn retained_bytes(&self) -> usize {
+        self.decided.retained_bytes()
+    }
+}

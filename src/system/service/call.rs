@@ -1,0 +1,449 @@
+//! Running a local call: idempotency check, the step's write, completion after processing
+//! and database time, and telling whoever waits.
+
+use crate::sim::ActorId;
+use crate::store::{IdempotencyKey, LocalTxId, Op, Outcome, Value};
+use crate::system::history::{HistoryEvent, RowWrite};
+use crate::system::msg::{CallMode, GlobalTxId, LocalCall, LocalResult, Msg, StepKind};
+use crate::system::timer::TimerMsg;
+use crate::world::{Ctx, TimerId};
+
+use super::{Relay, Service, encode_event};
+use crate::broker::{BrokerMsg, TopicId};
+use crate::system::participant::PreparedStep;
+
+#[derive(Debug)]
+pub(super) struct Active {
+    pub(super) call: LocalCall,
+    pub(super) reply: Reply,
+    pub(super) phase: Phase,
+    pub(super) lock_timer: Option<TimerId>,
+    pub(super) write: Option<RowWrite>,
+}
+
+/// Who hears how a call ended.
+#[derive(Clone, Copy, Debug)]
+pub(super) enum Reply {
+    /// A `LocalReply` to this actor.
+    Caller(ActorId),
+    /// The participant, and then an ack of this broker delivery.
+    Broker {
+        topic: TopicId,
+        offset: crate::broker::Offset,
+    },
+    /// The participant only.
+    Participant,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum Phase {
+    /// Looking the call up in the idempotency table.
+    CheckReplay,
+    /// A compensation looks up its action: applied, never applied, or fenced.
+    CheckAction,
+    /// A compensation of an action that never applied: it changes nothing, and the fence it
+    /// leaves makes the action refuse itself if it arrives late.
+    NoOp,
+    /// An action whose compensation already ran (fenced): refused, applies nothing.
+    Fenced,
+    /// Applying the step's write.
+    Apply,
+    /// Done executing; commits or prepares when its time is up.
+    Ready,
+    /// A duplicate of a call already applied.
+    Replay,
+    /// Refused for a business reason; aborts when its time is up.
+    Refused,
+}
+
+impl Service {
+    // ----- running local calls -------------------------------------------------------------
+
+    pub(super) fn start_call(&mut self, ctx: &mut Ctx<'_, Msg>, call: LocalCall, reply: Reply) {
+        if call.mode == CallMode::Prepare && self.prepared.contains_key(&(call.gtx, call.step)) {
+            // A retried prepare of a step already prepared: vote again.
+            self.finish(ctx, call, reply, LocalResult::Prepared);
+            return;
+        }
+        let local = LocalTxId(self.next_local);
+        self.next_local += 1;
+        let mut session = self.db.access(ctx.me()).expect("a service owns its database");
+        session.begin(local, ctx.now()).expect("fresh local tx id");
+        let phase = if call.idempotent {
+            Phase::CheckReplay
+        } else {
+            Phase::Apply
+        };
+        self.active.insert(
+            local,
+            Active {
+                call,
+                reply,
+                phase,
+                lock_timer: None,
+                write: None,
+            },
+        );
+        self.advance(ctx, local);
+    }
+
+    /// Runs a call's operations until they finish, block or are refused.
+    pub(super) fn advance(&mut self, ctx: &mut Ctx<'_, Msg>, local: LocalTxId) {
+        let me = ctx.me();
+        loop {
+            let active = self.active.get(local).expect("advancing an active call");
+            let call = active.call;
+            let outcome = match active.phase {
+                Phase::CheckReplay => {
+                    let mut session = self.db.access(me).expect("owner");
+                    let outcome = session
+                        .check_idempotency(local, idempotency_key(&call))
+                        .expect("active tx");
+                    outcome.map(|seen| match seen {
+                        Some(value) if *value == Value::Int(FENCE) => Phase::Fenced,
+                        Some(_) => Phase::Replay,
+                        None if call.kind == StepKind::Compensation => Phase::CheckAction,
+                        None => Phase::Apply,
+                    })
+                }
+                Phase::CheckAction => {
+                    let action = LocalCall {
+                        kind: StepKind::Action,
+                        ..call
+                    };
+                    let mut session = self.db.access(me).expect("owner");
+                    let outcome = session
+                        .check_idempotency(local, idempotency_key(&action))
+                        .expect("active tx");
+                    let phase = outcome.map(|seen| match seen {
+                        Some(value) if *value == Value::Int(FENCE) => Phase::NoOp,
+                        Some(_) => Phase::Apply,
+                        None => Phase::Fenced, // placeholder: fenced below, then a no-op
+                    });
+                    if let Outcome::Done(Phase::Fenced) = phase {
+                        let fenced =
+                            session.record_idempotency(local, idempotency_key(&action), Value::Int(FENCE));
+                        assert!(
+                            fenced.expect("active tx").is_done(),
+                            "the call holds the action's row"
+                        );
+                        ctx.count("service.compensations_without_action", 1);
+                        Outcome::Done(Phase::NoOp)
+                    } else {
+                        phase
+                    }
+                }
+                Phase::Apply => self.apply(me, local, &call).map(|()| Phase::Ready),
+                Phase::Ready | Phase::Replay | Phase::Refused | Phase::NoOp | Phase::Fenced => return,
+            };
+            match outcome {
+                Outcome::Done(next) => {
+                    self.active.get_mut(local).expect("active").phase = next;
+                    if next == Phase::NoOp
+                        && let (Some(event), Relay::Outbox { .. }) = (
+                            call.emit_on_commit.map(|kind| call.event(kind)),
+                            self.config.relay,
+                        )
+                    {
+                        // A no-op compensation still tells the others it is done.
+                        let mut session = self.db.access(me).expect("owner");
+                        session
+                            .append_outbox(local, encode_event(event))
+                            .expect("active tx");
+                    }
+                    if !matches!(next, Phase::Apply | Phase::CheckAction) {
+                        return self.schedule_completion(ctx, local);
+                    }
+                }
+                Outcome::Violated(_) => {
+                    self.active.get_mut(local).expect("active").phase = Phase::Refused;
+                    return self.schedule_completion(ctx, local);
+                }
+                Outcome::Blocked(blocked) => {
+                    if let Some(deadlock) = blocked.deadlock {
+                        ctx.count("service.deadlocks", 1);
+                        self.give_up(ctx, deadlock.victim);
+                        // Either we were the victim, or the victim's locks went to us and
+                        // `wake` has already carried us on.
+                        if deadlock.victim == local || !self.db.is_waiting(local) {
+                            return;
+                        }
+                    }
+                    let timer = ctx.set_timer(
+                        self.config.lock_timeout,
+                        Msg::Timer(TimerMsg::LockTimeout { local: local.0 }),
+                    );
+                    self.active
+                        .get_mut(local)
+                        .expect("a waiting call is active")
+                        .lock_timer = Some(timer);
+                    return;
+                }
+            }
+        }
+    }
+
+    /// Applies the call's write (and outbox row); records what it changed.
+    pub(super) fn apply(&mut self, me: ActorId, local: LocalTxId, call: &LocalCall) -> Outcome<()> {
+        let step = &self.model.steps[usize::from(call.step)];
+        let action = match call.kind {
+            StepKind::Action => &step.action,
+            StepKind::Compensation => &step.compensation,
+        };
+        let op = action.program(call.keys);
+        let write = match &op {
+            Op::Add {
+                table, key, delta, ..
+            } => Some(RowWrite {
+                table: table.0,
+                key: key.0,
+                delta: *delta,
+            }),
+            Op::Insert { table, key, .. } => Some(RowWrite {
+                table: table.0,
+                key: key.0,
+                delta: action.delta(),
+            }),
+            // The deleted value is not read; a delete counts as applied with no known delta.
+            Op::Delete { table, key } => Some(RowWrite {
+                table: table.0,
+                key: key.0,
+                delta: 0,
+            }),
+            _ => None,
+        };
+        let mut session = self.db.access(me).expect("owner");
+        let outcome = session
+            .apply(local, &op)
+            .expect("a valid program on an active tx");
+        if outcome.is_done() {
+            if let (Some(event), Relay::Outbox { .. }) = (
+                call.emit_on_commit.map(|kind| call.event(kind)),
+                self.config.relay,
+            ) {
+                session
+                    .append_outbox(local, encode_event(event))
+                    .expect("active tx");
+            }
+            self.active.get_mut(local).expect("active").write = write;
+        }
+        outcome
+    }
+
+    /// Arms the call's completion: processing, the database work done so far, and the work
+    /// its end will do (recording the idempotency key and forcing the commit or prepare
+    /// record), so the call holds its locks until its log write is durable and the reply
+    /// leaves only then. The end's actual cost is then discarded in `complete`.
+    pub(super) fn schedule_completion(&mut self, ctx: &mut Ctx<'_, Msg>, local: LocalTxId) {
+        let active = self.active.get(local).expect("completing an active call");
+        let (call, phase) = (active.call, active.phase);
+        let (ops, forced) = match phase {
+            Phase::Ready | Phase::NoOp => (u64::from(call.idempotent), 1),
+            Phase::Refused if call.idempotent && call.kind == StepKind::Action => (1, 1),
+            Phase::Replay | Phase::Refused | Phase::Fenced => (0, 0),
+            Phase::CheckReplay | Phase::CheckAction | Phase::Apply => {
+                unreachable!("only finished calls complete")
+            }
+        };
+        let processing = self.model.services[self.config.id.index()].processing;
+        let delay = processing + self.db.take_cost() + self.db.cost_model().of(ops, forced);
+        ctx.set_timer(delay, Msg::Timer(TimerMsg::LocalDone { local: local.0 }));
+    }
+
+    /// A call's time is up: commit, prepare or abort it, record it and tell whoever waits.
+    pub(super) fn complete(&mut self, ctx: &mut Ctx<'_, Msg>, local: LocalTxId) {
+        let Some(active) = self.active.remove(local) else {
+            return;
+        };
+        let (call, now, me) = (active.call, ctx.now(), ctx.me());
+        let mut session = self.db.access(me).expect("owner");
+        let (result, woken, write) = match active.phase {
+            Phase::Ready if call.mode == CallMode::Prepare => {
+                if call.idempotent {
+                    let recorded = session.record_idempotency(local, idempotency_key(&call), Value::Int(1));
+                    assert!(
+                        recorded.expect("active tx").is_done(),
+                        "the call holds its idempotency row"
+                    );
+                }
+                session.prepare(local).expect("active tx prepares");
+                self.prepared
+                    .insert((call.gtx, call.step), PreparedStep { local, since: now });
+                (LocalResult::Prepared, Vec::new(), active.write)
+            }
+            Phase::Ready | Phase::NoOp => {
+                if call.idempotent {
+                    let recorded = session.record_idempotency(local, idempotency_key(&call), Value::Int(1));
+                    assert!(
+                        recorded.expect("active tx").is_done(),
+                        "the call holds its idempotency row"
+                    );
+                }
+                let woken = session.commit(local, now).expect("active tx commits");
+                (LocalResult::Committed, woken, active.write)
+            }
+            Phase::Replay => {
+                let woken = session.commit(local, now).expect("read-only commit");
+                let result = if self.prepared.contains_key(&(call.gtx, call.step)) {
+                    LocalResult::Prepared
+                } else {
+                    LocalResult::Committed
+                };
+                (result, woken, None)
+            }
+            Phase::Refused if call.idempotent && call.kind == StepKind::Action => {
+                // Remember the refusal as a fence (the refused write changed nothing): a
+                // duplicate refuses itself the same way, and a compensation is a no-op.
+                let fenced = session.record_idempotency(local, idempotency_key(&call), Value::Int(FENCE));
+                assert!(
+                    fenced.expect("active tx").is_done(),
+                    "the call holds its idempotency row"
+                );
+                let woken = session.commit(local, now).expect("a fence commits");
+                (LocalResult::Refused, woken, None)
+            }
+            Phase::Refused | Phase::Fenced => {
+                let woken = session.abort(local, now).expect("active tx aborts");
+                (LocalResult::Refused, woken, None)
+            }
+            Phase::CheckReplay | Phase::CheckAction | Phase::Apply => {
+                unreachable!("only finished calls complete")
+            }
+        };
+        // Charged ahead, in `schedule_completion`.
+        let _ = self.db.take_cost();
+        if result == LocalResult::Prepared
+            && active.phase == Phase::Ready
+            && let Some(participant) = self.participant.as_mut()
+        {
+            // The participant learns of every prepare, whoever asked for it (its timers
+            // start here), before the vote leaves.
+            let effects = participant.on_prepared(call.gtx, call.step);
+            self.apply_effects(ctx, effects, None);
+        }
+        // A fenced call was recognised by the idempotency table too (its compensation or an
+        // earlier refusal left the fence): a replay, so the history tells its refusal apart
+        // from a business refusal.
+        let replay = matches!(active.phase, Phase::Replay | Phase::Fenced);
+        let service = self.config.id;
+        let (gtx, step, kind, mode) = (call.gtx, call.step, call.kind, call.mode);
+        self.record(
+            ctx,
+            HistoryEvent::Local {
+                service,
+                gtx,
+                step,
+                kind,
+                mode,
+                result,
+                replay,
+                write,
+            },
+        );
+        if result == LocalResult::Committed && !replay {
+            self.emit(ctx, call.emit_on_commit.map(|kind| call.event(kind)), true);
+        }
+        if result == LocalResult::Refused {
+            self.emit(ctx, call.emit_on_refusal.map(|kind| call.event(kind)), false);
+        }
+        self.finish(ctx, call, active.reply, result);
+        self.wake(ctx, woken);
+    }
+
+    /// Tells whoever waits for `call` how it ended.
+    pub(super) fn finish(
+        &mut self,
+        ctx: &mut Ctx<'_, Msg>,
+        call: LocalCall,
+        reply: Reply,
+        result: LocalResult,
+    ) {
+        match reply {
+            Reply::Caller(caller) => {
+                let msg = Msg::LocalReply {
+                    gtx: call.gtx,
+                    step: call.step,
+                    kind: call.kind,
+                    result,
+                };
+                ctx.send(caller, msg);
+            }
+            // A busy call did nothing: leave the delivery unacknowledged so the broker
+            // redelivers it, rather than retrying here too (which would run it twice).
+            Reply::Broker { .. } if result == LocalResult::Busy => {}
+            Reply::Broker { topic, offset } => {
+                self.participant_done(ctx, call, result);
+                // A busy call did nothing: leave the delivery unacknowledged so the broker
+                // redelivers it, rather than trusting a retry that a crash would forget.
+                if result != LocalResult::Busy
+                    && let Some(broker) = self.config.broker
+                {
+                    ctx.send(broker, Msg::Broker(BrokerMsg::Ack { topic, offset }));
+                }
+            }
+            Reply::Participant => self.participant_done(ctx, call, result),
+        }
+    }
+
+    /// Gives up a call as busy (lock timeout or deadlock victim), releasing its locks.
+    pub(super) fn give_up(&mut self, ctx: &mut Ctx<'_, Msg>, local: LocalTxId) {
+        let Some(active) = self.active.remove(local) else {
+            return;
+        };
+        if let Some(timer) = active.lock_timer {
+            ctx.cancel_timer(timer);
+        }
+        let mut session = self.db.access(ctx.me()).expect("owner");
+        let woken = session.abort(local, ctx.now()).expect("active tx aborts");
+        let call = active.call;
+        let service = self.config.id;
+        let event = HistoryEvent::Local {
+            service,
+            gtx: call.gtx,
+            step: call.step,
+            kind: call.kind,
+            mode: call.mode,
+            result: LocalResult::Busy,
+            replay: false,
+            write: None,
+        };
+        self.record(ctx, event);
+        // A duplicate prepare that timed out behind its own prepared original is a yes vote,
+        // not a no: the step is prepared.
+        let result = if call.mode == CallMode::Prepare && self.prepared.contains_key(&(call.gtx, call.step)) {
+            LocalResult::Prepared
+        } else {
+            LocalResult::Busy
+        };
+        self.finish(ctx, call, active.reply, result);
+        self.wake(ctx, woken);
+    }
+
+    pub(super) fn wake(&mut self, ctx: &mut Ctx<'_, Msg>, woken: Vec<LocalTxId>) {
+        for local in woken {
+            if let Some(active) = self.active.get_mut(local) {
+                if let Some(timer) = active.lock_timer.take() {
+                    ctx.cancel_timer(timer);
+                }
+                self.advance(ctx, local);
+            }
+        }
+    }
+}
+
+/// The value an action's idempotency row holds once its compensation ran first.
+pub(super) const FENCE: i64 = -1;
+
+/// The idempotency key of a call: one per `(gtx, step, kind)`.
+fn idempotency_key(call: &LocalCall) -> IdempotencyKey {
+    idempotency_key_of(call.gtx, call.step, call.kind)
+}
+
+/// The idempotency key of `(gtx, step, kind)`.
+pub(super) fn idempotency_key_of(gtx: GlobalTxId, step: u16, kind: StepKind) -> IdempotencyKey {
+    let kind = match kind {
+        StepKind::Action => 0,
+        StepKind::Compensation => 1,
+    };
+    IdempotencyKey((gtx.0 << 17) | (u64::from(step) << 1) | kind)
+}
