@@ -77,8 +77,8 @@ pub struct SystemWorld {
     /// What the convergence check holds the run to (from the config's faults and
     /// `converge_within`).
     pub convergence: crate::check::ConvergenceRule,
-    /// The strategy keeps a read model the checks and the report judge.
-    pub read_model: bool,
+    /// The strategy, for what it alone measures after the run.
+    pub strategy: StrategyChoice,
 }
 
 /// Actor names of a run, in id order: `client`, `gateway`, the services, `broker` if the
@@ -201,7 +201,7 @@ impl SystemConfig {
             world: builder.build()?,
             wiring,
             convergence: crate::check::ConvergenceRule::new(self.converge_within, &self.faults),
-            read_model: strategy.keeps_read_model(),
+            strategy: strategy.clone(),
         })
     }
 }
@@ -244,11 +244,9 @@ impl SystemWorld {
             outcome.end,
         )
         .with_convergence(self.convergence);
-        if self.read_model {
-            let view = crate::strategy::eventual::read_model(history, &facts);
-            facts.with_read_model(view)
-        } else {
-            facts
+        match self.strategy.read_model(history, &facts) {
+            Some(view) => facts.with_read_model(view),
+            None => facts,
         }
     }
 

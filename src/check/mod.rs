@@ -25,6 +25,7 @@ mod convergence;
 mod facts;
 mod invariant;
 mod oversell;
+mod read_model;
 #[cfg(test)]
 mod tests;
 mod window;
@@ -41,6 +42,7 @@ pub use convergence::{
 pub use facts::{ChangeAt, MAX_EVENTS, RunFacts, StepTally, TxChange, TxEvent, TxFacts};
 pub use invariant::{atomicity, no_double_effect, no_lost_work};
 pub use oversell::no_oversell;
+pub use read_model::{ReadModel, Span};
 pub use window::{Agreement, Change, ChangeTracker, TxWindow};
 
 use crate::sim::Instant;

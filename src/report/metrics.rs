@@ -188,12 +188,7 @@ impl Metrics {
         let dbs: Vec<&crate::store::StoreStats> =
             built.services().map(|s: &Service| s.db().stats()).collect();
         let services_forced = dbs.iter().map(|s| s.forced_writes).sum();
-        let coordinator = built
-            .world
-            .counters()
-            .get("two_pc.coordinator_forced_writes")
-            .copied()
-            .unwrap_or(0);
+        let coordinator = config.strategy.own_forced_writes(built.world.counters());
         let (hold_us, blocked_us, waits) = dbs.iter().fold((0, 0, 0), |(h, b, w), s| {
             (h + s.lock_hold_us, b + s.lock_wait_us, w + s.lock_waits)
         });
@@ -225,7 +220,7 @@ impl Metrics {
                 diverged,
             },
             replica_staleness: facts.read_model.as_ref().map(|view| {
-                let view = crate::strategy::eventual::ReadModel::of(view);
+                let view = crate::check::ReadModel::of(view);
                 Staleness {
                     seen: view.lag.count,
                     mean_lag_us: view.lag.mean_us(),

@@ -82,7 +82,7 @@ pub fn setup(check: &mut Checker<'_>, raw: &raw::Scenario, model: &Arc<SystemMod
                 &[Step::Field("model")],
                 "a system model needs a strategy",
                 "no strategy given",
-                Some(format!("add strategy: SagaOrchestrated() (or one of: {names})")),
+                Some(format!("add `strategy:` with one of: {names}")),
             );
             None
         }

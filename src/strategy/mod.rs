@@ -19,7 +19,9 @@ use std::sync::Arc;
 pub use registry::{REGISTRY, Registration};
 
 use crate::broker::TopicId;
+use crate::check::{ReadModelFacts, RunFacts};
 use crate::sim::ActorId;
+use crate::system::history::History;
 use crate::system::model::{Model, ServiceId};
 use crate::system::msg::Msg;
 use crate::system::msg::Token;
@@ -181,10 +183,19 @@ pub trait Strategy: std::fmt::Debug + Send + Sync + erased_serde::Serialize {
         None
     }
 
-    /// True when the entry service keeps a read model of the other steps (eventual
-    /// consistency's): the convergence check then judges it, and the report measures its lag.
-    fn keeps_read_model(&self) -> bool {
-        false
+    /// What a read model the strategy keeps saw (eventual consistency's entry service keeps
+    /// one): the convergence check judges it and the report measures its lag. `None` when it
+    /// keeps none (the default).
+    fn read_model(&self, history: &History, facts: &RunFacts<'_>) -> Option<ReadModelFacts> {
+        let _ = (history, facts);
+        None
+    }
+
+    /// Forced log writes by the strategy's own actors (a coordinator's decisions), read from
+    /// the run's counters; the services' own are counted by their databases. None by default.
+    fn own_forced_writes(&self, counters: &BTreeMap<&'static str, u64>) -> u64 {
+        let _ = counters;
+        0
     }
 }
 

@@ -8,36 +8,11 @@
 
 use std::collections::BTreeMap;
 
-use crate::check::{Agreement, ReadModelFacts, RunFacts, Sighting, StaleRow};
+use crate::check::{Agreement, ReadModelFacts, RunFacts, Sighting, Span, StaleRow};
 use crate::sim::Instant;
 use crate::system::history::{History, HistoryEvent};
 use crate::system::model::{Model, ServiceId};
 use crate::system::msg::{EventKind, GlobalTxId, StepKind};
-
-/// Spans of virtual time: how many, their sum and the longest, in µs. Integers, so a report
-/// computes means as it likes.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct Span {
-    /// How many spans.
-    pub count: u64,
-    /// Their sum, µs.
-    pub total_us: u64,
-    /// The longest, µs (`None` without spans).
-    pub max_us: Option<u64>,
-}
-
-impl Span {
-    /// The mean span in µs (rounded down), if there was any.
-    pub fn mean_us(&self) -> Option<u64> {
-        self.total_us.checked_div(self.count)
-    }
-
-    fn add(&mut self, us: u64) {
-        self.count += 1;
-        self.total_us += us;
-        self.max_us = self.max_us.max(Some(us));
-    }
-}
 
 /// How the business transactions of a run converged.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -57,20 +32,6 @@ pub struct Convergence {
     /// Per converged transaction, the inconsistency window (the staleness of the replicas):
     /// from step 0's commit to the commit that made every step agree.
     pub window: Span,
-}
-
-/// How the entry service's read model of the other steps kept up.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct ReadModel {
-    /// Per change of a step after step 0 (applied or undone at its own service), how long
-    /// until the read model first saw it.
-    pub lag: Span,
-    /// Changes the read model never saw.
-    pub missed: usize,
-    /// `(gtx, step)` rows compared with their owning services at the end.
-    pub rows: usize,
-    /// Rows on which the read model and the owning service disagree at the end.
-    pub mismatches: usize,
 }
 
 /// The convergence of every business transaction of a run: its facts' windows, summed.
@@ -95,24 +56,6 @@ pub fn convergence(facts: &RunFacts<'_>) -> Convergence {
         }
     }
     convergence
-}
-
-impl ReadModel {
-    /// The lag and final accuracy of a read model, from what it saw.
-    pub fn of(view: &ReadModelFacts) -> ReadModel {
-        let mut report = ReadModel {
-            rows: view.rows,
-            mismatches: view.stale.len(),
-            ..ReadModel::default()
-        };
-        for sighting in &view.sightings {
-            match sighting.seen {
-                Some(seen) => report.lag.add(seen.saturating_since(sighting.changed).as_us()),
-                None => report.missed += 1,
-            }
-        }
-        report
-    }
 }
 
 /// What the entry service's (step 0's) read model of the later steps saw, from the events it

@@ -18,7 +18,7 @@
 //! per transaction from a run's facts (`check::RunFacts`, the one fold of its history). With [`Config::read_model`], the entry service also
 //! consumes every event to keep a view of the other steps (a read model, as in CQRS);
 //! [`read_model`] records when that view saw each change of the services that own the data
-//! and whether it ends equal to them; [`ReadModel::of`] sums its lag.
+//! and whether it ends equal to them; [`crate::check::ReadModel::of`] sums its lag.
 //!
 //! The broken twins are those of the saga: [`Config::idempotent_consumers`] off applies
 //! duplicates twice; [`Config::dual_write`] on loses an event when a service crashes between
@@ -58,11 +58,13 @@ mod tests;
 
 use std::collections::BTreeMap;
 
-pub use measure::{Convergence, ReadModel, Span, convergence, read_model};
+pub use measure::{Convergence, convergence, read_model};
 
 use crate::broker::TopicId;
+use crate::check::{ReadModelFacts, RunFacts};
 use crate::sim::{ActorId, Duration};
 use crate::strategy::saga_choreographed::{Answer, Choreography, relay_of, validate_relay_interval};
+use crate::system::history::History;
 use serde::{Deserialize, Serialize};
 
 use crate::strategy::{Problem, Registration, Strategy, Wiring, problems_from};
@@ -189,7 +191,7 @@ impl Strategy for Eventual {
         Some(self.choreography().participant(service, wiring))
     }
 
-    fn keeps_read_model(&self) -> bool {
-        self.config.read_model
+    fn read_model(&self, history: &History, facts: &RunFacts<'_>) -> Option<ReadModelFacts> {
+        self.config.read_model.then(|| read_model(history, facts))
     }
 }

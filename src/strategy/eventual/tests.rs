@@ -1,6 +1,7 @@
 //! Eventual consistency end to end: answered at once, converged later, measured.
 
-use super::{Config, Eventual, ReadModel, convergence, read_model};
+use super::{Config, Eventual, convergence, read_model};
+use crate::check::ReadModel;
 use crate::sim::Duration;
 use crate::strategy::Strategy;
 use crate::strategy::saga_choreographed::testing::{

@@ -89,6 +89,9 @@ enum Tx {
     },
 }
 
+/// The counter of the coordinator's forced log writes.
+pub(super) const FORCED_WRITES: &str = "two_pc.coordinator_forced_writes";
+
 /// Timer tags, in `TimerMsg::Strategy`.
 const TAG_VOTE_TIMEOUT: u8 = 0;
 const TAG_RETRY: u8 = 1;
@@ -235,7 +238,7 @@ impl Coordinator {
     /// The forced write of `gtx`'s decision completed: it is durable now.
     fn on_logged(&mut self, ctx: &mut Ctx<'_, Msg>, gtx: GlobalTxId, commit: bool) {
         self.stats.forced_writes += 1;
-        ctx.count("two_pc.coordinator_forced_writes", 1);
+        ctx.count(FORCED_WRITES, 1);
         let record = LogRecord {
             commit,
             forced: true,

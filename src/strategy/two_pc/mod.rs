@@ -247,6 +247,10 @@ impl Strategy for TwoPc {
         coordinator_id(wiring)
     }
 
+    fn own_forced_writes(&self, counters: &std::collections::BTreeMap<&'static str, u64>) -> u64 {
+        counters.get(coordinator::FORCED_WRITES).copied().unwrap_or(0)
+    }
+
     fn participant(&self, service: ServiceId, wiring: &Wiring) -> Option<Box<dyn Participant>> {
         let peers = if self.config.cooperative_termination {
             let me = wiring.service(service);
