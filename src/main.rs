@@ -47,8 +47,8 @@ enum Command {
         /// Use this seed instead of the one in the file.
         #[arg(long)]
         seed: Option<u64>,
-        /// Run under this strategy instead of the file's: two_pc, saga_orchestrated,
-        /// saga_choreographed or eventual (default settings unless the file names the same one).
+        /// Run under this strategy instead of the file's (`consim list` names them; default
+        /// settings unless the file names the same one).
         #[arg(long)]
         strategy: Option<String>,
         /// Report format: a table for people, JSON (stable schema, see README) for scripts.
@@ -117,7 +117,7 @@ enum Command {
         #[arg(long, value_enum, default_value_t = GraphFormat::Dot)]
         format: GraphFormat,
     },
-    /// List the bundled models and scenarios, one line each.
+    /// List the bundled models, scenarios and strategies, one line each.
     List,
 }
 
@@ -657,6 +657,17 @@ fn list() -> Result<(), Failure> {
                 .unwrap_or_default();
             println!("{:<40} {summary}", path.display());
         }
+    }
+    for strategy in consim::strategy::REGISTRY {
+        let aliases = match strategy.aliases {
+            [] => String::new(),
+            aliases => format!(" (also {})", aliases.join(", ")),
+        };
+        println!(
+            "{:<40} {}{aliases}",
+            format!("strategy {}", strategy.name),
+            strategy.summary
+        );
     }
     Ok(())
 }

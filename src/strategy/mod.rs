@@ -6,6 +6,48 @@
 //! how services publish events (outbox or a dual write) and what they subscribe to, and what
 //! each service does on its own ([`crate::system::participant::Participant`]). Services,
 //! databases, the gateway and the checks do not know which strategy runs.
+//!
+//! A strategy can live outside this crate too: implement [`Strategy`] and hand it to a run
+//! as a [`StrategyChoice`]. The smallest one sends each `Begin` to the first step's service
+//! and lets a participant there do the rest; this one only names itself and its entry, so
+//! no step ever runs and every request times out at the gateway: nothing happens, so no
+//! check can fail. `examples/strategy_outside.rs` is a whole saga written this way.
+//!
+//! ```
+//! use std::sync::Arc;
+//! use consim::assembly::SystemConfig;
+//! use consim::sim::{ActorId, TraceLevel};
+//! use consim::strategy::{Strategy, StrategyChoice, Wiring};
+//! use consim::system::examples::bank_transfer;
+//! use consim::net::Probability;
+//! use consim::workload::{ArrivalProcess, KeyPopularity, WorkloadSpec};
+//! use consim::world::Limits;
+//!
+//! #[derive(Debug, serde::Serialize)]
+//! struct Nothing;
+//!
+//! impl Strategy for Nothing {
+//!     fn name(&self) -> &'static str {
+//!         "nothing"
+//!     }
+//!     fn entry(&self, wiring: &Wiring) -> ActorId {
+//!         wiring.step_service(0)
+//!     }
+//! }
+//!
+//! let workload = WorkloadSpec {
+//!     request_count: 3,
+//!     arrival: ArrivalProcess::Poisson { rate_per_s: 100.0 },
+//!     keys: KeyPopularity::Uniform,
+//!     key_count: 10,
+//!     audit_share: Probability::NEVER,
+//! };
+//! let config = SystemConfig::new(Arc::new(bank_transfer()), StrategyChoice::new(Nothing), workload);
+//! let mut run = config.build(1, TraceLevel::Hash).unwrap();
+//! let outcome = run.world.run(Limits::default());
+//! assert!(outcome.stop.is_quiescent());
+//! assert!(run.check(&outcome).iter().all(|verdict| verdict.holds()));
+//! ```
 
 pub mod eventual;
 pub mod registry;

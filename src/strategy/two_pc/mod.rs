@@ -9,11 +9,12 @@
 //! steps on one service are two participants); the coordinator is an actor of its own,
 //! `coordinator`, which is also where the gateway's `Begin` goes.
 //!
-//! This module owns the coordinator ([`Coordinator`]) and its settings ([`Config`]). The
-//! participant half is the generic service (`system/service.rs`): it runs a
-//! `CallMode::Prepare` call, keeps the prepared local transaction and its locks durable,
-//! applies `Decide`, answers `DecideAck`, and asks the coordinator (`Query`) while in doubt.
-//! Start reading at [`Coordinator`]'s handlers.
+//! This folder owns the coordinator ([`Coordinator`]), the participant inside each service
+//! ([`TwoPcParticipant`]), their messages (`msg.rs`, carried as `ProtocolMsg`s) and the
+//! settings ([`Config`]). The service offers the primitives: a `CallMode::Prepare` call
+//! keeps its local transaction and locks durable, and the participant's effects resolve or
+//! fence the prepared step; the participant applies `Decide`, acknowledges it, and asks
+//! (`Query`) while in doubt. Start reading at [`Coordinator`]'s handlers.
 //!
 //! # Coordinator, per transaction
 //!
