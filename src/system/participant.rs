@@ -112,9 +112,16 @@ pub trait Participant: std::fmt::Debug + Send + 'static {
     fn on_local_done(&mut self, call: LocalCall, result: LocalResult) -> Vec<Effect>;
 
     /// The strategy's own message arrived from `src` (a token it carries was checked).
-    fn on_message(&mut self, src: ActorId, msg: ProtocolMsg, service: &ServiceView<'_>) -> Vec<Effect> {
-        let _ = (src, msg, service);
-        Vec::new()
+    /// This hook and the three below push their effects into `out`, a buffer the service
+    /// reuses: they run on 2PC's hot path, where a vector per call cost a tenth of a run.
+    fn on_message(
+        &mut self,
+        src: ActorId,
+        msg: ProtocolMsg,
+        service: &ServiceView<'_>,
+        out: &mut Vec<Effect>,
+    ) {
+        let _ = (src, msg, service, out);
     }
 
     /// A timer this participant armed fired.
@@ -125,24 +132,22 @@ pub trait Participant: std::fmt::Debug + Send + 'static {
         tag: u8,
         arg: u16,
         service: &ServiceView<'_>,
-    ) -> Vec<Effect> {
-        let _ = (gtx, step, tag, arg, service);
-        Vec::new()
+        out: &mut Vec<Effect>,
+    ) {
+        let _ = (gtx, step, tag, arg, service, out);
     }
 
     /// A call in prepare mode, whoever sent it, prepared step `step` of `gtx` here.
-    fn on_prepared(&mut self, gtx: GlobalTxId, step: u16) -> Vec<Effect> {
-        let _ = (gtx, step);
-        Vec::new()
+    fn on_prepared(&mut self, gtx: GlobalTxId, step: u16, out: &mut Vec<Effect>) {
+        let _ = (gtx, step, out);
     }
 
     /// The service crashed.
     fn on_crash(&mut self) {}
 
     /// The service restarted; its durable state (prepared steps among it) is back.
-    fn on_recover(&mut self, service: &ServiceView<'_>) -> Vec<Effect> {
-        let _ = service;
-        Vec::new()
+    fn on_recover(&mut self, service: &ServiceView<'_>, out: &mut Vec<Effect>) {
+        let _ = (service, out);
     }
 
     /// Bytes this participant keeps that grow with the run.

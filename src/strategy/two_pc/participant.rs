@@ -59,81 +59,72 @@ impl TwoPcParticipant {
     fn on_decide(
         &mut self,
         src: ActorId,
-        gtx: GlobalTxId,
-        step: u16,
-        commit: bool,
+        (gtx, step, commit): (GlobalTxId, u16, bool),
         service: &ServiceView<'_>,
-    ) -> Vec<Effect> {
+        out: &mut Vec<Effect>,
+    ) {
         if !service.is_prepared(gtx, step) {
-            let ack = Effect::Send(src, TwoPcMsg::DecideAck { gtx, step }.into_msg());
-            return if commit {
-                vec![ack]
-            } else {
-                vec![Effect::Fence { gtx, step }, ack]
-            };
+            if !commit {
+                out.push(Effect::Fence { gtx, step });
+            }
+            out.push(Effect::Send(src, TwoPcMsg::DecideAck { gtx, step }.into_msg()));
+            return;
         }
         if self.deciding.contains_key(&(gtx, step)) {
-            return Vec::new();
+            return;
         }
         self.deciding.insert((gtx, step), src);
         let forced = ParticipantTimer::DecisionForced { commit };
-        vec![timer(gtx, step, forced, service.forced_write)]
+        out.push(timer(gtx, step, forced, service.forced_write));
     }
 
     /// The decision is durable: resolve the prepared step, fence it on abort, acknowledge.
     fn on_decision_forced(
         &mut self,
-        gtx: GlobalTxId,
-        step: u16,
-        commit: bool,
+        (gtx, step, commit): (GlobalTxId, u16, bool),
         service: &ServiceView<'_>,
-    ) -> Vec<Effect> {
+        out: &mut Vec<Effect>,
+    ) {
         let from = self.deciding.remove(&(gtx, step)).unwrap_or(self.coordinator);
         if !service.is_prepared(gtx, step) {
-            return Vec::new();
+            return;
         }
         if !self.peers.is_empty() {
             self.decided.insert(gtx, commit);
         }
-        let mut effects = vec![
-            cancel_in_doubt(gtx, step),
-            Effect::ResolvePrepared { gtx, step, commit },
-        ];
+        out.push(cancel_in_doubt(gtx, step));
+        out.push(Effect::ResolvePrepared { gtx, step, commit });
         if !commit {
             // The aborted prepare took its idempotency record with it: fence the step so a
             // duplicate or late prepare votes no instead of preparing again.
-            effects.push(Effect::Fence { gtx, step });
+            out.push(Effect::Fence { gtx, step });
         }
-        effects.push(Effect::Send(from, TwoPcMsg::DecideAck { gtx, step }.into_msg()));
+        out.push(Effect::Send(from, TwoPcMsg::DecideAck { gtx, step }.into_msg()));
         // With cooperative termination the decision may have come from a peer: the
         // coordinator, whose own decision was dropped while this one was forced, hears too.
         if from != self.coordinator {
-            effects.push(Effect::Send(
+            out.push(Effect::Send(
                 self.coordinator,
                 TwoPcMsg::DecideAck { gtx, step }.into_msg(),
             ));
         }
-        effects
     }
 
     /// Still in doubt: ask the coordinator (and the peers), and again later.
-    fn on_in_doubt(&self, gtx: GlobalTxId, step: u16, service: &ServiceView<'_>) -> Vec<Effect> {
+    fn on_in_doubt(&self, gtx: GlobalTxId, step: u16, service: &ServiceView<'_>, out: &mut Vec<Effect>) {
         if !service.is_prepared(gtx, step) {
-            return Vec::new();
+            return;
         }
         let query = TwoPcMsg::Query { gtx, step }.into_msg();
-        let mut effects = vec![
-            Effect::Count("service.in_doubt_queries", 1),
-            Effect::Send(self.coordinator, query),
-        ];
-        effects.extend(self.peers.iter().map(|&peer| Effect::Send(peer, query)));
-        effects.push(timer(
+        out.push(Effect::Count("service.in_doubt_queries", 1));
+        out.push(Effect::Send(self.coordinator, query));
+        out.extend(self.peers.iter().map(|&peer| Effect::Send(peer, query)));
+        out.push(timer(
             gtx,
             step,
             ParticipantTimer::InDoubt,
             self.in_doubt_query_after,
         ));
-        effects
     }
 }
 
@@ -159,14 +150,20 @@ impl Participant for TwoPcParticipant {
         Vec::new()
     }
 
-    fn on_message(&mut self, src: ActorId, msg: ProtocolMsg, service: &ServiceView<'_>) -> Vec<Effect> {
+    fn on_message(
+        &mut self,
+        src: ActorId,
+        msg: ProtocolMsg,
+        service: &ServiceView<'_>,
+        out: &mut Vec<Effect>,
+    ) {
         match TwoPcMsg::from_protocol(msg) {
             Some(TwoPcMsg::Decide {
                 gtx, step, commit, ..
-            }) => self.on_decide(src, gtx, step, commit, service),
+            }) => self.on_decide(src, (gtx, step, commit), service, out),
             // A peer in doubt asks; answer only with a decision applied here.
-            Some(TwoPcMsg::Query { gtx, step }) => match self.decided.get(gtx) {
-                Some(&commit) => {
+            Some(TwoPcMsg::Query { gtx, step }) => {
+                if let Some(&commit) = self.decided.get(gtx) {
                     let token = service.token;
                     let answer = TwoPcMsg::Decide {
                         gtx,
@@ -174,16 +171,13 @@ impl Participant for TwoPcParticipant {
                         commit,
                         token,
                     };
-                    vec![
-                        Effect::Count("service.cooperative_answers", 1),
-                        Effect::Send(src, answer.into_msg()),
-                    ]
+                    out.push(Effect::Count("service.cooperative_answers", 1));
+                    out.push(Effect::Send(src, answer.into_msg()));
                 }
-                None => Vec::new(),
-            },
+            }
             // A peer applied our answer.
-            Some(TwoPcMsg::DecideAck { .. }) => Vec::new(),
-            None => vec![Effect::Count("service.unexpected_messages", 1)],
+            Some(TwoPcMsg::DecideAck { .. }) => {}
+            None => out.push(Effect::Count("service.unexpected_messages", 1)),
         }
     }
 
@@ -194,23 +188,24 @@ impl Participant for TwoPcParticipant {
         tag: u8,
         arg: u16,
         service: &ServiceView<'_>,
-    ) -> Vec<Effect> {
+        out: &mut Vec<Effect>,
+    ) {
         match ParticipantTimer::from_parts(tag, arg) {
-            Some(ParticipantTimer::InDoubt) => self.on_in_doubt(gtx, step, service),
+            Some(ParticipantTimer::InDoubt) => self.on_in_doubt(gtx, step, service, out),
             Some(ParticipantTimer::DecisionForced { commit }) => {
-                self.on_decision_forced(gtx, step, commit, service)
+                self.on_decision_forced((gtx, step, commit), service, out)
             }
             None => unreachable!("not a 2PC participant timer: {tag}"),
         }
     }
 
-    fn on_prepared(&mut self, gtx: GlobalTxId, step: u16) -> Vec<Effect> {
-        vec![timer(
+    fn on_prepared(&mut self, gtx: GlobalTxId, step: u16, out: &mut Vec<Effect>) {
+        out.push(timer(
             gtx,
             step,
             ParticipantTimer::InDoubt,
             self.in_doubt_query_after,
-        )]
+        ));
     }
 
     fn on_crash(&mut self) {
@@ -219,12 +214,13 @@ impl Participant for TwoPcParticipant {
     }
 
     /// The prepare records bring the locks back; every step still prepared asks at once.
-    fn on_recover(&mut self, service: &ServiceView<'_>) -> Vec<Effect> {
-        service
-            .prepared
-            .keys()
-            .map(|&(gtx, step)| timer(gtx, step, ParticipantTimer::InDoubt, Duration::ZERO))
-            .collect()
+    fn on_recover(&mut self, service: &ServiceView<'_>, out: &mut Vec<Effect>) {
+        out.extend(
+            service
+                .prepared
+                .keys()
+                .map(|&(gtx, step)| timer(gtx, step, ParticipantTimer::InDoubt, Duration::ZERO)),
+        );
     }
 
     fn retained_bytes(&self) -> usize {

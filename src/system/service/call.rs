@@ -318,8 +318,10 @@ impl Service {
         {
             // The participant learns of every prepare, whoever asked for it (its timers
             // start here), before the vote leaves.
-            let effects = participant.on_prepared(call.gtx, call.step);
-            self.apply_effects(ctx, effects, None);
+            let mut out = std::mem::take(&mut self.effects);
+            participant.on_prepared(call.gtx, call.step, &mut out);
+            self.apply_effects(ctx, out.drain(..), None);
+            self.effects = out;
         }
         // A fenced call was recognised by the idempotency table too (its compensation or an
         // earlier refusal left the fence): a replay, so the history tells its refusal apart

@@ -70,6 +70,9 @@ pub struct Service {
     // counter: dense, so these maps are windows of slots ([`IdMap`]).
     active: IdMap<LocalTxId, Active>,
     relay_sent_at: IdMap<OutboxId, Instant>,
+    /// A buffer the participant's hooks write their effects into, reused so a hook on the
+    /// hot path allocates nothing (a hook inside another's effects gets a fresh one).
+    effects: Vec<Effect>,
     /// The participant's armed timers by `(gtx, step, tag)`, so it can disarm them.
     participant_timers: BTreeMap<(GlobalTxId, u16, u8), TimerId>,
     /// A relay tick is scheduled. The relay sleeps while the outbox is empty, so a quiet
@@ -104,6 +107,7 @@ impl Service {
             relay_sent_at: IdMap::new(),
             relay_armed: false,
             participant_timers: BTreeMap::new(),
+            effects: Vec::new(),
             model,
         }
     }
@@ -182,7 +186,12 @@ impl Service {
         }
     }
 
-    fn apply_effects(&mut self, ctx: &mut Ctx<'_, Msg>, effects: Vec<Effect>, mut delivery: Option<Reply>) {
+    fn apply_effects(
+        &mut self,
+        ctx: &mut Ctx<'_, Msg>,
+        effects: impl IntoIterator<Item = Effect>,
+        mut delivery: Option<Reply>,
+    ) {
         for effect in effects {
             match effect {
                 Effect::Run(call) => {
@@ -279,8 +288,10 @@ impl Actor<Msg> for Service {
                 let view = Self::view(ctx, self.config.token, &self.db, &self.prepared);
                 match self.participant.as_mut() {
                     Some(participant) => {
-                        let effects = participant.on_message(src, protocol, &view);
-                        self.apply_effects(ctx, effects, None);
+                        let mut out = std::mem::take(&mut self.effects);
+                        participant.on_message(src, protocol, &view, &mut out);
+                        self.apply_effects(ctx, out.drain(..), None);
+                        self.effects = out;
                     }
                     None => ctx.count("service.unexpected_messages", 1),
                 }
@@ -359,8 +370,10 @@ impl Actor<Msg> for Service {
                 self.participant_timers.remove(&(gtx, step, tag));
                 let view = Self::view(ctx, self.config.token, &self.db, &self.prepared);
                 if let Some(participant) = self.participant.as_mut() {
-                    let effects = participant.on_timer(gtx, step, tag, attempt, &view);
-                    self.apply_effects(ctx, effects, None);
+                    let mut out = std::mem::take(&mut self.effects);
+                    participant.on_timer(gtx, step, tag, attempt, &view, &mut out);
+                    self.apply_effects(ctx, out.drain(..), None);
+                    self.effects = out;
                 }
             }
             TimerMsg::RelayTick => self.relay_tick(ctx),
@@ -392,8 +405,10 @@ impl Actor<Msg> for Service {
         self.on_start(ctx);
         let view = Self::view(ctx, self.config.token, &self.db, &self.prepared);
         if let Some(participant) = self.participant.as_mut() {
-            let effects = participant.on_recover(&view);
-            self.apply_effects(ctx, effects, None);
+            let mut out = std::mem::take(&mut self.effects);
+            participant.on_recover(&view, &mut out);
+            self.apply_effects(ctx, out.drain(..), None);
+            self.effects = out;
         }
     }
 }
