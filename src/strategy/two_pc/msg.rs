@@ -85,14 +85,6 @@ impl TwoPcMsg {
             _ => None,
         }
     }
-
-    /// The 2PC message `msg` carries, if it is one.
-    pub fn from_msg(msg: &Msg) -> Option<TwoPcMsg> {
-        match msg {
-            Msg::Protocol(protocol) => Self::from_protocol(*protocol),
-            _ => None,
-        }
-    }
 }
 
 /// The participant's timers, as the service keeps them (a tag and a number).
@@ -164,7 +156,10 @@ mod tests {
             TwoPcMsg::DecideAck { gtx, step: 1 },
             TwoPcMsg::Query { gtx, step: 3 },
         ] {
-            assert_eq!(TwoPcMsg::from_msg(&msg.into_msg()), Some(msg));
+            let Msg::Protocol(carried) = msg.into_msg() else {
+                panic!("2PC messages travel as protocol messages")
+            };
+            assert_eq!(TwoPcMsg::from_protocol(carried), Some(msg));
         }
     }
 }
