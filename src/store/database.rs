@@ -253,6 +253,11 @@ impl Database {
         declared.into_iter().flat_map(Rows::iter)
     }
 
+    /// Committed holds not yet confirmed or released, by id (see [`super::Hold`]).
+    pub fn holds(&self) -> impl Iterator<Item = (Key, &super::Hold)> {
+        self.durable.holds.iter()
+    }
+
     /// Observer view: committed outbox rows not yet published.
     pub fn outbox(&self) -> &Outbox {
         &self.durable.outbox

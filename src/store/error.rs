@@ -48,6 +48,10 @@ pub enum StoreError {
         /// The field asked for (`None`: the value itself).
         field: Option<String>,
     },
+    /// A hold asked for an op that changes no single row by a known amount (a `Put`, an
+    /// outbox append): only adds, inserts and deletes can be reserved.
+    #[error("only adds, inserts and deletes can be held, not {0}")]
+    NotHoldable(String),
 }
 
 /// A caller other than the owning service asked for the data: database-per-service forbids

@@ -76,7 +76,7 @@ impl Session<'_> {
         if let Some(blocked) = self.db.lock(tx, row, Mode::Exclusive)? {
             return Ok(Outcome::Blocked(blocked));
         }
-        if self.db.view(tx, row).is_some() {
+        if self.db.view(tx, row).is_some() || self.db.durable.holds.held_on(row, None).insert {
             return Ok(self.violated(Violation::AlreadyExists { table, key }));
         }
         self.db.tx_mut(tx)?.writes.set(row, Some(value));
@@ -199,7 +199,8 @@ impl Session<'_> {
             key,
             field: field.map(str::to_string),
         })?;
-        let Some(next) = bounds.apply(current, delta) else {
+        let held = self.db.durable.holds.held_on(row, field);
+        let Some(next) = bounds.apply(current, delta).filter(|next| held.allows(*next, bounds)) else {
             let violation = Violation::ConstraintViolated {
                 table,
                 key,
@@ -214,7 +215,7 @@ impl Session<'_> {
     }
 
     /// Buffers `next` as the row's counter, editing the tx's image in place if it has one.
-    fn write_counter(&mut self, tx: LocalTxId, row: LockKey, field: Option<&str>, next: i64) {
+    pub(super) fn write_counter(&mut self, tx: LocalTxId, row: LockKey, field: Option<&str>, next: i64) {
         let db = &mut *self.db;
         let writes = &mut db.txs.get_mut(tx).expect("locking tx is live").writes;
         if let Some(image) = writes.get_mut(row) {
@@ -228,7 +229,7 @@ impl Session<'_> {
         writes.rows.push((row, Some(value)));
     }
 
-    fn violated<T>(&mut self, violation: Violation) -> Outcome<T> {
+    pub(super) fn violated<T>(&mut self, violation: Violation) -> Outcome<T> {
         self.db.stats.violations += 1;
         Outcome::Violated(violation)
     }

@@ -9,7 +9,8 @@ use std::fmt;
 
 use super::lock::{LockKey, Mode};
 use super::outbox::OutboxEvent;
-use super::value::Value;
+use super::hold::Hold;
+use super::value::{Key, Value};
 use crate::sim::Instant;
 
 /// A local transaction's id, chosen by the caller (e.g. derived from the `GlobalTx` and the
@@ -41,13 +42,15 @@ pub enum TxStatus {
     Prepared,
 }
 
-/// A tx's buffered changes: row images and outbox events, applied together at commit.
+/// A tx's buffered changes: row images, outbox events and holds, applied together at commit.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub(super) struct WriteSet {
     /// One entry per written row, in first-write order; `None` deletes the row.
     pub rows: Vec<(LockKey, Option<Value>)>,
     /// Outbox events, in the order the tx appended them.
     pub events: Vec<OutboxEvent>,
+    /// Holds made (`Some`) or ended (`None`), by id, in order.
+    pub holds: Vec<(Key, Option<Hold>)>,
 }
 
 /// A live tx's volatile state (a prepared tx's writes live in the log instead).
@@ -89,13 +92,14 @@ impl WriteSet {
 
     /// True when committing would change nothing durable (a read-only tx).
     pub fn is_empty(&self) -> bool {
-        self.rows.is_empty() && self.events.is_empty()
+        self.rows.is_empty() && self.events.is_empty() && self.holds.is_empty()
     }
 
     /// Empties the set, keeping its buffers for the next tx.
     pub fn clear(&mut self) {
         self.rows.clear();
         self.events.clear();
+        self.holds.clear();
     }
 }
 

@@ -17,6 +17,7 @@
 use std::collections::BTreeMap;
 
 use super::append_index::AppendIndex;
+use super::hold::{Hold, Holds};
 use super::outbox::Outbox;
 use super::rows::Rows;
 use super::tx::{LocalTxId, WriteSet};
@@ -36,6 +37,8 @@ pub(super) struct Durable {
     pub outbox: Outbox,
     /// Prepare records awaiting a decision, by tx.
     pub prepared: BTreeMap<LocalTxId, PreparedRecord>,
+    /// Committed holds not yet confirmed or released.
+    pub holds: Holds,
 }
 
 /// An in-doubt tx as the log knows it.
@@ -56,6 +59,7 @@ impl Durable {
         rows + map_bytes::<Key, Value>(self.idempotency.len())
             + self.outbox.retained_bytes()
             + map_bytes::<LocalTxId, PreparedRecord>(self.prepared.len())
+            + map_bytes::<Key, Hold>(self.holds.len())
     }
 
     /// Logs a prepare record (the caller forces it).
@@ -100,6 +104,9 @@ impl Durable {
         }
         for event in writes.events.drain(..) {
             self.outbox.append(event);
+        }
+        for (id, hold) in writes.holds.drain(..) {
+            self.holds.set(id, hold);
         }
     }
 }
