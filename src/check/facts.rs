@@ -283,7 +283,14 @@ impl<'a> RunFacts<'a> {
                     write,
                 } => {
                     let change = match (mode, result) {
-                        (CallMode::Prepare, LocalResult::Prepared) if write.is_some() => TxChange::Prepared,
+                        (CallMode::Prepare, LocalResult::Prepared)
+                        | (CallMode::Reserve, LocalResult::Reserved)
+                            if write.is_some() =>
+                        {
+                            TxChange::Prepared
+                        }
+                        // A confirm finding nothing held is no business refusal of the step.
+                        (CallMode::Confirm, _) => continue,
                         (_, LocalResult::Refused) => TxChange::Refused,
                         _ => continue,
                     };

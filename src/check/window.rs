@@ -81,7 +81,9 @@ impl ChangeTracker {
                     kind,
                     write,
                 }),
-                (CallMode::Prepare, LocalResult::Prepared) if kind == StepKind::Action => {
+                (CallMode::Prepare, LocalResult::Prepared) | (CallMode::Reserve, LocalResult::Reserved)
+                    if kind == StepKind::Action =>
+                {
                     self.prepared.insert((gtx, step), write);
                     None
                 }

@@ -19,7 +19,7 @@ use crate::check::{RunFacts, TxFacts};
 use crate::net::FaultSpec;
 use crate::sim::Instant;
 use crate::system::history::{History, HistoryEvent};
-use crate::system::msg::{RequestId, RequestOutcome};
+use crate::system::msg::{CallMode, RequestId, RequestOutcome};
 use crate::system::service::Service;
 
 /// The cost figures of one business-system run.
@@ -33,8 +33,13 @@ pub struct Metrics {
     pub forced_writes: ForcedWrites,
     /// Lock hold and blocked time in the services' databases.
     pub locks: Locks,
-    /// Two-phase commit's in-doubt time (zero for the other strategies).
+    /// Prepared steps' in-doubt time (zero for strategies that prepare nothing); its "still
+    /// in doubt" counts steps still held, too.
     pub in_doubt: InDoubt,
+    /// Reserved steps' hold time (TCC's reservations; absent for strategies that hold
+    /// nothing).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub holds: Option<Holds>,
     /// Inconsistency windows: per transaction, from its first change at any service to the
     /// change after which every step agreed (applied, or undone).
     pub inconsistency_window: Window,
@@ -112,6 +117,19 @@ pub struct InDoubt {
     /// The longest any of those steps had been in doubt at the end, µs (`None` when none
     /// was): `max_us` counts decided steps only, and a blocked participant is the worst case.
     pub still_in_doubt_max_us: Option<u64>,
+}
+
+/// Steps reserved as holds (no locks kept) until confirmed or released.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct Holds {
+    /// Holds that ended (confirmed or released).
+    pub ended: u64,
+    /// Of those, confirmed.
+    pub confirmed: u64,
+    /// Their hold time (reserve to confirm or release), summed, µs.
+    pub total_us: u64,
+    /// The longest, µs.
+    pub max_us: u64,
 }
 
 /// Inconsistency windows over the transactions that changed anything.
@@ -215,6 +233,7 @@ impl Metrics {
                 blocked_us_per_tx: per_tx(blocked_us),
             },
             in_doubt: in_doubt(history, facts),
+            holds: holds(history),
             inconsistency_window: Window {
                 us: Percentiles::of(windows),
                 diverged,
@@ -239,7 +258,12 @@ impl Metrics {
 fn in_doubt(history: &History, facts: &RunFacts<'_>) -> InDoubt {
     let mut in_doubt = InDoubt::default();
     for record in history.records() {
-        if let HistoryEvent::Decided { in_doubt_us, .. } = record.event {
+        if let HistoryEvent::Decided {
+            in_doubt_us,
+            mode: CallMode::Prepare,
+            ..
+        } = record.event
+        {
             in_doubt.decided += 1;
             in_doubt.total_us += in_doubt_us;
             in_doubt.max_us = in_doubt.max_us.max(in_doubt_us);
@@ -253,6 +277,26 @@ fn in_doubt(history: &History, facts: &RunFacts<'_>) -> InDoubt {
         .map(|prepared| facts.end.saturating_since(prepared).as_us())
         .max();
     in_doubt
+}
+
+/// What the run's holds cost, if it made any.
+fn holds(history: &History) -> Option<Holds> {
+    let mut holds = Holds::default();
+    for record in history.records() {
+        if let HistoryEvent::Decided {
+            commit,
+            mode: CallMode::Reserve,
+            in_doubt_us,
+            ..
+        } = record.event
+        {
+            holds.ended += 1;
+            holds.confirmed += u64::from(commit);
+            holds.total_us += in_doubt_us;
+            holds.max_us = holds.max_us.max(in_doubt_us);
+        }
+    }
+    (holds.ended > 0).then_some(holds)
 }
 
 /// The business requests the client sent with credentials, by id: when, and the facts of
@@ -439,6 +483,19 @@ impl Metrics {
                 ),
             ),
         ];
+        if let Some(holds) = &self.holds {
+            rows.push((
+                "reservation holds",
+                format!(
+                    "{} ended ({} confirmed), total {}, mean {}, max {}",
+                    holds.ended,
+                    holds.confirmed,
+                    d(holds.total_us),
+                    d(holds.total_us / holds.ended.max(1)),
+                    d(holds.max_us)
+                ),
+            ));
+        }
         let w = &self.inconsistency_window;
         rows.push((
             "inconsistency window",

@@ -155,7 +155,12 @@ impl Session<'_> {
         }
         let mut held = self.db.durable.holds.held_on(row, field_of(op));
         let state = self.db.txs.get(tx).expect("locking tx is live");
-        for (_, hold) in state.writes.holds.iter().filter_map(|(id, h)| h.as_ref().map(|h| (id, h))) {
+        for (_, hold) in state
+            .writes
+            .holds
+            .iter()
+            .filter_map(|(id, h)| h.as_ref().map(|h| (id, h)))
+        {
             if hold.row == row {
                 held.count(&hold.change, field_of(op));
             }
@@ -167,11 +172,13 @@ impl Session<'_> {
                 let Some(value) = self.db.view(tx, row) else {
                     return Ok(self.violated(Violation::NotFound { table, key }));
                 };
-                let current = value.counter(field.as_deref()).ok_or_else(|| StoreError::NotACounter {
-                    table,
-                    key,
-                    field: field.clone(),
-                })?;
+                let current = value
+                    .counter(field.as_deref())
+                    .ok_or_else(|| StoreError::NotACounter {
+                        table,
+                        key,
+                        field: field.clone(),
+                    })?;
                 let after = Held {
                     debit: held.debit + (*delta).min(0),
                     credit: held.credit + (*delta).max(0),
@@ -222,11 +229,13 @@ impl Session<'_> {
                 let Some(value) = self.db.view(tx, hold.row) else {
                     return Ok(self.violated(Violation::NotFound { table, key }));
                 };
-                let current = value.counter(field.as_deref()).ok_or_else(|| StoreError::NotACounter {
-                    table,
-                    key,
-                    field: field.clone(),
-                })?;
+                let current = value
+                    .counter(field.as_deref())
+                    .ok_or_else(|| StoreError::NotACounter {
+                        table,
+                        key,
+                        field: field.clone(),
+                    })?;
                 // The bound checks counted this hold, so the sum fits; only overflow is left.
                 let Some(next) = Bounds::ANY.apply(current, *delta) else {
                     let violation = Violation::ConstraintViolated {
@@ -311,11 +320,23 @@ mod tests {
         let mut db = bank(); // account 1 holds 100
         let first = in_tx(&mut db, 1, |s, tx| s.hold(tx, Key(10), &debit(1, -70)).unwrap());
         assert!(first.is_done());
-        assert_eq!(db.committed(ACCOUNTS, Key(1)), Some(&Value::Int(100)), "a hold applies nothing");
+        assert_eq!(
+            db.committed(ACCOUNTS, Key(1)),
+            Some(&Value::Int(100)),
+            "a hold applies nothing"
+        );
         let second = in_tx(&mut db, 2, |s, tx| s.hold(tx, Key(11), &debit(1, -40)).unwrap());
-        assert!(matches!(second, Outcome::Violated(Violation::ConstraintViolated { .. })));
-        let add = in_tx(&mut db, 3, |s, tx| s.add(tx, ACCOUNTS, Key(1), -40, Bounds::at_least(0)).unwrap());
-        assert!(matches!(add, Outcome::Violated(_)), "a plain debit counts the hold too");
+        assert!(matches!(
+            second,
+            Outcome::Violated(Violation::ConstraintViolated { .. })
+        ));
+        let add = in_tx(&mut db, 3, |s, tx| {
+            s.add(tx, ACCOUNTS, Key(1), -40, Bounds::at_least(0)).unwrap()
+        });
+        assert!(
+            matches!(add, Outcome::Violated(_)),
+            "a plain debit counts the hold too"
+        );
         let small = in_tx(&mut db, 4, |s, tx| s.hold(tx, Key(12), &debit(1, -30)).unwrap());
         assert!(small.is_done(), "what is left can still be held");
     }
@@ -328,14 +349,20 @@ mod tests {
         assert!(matches!(confirmed, Outcome::Done(Some(_))));
         assert_eq!(db.committed(ACCOUNTS, Key(1)), Some(&Value::Int(30)));
         let again = in_tx(&mut db, 3, |s, tx| s.confirm_hold(tx, Key(10)).unwrap());
-        assert_eq!(again, Outcome::Done(None), "a second confirm finds nothing to apply");
+        assert_eq!(
+            again,
+            Outcome::Done(None),
+            "a second confirm finds nothing to apply"
+        );
         assert_eq!(db.committed(ACCOUNTS, Key(1)), Some(&Value::Int(30)));
 
         assert!(in_tx(&mut db, 4, |s, tx| s.hold(tx, Key(11), &debit(1, -30)).unwrap()).is_done());
         let released = in_tx(&mut db, 5, |s, tx| s.release_hold(tx, Key(11)).unwrap());
         assert!(matches!(released, Outcome::Done(Some(_))));
         assert_eq!(db.committed(ACCOUNTS, Key(1)), Some(&Value::Int(30)));
-        let add = in_tx(&mut db, 6, |s, tx| s.add(tx, ACCOUNTS, Key(1), -30, Bounds::at_least(0)).unwrap());
+        let add = in_tx(&mut db, 6, |s, tx| {
+            s.add(tx, ACCOUNTS, Key(1), -30, Bounds::at_least(0)).unwrap()
+        });
         assert!(add.is_done(), "a released hold holds nothing");
     }
 
@@ -346,13 +373,23 @@ mod tests {
         {
             let mut session = db.access(OWNER).expect("owner");
             session.begin(LocalTxId(2), NOW).expect("fresh");
-            assert!(session.hold(LocalTxId(2), Key(11), &debit(2, -50)).unwrap().is_done());
+            assert!(
+                session
+                    .hold(LocalTxId(2), Key(11), &debit(2, -50))
+                    .unwrap()
+                    .is_done()
+            );
         }
         db.crash();
         db.recover();
         assert!(db.holds().any(|(id, _)| id == Key(10)));
-        assert!(!db.holds().any(|(id, _)| id == Key(11)), "the uncommitted hold died");
-        let add = in_tx(&mut db, 3, |s, tx| s.add(tx, ACCOUNTS, Key(1), -40, Bounds::at_least(0)).unwrap());
+        assert!(
+            !db.holds().any(|(id, _)| id == Key(11)),
+            "the uncommitted hold died"
+        );
+        let add = in_tx(&mut db, 3, |s, tx| {
+            s.add(tx, ACCOUNTS, Key(1), -40, Bounds::at_least(0)).unwrap()
+        });
         assert!(matches!(add, Outcome::Violated(_)));
     }
 
@@ -367,7 +404,10 @@ mod tests {
         assert!(in_tx(&mut db, 1, |s, tx| s.hold(tx, Key(10), &insert).unwrap()).is_done());
         assert_eq!(db.committed(ACCOUNTS, Key(7)), None);
         let twice = in_tx(&mut db, 2, |s, tx| s.hold(tx, Key(11), &insert).unwrap());
-        assert!(matches!(twice, Outcome::Violated(Violation::AlreadyExists { .. })));
+        assert!(matches!(
+            twice,
+            Outcome::Violated(Violation::AlreadyExists { .. })
+        ));
         assert!(in_tx(&mut db, 3, |s, tx| s.confirm_hold(tx, Key(10)).unwrap()).is_done());
         assert_eq!(db.committed(ACCOUNTS, Key(7)), Some(&Value::Int(1)));
     }
@@ -380,7 +420,12 @@ mod tests {
         for tx in [LocalTxId(2), LocalTxId(3)] {
             session.begin(tx, NOW).expect("fresh");
         }
-        assert!(session.add(LocalTxId(2), ACCOUNTS, Key(1), 5, Bounds::ANY).unwrap().is_done());
+        assert!(
+            session
+                .add(LocalTxId(2), ACCOUNTS, Key(1), 5, Bounds::ANY)
+                .unwrap()
+                .is_done()
+        );
         let blocked = session.confirm_hold(LocalTxId(3), Key(10)).unwrap();
         assert!(matches!(blocked, Outcome::Blocked(_)));
     }

@@ -200,7 +200,10 @@ impl Session<'_> {
             field: field.map(str::to_string),
         })?;
         let held = self.db.durable.holds.held_on(row, field);
-        let Some(next) = bounds.apply(current, delta).filter(|next| held.allows(*next, bounds)) else {
+        let Some(next) = bounds
+            .apply(current, delta)
+            .filter(|next| held.allows(*next, bounds))
+        else {
             let violation = Violation::ConstraintViolated {
                 table,
                 key,

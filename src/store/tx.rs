@@ -7,9 +7,9 @@
 
 use std::fmt;
 
+use super::hold::Hold;
 use super::lock::{LockKey, Mode};
 use super::outbox::OutboxEvent;
-use super::hold::Hold;
 use super::value::{Key, Value};
 use crate::sim::Instant;
 

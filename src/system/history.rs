@@ -33,7 +33,8 @@ pub enum HistoryEvent {
         /// The row it touched and the change it made (`None` when nothing was applied).
         write: Option<RowWrite>,
     },
-    /// A prepared step was decided.
+    /// A pending step was decided: a prepared one committed or aborted, a held one
+    /// confirmed or released.
     Decided {
         /// Where.
         service: ServiceId,
@@ -41,9 +42,12 @@ pub enum HistoryEvent {
         gtx: GlobalTxId,
         /// Which step.
         step: u16,
-        /// Commit or abort.
+        /// Commit (confirm) or abort (release).
         commit: bool,
-        /// How long it held its locks in doubt (prepare to decision), µs.
+        /// How it was pending: `Prepare` (locks held) or `Reserve` (a hold, no locks).
+        mode: CallMode,
+        /// How long it was pending (prepare or reserve to decision), µs: in doubt holding
+        /// its locks when prepared, holding its reserved amount when held.
         in_doubt_us: u64,
     },
     /// The client sent a request (what availability and end-to-end latency count from).

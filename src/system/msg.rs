@@ -53,13 +53,31 @@ pub enum StepKind {
     Compensation,
 }
 
-/// Whether a local call commits at once or prepares for a later decision (2PC).
+/// How a local call runs a step: at once, or pending a later decision, in one of the two
+/// ways a service can keep a step pending (a prepared transaction holding its locks, or a
+/// committed hold), and the two calls that end a hold.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum CallMode {
     /// Run and commit.
     Commit,
-    /// Run, make durable as prepared, hold locks, vote.
+    /// Run, make durable as prepared, hold locks, vote (2PC, 3PC).
     Prepare,
+    /// Reserve the action's change as a hold and commit (TCC's try): no lock stays held,
+    /// and bound checks count the hold until a `Confirm` or a `Release` ends it.
+    Reserve,
+    /// Apply the step's hold and drop it (TCC's confirm); refused if nothing is held.
+    /// Sent with `kind: Action`.
+    Confirm,
+    /// Drop the step's hold without applying it (TCC's cancel). Sent with `kind:
+    /// Compensation`: like a compensation, it fences a reserve that has not arrived yet.
+    Release,
+}
+
+impl CallMode {
+    /// Whether a call in this mode leaves its step pending a decision.
+    pub fn is_pending(self) -> bool {
+        matches!(self, CallMode::Prepare | CallMode::Reserve)
+    }
 }
 
 /// An event published through the broker: step `step` of `gtx` reached `kind`.
@@ -139,6 +157,9 @@ pub enum LocalResult {
     Busy,
     /// Not run: the call carried no valid token.
     Unauthorized,
+    /// Reserved as a hold and committed: a yes vote that holds no lock. (Last, so adding it
+    /// renumbered no variant the trace hash already covered.)
+    Reserved,
 }
 
 /// A request to run one step's action or compensation as a local transaction.

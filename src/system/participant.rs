@@ -77,24 +77,32 @@ pub struct ServiceView<'a> {
     pub token: Token,
     /// How long one forced log write takes on this service's database.
     pub forced_write: Duration,
-    /// Steps prepared here and not yet resolved.
+    /// Steps prepared or held here and not yet resolved.
     pub prepared: &'a std::collections::BTreeMap<(GlobalTxId, u16), PreparedStep>,
 }
 
-/// A step prepared in a service: its local transaction holds its locks and buffered write
-/// durably until it is resolved.
+/// A step pending a decision in a service: either prepared (its local transaction holds its
+/// locks and buffered write durably until [`Effect::ResolvePrepared`]) or held (a committed
+/// hold that a `Confirm` or `Release` call ends).
 #[derive(Clone, Copy, Debug)]
 pub struct PreparedStep {
-    /// The local transaction.
+    /// The local transaction that prepared or reserved it.
     pub local: crate::store::LocalTxId,
-    /// When it prepared.
+    /// When it prepared or reserved.
     pub since: Instant,
+    /// A hold (`CallMode::Reserve`) rather than a prepared transaction.
+    pub held: bool,
 }
 
 impl ServiceView<'_> {
     /// Whether step `step` of `gtx` is prepared here and unresolved.
     pub fn is_prepared(&self, gtx: GlobalTxId, step: u16) -> bool {
-        self.prepared.contains_key(&(gtx, step))
+        self.prepared.get(&(gtx, step)).is_some_and(|p| !p.held)
+    }
+
+    /// Whether step `step` of `gtx` is held here (reserved, neither confirmed nor released).
+    pub fn is_held(&self, gtx: GlobalTxId, step: u16) -> bool {
+        self.prepared.get(&(gtx, step)).is_some_and(|p| p.held)
     }
 }
 
@@ -137,7 +145,8 @@ pub trait Participant: std::fmt::Debug + Send + 'static {
         let _ = (gtx, step, tag, arg, service, out);
     }
 
-    /// A call in prepare mode, whoever sent it, prepared step `step` of `gtx` here.
+    /// A call in prepare or reserve mode, whoever sent it, prepared or reserved step `step`
+    /// of `gtx` here.
     fn on_prepared(&mut self, gtx: GlobalTxId, step: u16, out: &mut Vec<Effect>) {
         let _ = (gtx, step, out);
     }

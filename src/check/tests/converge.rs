@@ -60,6 +60,7 @@ fn convergence_counts_a_2pc_commit_when_it_is_decided_not_when_it_is_prepared() 
     }
     let decided = |h: &mut History, at: u64, step: u16| {
         let event = HistoryEvent::Decided {
+            mode: CallMode::Prepare,
             service: ServiceId(step),
             gtx: GlobalTxId(4),
             step,

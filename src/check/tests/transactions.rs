@@ -158,6 +158,7 @@ fn no_lost_work_reports_in_doubt_stuck_and_unanswered_transactions_with_how_long
     // Decided, answered and undone, nothing is lost.
     ended(&mut history, 10, 2, RequestOutcome::Aborted);
     let decided = HistoryEvent::Decided {
+        mode: CallMode::Prepare,
         service: ServiceId(0),
         gtx: GlobalTxId(1),
         step: 0,

@@ -195,6 +195,7 @@ fn a_step_still_in_doubt_at_the_end_counts_with_how_long_it_has_waited() {
     // gtx 1's debit waits 2 ms for its decision; gtx 2's credit never gets one.
     b.at(1_000, 2, local(1, 0));
     let decided = HistoryEvent::Decided {
+        mode: CallMode::Prepare,
         service: ServiceId(0),
         gtx: GlobalTxId(1),
         step: 0,

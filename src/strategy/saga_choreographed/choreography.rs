@@ -246,7 +246,13 @@ impl Participant for StepOwner {
             (StepKind::Compensation, LocalResult::Committed) => self.compensation_committed(call),
             // A compensation is never refused (it has no bounds and is never fenced); calls
             // carry the right token and never prepare.
-            (_, LocalResult::Refused | LocalResult::Prepared | LocalResult::Unauthorized) => Vec::new(),
+            (
+                _,
+                LocalResult::Refused
+                | LocalResult::Prepared
+                | LocalResult::Reserved
+                | LocalResult::Unauthorized,
+            ) => Vec::new(),
         }
     }
 }

@@ -153,7 +153,7 @@ impl Orchestrator {
         }
         let result = match result {
             LocalResult::Committed | LocalResult::Refused | LocalResult::Busy => result,
-            LocalResult::Prepared | LocalResult::Unauthorized => {
+            LocalResult::Prepared | LocalResult::Reserved | LocalResult::Unauthorized => {
                 unreachable!("the orchestrator sends commit-mode calls with the gateway's token")
             }
         };

@@ -2,7 +2,7 @@
 //! and database time, and telling whoever waits.
 
 use crate::sim::ActorId;
-use crate::store::{IdempotencyKey, LocalTxId, Op, Outcome, Value};
+use crate::store::{IdempotencyKey, Key, LocalTxId, Op, Outcome, Value, Violation};
 use crate::system::history::{HistoryEvent, RowWrite};
 use crate::system::msg::{CallMode, GlobalTxId, LocalCall, LocalResult, Msg, StepKind};
 use crate::system::timer::TimerMsg;
@@ -60,9 +60,9 @@ impl Service {
     // ----- running local calls -------------------------------------------------------------
 
     pub(super) fn start_call(&mut self, ctx: &mut Ctx<'_, Msg>, call: LocalCall, reply: Reply) {
-        if call.mode == CallMode::Prepare && self.prepared.contains_key(&(call.gtx, call.step)) {
-            // A retried prepare of a step already prepared: vote again.
-            self.finish(ctx, call, reply, LocalResult::Prepared);
+        if let Some(result) = self.pending_vote(&call) {
+            // A retried prepare or reserve of a step already pending: vote again.
+            self.finish(ctx, call, reply, result);
             return;
         }
         let local = LocalTxId(self.next_local);
@@ -213,9 +213,24 @@ impl Service {
             _ => None,
         };
         let mut session = self.db.access(me).expect("owner");
-        let outcome = session
-            .apply(local, &op)
-            .expect("a valid program on an active tx");
+        let hold = hold_key(call.gtx, call.step);
+        let outcome = match call.mode {
+            CallMode::Commit | CallMode::Prepare => session.apply(local, &op),
+            CallMode::Reserve => session.hold(local, hold, &op),
+            // Nothing held: never reserved, or already released. A confirm must not apply.
+            CallMode::Confirm => session.confirm_hold(local, hold).map(|held| match held {
+                Outcome::Done(None) => Outcome::Violated(Violation::NotFound {
+                    table: action.table(),
+                    key: Key(hold.0),
+                }),
+                other => other.map(drop),
+            }),
+            // Nothing held is nothing to release (the confirm came first, or no reserve).
+            CallMode::Release => session.release_hold(local, hold).map(|held| held.map(drop)),
+        }
+        .expect("a valid program on an active tx");
+        // A hold's end changes data through its decision (`Decided`), not as a step's write.
+        let write = write.filter(|_| !matches!(call.mode, CallMode::Confirm | CallMode::Release));
         if outcome.is_done() {
             if let (Some(event), Relay::Outbox { .. }) = (
                 call.emit_on_commit.map(|kind| call.event(kind)),
@@ -267,9 +282,30 @@ impl Service {
                     );
                 }
                 session.prepare(local).expect("active tx prepares");
-                self.prepared
-                    .insert((call.gtx, call.step), PreparedStep { local, since: now });
+                let prepared = PreparedStep {
+                    local,
+                    since: now,
+                    held: false,
+                };
+                self.prepared.insert((call.gtx, call.step), prepared);
                 (LocalResult::Prepared, Vec::new(), active.write)
+            }
+            Phase::Ready if call.mode == CallMode::Reserve => {
+                if call.idempotent {
+                    let recorded = session.record_idempotency(local, idempotency_key(&call), Value::Int(1));
+                    assert!(
+                        recorded.expect("active tx").is_done(),
+                        "the call holds its idempotency row"
+                    );
+                }
+                let woken = session.commit(local, now).expect("active tx commits");
+                let held = PreparedStep {
+                    local,
+                    since: now,
+                    held: true,
+                };
+                self.prepared.insert((call.gtx, call.step), held);
+                (LocalResult::Reserved, woken, active.write)
             }
             Phase::Ready | Phase::NoOp => {
                 if call.idempotent {
@@ -284,11 +320,7 @@ impl Service {
             }
             Phase::Replay => {
                 let woken = session.commit(local, now).expect("read-only commit");
-                let result = if self.prepared.contains_key(&(call.gtx, call.step)) {
-                    LocalResult::Prepared
-                } else {
-                    LocalResult::Committed
-                };
+                let result = self.pending_vote(&call).unwrap_or(LocalResult::Committed);
                 (result, woken, None)
             }
             Phase::Refused if call.idempotent && call.kind == StepKind::Action => {
@@ -312,7 +344,7 @@ impl Service {
         };
         // Charged ahead, in `schedule_completion`.
         let _ = self.db.take_cost();
-        if result == LocalResult::Prepared
+        if matches!(result, LocalResult::Prepared | LocalResult::Reserved)
             && active.phase == Phase::Ready
             && let Some(participant) = self.participant.as_mut()
         {
@@ -343,6 +375,9 @@ impl Service {
             },
         );
         if result == LocalResult::Committed && !replay {
+            if matches!(mode, CallMode::Confirm | CallMode::Release) {
+                self.end_hold(ctx, gtx, step, mode == CallMode::Confirm);
+            }
             self.emit(ctx, call.emit_on_commit.map(|kind| call.event(kind)), true);
         }
         if result == LocalResult::Refused {
@@ -412,13 +447,22 @@ impl Service {
         self.record(ctx, event);
         // A duplicate prepare that timed out behind its own prepared original is a yes vote,
         // not a no: the step is prepared.
-        let result = if call.mode == CallMode::Prepare && self.prepared.contains_key(&(call.gtx, call.step)) {
-            LocalResult::Prepared
-        } else {
-            LocalResult::Busy
-        };
+        let result = self.pending_vote(&call).unwrap_or(LocalResult::Busy);
         self.finish(ctx, call, active.reply, result);
         self.wake(ctx, woken);
+    }
+
+    /// The vote a prepare or reserve call of a step already pending here gets again: yes.
+    fn pending_vote(&self, call: &LocalCall) -> Option<LocalResult> {
+        if !call.mode.is_pending() {
+            return None;
+        }
+        let pending = self.prepared.get(&(call.gtx, call.step))?;
+        Some(if pending.held {
+            LocalResult::Reserved
+        } else {
+            LocalResult::Prepared
+        })
     }
 
     pub(super) fn wake(&mut self, ctx: &mut Ctx<'_, Msg>, woken: Vec<LocalTxId>) {
@@ -436,8 +480,12 @@ impl Service {
 /// The value an action's idempotency row holds once its compensation ran first.
 pub(super) const FENCE: i64 = -1;
 
-/// The idempotency key of a call: one per `(gtx, step, kind)`.
+/// The idempotency key of a call: one per `(gtx, step, kind)`, and one more per step for
+/// the confirm of its hold (its reserve has the action's, its release the compensation's).
 fn idempotency_key(call: &LocalCall) -> IdempotencyKey {
+    if call.mode == CallMode::Confirm {
+        return IdempotencyKey((call.gtx.0 << 18) | (u64::from(call.step) << 2) | 2);
+    }
     idempotency_key_of(call.gtx, call.step, call.kind)
 }
 
@@ -447,5 +495,10 @@ pub(super) fn idempotency_key_of(gtx: GlobalTxId, step: u16, kind: StepKind) -> 
         StepKind::Action => 0,
         StepKind::Compensation => 1,
     };
-    IdempotencyKey((gtx.0 << 17) | (u64::from(step) << 1) | kind)
+    IdempotencyKey((gtx.0 << 18) | (u64::from(step) << 2) | kind)
+}
+
+/// The id of step `step` of `gtx`'s hold in the service's database.
+pub(super) fn hold_key(gtx: GlobalTxId, step: u16) -> Key {
+    Key((gtx.0 << 16) | u64::from(step))
 }

@@ -1,6 +1,7 @@
-//! Prepared steps: resolving one (commit or abort after a decision) and fencing a step that
-//! must not apply any more. Protocol-neutral: a 2PC or 3PC participant asks for these
-//! through its effects.
+//! Pending steps: resolving a prepared one (commit or abort after a decision), ending a held
+//! one, and fencing a step that must not apply any more. Protocol-neutral: a 2PC or 3PC
+//! participant asks for these through its effects; a hold ends by a `Confirm` or `Release`
+//! call from whoever decided (TCC's coordinator).
 
 use crate::store::{LocalTxId, Outcome, Value};
 use crate::system::history::HistoryEvent;
@@ -60,9 +61,10 @@ impl Service {
         step: u16,
         commit: bool,
     ) {
-        let Some(prepared) = self.prepared.remove(&(gtx, step)) else {
-            return;
+        let Some(prepared) = self.prepared.get(&(gtx, step)).copied().filter(|p| !p.held) else {
+            return; // Not prepared here (a hold ends by its own call).
         };
+        self.prepared.remove(&(gtx, step));
         let now = ctx.now();
         let mut session = self.db.access(ctx.me()).expect("owner");
         let woken = if commit {
@@ -81,10 +83,34 @@ impl Service {
                 gtx,
                 step,
                 commit,
+                mode: CallMode::Prepare,
                 in_doubt_us,
             },
         );
         ctx.count("service.in_doubt_us", in_doubt_us);
         self.wake(ctx, woken);
+    }
+
+    /// A `Confirm` or `Release` call of step `step` of `gtx` committed: the step is no longer
+    /// held; record the decision and how long the hold lasted. Nothing if it was not held.
+    pub(super) fn end_hold(&mut self, ctx: &mut Ctx<'_, Msg>, gtx: GlobalTxId, step: u16, commit: bool) {
+        let Some(held) = self.prepared.get(&(gtx, step)).copied().filter(|p| p.held) else {
+            return;
+        };
+        self.prepared.remove(&(gtx, step));
+        let held_us = (ctx.now() - held.since).as_us();
+        let service = self.config.id;
+        self.record(
+            ctx,
+            HistoryEvent::Decided {
+                service,
+                gtx,
+                step,
+                commit,
+                mode: CallMode::Reserve,
+                in_doubt_us: held_us,
+            },
+        );
+        ctx.count("service.hold_us", held_us);
     }
 }
