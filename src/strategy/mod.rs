@@ -53,6 +53,7 @@ pub mod eventual;
 pub mod registry;
 pub mod saga_choreographed;
 pub mod saga_orchestrated;
+pub mod tcc;
 pub mod two_pc;
 
 use std::collections::BTreeMap;

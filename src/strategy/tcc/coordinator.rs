@@ -1,0 +1,395 @@
+//! The TCC coordinator: sends every step's try, decides, and sends the confirms or cancels
+//! until each service has carried its own out.
+//!
+//! Durable across a crash: the log (one [`Decision`] per decided transaction). Volatile:
+//! transactions still trying, forcing a confirm, or waiting for acks, and every timer.
+//! Recovery re-sends every logged decision not yet carried out everywhere; a transaction with
+//! no logged decision is cancelled when a hold asks about it (presumed cancel).
+
+use super::Config;
+use crate::sim::{ActorId, IdMap};
+use crate::strategy::Wiring;
+use crate::system::model::RequestKeys;
+use crate::system::msg::{CallMode, GlobalTxId, LocalCall, LocalResult, Msg, StepKind, TxOutcome};
+use crate::system::timer::TimerMsg;
+use crate::world::{Actor, Ctx, TimerId};
+
+use super::msg::Expired;
+
+/// A decided transaction in the coordinator's log.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Decision {
+    /// Confirm, or cancel.
+    pub confirm: bool,
+    /// Every step carried it out (the end record); a recovered coordinator re-sends the rest.
+    pub ended: bool,
+}
+
+/// The coordinator actor of [`super::Tcc`].
+#[derive(Debug)]
+pub struct TccCoordinator {
+    config: Config,
+    wiring: Wiring,
+    // Durable, by the gateway's dense transaction ids.
+    log: IdMap<GlobalTxId, Decision>,
+    // Volatile.
+    txs: IdMap<GlobalTxId, Tx>,
+}
+
+/// A transaction the coordinator is working on.
+#[derive(Debug)]
+enum Tx {
+    /// Waiting for every try's answer; `None` until a step's arrives.
+    Trying {
+        keys: RequestKeys,
+        votes: Vec<Option<bool>>,
+        timeout: TimerId,
+    },
+    /// Forcing the confirm decision to the log; nothing is sent until it is durable.
+    Forcing { keys: RequestKeys },
+    /// The decision is out; re-sent until every step acks it.
+    Finishing {
+        keys: RequestKeys,
+        confirm: bool,
+        acked: Vec<bool>,
+        retry: TimerId,
+    },
+}
+
+/// The counter of the coordinator's forced log writes.
+pub(super) const FORCED_WRITES: &str = "tcc.coordinator_forced_writes";
+
+const TAG_TRY_TIMEOUT: u8 = 0;
+const TAG_RETRY: u8 = 1;
+const TAG_LOGGED: u8 = 2;
+
+impl TccCoordinator {
+    /// A coordinator for the steps of `wiring.model`, with an empty log.
+    pub fn new(config: Config, wiring: Wiring) -> Self {
+        TccCoordinator {
+            config,
+            wiring,
+            log: IdMap::new(),
+            txs: IdMap::new(),
+        }
+    }
+
+    /// The logged decision of `gtx`, if any.
+    pub fn logged(&self, gtx: GlobalTxId) -> Option<Decision> {
+        self.log.get(gtx).copied()
+    }
+
+    fn step_count(&self) -> u16 {
+        u16::try_from(self.wiring.model.steps.len()).expect("a model has at most u16::MAX steps")
+    }
+
+    fn timer(gtx: GlobalTxId, tag: u8) -> Msg {
+        Msg::Timer(TimerMsg::Strategy {
+            gtx,
+            step: 0,
+            attempt: 0,
+            tag,
+        })
+    }
+
+    /// The local call that tries (`Reserve`), confirms or cancels (`Release`) one step.
+    fn call(&self, gtx: GlobalTxId, step: u16, keys: RequestKeys, mode: CallMode) -> Msg {
+        let kind = if mode == CallMode::Release {
+            StepKind::Compensation
+        } else {
+            StepKind::Action
+        };
+        Msg::Local(LocalCall {
+            gtx,
+            step,
+            kind,
+            mode,
+            keys,
+            idempotent: true,
+            emit_on_commit: None,
+            emit_on_refusal: None,
+            token: self.wiring.token,
+        })
+    }
+
+    fn decision_call(&self, gtx: GlobalTxId, step: u16, keys: RequestKeys, confirm: bool) -> Msg {
+        let mode = if confirm {
+            CallMode::Confirm
+        } else {
+            CallMode::Release
+        };
+        self.call(gtx, step, keys, mode)
+    }
+
+    fn report(&self, ctx: &mut Ctx<'_, Msg>, gtx: GlobalTxId, confirm: bool) {
+        let outcome = if confirm {
+            TxOutcome::Committed
+        } else {
+            TxOutcome::Aborted
+        };
+        ctx.send(self.wiring.gateway, Msg::Outcome { gtx, outcome });
+    }
+
+    // ----- try ----------------------------------------------------------------------------
+
+    fn on_begin(&mut self, ctx: &mut Ctx<'_, Msg>, gtx: GlobalTxId, keys: RequestKeys) {
+        match (self.txs.get(gtx), self.log.get(gtx)) {
+            // A gateway retry: answer what is decided, or keep deciding.
+            (Some(Tx::Finishing { confirm, .. }), _) => return self.report(ctx, gtx, *confirm),
+            (Some(_), _) => return,
+            (None, Some(decision)) => return self.report(ctx, gtx, decision.confirm),
+            (None, None) => {}
+        }
+        ctx.count("tcc.begun", 1);
+        for step in 0..self.step_count() {
+            let call = self.call(gtx, step, keys, CallMode::Reserve);
+            ctx.send(self.wiring.step_service(step), call);
+        }
+        let timeout = ctx.set_timer(self.config.try_timeout, Self::timer(gtx, TAG_TRY_TIMEOUT));
+        let votes = vec![None; usize::from(self.step_count())];
+        self.txs.insert(gtx, Tx::Trying { keys, votes, timeout });
+    }
+
+    fn on_reply(
+        &mut self,
+        ctx: &mut Ctx<'_, Msg>,
+        gtx: GlobalTxId,
+        step: u16,
+        kind: StepKind,
+        result: LocalResult,
+    ) {
+        match self.txs.get_mut(gtx) {
+            Some(Tx::Trying { votes, .. }) if kind == StepKind::Action => {
+                let Some(vote) = votes.get_mut(usize::from(step)).filter(|v| v.is_none()) else {
+                    return;
+                };
+                let yes = result == LocalResult::Reserved;
+                *vote = Some(yes);
+                if !yes {
+                    self.decide(ctx, gtx, false);
+                } else if votes.iter().all(|v| *v == Some(true)) {
+                    self.decide(ctx, gtx, true);
+                }
+            }
+            Some(Tx::Finishing { confirm, acked, .. }) => {
+                // A confirm answers as the action, a cancel as the compensation; a try's late
+                // answer is neither. Busy did nothing: the retry sends it again.
+                let answers = (kind == StepKind::Action) == *confirm;
+                if !answers || !matches!(result, LocalResult::Committed | LocalResult::Refused) {
+                    return;
+                }
+                if result == LocalResult::Refused {
+                    // A confirm that found nothing held: it cannot be carried out any more.
+                    ctx.count("tcc.confirms_refused", 1);
+                }
+                if let Some(ack) = acked.get_mut(usize::from(step)) {
+                    *ack = true;
+                }
+                if acked.iter().all(|a| *a) {
+                    self.end(ctx, gtx);
+                }
+            }
+            _ => {}
+        }
+    }
+
+    fn on_try_timeout(&mut self, ctx: &mut Ctx<'_, Msg>, gtx: GlobalTxId) {
+        if matches!(self.txs.get(gtx), Some(Tx::Trying { .. })) {
+            ctx.count("tcc.try_timeouts", 1);
+            self.decide(ctx, gtx, false);
+        }
+    }
+
+    // ----- the decision -------------------------------------------------------------------
+
+    /// Ends the try phase. A confirm is forced to the log before anything is sent, so a crash
+    /// cannot forget it after some step applied it; a cancel is written lazily (a question
+    /// about an unknown transaction is answered cancel anyway) and sent at once.
+    fn decide(&mut self, ctx: &mut Ctx<'_, Msg>, gtx: GlobalTxId, confirm: bool) {
+        let Some(Tx::Trying { keys, timeout, .. }) = self.txs.remove(gtx) else {
+            unreachable!("only a trying transaction is decided")
+        };
+        ctx.cancel_timer(timeout);
+        if confirm {
+            ctx.set_timer(self.config.forced_write, Self::timer(gtx, TAG_LOGGED));
+            self.txs.insert(gtx, Tx::Forcing { keys });
+        } else {
+            ctx.count("tcc.cancels", 1);
+            self.log.insert(
+                gtx,
+                Decision {
+                    confirm: false,
+                    ended: false,
+                },
+            );
+            self.send_out(ctx, gtx, keys, false);
+        }
+    }
+
+    fn on_logged(&mut self, ctx: &mut Ctx<'_, Msg>, gtx: GlobalTxId) {
+        let Some(Tx::Forcing { keys }) = self.txs.remove(gtx) else {
+            unreachable!("only a forcing transaction is logged")
+        };
+        ctx.count(FORCED_WRITES, 1);
+        ctx.count("tcc.confirms", 1);
+        self.log.insert(
+            gtx,
+            Decision {
+                confirm: true,
+                ended: false,
+            },
+        );
+        self.send_out(ctx, gtx, keys, true);
+    }
+
+    /// Sends the decision to every step, answers the gateway, and waits for acks.
+    fn send_out(&mut self, ctx: &mut Ctx<'_, Msg>, gtx: GlobalTxId, keys: RequestKeys, confirm: bool) {
+        for step in 0..self.step_count() {
+            let call = self.decision_call(gtx, step, keys, confirm);
+            ctx.send(self.wiring.step_service(step), call);
+        }
+        let retry = ctx.set_timer(self.config.decision_retry, Self::timer(gtx, TAG_RETRY));
+        let acked = vec![false; usize::from(self.step_count())];
+        self.txs.insert(
+            gtx,
+            Tx::Finishing {
+                keys,
+                confirm,
+                acked,
+                retry,
+            },
+        );
+        self.report(ctx, gtx, confirm);
+    }
+
+    fn on_retry(&mut self, ctx: &mut Ctx<'_, Msg>, gtx: GlobalTxId) {
+        let Some(Tx::Finishing {
+            keys, confirm, acked, ..
+        }) = self.txs.get(gtx)
+        else {
+            return;
+        };
+        let (keys, confirm) = (*keys, *confirm);
+        let pending: Vec<u16> = (0..self.step_count())
+            .filter(|step| !acked[usize::from(*step)])
+            .collect();
+        for step in pending {
+            ctx.count("tcc.decision_resends", 1);
+            let call = self.decision_call(gtx, step, keys, confirm);
+            ctx.send(self.wiring.step_service(step), call);
+        }
+        let timer = ctx.set_timer(self.config.decision_retry, Self::timer(gtx, TAG_RETRY));
+        if let Some(Tx::Finishing { retry, .. }) = self.txs.get_mut(gtx) {
+            *retry = timer;
+        }
+    }
+
+    /// Every step carried the decision out: write the end record and forget.
+    fn end(&mut self, ctx: &mut Ctx<'_, Msg>, gtx: GlobalTxId) {
+        let Some(Tx::Finishing { retry, .. }) = self.txs.remove(gtx) else {
+            unreachable!("only a finishing transaction ends")
+        };
+        ctx.cancel_timer(retry);
+        if let Some(decision) = self.log.get_mut(gtx) {
+            decision.ended = true;
+        }
+    }
+
+    // ----- a hold's reservation timeout ---------------------------------------------------
+
+    /// A step's hold outlived its reservation timeout. Still trying: the transaction is
+    /// cancelled, which is what the timeout means. Decided: the decision goes to that step
+    /// again. Unknown (forgotten in a crash before any decision): cancel it, and remember so,
+    /// so a late `Begin` cannot confirm it.
+    fn on_expired(&mut self, ctx: &mut Ctx<'_, Msg>, src: ActorId, Expired { gtx, step }: Expired) {
+        match self.txs.get(gtx) {
+            Some(Tx::Trying { .. }) => {
+                ctx.count("tcc.cancelled_by_expiry", 1);
+                self.decide(ctx, gtx, false);
+            }
+            Some(Tx::Forcing { .. }) => {} // The confirm goes out once durable.
+            Some(Tx::Finishing { keys, confirm, .. }) => {
+                let call = self.decision_call(gtx, step, *keys, *confirm);
+                ctx.send(src, call);
+            }
+            None => {
+                let decision = self.log.get(gtx).copied().unwrap_or_else(|| {
+                    ctx.count("tcc.presumed_cancels", 1);
+                    let cancel = Decision {
+                        confirm: false,
+                        ended: false,
+                    };
+                    self.log.insert(gtx, cancel);
+                    cancel
+                });
+                // The keys are not needed to end a hold: the service finds it by its id.
+                let keys = RequestKeys {
+                    key: 0,
+                    other: 0,
+                    tx: 0,
+                };
+                ctx.send(src, self.decision_call(gtx, step, keys, decision.confirm));
+            }
+        }
+    }
+}
+
+impl Actor<Msg> for TccCoordinator {
+    fn on_start(&mut self, _ctx: &mut Ctx<'_, Msg>) {}
+
+    fn on_message(&mut self, ctx: &mut Ctx<'_, Msg>, src: ActorId, msg: Msg) {
+        match msg {
+            Msg::Begin { gtx, keys, token } if token == self.wiring.token => self.on_begin(ctx, gtx, keys),
+            Msg::LocalReply {
+                gtx,
+                step,
+                kind,
+                result,
+            } => self.on_reply(ctx, gtx, step, kind, result),
+            Msg::Protocol(protocol) => match Expired::from_protocol(protocol) {
+                Some(expired) => self.on_expired(ctx, src, expired),
+                None => ctx.count("tcc.unexpected_messages", 1),
+            },
+            _ => ctx.count("tcc.unexpected_messages", 1),
+        }
+    }
+
+    fn on_timer(&mut self, ctx: &mut Ctx<'_, Msg>, msg: Msg) {
+        let Msg::Timer(TimerMsg::Strategy { gtx, tag, .. }) = msg else {
+            unreachable!("the coordinator sets only strategy timers: {msg:?}")
+        };
+        match tag {
+            TAG_TRY_TIMEOUT => self.on_try_timeout(ctx, gtx),
+            TAG_RETRY => self.on_retry(ctx, gtx),
+            TAG_LOGGED => self.on_logged(ctx, gtx),
+            other => unreachable!("unknown TCC coordinator timer tag {other}"),
+        }
+    }
+
+    fn retained_bytes(&self) -> usize {
+        self.log.retained_bytes() + self.txs.retained_bytes()
+    }
+
+    fn on_crash(&mut self, _now: crate::sim::Instant) {
+        // Timers die with the crash: a confirm still being forced is lost with them.
+        self.txs.clear();
+    }
+
+    fn on_recover(&mut self, ctx: &mut Ctx<'_, Msg>) {
+        let unfinished: Vec<(GlobalTxId, bool)> = self
+            .log
+            .iter()
+            .filter(|(_, decision)| !decision.ended)
+            .map(|(gtx, decision)| (gtx, decision.confirm))
+            .collect();
+        // The keys died with the crash; ending a hold does not need them.
+        let keys = RequestKeys {
+            key: 0,
+            other: 0,
+            tx: 0,
+        };
+        for (gtx, confirm) in unfinished {
+            self.send_out(ctx, gtx, keys, confirm);
+        }
+    }
+}
