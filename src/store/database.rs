@@ -253,6 +253,13 @@ impl Database {
         declared.into_iter().flat_map(Rows::iter)
     }
 
+    /// Forces a log record that belongs to no local transaction: a protocol's own durable
+    /// note, such as a 3PC participant's pre-commit record. Counted and charged like any
+    /// forced write.
+    pub fn force_record(&mut self) {
+        self.force_write();
+    }
+
     /// Committed holds not yet confirmed or released, by id (see [`super::Hold`]).
     pub fn holds(&self) -> impl Iterator<Item = (Key, &super::Hold)> {
         self.durable.holds.iter()

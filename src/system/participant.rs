@@ -62,6 +62,10 @@ pub enum Effect {
         /// Which step.
         step: u16,
     },
+    /// Force a record of the participant's own to the service's log (a 3PC pre-commit
+    /// record): counted with the database's forced writes. Its time is the participant's to
+    /// wait, with a timer of `ServiceView::forced_write`.
+    ForceRecord,
     /// Add to one of the run's counters.
     Count(&'static str, u64),
 }

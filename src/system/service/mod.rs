@@ -226,6 +226,10 @@ impl Service {
                     self.resolve_prepared(ctx, gtx, step, commit)
                 }
                 Effect::Fence { gtx, step } => self.fence_unprepared(ctx, gtx, step),
+                Effect::ForceRecord => {
+                    self.db.force_record();
+                    let _ = self.db.take_cost(); // the participant waited for it already
+                }
                 Effect::Count(name, by) => ctx.count(name, by),
             }
         }
