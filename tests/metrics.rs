@@ -61,6 +61,9 @@ fn every_correct_strategy_converges_under_each_bundled_fault_class() {
         "scenarios/food_crash.ron",
     ] {
         for name in registry::names() {
+            if file.contains("partition") && name == "three_pc" {
+                continue; // It splits its decision under a partition: tests/strategies.rs.
+            }
             let report = report(&load(file).with_strategy(name).unwrap());
             let verdict = convergence(&report);
             assert!(verdict.holds(), "{file} under {name}: {verdict:?}");

@@ -54,6 +54,7 @@ pub mod registry;
 pub mod saga_choreographed;
 pub mod saga_orchestrated;
 pub mod tcc;
+pub mod three_pc;
 pub mod two_pc;
 
 use std::collections::BTreeMap;

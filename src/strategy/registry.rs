@@ -11,7 +11,9 @@ use std::sync::Arc;
 use serde::de::{self, DeserializeOwned, EnumAccess, MapAccess, VariantAccess, Visitor};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
-use super::{Strategy, StrategyChoice, eventual, saga_choreographed, saga_orchestrated, tcc, two_pc};
+use super::{
+    Strategy, StrategyChoice, eventual, saga_choreographed, saga_orchestrated, tcc, three_pc, two_pc,
+};
 
 /// Every strategy, in report order.
 pub static REGISTRY: &[Registration] = &[
@@ -20,6 +22,7 @@ pub static REGISTRY: &[Registration] = &[
     saga_choreographed::REGISTRATION,
     eventual::REGISTRATION,
     tcc::REGISTRATION,
+    three_pc::REGISTRATION,
 ];
 
 /// What the rest of consim knows of one strategy before it picks it.

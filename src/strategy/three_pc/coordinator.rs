@@ -1,0 +1,418 @@
+//! The 3PC coordinator: collects votes, sends `PreCommit` (an accept of commit under ballot
+//! 0) until every step accepted, forces its commit record, and sends `DoCommit` until every
+//! step acks. If a backup took over meanwhile (a step refuses ballot 0), it stops and learns
+//! the outcome instead.
+//!
+//! Durable across a crash: the log (one [`LogRecord`] per decided transaction). Volatile:
+//! every transaction in progress and every timer. A transaction forgotten in a crash is ended
+//! by the participants' termination protocol; the coordinator learns the outcome when a
+//! backup tells it or when the gateway retries and a step answers with its decision.
+
+use super::Config;
+use super::msg::{Ballot, Known, ThreePcMsg};
+use crate::sim::{ActorId, IdMap};
+use crate::strategy::Wiring;
+use crate::system::model::RequestKeys;
+use crate::system::msg::{CallMode, GlobalTxId, LocalCall, LocalResult, Msg, StepKind, TxOutcome};
+use crate::system::timer::TimerMsg;
+use crate::world::{Actor, Ctx, TimerId};
+
+/// One transaction's entry in the coordinator's log.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct LogRecord {
+    /// The decision.
+    pub commit: bool,
+    /// Every step acked it, or there is nothing left to send (an abort, an outcome learned).
+    pub ended: bool,
+}
+
+/// The coordinator actor of [`super::ThreePc`].
+#[derive(Debug)]
+pub struct ThreePcCoordinator {
+    config: Config,
+    wiring: Wiring,
+    // Durable.
+    log: IdMap<GlobalTxId, LogRecord>,
+    // Volatile.
+    txs: IdMap<GlobalTxId, Tx>,
+}
+
+#[derive(Debug)]
+enum Tx {
+    /// Waiting for votes.
+    Collecting {
+        votes: Vec<Option<bool>>,
+        timeout: TimerId,
+    },
+    /// Every step voted yes: `PreCommit` until every step accepted.
+    PreCommitting { accepted: Vec<bool>, retry: TimerId },
+    /// Forcing the commit record.
+    Forcing,
+    /// `DoCommit` sent; re-sent until every step acks.
+    Finishing { acked: Vec<bool>, retry: TimerId },
+    /// A backup took over: ask the steps until one has decided.
+    Learning { retry: TimerId },
+}
+
+/// The counter of the coordinator's forced log writes.
+pub(super) const FORCED_WRITES: &str = "three_pc.coordinator_forced_writes";
+
+const TAG_VOTE_TIMEOUT: u8 = 0;
+const TAG_RETRY: u8 = 1;
+const TAG_LOGGED: u8 = 2;
+
+impl ThreePcCoordinator {
+    /// A coordinator for the steps of `wiring.model`, with an empty log.
+    pub fn new(config: Config, wiring: Wiring) -> Self {
+        ThreePcCoordinator {
+            config,
+            wiring,
+            log: IdMap::new(),
+            txs: IdMap::new(),
+        }
+    }
+
+    /// The logged decision of `gtx`, if any.
+    pub fn logged(&self, gtx: GlobalTxId) -> Option<LogRecord> {
+        self.log.get(gtx).copied()
+    }
+
+    fn step_count(&self) -> u16 {
+        u16::try_from(self.wiring.model.steps.len()).expect("a model has at most u16::MAX steps")
+    }
+
+    fn timer(gtx: GlobalTxId, tag: u8) -> Msg {
+        Msg::Timer(TimerMsg::Strategy {
+            gtx,
+            step: 0,
+            attempt: 0,
+            tag,
+        })
+    }
+
+    fn to_step(&self, ctx: &mut Ctx<'_, Msg>, step: u16, msg: ThreePcMsg) {
+        ctx.send(self.wiring.step_service(step), msg.into_msg());
+    }
+
+    fn report(&self, ctx: &mut Ctx<'_, Msg>, gtx: GlobalTxId, commit: bool) {
+        let outcome = if commit {
+            TxOutcome::Committed
+        } else {
+            TxOutcome::Aborted
+        };
+        ctx.send(self.wiring.gateway, Msg::Outcome { gtx, outcome });
+    }
+
+    fn retry_timer(&self, ctx: &mut Ctx<'_, Msg>, gtx: GlobalTxId) -> TimerId {
+        ctx.set_timer(self.config.decision_retry, Self::timer(gtx, TAG_RETRY))
+    }
+
+    // ----- phase one: CanCommit -------------------------------------------------------------
+
+    fn on_begin(&mut self, ctx: &mut Ctx<'_, Msg>, gtx: GlobalTxId, keys: RequestKeys) {
+        if let Some(tx) = self.txs.get(gtx) {
+            if matches!(tx, Tx::Finishing { .. }) {
+                self.report(ctx, gtx, true);
+            }
+            return;
+        }
+        if let Some(record) = self.log.get(gtx) {
+            let commit = record.commit;
+            return self.report(ctx, gtx, commit);
+        }
+        ctx.count("three_pc.begun", 1);
+        for step in 0..self.step_count() {
+            let call = LocalCall {
+                gtx,
+                step,
+                kind: StepKind::Action,
+                mode: CallMode::Prepare,
+                keys,
+                idempotent: true,
+                emit_on_commit: None,
+                emit_on_refusal: None,
+                token: self.wiring.token,
+            };
+            ctx.send(self.wiring.step_service(step), Msg::Local(call));
+        }
+        let timeout = ctx.set_timer(self.config.vote_timeout, Self::timer(gtx, TAG_VOTE_TIMEOUT));
+        let votes = vec![None; usize::from(self.step_count())];
+        self.txs.insert(gtx, Tx::Collecting { votes, timeout });
+    }
+
+    fn on_vote(&mut self, ctx: &mut Ctx<'_, Msg>, gtx: GlobalTxId, step: u16, result: LocalResult) {
+        let Some(Tx::Collecting { votes, timeout }) = self.txs.get_mut(gtx) else {
+            return;
+        };
+        let Some(vote) = votes.get_mut(usize::from(step)).filter(|v| v.is_none()) else {
+            return;
+        };
+        // A step that already committed (this is a second round after a crash) votes yes:
+        // the `PreCommit` will bring back its decision.
+        let yes = matches!(result, LocalResult::Prepared | LocalResult::Committed);
+        *vote = Some(yes);
+        let timeout = *timeout;
+        if !yes {
+            ctx.cancel_timer(timeout);
+            let votes = std::mem::take(votes);
+            self.abort(ctx, gtx, &votes);
+        } else if votes.iter().all(|v| *v == Some(true)) {
+            ctx.cancel_timer(timeout);
+            self.pre_commit(ctx, gtx);
+        }
+    }
+
+    fn on_vote_timeout(&mut self, ctx: &mut Ctx<'_, Msg>, gtx: GlobalTxId) {
+        if let Some(Tx::Collecting { votes, .. }) = self.txs.get_mut(gtx) {
+            ctx.count("three_pc.vote_timeouts", 1);
+            let votes = std::mem::take(votes);
+            self.abort(ctx, gtx, &votes);
+        }
+    }
+
+    /// Presumed abort before any `PreCommit`: nobody can have accepted a commit, so every
+    /// backup would abort too. Sent once; a step that misses it ends by its own timeout.
+    fn abort(&mut self, ctx: &mut Ctx<'_, Msg>, gtx: GlobalTxId, votes: &[Option<bool>]) {
+        self.txs.remove(gtx);
+        ctx.count("three_pc.aborts", 1);
+        for step in 0..self.step_count() {
+            if votes.get(usize::from(step)).copied().flatten() != Some(false) {
+                let decide = ThreePcMsg::Decide {
+                    gtx,
+                    step,
+                    commit: false,
+                    token: self.wiring.token,
+                };
+                self.to_step(ctx, step, decide);
+            }
+        }
+        self.log.insert(
+            gtx,
+            LogRecord {
+                commit: false,
+                ended: true,
+            },
+        );
+        self.report(ctx, gtx, false);
+    }
+
+    // ----- phase two: PreCommit -------------------------------------------------------------
+
+    fn pre_commit(&mut self, ctx: &mut Ctx<'_, Msg>, gtx: GlobalTxId) {
+        for step in 0..self.step_count() {
+            self.send_pre_commit(ctx, gtx, step);
+        }
+        let retry = self.retry_timer(ctx, gtx);
+        let accepted = vec![false; usize::from(self.step_count())];
+        self.txs.insert(gtx, Tx::PreCommitting { accepted, retry });
+    }
+
+    fn send_pre_commit(&self, ctx: &mut Ctx<'_, Msg>, gtx: GlobalTxId, step: u16) {
+        let accept = ThreePcMsg::Accept {
+            gtx,
+            step,
+            ballot: Ballot::COORDINATOR,
+            commit: true,
+            token: self.wiring.token,
+        };
+        self.to_step(ctx, step, accept);
+    }
+
+    fn on_accepted(&mut self, ctx: &mut Ctx<'_, Msg>, gtx: GlobalTxId, step: u16) {
+        let Some(Tx::PreCommitting { accepted, retry }) = self.txs.get_mut(gtx) else {
+            return;
+        };
+        if let Some(slot) = accepted.get_mut(usize::from(step)) {
+            *slot = true;
+        }
+        if accepted.iter().all(|a| *a) {
+            ctx.cancel_timer(*retry);
+            ctx.set_timer(self.config.forced_write, Self::timer(gtx, TAG_LOGGED));
+            self.txs.insert(gtx, Tx::Forcing);
+        }
+    }
+
+    // ----- phase three: DoCommit ------------------------------------------------------------
+
+    fn on_logged(&mut self, ctx: &mut Ctx<'_, Msg>, gtx: GlobalTxId) {
+        if !matches!(self.txs.get(gtx), Some(Tx::Forcing)) {
+            return;
+        }
+        ctx.count(FORCED_WRITES, 1);
+        ctx.count("three_pc.commits", 1);
+        self.log.insert(
+            gtx,
+            LogRecord {
+                commit: true,
+                ended: false,
+            },
+        );
+        self.do_commit(ctx, gtx);
+    }
+
+    fn do_commit(&mut self, ctx: &mut Ctx<'_, Msg>, gtx: GlobalTxId) {
+        for step in 0..self.step_count() {
+            self.send_do_commit(ctx, gtx, step);
+        }
+        let retry = self.retry_timer(ctx, gtx);
+        let acked = vec![false; usize::from(self.step_count())];
+        self.txs.insert(gtx, Tx::Finishing { acked, retry });
+        self.report(ctx, gtx, true);
+    }
+
+    fn send_do_commit(&self, ctx: &mut Ctx<'_, Msg>, gtx: GlobalTxId, step: u16) {
+        let decide = ThreePcMsg::Decide {
+            gtx,
+            step,
+            commit: true,
+            token: self.wiring.token,
+        };
+        self.to_step(ctx, step, decide);
+    }
+
+    fn on_ack(&mut self, ctx: &mut Ctx<'_, Msg>, gtx: GlobalTxId, step: u16) {
+        let Some(Tx::Finishing { acked, retry }) = self.txs.get_mut(gtx) else {
+            return;
+        };
+        if let Some(slot) = acked.get_mut(usize::from(step)) {
+            *slot = true;
+        }
+        if acked.iter().all(|a| *a) {
+            ctx.cancel_timer(*retry);
+            self.txs.remove(gtx);
+            if let Some(record) = self.log.get_mut(gtx) {
+                record.ended = true;
+            }
+        }
+    }
+
+    fn on_retry(&mut self, ctx: &mut Ctx<'_, Msg>, gtx: GlobalTxId) {
+        let pending: Vec<u16> = match self.txs.get(gtx) {
+            Some(Tx::PreCommitting { accepted: done, .. } | Tx::Finishing { acked: done, .. }) => (0..self
+                .step_count())
+                .filter(|s| !done[usize::from(*s)])
+                .collect(),
+            Some(Tx::Learning { .. }) => (0..self.step_count()).collect(),
+            _ => return,
+        };
+        for step in pending {
+            ctx.count("three_pc.coordinator_resends", 1);
+            match self.txs.get(gtx) {
+                Some(Tx::PreCommitting { .. }) => self.send_pre_commit(ctx, gtx, step),
+                Some(Tx::Finishing { .. }) => self.send_do_commit(ctx, gtx, step),
+                _ => {
+                    let ballot = Ballot::COORDINATOR;
+                    self.to_step(ctx, step, ThreePcMsg::StateQuery { gtx, step, ballot });
+                }
+            }
+        }
+        let timer = self.retry_timer(ctx, gtx);
+        if let Some(Tx::PreCommitting { retry, .. } | Tx::Finishing { retry, .. } | Tx::Learning { retry }) =
+            self.txs.get_mut(gtx)
+        {
+            *retry = timer;
+        }
+    }
+
+    // ----- a backup took over -----------------------------------------------------------------
+
+    /// A step answered a higher ballot than ours: a backup is ending the transaction. Stop
+    /// sending `PreCommit` and ask until a step has decided.
+    fn on_superseded(&mut self, ctx: &mut Ctx<'_, Msg>, gtx: GlobalTxId) {
+        let Some(Tx::PreCommitting { retry, .. }) = self.txs.get(gtx) else {
+            return;
+        };
+        ctx.cancel_timer(*retry);
+        ctx.count("three_pc.coordinator_superseded", 1);
+        let retry = self.retry_timer(ctx, gtx);
+        self.txs.insert(gtx, Tx::Learning { retry });
+    }
+
+    /// A step, or a backup, says how the transaction ended.
+    fn on_outcome(&mut self, ctx: &mut Ctx<'_, Msg>, gtx: GlobalTxId, commit: bool) {
+        match self.txs.get(gtx) {
+            Some(Tx::Finishing { .. } | Tx::Forcing) => return,
+            Some(Tx::Collecting { timeout: timer, .. })
+            | Some(Tx::PreCommitting { retry: timer, .. })
+            | Some(Tx::Learning { retry: timer }) => {
+                ctx.cancel_timer(*timer);
+                self.txs.remove(gtx);
+                self.report(ctx, gtx, commit);
+            }
+            None => {}
+        }
+        if self.log.get(gtx).is_none() {
+            ctx.count("three_pc.outcomes_learned", 1);
+            self.log.insert(gtx, LogRecord { commit, ended: true });
+        }
+    }
+}
+
+impl Actor<Msg> for ThreePcCoordinator {
+    fn on_start(&mut self, _ctx: &mut Ctx<'_, Msg>) {}
+
+    fn on_message(&mut self, ctx: &mut Ctx<'_, Msg>, _src: ActorId, msg: Msg) {
+        match msg {
+            Msg::Begin { gtx, keys, token } if token == self.wiring.token => self.on_begin(ctx, gtx, keys),
+            Msg::LocalReply {
+                gtx,
+                step,
+                kind: StepKind::Action,
+                result,
+            } => self.on_vote(ctx, gtx, step, result),
+            Msg::Protocol(protocol) => match ThreePcMsg::from_protocol(protocol) {
+                Some(ThreePcMsg::Accepted {
+                    gtx,
+                    step,
+                    ballot: Ballot::COORDINATOR,
+                }) => self.on_accepted(ctx, gtx, step),
+                Some(ThreePcMsg::Nack {
+                    gtx,
+                    ballot: Ballot::COORDINATOR,
+                    ..
+                }) => self.on_superseded(ctx, gtx),
+                Some(ThreePcMsg::State {
+                    gtx,
+                    known: Known::Decided { commit },
+                    ..
+                })
+                | Some(ThreePcMsg::Decide { gtx, commit, .. }) => self.on_outcome(ctx, gtx, commit),
+                Some(ThreePcMsg::DecideAck { gtx, step }) => self.on_ack(ctx, gtx, step),
+                _ => {}
+            },
+            _ => ctx.count("three_pc.unexpected_messages", 1),
+        }
+    }
+
+    fn on_timer(&mut self, ctx: &mut Ctx<'_, Msg>, msg: Msg) {
+        let Msg::Timer(TimerMsg::Strategy { gtx, tag, .. }) = msg else {
+            unreachable!("the coordinator sets only strategy timers: {msg:?}")
+        };
+        match tag {
+            TAG_VOTE_TIMEOUT => self.on_vote_timeout(ctx, gtx),
+            TAG_RETRY => self.on_retry(ctx, gtx),
+            TAG_LOGGED => self.on_logged(ctx, gtx),
+            other => unreachable!("unknown 3PC coordinator timer tag {other}"),
+        }
+    }
+
+    fn retained_bytes(&self) -> usize {
+        self.log.retained_bytes() + self.txs.retained_bytes()
+    }
+
+    fn on_crash(&mut self, _now: crate::sim::Instant) {
+        self.txs.clear();
+    }
+
+    fn on_recover(&mut self, ctx: &mut Ctx<'_, Msg>) {
+        let unfinished: Vec<GlobalTxId> = self
+            .log
+            .iter()
+            .filter(|(_, record)| record.commit && !record.ended)
+            .map(|(gtx, _)| gtx)
+            .collect();
+        for gtx in unfinished {
+            self.do_commit(ctx, gtx);
+        }
+    }
+}
