@@ -76,7 +76,7 @@ mod tests {
     use super::*;
 
     fn actors() -> Vec<String> {
-        ["bank_a", "bank_b", "coordinator"]
+        ["n0", "n1", "n2"]
             .iter()
             .map(|s| s.to_string())
             .collect()

@@ -10,15 +10,20 @@ use super::locate::Step;
 use super::raw;
 use super::validate::Checker;
 
-/// Actor names the assembly uses; a service may not take one.
-pub const RESERVED_NAMES: [&str; 6] = [
-    "client",
-    "gateway",
-    "broker",
-    "coordinator",
-    "orchestrator",
-    "runner",
-];
+/// Actor names every run may use whatever its strategy.
+const FIXED_ACTOR_NAMES: [&str; 4] = ["client", "gateway", "broker", "runner"];
+
+/// Actor names a service may not take: the fixed ones, and every registered strategy's own
+/// actors (a coordinator, an orchestrator), so a model runs under any strategy.
+pub fn reserved_names() -> Vec<&'static str> {
+    let mut names: Vec<&'static str> = FIXED_ACTOR_NAMES.to_vec();
+    for strategy in crate::strategy::registry::defaults() {
+        names.extend(strategy.extra_actor_names());
+    }
+    names.sort_unstable();
+    names.dedup();
+    names
+}
 
 /// The most steps a business transaction may have: the orchestrated saga's log keeps one bit
 /// per committed step in a `u64`.
@@ -34,7 +39,8 @@ pub fn system(check: &mut Checker<'_>, raw: &raw::System, name: &str) -> Option<
     let names: Vec<&str> = raw.services.keys().map(String::as_str).collect();
     let mut services = Vec::new();
     for (service_name, service) in &raw.services {
-        if RESERVED_NAMES.contains(&service_name.as_str()) {
+        let reserved = reserved_names();
+        if reserved.contains(&service_name.as_str()) {
             check.error_at_name(
                 &[Step::Field("services")],
                 service_name,
@@ -42,7 +48,7 @@ pub fn system(check: &mut Checker<'_>, raw: &raw::System, name: &str) -> Option<
                 "reserved name",
                 Some(format!(
                     "rename the service; reserved: {}",
-                    RESERVED_NAMES.join(", ")
+                    reserved.join(", ")
                 )),
             );
         }
