@@ -37,7 +37,7 @@ pub const DEFAULT_LOCK_TIMEOUT: Duration = Duration::from_ms(50);
 pub const DEFAULT_BROKER_ACK_TIMEOUT: Duration = Duration::from_ms(100);
 
 /// Everything a business-system run is made of, except the seed.
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 pub struct SystemConfig {
     /// The system.
     pub model: Arc<Model>,

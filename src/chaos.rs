@@ -76,10 +76,7 @@ mod tests {
     use super::*;
 
     fn actors() -> Vec<String> {
-        ["n0", "n1", "n2"]
-            .iter()
-            .map(|s| s.to_string())
-            .collect()
+        ["n0", "n1", "n2"].iter().map(|s| s.to_string()).collect()
     }
 
     #[test]

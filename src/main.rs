@@ -268,7 +268,7 @@ fn run(
     } else {
         TraceLevel::Hash
     };
-    let run = scenario.run(seed, level);
+    let run = consim::runner::run(&scenario, seed, level);
     if let Some(trace_path) = trace {
         write_trace(trace_path, &run)?;
     }
@@ -293,7 +293,7 @@ fn run(
     Ok(())
 }
 
-fn write_trace(path: &Path, run: &scenario::Run) -> Result<(), Failure> {
+fn write_trace(path: &Path, run: &consim::runner::Run) -> Result<(), Failure> {
     let file = std::fs::File::create(path)
         .map_err(|e| bad_input(format!("cannot write trace to {}: {e}", path.display())))?;
     let mut out = std::io::BufWriter::new(file);
@@ -415,9 +415,8 @@ fn compare_columns(
     for path in paths {
         let scenario = scenario::load(path)?;
         let own = [scenario
-            .system
-            .as_ref()
-            .map_or("", |s| s.strategy.name())
+            .system_config()
+            .map_or("", |c| c.strategy.name())
             .to_string()];
         let asked = strategies.unwrap_or(&own);
         for mut variant in strategy_variants(&scenario, asked).map_err(bad_input)? {
@@ -570,7 +569,7 @@ fn shrink(args: &ShrinkArgs) -> Result<(), Failure> {
         Some(dir) if !dir.as_os_str().is_empty() => dir.to_path_buf(),
         _ => PathBuf::from("."),
     };
-    let request = scenario::shrink::ShrinkRequest {
+    let request = consim::shrink::ShrinkRequest {
         path,
         source: &source,
         seed: args.seed,
@@ -578,7 +577,7 @@ fn shrink(args: &ShrinkArgs) -> Result<(), Failure> {
         check,
         max_runs: args.max_runs,
     };
-    let shrunk = scenario::shrink::shrink(&request, &out_dir, &pool).map_err(bad_input)?;
+    let shrunk = consim::shrink::shrink(&request, &out_dir, &pool).map_err(bad_input)?;
     std::fs::write(&out, &shrunk.text)
         .map_err(|e| bad_input(format!("cannot write {}: {e}", out.display())))?;
     let (b, a) = (shrunk.before, shrunk.after);

@@ -149,9 +149,9 @@ fn the_documented_optional_sections_load() {
     // checks those names against the types.
     let scenario = scenario::load(Path::new("tests/data/good/documented_sections.ron"))
         .unwrap_or_else(|e| panic!("the documented form must load: {e:?}"));
-    assert!(scenario.system.is_some());
+    assert!(scenario.system_config().is_some());
     assert_eq!(scenario.must_hold().len(), 6);
-    let setup = scenario.system.as_ref().unwrap();
+    let setup = scenario.system_config().unwrap();
     assert_eq!(setup.converge_within, consim::check::DEFAULT_CONVERGE_WITHIN);
 }
 

@@ -14,7 +14,7 @@ fn load(file: &str) -> Scenario {
 }
 
 fn report(scenario: &Scenario) -> RunReport {
-    scenario.run(scenario.seed, TraceLevel::Hash).report
+    consim::runner::run(scenario, scenario.seed, TraceLevel::Hash).report
 }
 
 fn convergence(report: &RunReport) -> &consim::check::Verdict {
@@ -29,7 +29,7 @@ fn convergence(report: &RunReport) -> &consim::check::Verdict {
 fn a_healthy_run_converges_in_5s_but_not_in_1us() {
     let mut scenario = load("scenarios/food_happy_path.ron");
     assert!(convergence(&report(&scenario)).holds());
-    scenario.system.as_mut().unwrap().converge_within = Duration::from_us(1);
+    scenario.system_config_mut().unwrap().converge_within = Duration::from_us(1);
     let report = report(&scenario);
     let verdict = convergence(&report);
     assert!(verdict.judged && !verdict.passed, "{verdict:?}");

@@ -9,7 +9,7 @@ use consim::sim::TraceLevel;
 fn every_bundled_scenario_report_matches_its_snapshot() {
     insta::glob!("..", "scenarios/*.ron", |path| {
         let scenario = scenario::load(path).unwrap_or_else(|e| panic!("{}: {e:?}", path.display()));
-        let run = scenario.run(scenario.seed, TraceLevel::Hash);
+        let run = consim::runner::run(&scenario, scenario.seed, TraceLevel::Hash);
         insta::assert_snapshot!(run.report.to_json());
     });
 }
@@ -19,10 +19,10 @@ fn every_bundled_scenario_runs_the_same_twice() {
     for entry in std::fs::read_dir("scenarios").expect("scenarios/ exists") {
         let path = entry.unwrap().path();
         let scenario = scenario::load(&path).unwrap();
-        let first = scenario.run(scenario.seed, TraceLevel::Hash).report;
-        let second = scenario.run(scenario.seed, TraceLevel::Hash).report;
+        let first = consim::runner::run(&scenario, scenario.seed, TraceLevel::Hash).report;
+        let second = consim::runner::run(&scenario, scenario.seed, TraceLevel::Hash).report;
         assert_eq!(first, second, "{} is not deterministic", path.display());
-        let other = scenario.run(scenario.seed + 1, TraceLevel::Hash).report;
+        let other = consim::runner::run(&scenario, scenario.seed + 1, TraceLevel::Hash).report;
         assert_ne!(
             first.trace_hash,
             other.trace_hash,
@@ -64,7 +64,7 @@ fn a_scenario_whose_record_outgrows_stop_memory_mb_ends_with_a_memory_limit_and_
     let path = Path::new("tests/data/memory_limited.ron");
     let scenario = scenario::load(path).unwrap_or_else(|e| panic!("{e:?}"));
     assert_eq!(scenario.limits.max_retained_bytes, 16 << 20);
-    let report = scenario.run(scenario.seed, TraceLevel::Hash).report;
+    let report = consim::runner::run(&scenario, scenario.seed, TraceLevel::Hash).report;
     assert!(report.stop.starts_with("memory limit"), "{}", report.stop);
     assert!(!report.quiescent);
     // Stopped in mid-flow: the checks that need the run at rest say so instead of passing.

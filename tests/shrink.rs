@@ -4,9 +4,9 @@
 use std::path::{Path, PathBuf};
 
 use consim::check::CheckKind;
-use consim::scenario::shrink::{ShrinkRequest, shrink};
 use consim::scenario::{self};
 use consim::seeds::pool;
+use consim::shrink::{ShrinkRequest, shrink};
 
 fn scratch_dir(name: &str) -> PathBuf {
     let dir = std::env::temp_dir().join(format!("consim-shrink-{name}-{}", std::process::id()));
@@ -42,7 +42,7 @@ fn the_dual_write_twin_shrinks_to_a_smaller_scenario_that_still_fails() {
     std::fs::write(&file, &shrunk.text).unwrap();
     let reloaded = scenario::load(&file).expect("a valid scenario");
     assert_eq!(reloaded.must_hold(), [CheckKind::Atomicity]);
-    let report = reloaded.run(reloaded.seed, consim::sim::TraceLevel::Off).report;
+    let report = consim::runner::run(&reloaded, reloaded.seed, consim::sim::TraceLevel::Off).report;
     let failing: Vec<CheckKind> = report
         .not_holding(reloaded.must_hold())
         .map(|v| v.check)

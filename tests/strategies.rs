@@ -123,7 +123,7 @@ fn load(file: &str) -> Scenario {
 }
 
 fn run_checks(scenario: &Scenario) -> (consim::report::RunReport, Vec<Verdict>) {
-    let report = scenario.run(scenario.seed, TraceLevel::Hash).report;
+    let report = consim::runner::run(scenario, scenario.seed, TraceLevel::Hash).report;
     let checks = report.checks.clone();
     (report, checks)
 }
@@ -184,7 +184,7 @@ fn two_phase_commit_blocks_while_its_coordinator_is_down_and_stays_atomic() {
     // prepared while another never voted): a prepare that would finish after the vote
     // timeout's abort is given up and fenced by that abort.
     let mut calm = scenario.clone();
-    calm.faults.clear();
+    calm.faults_mut().clear();
     let (broken, calm_doubt) = longest_doubt(&calm);
     assert!(broken.is_empty(), "{broken:?}");
     assert!(
@@ -257,8 +257,8 @@ fn every_broken_twin_is_caught_under_its_bundled_scenario() {
             "{file}: the twin should break {breaks}"
         );
         let mut correct = twin.clone();
-        let name = twin.system.as_ref().unwrap().strategy.name();
-        correct.system.as_mut().unwrap().strategy = registry::named(name).unwrap();
+        let name = twin.system_config().unwrap().strategy.name();
+        correct.system_config_mut().unwrap().strategy = registry::named(name).unwrap();
         let (_, checks) = run_checks(&correct);
         assert!(
             failed(&checks, &SAFETY).is_empty(),
@@ -378,7 +378,7 @@ fn three_phase_commit_finishes_where_two_phase_commit_blocks() {
 fn three_phase_commit_splits_its_decision_under_a_partition() {
     let scenario = load("scenarios/three_pc_partition.ron");
     for seed in 0..20 {
-        let report = scenario.run(seed, TraceLevel::Hash).report;
+        let report = consim::runner::run(&scenario, seed, TraceLevel::Hash).report;
         let broken = violated(&report.checks, &[CheckKind::Atomicity, CheckKind::Conservation]);
         assert_eq!(broken.len(), 2, "seed {seed}: {broken:?}");
     }

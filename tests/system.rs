@@ -429,7 +429,7 @@ fn system_config_new_has_the_defaults_of_a_scenario_file_that_sets_nothing() {
         strategy,
         workload,
         ..
-    } = scenario.system_config().unwrap();
+    } = scenario.system_config().unwrap().clone();
     let defaults = SystemConfig::new(model, strategy, workload);
     assert_eq!(defaults.unauthenticated, from_file.unauthenticated);
     assert_eq!(defaults.request_timeout, from_file.request_timeout);

@@ -155,9 +155,8 @@ pub fn strategy_variants(scenario: &Scenario, strategies: &[String]) -> Result<V
     for (index, name) in strategies.iter().enumerate() {
         let variant = scenario.with_strategy(name)?;
         let label = variant
-            .system
-            .as_ref()
-            .map_or("", |s| s.strategy.name())
+            .system_config()
+            .map_or("", |c| c.strategy.name())
             .to_string();
         if let Some(earlier) = variants.iter().position(|v| v.label == label) {
             return Err(format!(
@@ -213,7 +212,7 @@ pub fn compare_variants(
 
 fn row(variant: &Variant, seed: u64) -> RunRow {
     let scenario = &variant.scenario;
-    let report: RunReport = scenario.run(seed, TraceLevel::Off).report;
+    let report: RunReport = crate::runner::run(scenario, seed, TraceLevel::Off).report;
     let t = report.transactions.clone().unwrap_or_default();
     let per_tx = |count: u64| (t.started > 0).then(|| count as f64 / t.started as f64);
     let violated = scenario

@@ -1,5 +1,5 @@
-//! Scenario and model files: reading them, checking them, and building the world they
-//! describe.
+//! Scenario and model files: reading them and checking them. Running a checked scenario is
+//! `runner`'s; this module runs nothing.
 //!
 //! A scenario names its model (a path relative to the scenario file), a seed, the network,
 //! the fault schedule and the stop condition. `load` parses both files with serde + ron,
@@ -14,7 +14,6 @@ pub mod error;
 pub mod graph;
 pub mod locate;
 pub mod raw;
-pub mod shrink;
 pub mod system_model;
 pub mod system_setup;
 pub mod validate;
@@ -26,13 +25,13 @@ use std::sync::Arc;
 pub use error::{FileError, ScenarioError};
 pub use graph::{dot, topology};
 
+use crate::assembly::SystemConfig;
 use crate::check::{CheckKind, Verdict};
-use crate::net::{LinkSpec, Topology};
-use crate::pingmesh::{PingActor, PingmeshConfig};
+use crate::net::{FaultSpec, LinkSpec, Topology};
+use crate::pingmesh::PingmeshConfig;
 use crate::report::RunReport;
 use crate::sim::hash::StableHasher;
-use crate::sim::{Trace, TraceLevel};
-use crate::world::{Limits, WorldBuilder};
+use crate::world::Limits;
 use locate::Step;
 use validate::Checker;
 
@@ -55,7 +54,8 @@ impl Model {
     }
 }
 
-/// A checked scenario, ready to run with any seed.
+/// A checked scenario, ready to run with any seed: names are resolved and every default
+/// applied, so a run reads its settings from here and nowhere else.
 #[derive(Clone, Debug)]
 pub struct Scenario {
     /// The scenario file's stem, e.g. `pingmesh_partition`.
@@ -68,31 +68,36 @@ pub struct Scenario {
     pub model: Model,
     /// The seed written in the file.
     pub seed: u64,
-    /// The link every pair uses unless overridden.
-    pub default_link: LinkSpec,
-    /// Per-pair overrides, by node names, one direction each.
-    pub links: Vec<(String, String, LinkSpec)>,
-    /// The fault schedule.
-    pub faults: Vec<crate::net::FaultSpec>,
     /// When the run stops.
     pub limits: Limits,
-    /// The strategy, workload and policies of a system model (`None` for pingmesh).
-    pub system: Option<system_setup::SystemSetup>,
+    /// What the run is built from.
+    pub setup: Setup,
     /// A stable hash of the scenario and model files' text and of any strategy switch, so
     /// outcomes of different runs (sweep shards on other machines) can be told to come from
     /// the same scenario or not. See [`Scenario::fingerprint_hex`].
     pub fingerprint: u64,
 }
 
-/// What one run produced.
+/// What a scenario's run is built from, by kind of model.
 #[derive(Clone, Debug)]
-pub struct Run {
-    /// The numbers.
-    pub report: RunReport,
-    /// The trace (entries only at `TraceLevel::Full`).
-    pub trace: Trace,
-    /// Actor names in id order, to render the trace.
-    pub names: Vec<String>,
+pub enum Setup {
+    /// A pingmesh: its nodes are the model's; the network is the scenario's.
+    Pingmesh {
+        /// The link every pair uses unless overridden.
+        default_link: LinkSpec,
+        /// Per-pair overrides, by node names, one direction each.
+        links: Vec<(String, String, LinkSpec)>,
+        /// The fault schedule.
+        faults: Vec<FaultSpec>,
+    },
+    /// A business system: the configuration its actors are built from (network and faults
+    /// included), and the checks that must hold.
+    System {
+        /// Everything the run is made of but the seed.
+        config: SystemConfig,
+        /// Checks that must hold (exit code 2 otherwise); empty means all.
+        must_hold: Vec<CheckKind>,
+    },
 }
 
 /// Reads and checks a scenario file and the model it names.
@@ -134,7 +139,7 @@ pub fn load_source(path: &Path, source: &str) -> Result<Scenario, ScenarioError>
         Model::System(system_model) => {
             let setup = system_setup::setup(&mut check, &raw, system_model);
             let names = match &setup {
-                Some(setup) => crate::assembly::actor_names(system_model, &*setup.strategy),
+                Some((config, _)) => crate::assembly::actor_names(system_model, &*config.strategy),
                 None => {
                     let mut names = vec!["client".to_string(), "gateway".to_string()];
                     names.extend(system_model.services.iter().map(|s| s.name.clone()));
@@ -178,6 +183,22 @@ pub fn load_source(path: &Path, source: &str) -> Result<Scenario, ScenarioError>
     if !check.errors.is_empty() {
         return Err(ScenarioError::invalid(check.errors));
     }
+    let setup = match system {
+        Some((config, must_hold)) => Setup::System {
+            config: SystemConfig {
+                default_link,
+                links,
+                faults,
+                ..config
+            },
+            must_hold,
+        },
+        None => Setup::Pingmesh {
+            default_link,
+            links,
+            faults,
+        },
+    };
     Ok(Scenario {
         name: path
             .file_stem()
@@ -186,11 +207,8 @@ pub fn load_source(path: &Path, source: &str) -> Result<Scenario, ScenarioError>
         model_path,
         model,
         seed: raw.seed,
-        default_link,
-        links,
-        faults,
         limits: validate::limits(&raw.stop),
-        system,
+        setup,
         fingerprint,
     })
 }
@@ -290,112 +308,100 @@ pub fn load_model(path: &Path, source: &str) -> Result<Model, ScenarioError> {
 }
 
 impl Scenario {
-    /// Runs the scenario with `seed`, keeping the trace at `trace_level`.
-    pub fn run(&self, seed: u64, trace_level: TraceLevel) -> Run {
-        match &self.model {
-            Model::System(_) => self.run_system(seed, trace_level),
-            Model::Pingmesh(config) => {
-                let mut builder = WorldBuilder::new(seed, Some(self.default_link));
-                for i in 0..config.node_count {
-                    builder
-                        .add_actor(&format!("n{i}"), PingActor::new(*config))
-                        .expect("unique names");
-                }
-                self.configure(&mut builder, trace_level);
-                builder.message_size(crate::pingmesh::Ping::wire_size);
-                let mut world = builder.build().expect("validated at load");
-                let outcome = world.run(self.limits);
-                Run {
-                    report: RunReport::new(&self.name, "pingmesh", seed, &world, outcome),
-                    trace: world.trace().clone(),
-                    names: world.names().to_vec(),
-                }
-            }
+    /// The configuration a business-system run is built from (system models only).
+    pub fn system_config(&self) -> Option<&SystemConfig> {
+        match &self.setup {
+            Setup::System { config, .. } => Some(config),
+            Setup::Pingmesh { .. } => None,
         }
     }
 
-    /// The system config this scenario describes (system models only).
-    pub fn system_config(&self) -> Option<crate::assembly::SystemConfig> {
-        let setup = self.system.as_ref()?;
-        Some(crate::assembly::SystemConfig {
-            model: Arc::clone(&setup.model),
-            strategy: setup.strategy.clone(),
-            workload: setup.workload,
-            unauthenticated: setup.unauthenticated,
-            request_timeout: setup.request_timeout,
-            retries: setup.retries,
-            lock_timeout: setup.lock_timeout,
-            broker_ack_timeout: setup.broker_ack_timeout,
-            broker_per_key_ordering: setup.broker_per_key_ordering,
-            default_link: self.default_link,
-            links: self.links.clone(),
-            faults: self.faults.clone(),
-            converge_within: setup.converge_within,
-        })
+    /// The same, to change (a test that tightens a setting).
+    pub fn system_config_mut(&mut self) -> Option<&mut SystemConfig> {
+        match &mut self.setup {
+            Setup::System { config, .. } => Some(config),
+            Setup::Pingmesh { .. } => None,
+        }
+    }
+
+    /// The link every pair uses unless overridden.
+    pub fn default_link(&self) -> LinkSpec {
+        match &self.setup {
+            Setup::System { config, .. } => config.default_link,
+            Setup::Pingmesh { default_link, .. } => *default_link,
+        }
+    }
+
+    /// Per-pair link overrides, by actor names, one direction each.
+    pub fn links(&self) -> &[(String, String, LinkSpec)] {
+        match &self.setup {
+            Setup::System { config, .. } => &config.links,
+            Setup::Pingmesh { links, .. } => links,
+        }
+    }
+
+    /// The fault schedule.
+    pub fn faults(&self) -> &[FaultSpec] {
+        match &self.setup {
+            Setup::System { config, .. } => &config.faults,
+            Setup::Pingmesh { faults, .. } => faults,
+        }
+    }
+
+    /// The fault schedule, to change (a test that lifts a fault to compare).
+    pub fn faults_mut(&mut self) -> &mut Vec<FaultSpec> {
+        match &mut self.setup {
+            Setup::System { config, .. } => &mut config.faults,
+            Setup::Pingmesh { faults, .. } => faults,
+        }
     }
 
     /// The same scenario under another strategy (its default settings, or the scenario's own
     /// when it names the same strategy). Errors list the valid names.
     pub fn with_strategy(&self, name: &str) -> Result<Scenario, String> {
-        let Some(setup) = &self.system else {
+        let Some(config) = self.system_config() else {
             return Err(format!(
                 "{} runs a pingmesh model, which has no strategy",
                 self.path.display()
             ));
         };
         let strategy = match crate::strategy::registry::named(name)? {
-            named if named.name() == setup.strategy.name() => setup.strategy.clone(),
+            named if named.name() == config.strategy.name() => config.strategy.clone(),
             named => named,
         };
-        if let Some(problem) = strategy.problems(&setup.model).into_iter().next() {
+        if let Some(problem) = strategy.problems(&config.model).into_iter().next() {
             return Err(problem.message);
         }
-        let mut hasher = StableHasher::new();
-        hasher.write_u64(self.fingerprint);
-        hasher.write(strategy.name().as_bytes());
-        let mut scenario = self.clone();
-        scenario.system.as_mut().expect("a system scenario").strategy = strategy;
-        scenario.fingerprint = hasher.finish();
         // Faults and links name actors; another strategy has other actors.
-        let strategy = scenario.system.as_ref().expect("set").strategy.clone();
         let mut topology = Topology::new(None);
-        for name in crate::assembly::actor_names(&setup.model, &*strategy) {
+        for name in crate::assembly::actor_names(&config.model, &*strategy) {
             topology.add_node(&name).expect("actor names are unique");
         }
         let misfit = |e: crate::net::ConfigError| {
             format!("the scenario does not fit strategy {}: {e}", strategy.name())
         };
-        for (from, to, _) in &scenario.links {
+        for (from, to, _) in &config.links {
             topology.resolve(from).map_err(misfit)?;
             topology.resolve(to).map_err(misfit)?;
         }
-        crate::net::FaultPlan::compile(&scenario.faults, &topology).map_err(misfit)?;
-        Ok(scenario)
-    }
-
-    fn run_system(&self, seed: u64, trace_level: TraceLevel) -> Run {
-        let config = self.system_config().expect("a system scenario");
-        let mut built = config.build(seed, trace_level).expect("validated at load");
-        let outcome = built.world.run(self.limits);
-        let history = built.history();
-        let facts = built.facts(&history, &outcome);
-        let checks = crate::check::run_all(&facts);
-        let anomalies = crate::check::anomalies(&facts, &history);
-        let metrics = crate::report::Metrics::measure(&built, &config, &history, &facts);
-        let model_name = &built.wiring.model.name;
-        let report = RunReport::new(&self.name, model_name, seed, &built.world, outcome)
-            .with_system(config.strategy.name(), &history, &facts, checks)
-            .with_metrics(anomalies, metrics);
-        Run {
-            report,
-            trace: built.world.trace().clone(),
-            names: built.world.names().to_vec(),
+        crate::net::FaultPlan::compile(&config.faults, &topology).map_err(misfit)?;
+        let mut hasher = StableHasher::new();
+        hasher.write_u64(self.fingerprint);
+        hasher.write(strategy.name().as_bytes());
+        let mut scenario = self.clone();
+        if let Setup::System { config, .. } = &mut scenario.setup {
+            config.strategy = strategy;
         }
+        scenario.fingerprint = hasher.finish();
+        Ok(scenario)
     }
 
     /// Checks the scenario lists under `must_hold` (possibly none).
     pub fn must_hold(&self) -> &[CheckKind] {
-        self.system.as_ref().map_or(&[], |s| s.must_hold.as_slice())
+        match &self.setup {
+            Setup::System { must_hold, .. } => must_hold,
+            Setup::Pingmesh { .. } => &[],
+        }
     }
 
     /// The checks whose failure fails a run of this scenario: those under `must_hold`, or
@@ -418,20 +424,5 @@ impl Scenario {
     /// The fingerprint as 16 hex digits, as sweep outcomes carry it.
     pub fn fingerprint_hex(&self) -> String {
         format!("{:016x}", self.fingerprint)
-    }
-
-    fn configure<M: crate::world::Message>(&self, builder: &mut WorldBuilder<M>, trace_level: TraceLevel) {
-        for (from, to, spec) in &self.links {
-            let topology = builder.topology();
-            let (a, b) = (
-                topology.resolve(from).expect("validated"),
-                topology.resolve(to).expect("validated"),
-            );
-            builder.link(a, b, *spec);
-        }
-        for fault in &self.faults {
-            builder.fault(fault.clone());
-        }
-        builder.trace_level(trace_level);
     }
 }

@@ -46,10 +46,7 @@ pub fn system(check: &mut Checker<'_>, raw: &raw::System, name: &str) -> Option<
                 service_name,
                 format!("`{service_name}` is reserved for an actor consim adds"),
                 "reserved name",
-                Some(format!(
-                    "rename the service; reserved: {}",
-                    reserved.join(", ")
-                )),
+                Some(format!("rename the service; reserved: {}", reserved.join(", "))),
             );
         }
         if service.tables.is_empty() {

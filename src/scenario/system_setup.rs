@@ -6,8 +6,6 @@ use std::sync::Arc;
 use crate::assembly;
 use crate::check::CheckKind;
 use crate::net::Probability;
-use crate::sim::Duration;
-use crate::strategy::StrategyChoice;
 use crate::system::model::{KeyRef, Model as SystemModel};
 use crate::workload::{ArrivalProcess, KeyPopularity, WorkloadSpec};
 
@@ -19,35 +17,14 @@ use super::validate::{Checker, nonzero};
 /// the run.
 pub const MAX_REQUESTS: u64 = 100_000_000;
 
-/// A checked system run, minus the network and faults the scenario shares with pingmesh.
-#[derive(Clone, Debug)]
-pub struct SystemSetup {
-    /// The system.
-    pub model: Arc<SystemModel>,
-    /// The strategy and its settings.
-    pub strategy: StrategyChoice,
-    /// What the client sends.
-    pub workload: WorkloadSpec,
-    /// Share of requests without credentials.
-    pub unauthenticated: Probability,
-    /// Gateway deadline per attempt.
-    pub request_timeout: Duration,
-    /// Gateway retries.
-    pub retries: u16,
-    /// Lock-wait timeout.
-    pub lock_timeout: Duration,
-    /// Broker redelivery timeout.
-    pub broker_ack_timeout: Duration,
-    /// Broker per-key ordering.
-    pub broker_per_key_ordering: bool,
-    /// Checks that must hold (exit code 2 otherwise).
-    pub must_hold: Vec<CheckKind>,
-    /// The convergence check's stated time.
-    pub converge_within: Duration,
-}
-
-/// Checks the system sections; `None` if anything is wrong (the checker has the errors).
-pub fn setup(check: &mut Checker<'_>, raw: &raw::Scenario, model: &Arc<SystemModel>) -> Option<SystemSetup> {
+/// Checks the system sections into the configuration the run is built from (its network
+/// and faults are the caller's to fill in) and the checks that must hold; `None` if anything
+/// is wrong (the checker has the errors).
+pub fn setup(
+    check: &mut Checker<'_>,
+    raw: &raw::Scenario,
+    model: &Arc<SystemModel>,
+) -> Option<(assembly::SystemConfig, Vec<CheckKind>)> {
     let errors_before = check.errors.len();
     let strategy = match &raw.strategy {
         Some(choice) => {
@@ -156,10 +133,7 @@ pub fn setup(check: &mut Checker<'_>, raw: &raw::Scenario, model: &Arc<SystemMod
     if check.errors.len() != errors_before {
         return None;
     }
-    Some(SystemSetup {
-        model: Arc::clone(model),
-        strategy: strategy?,
-        workload: workload?,
+    let config = assembly::SystemConfig {
         unauthenticated,
         request_timeout,
         retries: gateway
@@ -168,9 +142,10 @@ pub fn setup(check: &mut Checker<'_>, raw: &raw::Scenario, model: &Arc<SystemMod
         lock_timeout,
         broker_ack_timeout,
         broker_per_key_ordering: broker.is_some_and(|b| b.per_key_ordering),
-        must_hold,
         converge_within,
-    })
+        ..assembly::SystemConfig::new(Arc::clone(model), strategy?, workload?)
+    };
+    Some((config, must_hold))
 }
 
 fn probability(check: &mut Checker<'_>, value: f64, path: &[Step<'_>], what: &str) -> Probability {

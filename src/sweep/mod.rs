@@ -131,7 +131,7 @@ pub fn sweep(
 
 /// Runs one seed of a sweep and judges it by the scenario's required checks.
 fn run_seed(scenario: &Scenario, seed: u64, options: &SweepOptions) -> SeedOutcome {
-    let report = scenario.run(seed, TraceLevel::Hash).report;
+    let report = crate::runner::run(scenario, seed, TraceLevel::Hash).report;
     let failing: Vec<&crate::check::Verdict> = scenario.failures(&report).collect();
     let first_violation = failing.iter().find_map(|v| {
         v.violations.first().map(|violation| {

@@ -17,9 +17,9 @@
 
 use std::path::Path;
 
-use super::raw::{self, CheckName, Fault};
-use super::{Scenario, load_source};
 use crate::check::CheckKind;
+use crate::scenario::raw::{self, CheckName, Fault};
+use crate::scenario::{Scenario, load_source};
 use crate::seeds::map_ordered;
 use crate::sim::{Duration, TraceLevel};
 
@@ -86,7 +86,7 @@ pub fn shrink(
     pool: &rayon::ThreadPool,
 ) -> Result<Shrunk, String> {
     let mut current: raw::Scenario =
-        super::validate::parse(request.path, request.source).map_err(|e| e.to_string())?;
+        crate::scenario::validate::parse(request.path, request.source).map_err(|e| e.to_string())?;
     if current.workload.is_none() {
         return Err(format!(
             "{} runs a pingmesh model: there are no checks to violate",
@@ -181,7 +181,7 @@ fn run_candidate(
     seed: u64,
 ) -> Result<(Vec<CheckKind>, Vec<CheckKind>), String> {
     let scenario: Scenario = load_source(path, &to_ron(candidate)).map_err(|e| e.to_string())?;
-    let report = scenario.run(seed, TraceLevel::Off).report;
+    let report = crate::runner::run(&scenario, seed, TraceLevel::Off).report;
     let not_holding = report.not_holding(&CheckKind::ALL).map(|v| v.check).collect();
     let required = scenario.failures(&report).map(|v| v.check).collect();
     Ok((not_holding, required))
@@ -380,7 +380,7 @@ mod tests {
             };
             let run = |s: &Scenario| {
                 let s = Scenario { limits, ..s.clone() };
-                s.run(s.seed, TraceLevel::Hash).report.trace_hash
+                crate::runner::run(&s, s.seed, TraceLevel::Hash).report.trace_hash
             };
             assert_eq!(run(&original), run(&again), "{}", path.display());
         }
