@@ -34,6 +34,21 @@ pub enum Effect {
         /// When.
         after: Duration,
     },
+    /// Arm a timer that nobody will disarm or replace, for a wait that always ends in
+    /// [`Participant::on_timer`] (a log force): it costs the service no bookkeeping, which
+    /// `SetTimer` pays on two-phase commit's path. The tag must be below 128.
+    Wait {
+        /// Which transaction.
+        gtx: GlobalTxId,
+        /// Which step.
+        step: u16,
+        /// The participant's own timer kind.
+        tag: u8,
+        /// A number that comes back with the timer.
+        arg: u16,
+        /// When.
+        after: Duration,
+    },
     /// Disarm timer `tag` of `(gtx, step)`, if armed.
     CancelTimer {
         /// Which transaction.

@@ -15,15 +15,25 @@ use crate::system::participant::{Effect, Participant, ServiceView};
 
 use super::msg::{ParticipantTimer, TwoPcMsg};
 
-/// Arms `timer` for step `step` of `gtx`.
+/// Arms `timer` for step `step` of `gtx`: the in-doubt timer so it can be disarmed, the
+/// log force as a plain wait (it always ends in its hook).
 fn timer(gtx: GlobalTxId, step: u16, timer: ParticipantTimer, after: Duration) -> Effect {
     let (tag, arg) = timer.parts();
-    Effect::SetTimer {
-        gtx,
-        step,
-        tag,
-        arg,
-        after,
+    match timer {
+        ParticipantTimer::InDoubt => Effect::SetTimer {
+            gtx,
+            step,
+            tag,
+            arg,
+            after,
+        },
+        ParticipantTimer::DecisionForced { .. } => Effect::Wait {
+            gtx,
+            step,
+            tag,
+            arg,
+            after,
+        },
     }
 }
 
@@ -37,7 +47,9 @@ pub struct TwoPcParticipant {
     /// Durable: decisions applied here, so a peer in doubt can be told (kept only with
     /// cooperative termination).
     decided: IdMap<GlobalTxId, bool>,
-    /// Volatile: prepared steps whose decision is being forced to the log, and who sent it.
+    /// Volatile: prepared steps whose decision is being forced to the log, when a peer sent
+    /// it (cooperative termination); the coordinator's own decisions, nearly all of them,
+    /// are not noted: a map entry per decision was a tenth of a run.
     deciding: BTreeMap<(GlobalTxId, u16), ActorId>,
 }
 
@@ -54,7 +66,7 @@ impl TwoPcParticipant {
     }
 
     /// A decision for a prepared step: force it to the log (locks stay held meanwhile), then
-    /// apply it and acknowledge. A decision for a step not prepared here (a duplicate, or
+    /// apply it and acknowledge (once: a duplicate's force finds the step resolved). A decision for a step not prepared here (a duplicate, or
     /// one never prepared) is acknowledged at once; an abort also fences the step.
     fn on_decide(
         &mut self,
@@ -70,10 +82,10 @@ impl TwoPcParticipant {
             out.push(Effect::Send(src, TwoPcMsg::DecideAck { gtx, step }.into_msg()));
             return;
         }
-        if self.deciding.contains_key(&(gtx, step)) {
-            return;
+        // A duplicate decision forces again; the second force finds the step resolved.
+        if src != self.coordinator {
+            self.deciding.insert((gtx, step), src);
         }
-        self.deciding.insert((gtx, step), src);
         let forced = ParticipantTimer::DecisionForced { commit };
         out.push(timer(gtx, step, forced, service.forced_write));
     }

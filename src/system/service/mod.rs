@@ -19,6 +19,7 @@
 //! Durable across a crash: the database's durable half, the prepared-call index, the local
 //! transaction counter and the history log. Volatile: calls in progress, relay bookkeeping.
 
+mod armed;
 mod call;
 mod prepared;
 mod publish;
@@ -36,9 +37,12 @@ use crate::system::model::{Model, ServiceId};
 use crate::system::msg::{GlobalTxId, LocalCall, LocalResult, Msg, Token};
 use crate::system::participant::{Effect, Participant, PreparedStep, ServiceView};
 use crate::system::timer::TimerMsg;
-use crate::world::{Actor, Ctx, TimerId};
+use crate::world::{Actor, Ctx};
 
 use call::{Active, Reply};
+
+/// Marks a participant timer armed by `Effect::Wait`, which is not in `participant_timers`.
+const UNTRACKED: u8 = 0x80;
 
 /// A service's wiring and settings.
 #[derive(Clone, Debug)]
@@ -74,7 +78,7 @@ pub struct Service {
     /// hot path allocates nothing (a hook inside another's effects gets a fresh one).
     effects: Vec<Effect>,
     /// The participant's armed timers by `(gtx, step, tag)`, so it can disarm them.
-    participant_timers: BTreeMap<(GlobalTxId, u16, u8), TimerId>,
+    participant_timers: armed::ArmedTimers,
     /// A relay tick is scheduled. The relay sleeps while the outbox is empty, so a quiet
     /// system comes to rest instead of polling forever.
     relay_armed: bool,
@@ -106,7 +110,7 @@ impl Service {
             active: IdMap::new(),
             relay_sent_at: IdMap::new(),
             relay_armed: false,
-            participant_timers: BTreeMap::new(),
+            participant_timers: armed::ArmedTimers::default(),
             effects: Vec::new(),
             model,
         }
@@ -213,12 +217,28 @@ impl Service {
                         tag,
                     };
                     let id = ctx.set_timer(after, Msg::Timer(timer));
-                    if let Some(old) = self.participant_timers.insert((gtx, step, tag), id) {
+                    if let Some(old) = self.participant_timers.insert(gtx, step, tag, id) {
                         ctx.cancel_timer(old);
                     }
                 }
+                Effect::Wait {
+                    gtx,
+                    step,
+                    tag,
+                    arg,
+                    after,
+                } => {
+                    debug_assert!(tag < UNTRACKED, "participant timer tags stay below 128");
+                    let timer = TimerMsg::Strategy {
+                        gtx,
+                        step,
+                        attempt: arg,
+                        tag: tag | UNTRACKED,
+                    };
+                    ctx.set_timer(after, Msg::Timer(timer));
+                }
                 Effect::CancelTimer { gtx, step, tag } => {
-                    if let Some(id) = self.participant_timers.remove(&(gtx, step, tag)) {
+                    if let Some(id) = self.participant_timers.remove(gtx, step, tag) {
                         ctx.cancel_timer(id);
                     }
                 }
@@ -371,7 +391,12 @@ impl Actor<Msg> for Service {
                 attempt,
                 tag,
             } => {
-                self.participant_timers.remove(&(gtx, step, tag));
+                let tag = if tag & UNTRACKED != 0 {
+                    tag & !UNTRACKED
+                } else {
+                    self.participant_timers.remove(gtx, step, tag);
+                    tag
+                };
                 let view = Self::view(ctx, self.config.token, &self.db, &self.prepared);
                 if let Some(participant) = self.participant.as_mut() {
                     let mut out = std::mem::take(&mut self.effects);
