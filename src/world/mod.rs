@@ -11,6 +11,7 @@ mod actor;
 mod core;
 mod event;
 pub mod footprint;
+mod probe;
 mod run;
 mod stats;
 
@@ -18,6 +19,7 @@ use std::any::Any;
 use std::collections::BTreeMap;
 
 pub use actor::{Actor, Ctx, Message, TimerId};
+pub use probe::{Asked, Probe};
 pub use run::{Limits, RETAINED_CHECK_EVERY, RunOutcome, StopReason};
 pub use stats::NetStats;
 
