@@ -393,3 +393,193 @@ impl Actor<Msg> for TccCoordinator {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    //! The coordinator's handlers called one at a time with a recording context: no world,
+    //! no assembly.
+
+    use std::sync::Arc;
+
+    use super::*;
+    use crate::sim::Instant;
+    use crate::system::examples::bank_transfer;
+    use crate::system::msg::Token;
+    use crate::world::{Asked, Probe};
+
+    const GATEWAY: ActorId = ActorId(1);
+    const BANK_A: ActorId = ActorId(2);
+    const BANK_B: ActorId = ActorId(3);
+    const ME: ActorId = ActorId(4);
+    const GTX: GlobalTxId = GlobalTxId(5);
+    const KEYS: RequestKeys = RequestKeys {
+        key: 1,
+        other: 2,
+        tx: 5,
+    };
+
+    fn coordinator() -> TccCoordinator {
+        let wiring = Wiring {
+            model: Arc::new(bank_transfer()),
+            token: Token(7),
+            client: ActorId(0),
+            gateway: GATEWAY,
+            services: vec![BANK_A, BANK_B],
+            broker: None,
+            extras: vec![ME],
+        };
+        TccCoordinator::new(Config::default(), wiring)
+    }
+
+    /// The modes of the local calls asked for, by addressee.
+    fn calls(asked: &[Asked<Msg>]) -> Vec<(ActorId, CallMode)> {
+        asked
+            .iter()
+            .filter_map(|a| match a {
+                Asked::Send {
+                    dst,
+                    msg: Msg::Local(call),
+                } => Some((*dst, call.mode)),
+                _ => None,
+            })
+            .collect()
+    }
+
+    fn timers(asked: &[Asked<Msg>]) -> Vec<Msg> {
+        asked
+            .iter()
+            .filter_map(|a| match a {
+                Asked::Timer { msg, .. } => Some(*msg),
+                Asked::Send { .. } => None,
+            })
+            .collect()
+    }
+
+    fn reply(gtx: GlobalTxId, step: u16, kind: StepKind, result: LocalResult) -> Msg {
+        Msg::LocalReply {
+            gtx,
+            step,
+            kind,
+            result,
+        }
+    }
+
+    #[test]
+    fn every_step_reserved_leads_to_a_forced_confirm_then_confirms_and_the_outcome() {
+        let mut probe: Probe<Msg> = Probe::new(5, Instant::from_ms(1));
+        let mut c = coordinator();
+        let begin = Msg::Begin {
+            gtx: GTX,
+            keys: KEYS,
+            token: Token(7),
+        };
+        c.on_message(&mut probe.ctx(ME), GATEWAY, begin);
+        let asked = probe.take();
+        assert_eq!(
+            calls(&asked),
+            [(BANK_A, CallMode::Reserve), (BANK_B, CallMode::Reserve)]
+        );
+        assert_eq!(timers(&asked).len(), 1, "the try timeout");
+
+        c.on_message(
+            &mut probe.ctx(ME),
+            BANK_A,
+            reply(GTX, 0, StepKind::Action, LocalResult::Reserved),
+        );
+        c.on_message(
+            &mut probe.ctx(ME),
+            BANK_B,
+            reply(GTX, 1, StepKind::Action, LocalResult::Reserved),
+        );
+        let asked = probe.take();
+        assert!(
+            calls(&asked).is_empty(),
+            "nothing is sent before the confirm is durable"
+        );
+        let [forced] = timers(&asked)[..] else {
+            panic!("one timer, the forced write: {asked:?}")
+        };
+        assert!(c.logged(GTX).is_none());
+
+        c.on_timer(&mut probe.ctx(ME), forced);
+        let asked = probe.take();
+        assert_eq!(
+            calls(&asked),
+            [(BANK_A, CallMode::Confirm), (BANK_B, CallMode::Confirm)]
+        );
+        let outcome = Msg::Outcome {
+            gtx: GTX,
+            outcome: TxOutcome::Committed,
+        };
+        assert!(asked.contains(&Asked::Send {
+            dst: GATEWAY,
+            msg: outcome
+        }));
+        assert_eq!(c.logged(GTX).map(|d| (d.confirm, d.ended)), Some((true, false)));
+
+        c.on_message(
+            &mut probe.ctx(ME),
+            BANK_A,
+            reply(GTX, 0, StepKind::Action, LocalResult::Committed),
+        );
+        c.on_message(
+            &mut probe.ctx(ME),
+            BANK_B,
+            reply(GTX, 1, StepKind::Action, LocalResult::Committed),
+        );
+        assert_eq!(c.logged(GTX).map(|d| d.ended), Some(true));
+        assert_eq!(probe.counters().get(FORCED_WRITES), Some(&1));
+    }
+
+    #[test]
+    fn a_refused_try_cancels_every_step_at_once_without_a_forced_write() {
+        let mut probe: Probe<Msg> = Probe::new(5, Instant::ZERO);
+        let mut c = coordinator();
+        let begin = Msg::Begin {
+            gtx: GTX,
+            keys: KEYS,
+            token: Token(7),
+        };
+        c.on_message(&mut probe.ctx(ME), GATEWAY, begin);
+        probe.take();
+        c.on_message(
+            &mut probe.ctx(ME),
+            BANK_A,
+            reply(GTX, 0, StepKind::Action, LocalResult::Refused),
+        );
+        let asked = probe.take();
+        assert_eq!(
+            calls(&asked),
+            [(BANK_A, CallMode::Release), (BANK_B, CallMode::Release)]
+        );
+        assert!(probe.counters().get(FORCED_WRITES).is_none());
+        assert_eq!(c.logged(GTX).map(|d| d.confirm), Some(false));
+    }
+
+    #[test]
+    fn an_expired_hold_of_a_transaction_it_never_heard_of_is_released() {
+        let mut probe: Probe<Msg> = Probe::new(5, Instant::ZERO);
+        let mut c = coordinator();
+        let expired = Expired { gtx: GTX, step: 1 }.into_msg();
+        c.on_message(&mut probe.ctx(ME), BANK_B, expired);
+        assert_eq!(calls(&probe.take()), [(BANK_B, CallMode::Release)]);
+        // A late `Begin` gets the cancel, not a second round.
+        let begin = Msg::Begin {
+            gtx: GTX,
+            keys: KEYS,
+            token: Token(7),
+        };
+        c.on_message(&mut probe.ctx(ME), GATEWAY, begin);
+        let outcome = Msg::Outcome {
+            gtx: GTX,
+            outcome: TxOutcome::Aborted,
+        };
+        assert_eq!(
+            probe.take(),
+            [Asked::Send {
+                dst: GATEWAY,
+                msg: outcome
+            }]
+        );
+    }
+}
