@@ -25,8 +25,8 @@ pub fn reserved_names() -> Vec<&'static str> {
     names
 }
 
-/// The most steps a business transaction may have: the orchestrated saga's log keeps one bit
-/// per committed step in a `u64`.
+/// The most steps a business transaction may have: a strategy may keep a transaction's steps
+/// as bits of a `u64` (the orchestrated saga's log does).
 pub const MAX_STEPS: usize = 64;
 
 /// The most rows a table may start with: every row is created in memory before the run.
@@ -100,7 +100,7 @@ pub fn system(check: &mut Checker<'_>, raw: &raw::System, name: &str) -> Option<
             ),
             "one step too many",
             Some(format!(
-                "the orchestrated saga logs one bit per step; keep at most {MAX_STEPS} steps"
+                "strategies keep a transaction's steps in a 64-bit set; keep at most {MAX_STEPS} steps"
             )),
         );
     }
