@@ -54,6 +54,8 @@ pub mod registry;
 pub mod saga_choreographed;
 pub mod saga_orchestrated;
 pub mod tcc;
+#[cfg(test)]
+mod testing;
 pub mod three_pc;
 pub mod two_pc;
 
@@ -67,8 +69,7 @@ use crate::check::{ReadModelFacts, RunFacts};
 use crate::sim::ActorId;
 use crate::system::history::History;
 use crate::system::model::{Model, ServiceId};
-use crate::system::msg::Msg;
-use crate::system::msg::Token;
+use crate::system::msg::{GlobalTxId, Msg, Token, TxOutcome};
 use crate::system::participant::Participant;
 use crate::system::service::Relay;
 use crate::world::Actor;
@@ -102,6 +103,57 @@ impl Wiring {
     pub fn step_service(&self, step: u16) -> ActorId {
         self.service(self.model.steps[usize::from(step)].service)
     }
+
+    /// How many steps a business transaction has.
+    pub fn step_count(&self) -> u16 {
+        u16::try_from(self.model.steps.len()).expect("a model has at most u16::MAX steps")
+    }
+
+    /// The strategy's first own actor (its coordinator or orchestrator), for a strategy that
+    /// names one in [`Strategy::extra_actor_names`].
+    pub fn first_extra(&self) -> ActorId {
+        *self
+            .extras
+            .first()
+            .expect("the assembly built the actors named by extra_actor_names")
+    }
+
+    /// Tells the gateway that `gtx` committed (`commit`) or aborted.
+    pub fn report_outcome(&self, ctx: &mut crate::world::Ctx<'_, Msg>, gtx: GlobalTxId, commit: bool) {
+        let outcome = if commit {
+            TxOutcome::Committed
+        } else {
+            TxOutcome::Aborted
+        };
+        ctx.send(self.gateway, Msg::Outcome { gtx, outcome });
+    }
+}
+
+/// Why a strategy that keeps each step as its own prepared local transaction until the
+/// decision (two- and three-phase commit) cannot run `model`, if it cannot: two steps of one
+/// service on one table would wait on each other's lock until the lock timeout aborted the
+/// transaction, for every request that drew the same row for both.
+pub fn prepared_steps_conflict(model: &Model, strategy: &str) -> Option<Problem> {
+    let steps = &model.steps;
+    for (i, a) in steps.iter().enumerate() {
+        if let Some(b) = steps[i + 1..]
+            .iter()
+            .find(|b| a.service == b.service && a.action.table() == b.action.table())
+        {
+            let service = &model.services[a.service.index()];
+            return Some(Problem::whole(
+                format!(
+                    "{strategy} cannot run steps `{}` and `{}`: both write table `{}` of service `{}`, and each prepared step would hold its lock until the decision, blocking the other",
+                    a.name,
+                    b.name,
+                    service.tables[usize::from(a.action.table().0)].name,
+                    service.name
+                ),
+                "merge the two steps into one, or pick a saga, eventual consistency or tcc",
+            ));
+        }
+    }
+    None
 }
 
 /// A strategy with its settings, as a scenario picks it: shared, so scenarios clone cheaply

@@ -10,7 +10,7 @@ use super::Config;
 use crate::sim::{ActorId, IdMap};
 use crate::strategy::Wiring;
 use crate::system::model::RequestKeys;
-use crate::system::msg::{CallMode, GlobalTxId, LocalCall, LocalResult, Msg, StepKind, TxOutcome};
+use crate::system::msg::{CallMode, GlobalTxId, LocalCall, LocalResult, Msg, StepKind};
 use crate::system::timer::TimerMsg;
 use crate::world::{Actor, Ctx, TimerId};
 
@@ -79,10 +79,6 @@ impl TccCoordinator {
         self.log.get(gtx).copied()
     }
 
-    fn step_count(&self) -> u16 {
-        u16::try_from(self.wiring.model.steps.len()).expect("a model has at most u16::MAX steps")
-    }
-
     fn timer(gtx: GlobalTxId, tag: u8) -> Msg {
         Msg::Timer(TimerMsg::Strategy {
             gtx,
@@ -121,32 +117,25 @@ impl TccCoordinator {
         self.call(gtx, step, keys, mode)
     }
 
-    fn report(&self, ctx: &mut Ctx<'_, Msg>, gtx: GlobalTxId, confirm: bool) {
-        let outcome = if confirm {
-            TxOutcome::Committed
-        } else {
-            TxOutcome::Aborted
-        };
-        ctx.send(self.wiring.gateway, Msg::Outcome { gtx, outcome });
-    }
-
     // ----- try ----------------------------------------------------------------------------
 
     fn on_begin(&mut self, ctx: &mut Ctx<'_, Msg>, gtx: GlobalTxId, keys: RequestKeys) {
         match (self.txs.get(gtx), self.log.get(gtx)) {
             // A gateway retry: answer what is decided, or keep deciding.
-            (Some(Tx::Finishing { confirm, .. }), _) => return self.report(ctx, gtx, *confirm),
+            (Some(Tx::Finishing { confirm, .. }), _) => {
+                return self.wiring.report_outcome(ctx, gtx, *confirm);
+            }
             (Some(_), _) => return,
-            (None, Some(decision)) => return self.report(ctx, gtx, decision.confirm),
+            (None, Some(decision)) => return self.wiring.report_outcome(ctx, gtx, decision.confirm),
             (None, None) => {}
         }
         ctx.count("tcc.begun", 1);
-        for step in 0..self.step_count() {
+        for step in 0..self.wiring.step_count() {
             let call = self.call(gtx, step, keys, CallMode::Reserve);
             ctx.send(self.wiring.step_service(step), call);
         }
         let timeout = ctx.set_timer(self.config.try_timeout, Self::timer(gtx, TAG_TRY_TIMEOUT));
-        let votes = vec![None; usize::from(self.step_count())];
+        let votes = vec![None; usize::from(self.wiring.step_count())];
         self.txs.insert(gtx, Tx::Trying { keys, votes, timeout });
     }
 
@@ -244,12 +233,12 @@ impl TccCoordinator {
 
     /// Sends the decision to every step, answers the gateway, and waits for acks.
     fn send_out(&mut self, ctx: &mut Ctx<'_, Msg>, gtx: GlobalTxId, keys: RequestKeys, confirm: bool) {
-        for step in 0..self.step_count() {
+        for step in 0..self.wiring.step_count() {
             let call = self.decision_call(gtx, step, keys, confirm);
             ctx.send(self.wiring.step_service(step), call);
         }
         let retry = ctx.set_timer(self.config.decision_retry, Self::timer(gtx, TAG_RETRY));
-        let acked = vec![false; usize::from(self.step_count())];
+        let acked = vec![false; usize::from(self.wiring.step_count())];
         self.txs.insert(
             gtx,
             Tx::Finishing {
@@ -259,7 +248,7 @@ impl TccCoordinator {
                 retry,
             },
         );
-        self.report(ctx, gtx, confirm);
+        self.wiring.report_outcome(ctx, gtx, confirm);
     }
 
     fn on_retry(&mut self, ctx: &mut Ctx<'_, Msg>, gtx: GlobalTxId) {
@@ -270,7 +259,7 @@ impl TccCoordinator {
             return;
         };
         let (keys, confirm) = (*keys, *confirm);
-        let pending: Vec<u16> = (0..self.step_count())
+        let pending: Vec<u16> = (0..self.wiring.step_count())
             .filter(|step| !acked[usize::from(*step)])
             .collect();
         for step in pending {
@@ -404,7 +393,7 @@ mod tests {
     use super::*;
     use crate::sim::Instant;
     use crate::system::examples::bank_transfer;
-    use crate::system::msg::Token;
+    use crate::system::msg::{Token, TxOutcome};
     use crate::world::{Asked, Probe};
 
     const GATEWAY: ActorId = ActorId(1);

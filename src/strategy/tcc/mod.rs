@@ -193,7 +193,7 @@ impl Strategy for Tcc {
     }
 
     fn entry(&self, wiring: &Wiring) -> ActorId {
-        coordinator_id(wiring)
+        wiring.first_extra()
     }
 
     fn own_forced_writes(&self, counters: &std::collections::BTreeMap<&'static str, u64>) -> u64 {
@@ -202,16 +202,8 @@ impl Strategy for Tcc {
 
     fn participant(&self, _service: ServiceId, wiring: &Wiring) -> Option<Box<dyn Participant>> {
         Some(Box::new(TccParticipant::new(
-            coordinator_id(wiring),
+            wiring.first_extra(),
             self.config.reservation_timeout,
         )))
     }
-}
-
-/// The coordinator is the strategy's first (and only) extra actor.
-fn coordinator_id(wiring: &Wiring) -> ActorId {
-    *wiring
-        .extras
-        .first()
-        .expect("the assembly built the coordinator named by extra_actor_names")
 }

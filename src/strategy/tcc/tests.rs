@@ -5,15 +5,15 @@ use std::sync::Arc;
 
 use super::{Config, Tcc, TccCoordinator};
 use crate::assembly::{SystemConfig, SystemWorld};
-use crate::check::{self, RunFacts, Verdict};
 use crate::net::{FaultSpec, LatencyDist, LinkSpec, Probability};
-use crate::sim::{Duration, Instant, TraceKind, TraceLevel};
+use crate::sim::{Duration, Instant, TraceLevel};
+use crate::strategy::testing::{broken_checks, coordinator_messages, crash, decisions};
 use crate::system::examples::{bank_transfer, food_delivery, travel_booking};
 use crate::system::history::HistoryEvent;
 use crate::system::model::Model;
 use crate::system::msg::{CallMode, GlobalTxId, RequestOutcome};
 use crate::workload::{ArrivalProcess, KeyPopularity, WorkloadSpec};
-use crate::world::{Limits, RunOutcome};
+use crate::world::Limits;
 
 fn system(model: Model, requests: u64, link: LinkSpec, faults: Vec<FaultSpec>) -> SystemConfig {
     let config = Config::default();
@@ -43,57 +43,9 @@ fn coordinator(run: &SystemWorld) -> &TccCoordinator {
         .expect("the coordinator sits in the first extra slot")
 }
 
-fn crash(node: &str, at_us: u64, restart_ms: u64) -> FaultSpec {
-    FaultSpec::Crash {
-        node: node.into(),
-        at: Instant::from_us(at_us),
-        restart_at: Some(Instant::from_ms(restart_ms)),
-    }
-}
-
-/// The safety checks TCC promises (and no lost work), failed ones returned.
-fn broken_checks(run: &SystemWorld, outcome: &RunOutcome) -> Vec<Verdict> {
-    let history = run.history();
-    let rows = RunFacts::rows_of(run.services().map(|s| s.db()));
-    let facts = RunFacts::new(
-        &run.wiring.model,
-        &history,
-        rows,
-        outcome.stop.is_quiescent(),
-        outcome.end,
-    );
-    [
-        check::atomicity(&facts),
-        check::no_double_effect(&facts),
-        check::conservation(&facts),
-        check::no_oversell(&facts),
-        check::no_lost_work(&facts),
-    ]
-    .into_iter()
-    .filter(|verdict| !verdict.passed)
-    .collect()
-}
-
 /// Holds left in every service's database.
 fn holds_left(run: &SystemWorld) -> usize {
     run.services().map(|s| s.db().holds().count()).sum()
-}
-
-/// The hold decisions of the run: (confirmed, held µs).
-fn hold_ends(run: &SystemWorld) -> Vec<(bool, u64)> {
-    run.history()
-        .records()
-        .iter()
-        .filter_map(|r| match r.event {
-            HistoryEvent::Decided {
-                commit,
-                mode: CallMode::Reserve,
-                in_doubt_us,
-                ..
-            } => Some((commit, in_doubt_us)),
-            _ => None,
-        })
-        .collect()
 }
 
 #[test]
@@ -108,21 +60,12 @@ fn a_confirm_costs_four_n_messages_and_two_n_plus_one_forced_writes() {
         let outcome = run.world.run(Limits::default());
         assert!(outcome.stop.is_quiescent(), "{}", outcome.stop);
         assert_eq!(
-            hold_ends(&run).iter().filter(|h| h.0).count() as u64,
+            decisions(&run, CallMode::Reserve).iter().filter(|h| h.0).count() as u64,
             n,
             "all {n} confirmed"
         );
 
-        let coordinator_id = run.wiring.extras[0];
-        let between = run
-            .world
-            .trace()
-            .entries()
-            .iter()
-            .filter(|e| e.kind == TraceKind::Deliver)
-            .filter(|e| e.src == Some(coordinator_id) || e.dst == Some(coordinator_id))
-            .filter(|e| e.detail.starts_with("Local(") || e.detail.starts_with("LocalReply"))
-            .count() as u64;
+        let between = coordinator_messages(&run);
         assert_eq!(between, 4 * n, "N reserves, N votes, N confirms, N acks");
 
         let services: u64 = run.services().map(|s| s.db().stats().forced_writes).sum();
@@ -155,7 +98,7 @@ fn a_coordinator_that_crashes_before_deciding_has_every_hold_cancelled_by_its_ti
         "{:?}",
         broken_checks(&run, &outcome)
     );
-    let ends = hold_ends(&run);
+    let ends = decisions(&run, CallMode::Reserve);
     assert_eq!(ends.len(), 2, "both holds ended: {ends:?}");
     assert!(
         ends.iter()
@@ -185,7 +128,7 @@ fn a_coordinator_that_crashes_after_logging_a_confirm_sends_it_again_on_recovery
         "{:?}",
         broken_checks(&run, &outcome)
     );
-    let ends = hold_ends(&run);
+    let ends = decisions(&run, CallMode::Reserve);
     assert_eq!(ends.len(), 2, "{ends:?}");
     assert!(ends.iter().all(|(confirmed, _)| *confirmed), "{ends:?}");
     assert_eq!(holds_left(&run), 0);

@@ -13,7 +13,7 @@ use super::msg::{Ballot, Known, ThreePcMsg};
 use crate::sim::{ActorId, IdMap};
 use crate::strategy::Wiring;
 use crate::system::model::RequestKeys;
-use crate::system::msg::{CallMode, GlobalTxId, LocalCall, LocalResult, Msg, StepKind, TxOutcome};
+use crate::system::msg::{CallMode, GlobalTxId, LocalCall, LocalResult, Msg, StepKind};
 use crate::system::timer::TimerMsg;
 use crate::world::{Actor, Ctx, TimerId};
 
@@ -77,10 +77,6 @@ impl ThreePcCoordinator {
         self.log.get(gtx).copied()
     }
 
-    fn step_count(&self) -> u16 {
-        u16::try_from(self.wiring.model.steps.len()).expect("a model has at most u16::MAX steps")
-    }
-
     fn timer(gtx: GlobalTxId, tag: u8) -> Msg {
         Msg::Timer(TimerMsg::Strategy {
             gtx,
@@ -94,15 +90,6 @@ impl ThreePcCoordinator {
         ctx.send(self.wiring.step_service(step), msg.into_msg());
     }
 
-    fn report(&self, ctx: &mut Ctx<'_, Msg>, gtx: GlobalTxId, commit: bool) {
-        let outcome = if commit {
-            TxOutcome::Committed
-        } else {
-            TxOutcome::Aborted
-        };
-        ctx.send(self.wiring.gateway, Msg::Outcome { gtx, outcome });
-    }
-
     fn retry_timer(&self, ctx: &mut Ctx<'_, Msg>, gtx: GlobalTxId) -> TimerId {
         ctx.set_timer(self.config.decision_retry, Self::timer(gtx, TAG_RETRY))
     }
@@ -112,16 +99,16 @@ impl ThreePcCoordinator {
     fn on_begin(&mut self, ctx: &mut Ctx<'_, Msg>, gtx: GlobalTxId, keys: RequestKeys) {
         if let Some(tx) = self.txs.get(gtx) {
             if matches!(tx, Tx::Finishing { .. }) {
-                self.report(ctx, gtx, true);
+                self.wiring.report_outcome(ctx, gtx, true);
             }
             return;
         }
         if let Some(record) = self.log.get(gtx) {
             let commit = record.commit;
-            return self.report(ctx, gtx, commit);
+            return self.wiring.report_outcome(ctx, gtx, commit);
         }
         ctx.count("three_pc.begun", 1);
-        for step in 0..self.step_count() {
+        for step in 0..self.wiring.step_count() {
             let call = LocalCall {
                 gtx,
                 step,
@@ -136,7 +123,7 @@ impl ThreePcCoordinator {
             ctx.send(self.wiring.step_service(step), Msg::Local(call));
         }
         let timeout = ctx.set_timer(self.config.vote_timeout, Self::timer(gtx, TAG_VOTE_TIMEOUT));
-        let votes = vec![None; usize::from(self.step_count())];
+        let votes = vec![None; usize::from(self.wiring.step_count())];
         self.txs.insert(gtx, Tx::Collecting { votes, timeout });
     }
 
@@ -175,7 +162,7 @@ impl ThreePcCoordinator {
     fn abort(&mut self, ctx: &mut Ctx<'_, Msg>, gtx: GlobalTxId, votes: &[Option<bool>]) {
         self.txs.remove(gtx);
         ctx.count("three_pc.aborts", 1);
-        for step in 0..self.step_count() {
+        for step in 0..self.wiring.step_count() {
             if votes.get(usize::from(step)).copied().flatten() != Some(false) {
                 let decide = ThreePcMsg::Decide {
                     gtx,
@@ -193,17 +180,17 @@ impl ThreePcCoordinator {
                 ended: true,
             },
         );
-        self.report(ctx, gtx, false);
+        self.wiring.report_outcome(ctx, gtx, false);
     }
 
     // ----- phase two: PreCommit -------------------------------------------------------------
 
     fn pre_commit(&mut self, ctx: &mut Ctx<'_, Msg>, gtx: GlobalTxId) {
-        for step in 0..self.step_count() {
+        for step in 0..self.wiring.step_count() {
             self.send_pre_commit(ctx, gtx, step);
         }
         let retry = self.retry_timer(ctx, gtx);
-        let accepted = vec![false; usize::from(self.step_count())];
+        let accepted = vec![false; usize::from(self.wiring.step_count())];
         self.txs.insert(gtx, Tx::PreCommitting { accepted, retry });
     }
 
@@ -251,13 +238,13 @@ impl ThreePcCoordinator {
     }
 
     fn do_commit(&mut self, ctx: &mut Ctx<'_, Msg>, gtx: GlobalTxId) {
-        for step in 0..self.step_count() {
+        for step in 0..self.wiring.step_count() {
             self.send_do_commit(ctx, gtx, step);
         }
         let retry = self.retry_timer(ctx, gtx);
-        let acked = vec![false; usize::from(self.step_count())];
+        let acked = vec![false; usize::from(self.wiring.step_count())];
         self.txs.insert(gtx, Tx::Finishing { acked, retry });
-        self.report(ctx, gtx, true);
+        self.wiring.report_outcome(ctx, gtx, true);
     }
 
     fn send_do_commit(&self, ctx: &mut Ctx<'_, Msg>, gtx: GlobalTxId, step: u16) {
@@ -288,11 +275,12 @@ impl ThreePcCoordinator {
 
     fn on_retry(&mut self, ctx: &mut Ctx<'_, Msg>, gtx: GlobalTxId) {
         let pending: Vec<u16> = match self.txs.get(gtx) {
-            Some(Tx::PreCommitting { accepted: done, .. } | Tx::Finishing { acked: done, .. }) => (0..self
-                .step_count())
-                .filter(|s| !done[usize::from(*s)])
-                .collect(),
-            Some(Tx::Learning { .. }) => (0..self.step_count()).collect(),
+            Some(Tx::PreCommitting { accepted: done, .. } | Tx::Finishing { acked: done, .. }) => {
+                (0..self.wiring.step_count())
+                    .filter(|s| !done[usize::from(*s)])
+                    .collect()
+            }
+            Some(Tx::Learning { .. }) => (0..self.wiring.step_count()).collect(),
             _ => return,
         };
         for step in pending {
@@ -337,7 +325,7 @@ impl ThreePcCoordinator {
             | Some(Tx::Learning { retry: timer }) => {
                 ctx.cancel_timer(*timer);
                 self.txs.remove(gtx);
-                self.report(ctx, gtx, commit);
+                self.wiring.report_outcome(ctx, gtx, commit);
             }
             None => {}
         }

@@ -212,7 +212,7 @@ impl Strategy for ThreePc {
 
     fn problems(&self, model: &Model) -> Vec<Problem> {
         let mut problems = problems_from(self.config.validate());
-        problems.extend(misfit(model));
+        problems.extend(crate::strategy::prepared_steps_conflict(model, REGISTRATION.name));
         problems
     }
 
@@ -225,7 +225,7 @@ impl Strategy for ThreePc {
     }
 
     fn entry(&self, wiring: &Wiring) -> ActorId {
-        coordinator_id(wiring)
+        wiring.first_extra()
     }
 
     fn own_forced_writes(&self, counters: &std::collections::BTreeMap<&'static str, u64>) -> u64 {
@@ -237,42 +237,10 @@ impl Strategy for ThreePc {
             .map(|step| wiring.step_service(step))
             .collect();
         Some(Box::new(ThreePcParticipant::new(
-            coordinator_id(wiring),
+            wiring.first_extra(),
             wiring.token,
             steps,
             self.config.timing(),
         )))
     }
-}
-
-/// The coordinator is the strategy's first (and only) extra actor.
-fn coordinator_id(wiring: &Wiring) -> ActorId {
-    *wiring
-        .extras
-        .first()
-        .expect("the assembly built the coordinator named by extra_actor_names")
-}
-
-/// Why three-phase commit cannot run `model`: as in 2PC, each step is a prepared local
-/// transaction holding its locks until the decision, so two steps of one service on one
-/// table would block each other.
-fn misfit(model: &Model) -> Option<Problem> {
-    let steps = &model.steps;
-    for (i, a) in steps.iter().enumerate() {
-        if let Some(b) = steps[i + 1..]
-            .iter()
-            .find(|b| a.service == b.service && a.action.table() == b.action.table())
-        {
-            return Some(Problem::whole(
-                format!(
-                    "three_pc cannot run steps `{}` and `{}`: both write one table of service `{}`, and each prepared step would hold its lock until the decision, blocking the other",
-                    a.name,
-                    b.name,
-                    model.services[a.service.index()].name
-                ),
-                "merge the two steps into one, or pick a saga, eventual consistency or tcc",
-            ));
-        }
-    }
-    None
 }

@@ -4,16 +4,15 @@
 use std::sync::Arc;
 
 use super::{Config, ThreePc};
-use crate::assembly::{SystemConfig, SystemWorld};
-use crate::check::{self, RunFacts, Verdict};
+use crate::assembly::SystemConfig;
 use crate::net::{FaultSpec, LatencyDist, LinkSpec, Probability};
-use crate::sim::{Duration, Instant, TraceKind, TraceLevel};
+use crate::sim::{Duration, Instant, TraceLevel};
+use crate::strategy::testing::{broken_checks, coordinator_messages, crash, decisions};
 use crate::system::examples::{bank_transfer, food_delivery, travel_booking};
-use crate::system::history::HistoryEvent;
 use crate::system::model::Model;
 use crate::system::msg::CallMode;
 use crate::workload::{ArrivalProcess, KeyPopularity, WorkloadSpec};
-use crate::world::{Limits, RunOutcome};
+use crate::world::Limits;
 
 fn system(model: Model, requests: u64, link: LinkSpec, faults: Vec<FaultSpec>) -> SystemConfig {
     SystemConfig {
@@ -47,54 +46,6 @@ fn one_transaction(model: Model, faults: Vec<FaultSpec>) -> SystemConfig {
     config
 }
 
-fn crash(node: &str, at_us: u64, restart_ms: u64) -> FaultSpec {
-    FaultSpec::Crash {
-        node: node.into(),
-        at: Instant::from_us(at_us),
-        restart_at: Some(Instant::from_ms(restart_ms)),
-    }
-}
-
-/// The safety checks and no lost work; failed ones returned.
-fn broken_checks(run: &SystemWorld, outcome: &RunOutcome) -> Vec<Verdict> {
-    let history = run.history();
-    let rows = RunFacts::rows_of(run.services().map(|s| s.db()));
-    let facts = RunFacts::new(
-        &run.wiring.model,
-        &history,
-        rows,
-        outcome.stop.is_quiescent(),
-        outcome.end,
-    );
-    [
-        check::atomicity(&facts),
-        check::no_double_effect(&facts),
-        check::conservation(&facts),
-        check::no_oversell(&facts),
-        check::no_lost_work(&facts),
-    ]
-    .into_iter()
-    .filter(|verdict| !verdict.passed)
-    .collect()
-}
-
-/// The prepared steps' decisions: (commit, in doubt µs).
-fn decisions(run: &SystemWorld) -> Vec<(bool, u64)> {
-    run.history()
-        .records()
-        .iter()
-        .filter_map(|r| match r.event {
-            HistoryEvent::Decided {
-                commit,
-                mode: CallMode::Prepare,
-                in_doubt_us,
-                ..
-            } => Some((commit, in_doubt_us)),
-            _ => None,
-        })
-        .collect()
-}
-
 #[test]
 fn a_commit_costs_six_n_messages_and_three_n_plus_one_forced_writes() {
     for model in [bank_transfer(), travel_booking(), food_delivery()] {
@@ -105,21 +56,12 @@ fn a_commit_costs_six_n_messages_and_three_n_plus_one_forced_writes() {
         let outcome = run.world.run(Limits::default());
         assert!(outcome.stop.is_quiescent(), "{}", outcome.stop);
         assert_eq!(
-            decisions(&run).iter().filter(|d| d.0).count() as u64,
+            decisions(&run, CallMode::Prepare).iter().filter(|d| d.0).count() as u64,
             n,
             "all {n} commit"
         );
 
-        let coordinator = run.wiring.extras[0];
-        let between = run
-            .world
-            .trace()
-            .entries()
-            .iter()
-            .filter(|e| e.kind == TraceKind::Deliver)
-            .filter(|e| e.src == Some(coordinator) || e.dst == Some(coordinator))
-            .filter(|e| e.src != Some(run.wiring.gateway) && e.dst != Some(run.wiring.gateway))
-            .count() as u64;
+        let between = coordinator_messages(&run);
         assert_eq!(between, 6 * n, "CanCommit, vote, PreCommit, ack, DoCommit, ack");
 
         let services: u64 = run.services().map(|s| s.db().stats().forced_writes).sum();
@@ -147,7 +89,7 @@ fn participants_commit_without_a_coordinator_that_crashed_after_pre_commit() {
         "{:?}",
         broken_checks(&run, &outcome)
     );
-    let decided = decisions(&run);
+    let decided = decisions(&run, CallMode::Prepare);
     assert_eq!(decided.len(), 2, "{decided:?}");
     assert!(decided.iter().all(|(commit, _)| *commit), "{decided:?}");
     let longest = decided.iter().map(|d| d.1).max().unwrap();
@@ -170,7 +112,7 @@ fn participants_abort_without_a_coordinator_that_crashed_before_pre_commit() {
         "{:?}",
         broken_checks(&run, &outcome)
     );
-    let decided = decisions(&run);
+    let decided = decisions(&run, CallMode::Prepare);
     assert_eq!(decided.len(), 2, "{decided:?}");
     assert!(decided.iter().all(|(commit, _)| !commit), "{decided:?}");
 }
@@ -220,7 +162,7 @@ fn a_partition_after_pre_commit_splits_the_decision_and_atomicity_catches_it() {
         .build(1, TraceLevel::Hash)
         .unwrap();
     let outcome = run.world.run(Limits::default());
-    let decided = decisions(&run);
+    let decided = decisions(&run, CallMode::Prepare);
     assert_eq!(decided.len(), 2, "{decided:?}");
     assert_ne!(
         decided[0].0, decided[1].0,

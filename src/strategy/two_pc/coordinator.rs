@@ -10,7 +10,7 @@ use super::Config;
 use crate::sim::{ActorId, IdMap};
 use crate::strategy::Wiring;
 use crate::system::model::RequestKeys;
-use crate::system::msg::{CallMode, GlobalTxId, LocalCall, LocalResult, Msg, StepKind, TxOutcome};
+use crate::system::msg::{CallMode, GlobalTxId, LocalCall, LocalResult, Msg, StepKind};
 use crate::system::timer::TimerMsg;
 
 use super::msg::TwoPcMsg;
@@ -125,10 +125,6 @@ impl Coordinator {
         self.txs.len()
     }
 
-    fn step_count(&self) -> u16 {
-        u16::try_from(self.wiring.model.steps.len()).expect("a model has at most u16::MAX steps")
-    }
-
     fn timer(gtx: GlobalTxId, tag: u8, attempt: u16) -> Msg {
         Msg::Timer(TimerMsg::Strategy {
             gtx,
@@ -144,18 +140,18 @@ impl Coordinator {
         if let Some(tx) = self.txs.get(gtx) {
             // A gateway retry: it missed the outcome, or we are still deciding.
             if let Tx::Finishing { commit, .. } = *tx {
-                self.report(ctx, gtx, commit);
+                self.wiring.report_outcome(ctx, gtx, commit);
             }
             return;
         }
         if let Some(record) = self.log.get(gtx) {
             let commit = record.commit;
-            self.report(ctx, gtx, commit);
+            self.wiring.report_outcome(ctx, gtx, commit);
             return;
         }
         self.stats.begun += 1;
         ctx.count("two_pc.begun", 1);
-        for step in 0..self.step_count() {
+        for step in 0..self.wiring.step_count() {
             let call = LocalCall {
                 gtx,
                 step,
@@ -170,7 +166,7 @@ impl Coordinator {
             ctx.send(self.wiring.step_service(step), Msg::Local(call));
         }
         let timeout = ctx.set_timer(self.config.vote_timeout, Self::timer(gtx, TAG_VOTE_TIMEOUT, 0));
-        let votes = vec![None; usize::from(self.step_count())];
+        let votes = vec![None; usize::from(self.wiring.step_count())];
         self.txs.insert(gtx, Tx::Collecting { votes, timeout });
     }
 
@@ -217,13 +213,13 @@ impl Coordinator {
         }
         if !commit && self.config.presumed_abort {
             // Participants that voted no have nothing prepared; the others may have.
-            for step in 0..self.step_count() {
+            for step in 0..self.wiring.step_count() {
                 if votes[usize::from(step)] != Some(false) {
                     self.send_decision(ctx, gtx, step, false);
                 }
             }
             self.write_lazy(ctx, gtx, false);
-            self.report(ctx, gtx, false);
+            self.wiring.report_outcome(ctx, gtx, false);
             return;
         }
         let tag = Self::timer(gtx, TAG_LOGGED, u16::from(commit));
@@ -279,7 +275,7 @@ impl Coordinator {
     ) {
         // A participant that voted no has nothing prepared and needs no decision.
         let acked: Vec<bool> = votes.iter().map(|v| *v == Some(false)).collect();
-        for step in 0..self.step_count() {
+        for step in 0..self.wiring.step_count() {
             if !acked[usize::from(step)] {
                 self.send_decision(ctx, gtx, step, commit);
             }
@@ -294,7 +290,7 @@ impl Coordinator {
                 logged,
             },
         );
-        self.report(ctx, gtx, commit);
+        self.wiring.report_outcome(ctx, gtx, commit);
     }
 
     fn send_decision(&self, ctx: &mut Ctx<'_, Msg>, gtx: GlobalTxId, step: u16, commit: bool) {
@@ -305,15 +301,6 @@ impl Coordinator {
             token: self.wiring.token,
         };
         ctx.send(self.wiring.step_service(step), decide.into_msg());
-    }
-
-    fn report(&self, ctx: &mut Ctx<'_, Msg>, gtx: GlobalTxId, commit: bool) {
-        let outcome = if commit {
-            TxOutcome::Committed
-        } else {
-            TxOutcome::Aborted
-        };
-        ctx.send(self.wiring.gateway, Msg::Outcome { gtx, outcome });
     }
 
     /// A record nobody waits for: an end record, or a presumed abort.
@@ -353,7 +340,7 @@ impl Coordinator {
         };
         let (commit, pending): (bool, Vec<u16>) = (
             *commit,
-            (0..self.step_count())
+            (0..self.wiring.step_count())
                 .filter(|step| !acked[usize::from(*step)])
                 .collect(),
         );
@@ -468,7 +455,7 @@ impl Actor<Msg> for Coordinator {
             .map(|(gtx, record)| (gtx, record.commit))
             .collect();
         // Nobody's vote is known any more: every participant gets the decision again.
-        let votes = vec![None; usize::from(self.step_count())];
+        let votes = vec![None; usize::from(self.wiring.step_count())];
         for (gtx, commit) in unfinished {
             self.send_out(ctx, gtx, commit, &votes, true);
         }

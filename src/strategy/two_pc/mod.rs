@@ -232,7 +232,7 @@ impl Strategy for TwoPc {
 
     fn problems(&self, model: &Model) -> Vec<Problem> {
         let mut problems = problems_from(self.config.validate());
-        problems.extend(misfit(model));
+        problems.extend(crate::strategy::prepared_steps_conflict(model, REGISTRATION.name));
         problems
     }
 
@@ -245,7 +245,7 @@ impl Strategy for TwoPc {
     }
 
     fn entry(&self, wiring: &Wiring) -> ActorId {
-        coordinator_id(wiring)
+        wiring.first_extra()
     }
 
     fn own_forced_writes(&self, counters: &std::collections::BTreeMap<&'static str, u64>) -> u64 {
@@ -265,45 +265,11 @@ impl Strategy for TwoPc {
         } else {
             Vec::new()
         };
-        let coordinator = coordinator_id(wiring);
+        let coordinator = wiring.first_extra();
         Some(Box::new(TwoPcParticipant::new(
             coordinator,
             peers,
             self.config.in_doubt_query_after,
         )))
     }
-}
-
-/// The coordinator is the strategy's first (and only) extra actor.
-fn coordinator_id(wiring: &Wiring) -> ActorId {
-    *wiring
-        .extras
-        .first()
-        .expect("the assembly built the coordinator named by extra_actor_names")
-}
-
-/// Why two-phase commit cannot run `model`, if it cannot. Each step is its own prepared local
-/// transaction holding its locks until the decision, so two steps of one service on one
-/// table can wait on each other's lock until the lock timeout aborts the transaction: every
-/// transaction that draws the same row for both would fail for no business reason.
-fn misfit(model: &Model) -> Option<Problem> {
-    let steps = &model.steps;
-    for (i, a) in steps.iter().enumerate() {
-        for b in &steps[i + 1..] {
-            if a.service == b.service && a.action.table() == b.action.table() {
-                let service = &model.services[a.service.index()];
-                return Some(Problem::whole(
-                    format!(
-                        "two_pc cannot run steps `{}` and `{}`: both write table `{}` of service `{}`, and each prepared step would hold its lock until the decision, blocking the other",
-                        a.name,
-                        b.name,
-                        service.tables[usize::from(a.action.table().0)].name,
-                        service.name
-                    ),
-                    "merge the two steps into one, or pick a saga or eventual consistency",
-                ));
-            }
-        }
-    }
-    None
 }

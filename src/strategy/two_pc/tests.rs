@@ -5,16 +5,17 @@ use std::sync::Arc;
 
 use super::{Config, Coordinator, TwoPc};
 use crate::assembly::{SystemConfig, SystemWorld};
-use crate::check::{self, RunFacts, Verdict};
+use crate::check;
 use crate::net::{FaultSpec, LatencyDist, LinkSpec, Probability};
 use crate::sim::{Duration, Instant, TraceKind, TraceLevel};
 use crate::store::{Bounds, CostModel, TableId};
+use crate::strategy::testing::broken_checks;
 use crate::system::examples::bank_transfer;
 use crate::system::history::HistoryEvent;
 use crate::system::model::{Action, KeyRef, Model, ServiceId, ServiceSpec, StepSpec, TableSpec};
 use crate::system::msg::{CallMode, LocalResult, RequestOutcome};
 use crate::workload::{ArrivalProcess, KeyPopularity, WorkloadSpec};
-use crate::world::{Limits, RunOutcome};
+use crate::world::Limits;
 
 // ----- helpers -----------------------------------------------------------------------------
 
@@ -150,28 +151,6 @@ fn partition(a: &[&str], b: &[&str], from_ms: u64, until_ms: u64) -> FaultSpec {
         from: Instant::from_ms(from_ms),
         until: Some(Instant::from_ms(until_ms)),
     }
-}
-
-/// The safety checks that 2PC promises, run over a finished run; failed ones are returned.
-fn broken_checks(run: &SystemWorld, outcome: &RunOutcome) -> Vec<Verdict> {
-    let history = run.history();
-    let rows = RunFacts::rows_of(run.services().map(|s| s.db()));
-    let facts = RunFacts::new(
-        &run.wiring.model,
-        &history,
-        rows,
-        outcome.stop.is_quiescent(),
-        outcome.end,
-    );
-    [
-        check::atomicity(&facts),
-        check::no_double_effect(&facts),
-        check::conservation(&facts),
-        check::no_lost_work(&facts),
-    ]
-    .into_iter()
-    .filter(|verdict| !verdict.passed)
-    .collect()
 }
 
 fn money(run: &SystemWorld) -> i64 {
