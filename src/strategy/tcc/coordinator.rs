@@ -192,8 +192,9 @@ impl TccCoordinator {
     // ----- the decision -------------------------------------------------------------------
 
     /// Ends the try phase. A confirm is forced to the log before anything is sent, so a crash
-    /// cannot forget it after some step applied it; a cancel is written lazily (a question
-    /// about an unknown transaction is answered cancel anyway) and sent at once.
+    /// cannot forget it after some step applied it, and is re-sent until every step acks; a
+    /// cancel is written lazily (a question about an unknown transaction is answered cancel
+    /// anyway) and sent once.
     fn decide(&mut self, ctx: &mut Ctx<'_, Msg>, gtx: GlobalTxId, confirm: bool) {
         let Some(Tx::Trying { keys, timeout, .. }) = self.txs.remove(gtx) else {
             unreachable!("only a trying transaction is decided")
@@ -203,15 +204,23 @@ impl TccCoordinator {
             ctx.set_timer(self.config.forced_write, Self::timer(gtx, TAG_LOGGED));
             self.txs.insert(gtx, Tx::Forcing { keys });
         } else {
+            // Sent once and not waited for: a hold a lost cancel leaves behind asks when its
+            // reservation times out, and is told cancel then. Re-sending until acked cost a
+            // step cut off by a partition one message per retry period for as long as it
+            // lasted.
             ctx.count("tcc.cancels", 1);
             self.log.insert(
                 gtx,
                 Decision {
                     confirm: false,
-                    ended: false,
+                    ended: true,
                 },
             );
-            self.send_out(ctx, gtx, keys, false);
+            for step in 0..self.wiring.step_count() {
+                let call = self.decision_call(gtx, step, keys, false);
+                ctx.send(self.wiring.step_service(step), call);
+            }
+            self.wiring.report_outcome(ctx, gtx, false);
         }
     }
 

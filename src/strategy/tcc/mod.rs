@@ -29,10 +29,10 @@
 //! | unknown   | `Begin`                        | `Reserve` to every step; start the try timer   | trying    |
 //! | trying    | `Reserved`, not the last       | note it                                        | trying    |
 //! | trying    | the last `Reserved`            | start forcing a confirm record                 | forcing   |
-//! | trying    | refused, busy, try timer       | lazy cancel record; `Release` to all; `Outcome`| finishing |
-//! | trying    | a hold expired                 | as a refusal: cancel                           | finishing |
+//! | trying    | refused, busy, try timer       | lazy cancel record; `Release` to all once; `Outcome` | logged |
+//! | trying    | a hold expired                 | as a refusal: cancel                           | logged    |
 //! | forcing   | the record is durable          | `Confirm` to all; `Outcome`                    | finishing |
-//! | finishing | the retry timer                | the decision again to steps that did not ack   | finishing |
+//! | finishing | the retry timer                | `Confirm` again to steps that did not ack      | finishing |
 //! | finishing | the last ack                   | end record; forget                             | ended     |
 //! | finishing | a hold expired                 | the decision again to that step                | finishing |
 //! | logged    | a hold expired                 | the logged decision to that step               | same      |
