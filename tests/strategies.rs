@@ -383,3 +383,23 @@ fn three_phase_commit_splits_its_decision_under_a_partition() {
         assert_eq!(broken.len(), 2, "seed {seed}: {broken:?}");
     }
 }
+
+/// Every strategy runs each bundled model: travel booking (three services, scarce cars) and
+/// bank transfer (hot accounts), with every safety check holding.
+#[test]
+fn every_strategy_runs_the_travel_and_bank_models_safely() {
+    for file in ["scenarios/travel_saga.ron", "scenarios/bank_hot_key.ron"] {
+        for name in registry::names() {
+            let scenario = load(file).with_strategy(name).unwrap();
+            let (report, checks) = run_checks(&scenario);
+            assert!(report.quiescent, "{file} under {name}: {}", report.stop);
+            let t = report.transactions.as_ref().unwrap();
+            assert!(
+                t.committed + t.accepted > 0,
+                "{file} under {name}: nothing committed or accepted"
+            );
+            let broken = failed(&checks, &SAFETY);
+            assert!(broken.is_empty(), "{file} under {name}: {broken:?}");
+        }
+    }
+}
