@@ -37,6 +37,9 @@ pub struct RunFacts<'a> {
     /// What the strategy's read model saw and how it ended, when it keeps one (`None`: no
     /// read model to judge).
     pub read_model: Option<ReadModelFacts>,
+    /// Requests of the workload the client never sent: a run stopped by a limit before its
+    /// work was done is not at rest even with nothing in flight (0 unless told).
+    pub unsent_requests: u64,
 }
 
 /// One change, where it sits in the run.
@@ -368,12 +371,19 @@ impl<'a> RunFacts<'a> {
             end,
             convergence: ConvergenceRule::default(),
             read_model: None,
+            unsent_requests: 0,
         }
     }
 
     /// Holds the run to `rule` in the convergence check.
     pub fn with_convergence(mut self, rule: ConvergenceRule) -> Self {
         self.convergence = rule;
+        self
+    }
+
+    /// Notes that the client never sent `unsent` of its planned requests.
+    pub fn with_unsent_requests(mut self, unsent: u64) -> Self {
+        self.unsent_requests = unsent;
         self
     }
 
@@ -408,9 +418,11 @@ impl<'a> RunFacts<'a> {
     }
 
     /// True when the end state is final: the run came to rest, or it stopped at a limit with
-    /// no transaction in flight. Checks about the end state judge only then.
+    /// its whole workload sent and no transaction in flight. Checks about the end state judge
+    /// only then: a run stopped before its work was done proves nothing, even when nothing
+    /// had started yet.
     pub fn at_rest(&self) -> bool {
-        self.quiescent || self.in_flight() == 0
+        self.quiescent || (self.in_flight() == 0 && self.unsent_requests == 0)
     }
 
     /// What each step of `tx` amounts to, net of compensations, as `step=net` joined by

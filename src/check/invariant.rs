@@ -35,10 +35,14 @@ pub(super) fn in_flight_note(facts: &RunFacts<'_>, judged: bool) -> Vec<String> 
     if judged {
         Vec::new()
     } else {
-        vec![format!(
-            "{} transactions still in progress at the end",
-            facts.in_flight()
-        )]
+        let mut note = format!("{} transactions still in progress at the end", facts.in_flight());
+        if facts.unsent_requests > 0 {
+            note.push_str(&format!(
+                ", {} planned requests never sent",
+                facts.unsent_requests
+            ));
+        }
+        vec![note]
     }
 }
 

@@ -58,6 +58,18 @@ impl Client {
         &self.history
     }
 
+    /// Planned requests it has not sent yet: a run stopped by a limit before the workload
+    /// was done leaves some.
+    pub fn unsent(&self) -> u64 {
+        let sent = self
+            .history
+            .records()
+            .iter()
+            .filter(|r| matches!(r.event, crate::system::history::HistoryEvent::ClientSent { .. }))
+            .count();
+        (self.plan.len() - sent) as u64
+    }
+
     fn schedule(&self, ctx: &mut Ctx<'_, Msg>, index: usize) {
         if let Some(request) = self.plan.get(index) {
             let after = Duration::from_us(request.at.as_us().saturating_sub(ctx.now().as_us()));
