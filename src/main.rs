@@ -1,10 +1,10 @@
 //! The `consim` command line: parse arguments, load, run, print, exit.
 //!
 //! Exit codes: 0 the run completed and every required check held, 1 bad input (a message
-//! with file, line and column is printed), 2 a required check (those the scenario lists under
+//! with file, line and column is printed, or a mistake in the arguments), 2 a required check (those the scenario lists under
 //! `must_hold`, every check if it lists none) failed or could not be judged (for `sweep`,
-//! `merge` and `compare`: in some run, after printing the whole result), 101 a bug in
-//! consim (Rust's panic code).
+//! `merge` and `compare`: in some run, after printing the whole result), 141 the reader of
+//! stdout went away before the output was written, 101 a bug in consim (Rust's panic code).
 
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
@@ -13,6 +13,33 @@ use std::process::ExitCode;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use consim::scenario::{self, Scenario, ScenarioError};
 use consim::sim::TraceLevel;
+
+/// Prints to stdout like `print!`, but a reader that went away (`consim sweep ... | head -1`)
+/// ends the program quietly with the shell's code for it, 141, instead of a panic: the
+/// output was cut short, so the exit code must not say it was all delivered.
+macro_rules! out {
+    ($($arg:tt)*) => { emit(format_args!($($arg)*), false) };
+}
+
+/// [`out!`] with a newline, like `println!`.
+macro_rules! outln {
+    ($($arg:tt)*) => { emit(format_args!($($arg)*), true) };
+}
+
+/// Writes to stdout; a closed pipe exits with 141 (128 + SIGPIPE), any other failure with 1.
+fn emit(text: std::fmt::Arguments<'_>, newline: bool) {
+    let mut stdout = std::io::stdout().lock();
+    let written = stdout
+        .write_fmt(text)
+        .and_then(|()| if newline { stdout.write_all(b"\n") } else { Ok(()) });
+    if let Err(e) = written {
+        if e.kind() == std::io::ErrorKind::BrokenPipe {
+            std::process::exit(141);
+        }
+        eprintln!("error: cannot write the output: {e}");
+        std::process::exit(1);
+    }
+}
 
 /// The scenario `consim` runs when given no arguments.
 const DEFAULT_SCENARIO: &str = "scenarios/food_happy_path.ron";
@@ -146,7 +173,20 @@ enum Format {
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            // `--help` and `--version` are answers, not errors; any other mistake in the
+            // arguments is bad input, exit 1 (clap's own 2 is this program's "a check failed").
+            let _ = e.print();
+            return match e.kind() {
+                clap::error::ErrorKind::DisplayHelp | clap::error::ErrorKind::DisplayVersion => {
+                    ExitCode::SUCCESS
+                }
+                _ => ExitCode::from(1),
+            };
+        }
+    };
     let result = match cli.command {
         None => {
             eprintln!(
@@ -274,14 +314,14 @@ fn run(
     }
     match format {
         Format::Table => {
-            print!("{}", run.report.to_table());
+            out!("{}", run.report.to_table());
             let strategy = strategy.map(|s| format!(" --strategy {s}")).unwrap_or_default();
-            println!(
+            outln!(
                 "  replay: consim run {} --seed {seed}{strategy}",
                 scenario.path.display()
             );
         }
-        Format::Json => println!("{}", run.report.to_json()),
+        Format::Json => outln!("{}", run.report.to_json()),
     }
     let not_holding: Vec<String> = scenario
         .failures(&run.report)
@@ -319,7 +359,7 @@ fn check(files: &[PathBuf]) -> Result<(), Failure> {
     let mut failed = 0;
     for file in files {
         match check_one(file) {
-            Ok(what) => println!("ok   {} ({what})", file.display()),
+            Ok(what) => outln!("ok   {} ({what})", file.display()),
             Err(e) => {
                 failed += 1;
                 eprintln!("{:?}", render(e));
@@ -383,9 +423,9 @@ fn compare(
     let (name, variants) = compare_columns(paths, strategies)?;
     let comparison = consim::compare::compare_variants(&name, &variants, seeds, &pool);
     match format {
-        CompareFormat::Table => print!("{}", comparison.to_table()),
-        CompareFormat::Json => println!("{}", comparison.to_json()),
-        CompareFormat::Csv => print!("{}", comparison.to_csv()),
+        CompareFormat::Table => out!("{}", comparison.to_table()),
+        CompareFormat::Json => outln!("{}", comparison.to_json()),
+        CompareFormat::Csv => out!("{}", comparison.to_csv()),
     }
     match comparison.runs.iter().filter(|r| !r.violated.is_empty()).count() {
         0 => Ok(()),
@@ -499,8 +539,8 @@ fn sweep(args: &SweepArgs) -> Result<(), Failure> {
     let result = consim::sweep::sweep(&scenario, &options, &pool, &|| bar.inc(1));
     bar.finish_and_clear();
     match args.format {
-        SweepFormat::Table => print!("{}", result.to_table()),
-        SweepFormat::Jsonl => print!("{}", result.to_json_lines()),
+        SweepFormat::Table => out!("{}", result.to_table()),
+        SweepFormat::Jsonl => out!("{}", result.to_json_lines()),
     }
     match result.failures().count() {
         0 => Ok(()),
@@ -581,7 +621,7 @@ fn shrink(args: &ShrinkArgs) -> Result<(), Failure> {
     std::fs::write(&out, &shrunk.text)
         .map_err(|e| bad_input(format!("cannot write {}: {e}", out.display())))?;
     let (b, a) = (shrunk.before, shrunk.after);
-    println!(
+    outln!(
         "seed {} still violates {} with faults {} -> {}, requests {} -> {}, fault time {} -> {}, loss {} -> {}, duplication {} -> {} ({} runs{})",
         args.seed,
         shrunk.check,
@@ -598,7 +638,7 @@ fn shrink(args: &ShrinkArgs) -> Result<(), Failure> {
         shrunk.runs,
         if shrunk.minimal { "" } else { ", budget spent" }
     );
-    println!("wrote {}; replay: consim run {}", out.display(), out.display());
+    outln!("wrote {}; replay: consim run {}", out.display(), out.display());
     Ok(())
 }
 
@@ -612,7 +652,7 @@ fn merge(files: &[PathBuf]) -> Result<(), Failure> {
         })
         .collect::<Result<Vec<_>, _>>()?;
     let merged = consim::sweep::merge(&texts).map_err(bad_input)?;
-    print!("{}", merged.to_table());
+    out!("{}", merged.to_table());
     match merged.failures().count() {
         0 if merged.missing_count() > 0 => Err(bad_input(format!(
             "the merge is incomplete: {} seeds of {}..{} are in no file; run or add the missing shards",
@@ -629,7 +669,7 @@ fn graph(path: &Path) -> Result<(), Failure> {
     let source = std::fs::read_to_string(path)
         .map_err(|e| bad_input(format!("cannot read {}: {e}", path.display())))?;
     let model = scenario::load_model(path, &source)?;
-    print!("{}", scenario::dot(&model));
+    out!("{}", scenario::dot(&model));
     Ok(())
 }
 
@@ -654,7 +694,7 @@ fn list() -> Result<(), Failure> {
                         .map(|l| l.trim_start_matches("//").trim().to_string())
                 })
                 .unwrap_or_default();
-            println!("{:<40} {summary}", path.display());
+            outln!("{:<40} {summary}", path.display());
         }
     }
     for strategy in consim::strategy::REGISTRY {
@@ -662,7 +702,7 @@ fn list() -> Result<(), Failure> {
             [] => String::new(),
             aliases => format!(" (also {})", aliases.join(", ")),
         };
-        println!(
+        outln!(
             "{:<40} {}{aliases}",
             format!("strategy {}", strategy.name),
             strategy.summary

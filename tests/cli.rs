@@ -346,3 +346,68 @@ fn compare_puts_scenario_files_side_by_side_to_compare_a_setting() {
     assert_eq!(code, 1);
     assert!(err.contains("two columns are named `food_lossy`"), "{err}");
 }
+
+/// Clap's own exit code for a bad argument is 2, which here means "a check failed": every
+/// mistake in the arguments exits 1 instead, and `--help` still exits 0.
+#[test]
+fn argument_mistakes_exit_one_not_two() {
+    for args in [
+        &["run", "scenarios/food_happy_path.ron", "--format", "xml"][..],
+        &["run", "scenarios/food_happy_path.ron", "--seed", "-1"],
+        &["frobnicate"],
+        &["run"],
+    ] {
+        let (code, _, err) = consim(args);
+        assert_eq!(code, 1, "{args:?}: {err}");
+        assert!(err.contains("error"), "{args:?}: {err}");
+    }
+    assert_eq!(consim(&["--help"]).0, 0);
+}
+
+/// `consim ... | head -1`: the reader goes away; consim stops quietly with the shell's code
+/// for a closed pipe, never a panic, whichever command printed.
+#[test]
+fn a_closed_stdout_ends_quietly_with_141() {
+    use std::process::Stdio;
+    for args in [
+        &[
+            "sweep",
+            "scenarios/food_lossy.ron",
+            "--seeds",
+            "0..400",
+            "--format",
+            "jsonl",
+        ][..],
+        &["list"],
+        &["run", "scenarios/food_happy_path.ron", "--format", "json"],
+    ] {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_consim"))
+            .args(args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("consim starts");
+        // Close the read end before consim writes anything: its first write fails.
+        drop(child.stdout.take());
+        let out = child.wait_with_output().expect("consim ends");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(141), "{args:?}: {err}");
+        assert!(!err.contains("panicked"), "{args:?}: {err}");
+    }
+}
+
+/// A run a limit stopped before its workload was done proves nothing: its checks are not
+/// judged and it exits 2, even when nothing had started (no transaction in flight).
+#[test]
+fn a_run_stopped_before_its_work_was_done_never_passes() {
+    for file in [
+        "tests/data/cli/stopped_before_any_work.ron",
+        "tests/data/cli/stopped_after_one_ms.ron",
+        "tests/data/memory_limited.ron",
+    ] {
+        let (code, out, err) = consim(&["run", file]);
+        assert_eq!(code, 2, "{file}: {out}{err}");
+        assert!(out.contains("atomicity            not judged"), "{file}: {out}");
+        assert!(err.contains("could not be judged"), "{file}: {err}");
+    }
+}
