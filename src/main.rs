@@ -377,10 +377,11 @@ fn check(files: &[PathBuf]) -> Result<(), Failure> {
 
 /// Checks a file as a scenario, or as a model if it is one.
 fn check_one(file: &Path) -> Result<String, ScenarioError> {
-    let source = std::fs::read_to_string(file).map_err(|e| ScenarioError::Unreadable {
-        path: file.display().to_string(),
-        reason: e.to_string(),
-    })?;
+    let source =
+        scenario::read_bounded(file, scenario::MAX_FILE_BYTES).map_err(|e| ScenarioError::Unreadable {
+            path: file.display().to_string(),
+            reason: e.to_string(),
+        })?;
     if source
         .trim_start_matches(|c: char| c.is_whitespace())
         .starts_with("Scenario")
@@ -419,7 +420,7 @@ fn compare(
             consim::seeds::MAX_SEEDS
         )));
     }
-    let pool = consim::seeds::pool(threads).map_err(bad_input)?;
+    let pool = worker_pool(threads)?;
     let (name, variants) = compare_columns(paths, strategies)?;
     let comparison = consim::compare::compare_variants(&name, &variants, seeds, &pool);
     match format {
@@ -508,14 +509,14 @@ struct SweepArgs {
 
 fn sweep(args: &SweepArgs) -> Result<(), Failure> {
     let path = args.scenario.as_path();
-    use consim::seeds::{Shard, parse_seeds, pool};
+    use consim::seeds::{Shard, parse_seeds};
     let seeds = parse_seeds(&args.seeds).map_err(bad_input)?;
     let shard = match &args.shard {
         Some(text) => Shard::parse(text).map_err(bad_input)?,
         None => Shard::WHOLE,
     };
     consim::seeds::check_runs(&seeds, shard).map_err(bad_input)?;
-    let pool = pool(args.threads).map_err(bad_input)?;
+    let pool = worker_pool(args.threads)?;
     let mut scenario = scenario::load(path)?;
     if let Some(name) = &args.strategy {
         scenario = scenario.with_strategy(name).map_err(bad_input)?;
@@ -595,9 +596,9 @@ fn shrink(args: &ShrinkArgs) -> Result<(), Failure> {
             "--max-runs must be at least 2: one run to confirm, one to shrink".into(),
         ));
     }
-    let pool = consim::seeds::pool(args.threads).map_err(bad_input)?;
+    let pool = worker_pool(args.threads)?;
     scenario::load(path)?;
-    let source = std::fs::read_to_string(path)
+    let source = scenario::read_bounded(path, scenario::MAX_FILE_BYTES)
         .map_err(|e| bad_input(format!("cannot read {}: {e}", path.display())))?;
     let out = args.out.clone().unwrap_or_else(|| {
         let stem = path
@@ -642,11 +643,26 @@ fn shrink(args: &ShrinkArgs) -> Result<(), Failure> {
     Ok(())
 }
 
+/// The worker threads for `sweep`, `compare` and `shrink`: `--threads`, capped at a few per
+/// core with a note on stderr.
+fn worker_pool(threads: Option<usize>) -> Result<rayon::ThreadPool, Failure> {
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let (threads, note) = consim::seeds::cap_threads(threads, cores);
+    if let Some(note) = note {
+        eprintln!("note: {note}");
+    }
+    consim::seeds::pool(threads).map_err(bad_input)
+}
+
+/// The largest sweep shard `merge` reads: a JSON line per seed is a few hundred bytes, so
+/// 1 GiB holds millions of seeds, and a wrong path cannot exhaust memory.
+const MAX_SHARD_BYTES: u64 = 1 << 30;
+
 fn merge(files: &[PathBuf]) -> Result<(), Failure> {
     let texts = files
         .iter()
         .map(|f| {
-            std::fs::read_to_string(f)
+            scenario::read_bounded(f, MAX_SHARD_BYTES)
                 .map(|text| (f.display().to_string(), text))
                 .map_err(|e| bad_input(format!("cannot read {}: {e}", f.display())))
         })
@@ -666,7 +682,7 @@ fn merge(files: &[PathBuf]) -> Result<(), Failure> {
 }
 
 fn graph(path: &Path) -> Result<(), Failure> {
-    let source = std::fs::read_to_string(path)
+    let source = scenario::read_bounded(path, scenario::MAX_FILE_BYTES)
         .map_err(|e| bad_input(format!("cannot read {}: {e}", path.display())))?;
     let model = scenario::load_model(path, &source)?;
     out!("{}", scenario::dot(&model));
@@ -686,7 +702,7 @@ fn list() -> Result<(), Failure> {
             .collect();
         entries.sort();
         for path in entries {
-            let summary = std::fs::read_to_string(&path)
+            let summary = scenario::read_bounded(&path, scenario::MAX_FILE_BYTES)
                 .ok()
                 .and_then(|s| {
                     s.lines()

@@ -119,6 +119,25 @@ impl fmt::Display for Shard {
 }
 
 /// A pool of `threads` workers (all cores when `None`). The error says why it failed.
+/// The most worker threads per core `--threads` may ask for: runs are CPU-bound, so more
+/// only adds switching (100,000 threads drove a two-core machine's load to 750).
+pub const MAX_THREADS_PER_CORE: usize = 4;
+
+/// `asked` threads, capped at [`MAX_THREADS_PER_CORE`] per core of a machine with `cores`;
+/// with a note saying so when it was capped.
+pub fn cap_threads(asked: Option<usize>, cores: usize) -> (Option<usize>, Option<String>) {
+    let most = cores.max(1) * MAX_THREADS_PER_CORE;
+    match asked {
+        Some(n) if n > most => (
+            Some(most),
+            Some(format!(
+                "--threads {n}: using {most} ({MAX_THREADS_PER_CORE} per core of {cores}); runs are CPU-bound, more threads only wait"
+            )),
+        ),
+        other => (other, None),
+    }
+}
+
 pub fn pool(threads: Option<usize>) -> Result<rayon::ThreadPool, String> {
     if threads == Some(0) {
         return Err("--threads 0: give at least one thread (or leave it out for all cores)".into());
@@ -141,6 +160,15 @@ pub fn map_ordered<T: Sync, R: Send>(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn threads_beyond_four_per_core_are_capped_with_a_note() {
+        assert_eq!(cap_threads(Some(8), 2), (Some(8), None));
+        assert_eq!(cap_threads(None, 2), (None, None));
+        let (threads, note) = cap_threads(Some(100_000), 2);
+        assert_eq!(threads, Some(8));
+        assert!(note.unwrap().contains("--threads 100000: using 8"));
+    }
 
     #[test]
     fn seed_ranges_parse_and_bad_ones_say_what_is_accepted() {

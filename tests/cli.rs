@@ -411,3 +411,33 @@ fn a_run_stopped_before_its_work_was_done_never_passes() {
         assert!(err.contains("could not be judged"), "{file}: {err}");
     }
 }
+
+/// Inputs that would exhaust the machine are refused or capped up front: an endless file is
+/// read only up to its limit, a request plan larger than `stop.memory_mb` is refused before
+/// it is drawn, and `--threads` is capped at a few per core, with a note.
+#[test]
+fn endless_files_oversized_plans_and_thread_counts_are_bounded() {
+    for args in [
+        &["check", "/dev/zero"][..],
+        &["run", "/dev/zero"],
+        &["run", "tests/data/bad/model_is_dev_zero.ron"],
+    ] {
+        let (code, _, err) = consim(args);
+        assert_eq!(code, 1, "{args:?}: {err}");
+        assert!(err.contains("larger than 16 MiB"), "{args:?}: {err}");
+    }
+    let (code, _, err) = consim(&["run", "tests/data/bad/plan_over_memory_limit.ron"]);
+    assert_eq!(code, 1, "{err}");
+    assert!(err.contains("takes 4578 MiB"), "{err}");
+    assert!(err.contains("stop.memory_mb (64 MiB)"), "{err}");
+    let (code, _, err) = consim(&[
+        "sweep",
+        "scenarios/food_happy_path.ron",
+        "--seeds",
+        "0..2",
+        "--threads",
+        "100000",
+    ]);
+    assert_eq!(code, 0, "{err}");
+    assert!(err.contains("--threads 100000: using"), "{err}");
+}

@@ -110,7 +110,7 @@ pub fn load(path: &Path) -> Result<Scenario, ScenarioError> {
 pub fn load_source(path: &Path, source: &str) -> Result<Scenario, ScenarioError> {
     let raw: raw::Scenario = validate::parse(path, source)?;
     let model_path = path.parent().unwrap_or(Path::new(".")).join(&raw.model);
-    let model_source = std::fs::read_to_string(&model_path).map_err(|e| {
+    let model_source = read_bounded(&model_path, MAX_FILE_BYTES).map_err(|e| {
         let mut check = Checker::new(path, source);
         check.error(
             &[Step::Field("model")],
@@ -235,8 +235,29 @@ fn reject_system_sections(check: &mut Checker<'_>, raw: &raw::Scenario) {
     }
 }
 
+/// The largest scenario or model file read: both are a few kilobytes of text, and reading
+/// stops here, so a wrong path such as `/dev/zero` cannot exhaust memory or never end.
+pub const MAX_FILE_BYTES: u64 = 16 << 20;
+
+/// Reads a text file of at most `max` bytes, refusing a larger one (or an endless one)
+/// with an error that says so, without reading more than `max + 1` bytes.
+pub fn read_bounded(path: &Path, max: u64) -> std::io::Result<String> {
+    use std::io::Read as _;
+    let mut text = String::new();
+    std::fs::File::open(path)?
+        .take(max + 1)
+        .read_to_string(&mut text)?;
+    if text.len() as u64 > max {
+        return Err(std::io::Error::other(format!(
+            "larger than {} MiB, more than this command reads from one file (is it the right file?)",
+            max >> 20
+        )));
+    }
+    Ok(text)
+}
+
 fn read(path: &Path) -> Result<String, ScenarioError> {
-    std::fs::read_to_string(path).map_err(|e| ScenarioError::Unreadable {
+    read_bounded(path, MAX_FILE_BYTES).map_err(|e| ScenarioError::Unreadable {
         path: path.display().to_string(),
         reason: e.to_string(),
     })

@@ -65,7 +65,9 @@ pub fn setup(
         }
     };
     let workload = match &raw.workload {
-        Some(w) => workload(check, w).filter(|spec| keys_fit(check, w, spec.key_count, model)),
+        Some(w) => workload(check, w)
+            .filter(|spec| keys_fit(check, w, spec.key_count, model))
+            .filter(|spec| plan_fits(check, spec.request_count, raw.stop.memory_mb)),
         None => {
             check.error(
                 &[Step::Field("model")],
@@ -218,6 +220,35 @@ fn workload(check: &mut Checker<'_>, raw: &raw::Workload) -> Option<WorkloadSpec
 
 /// Reports a `key_count` larger than a table whose rows requests need: a step that adds to or
 /// deletes the request's key (or its second key) needs that row to exist. True if it fits.
+/// Bytes the client keeps per planned request before the run starts: the request, and when
+/// it was sent.
+pub const PLAN_BYTES_PER_REQUEST: u64 = (std::mem::size_of::<crate::workload::PlannedRequest>()
+    + std::mem::size_of::<Option<crate::sim::Instant>>()) as u64;
+
+/// Whether the request plan, drawn whole before the run, fits in `stop.memory_mb`: it counts
+/// against the limit like everything else the run keeps, and is refused here before it is
+/// allocated (10^8 requests would take gigabytes, then stop at event 0).
+fn plan_fits(check: &mut Checker<'_>, requests: u64, memory_mb: u64) -> bool {
+    let plan = requests.saturating_mul(PLAN_BYTES_PER_REQUEST);
+    let limit = memory_mb.saturating_mul(1 << 20);
+    if plan <= limit {
+        return true;
+    }
+    check.error(
+        &[Step::Field("workload"), Step::Field("requests")],
+        format!(
+            "the request plan of {requests} requests takes {} MiB, more than stop.memory_mb ({memory_mb} MiB)",
+            plan.div_ceil(1 << 20)
+        ),
+        "plan larger than the memory limit",
+        Some(format!(
+            "send at most {} requests, or raise `stop: Stop(memory_mb: ...)`",
+            limit / PLAN_BYTES_PER_REQUEST
+        )),
+    );
+    false
+}
+
 fn keys_fit(check: &mut Checker<'_>, raw: &raw::Workload, key_count: u64, model: &SystemModel) -> bool {
     let tightest = model
         .steps
