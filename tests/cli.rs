@@ -381,15 +381,15 @@ fn a_closed_stdout_ends_quietly_with_141() {
         &["list"],
         &["run", "scenarios/food_happy_path.ron", "--format", "json"],
     ] {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_consim"))
+        // A pipe whose read end is closed before consim starts: its first write fails.
+        let (reader, writer) = std::io::pipe().expect("a pipe");
+        drop(reader);
+        let out = Command::new(env!("CARGO_BIN_EXE_consim"))
             .args(args)
-            .stdout(Stdio::piped())
+            .stdout(writer)
             .stderr(Stdio::piped())
-            .spawn()
-            .expect("consim starts");
-        // Close the read end before consim writes anything: its first write fails.
-        drop(child.stdout.take());
-        let out = child.wait_with_output().expect("consim ends");
+            .output()
+            .expect("consim runs");
         let err = String::from_utf8_lossy(&out.stderr);
         assert_eq!(out.status.code(), Some(141), "{args:?}: {err}");
         assert!(!err.contains("panicked"), "{args:?}: {err}");

@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use crate::broker::TopicId;
-use crate::sim::ActorId;
+use crate::sim::{ActorId, IdMap};
 use crate::strategy::Wiring;
 use crate::system::model::{Model, RequestKeys, ServiceId};
 use crate::system::msg::{
@@ -70,6 +70,12 @@ impl Choreography {
                 );
             }
         }
+        if self.answer == Answer::AtEnd && step_count > 1 {
+            // The entry answers the gateway's retries: it must hear that the last step
+            // committed, since that step's own `Outcome` may be the message that was lost.
+            let last = DomainEvent::topic_of(EventKind::Done, step_count - 1);
+            subscribe(&mut subscriptions, last, wiring.step_service(0));
+        }
         if self.read_model {
             let entry = wiring.step_service(0);
             for step in 0..step_count {
@@ -89,14 +95,17 @@ impl Choreography {
             gateway: wiring.gateway,
             idempotent_consumers: self.idempotent_consumers,
             answer: self.answer,
+            known: IdMap::new(),
         })
     }
 }
 
 /// A service's half of a choreography: it turns `Begin` and delivered events into local
-/// calls of the steps it owns, and reacts when they end. It keeps no state of its own (see
-/// the module docs of [`crate::strategy::saga_choreographed`] for the state machine), so a
-/// crash costs it nothing.
+/// calls of the steps it owns, and reacts when they end (see the module docs of
+/// [`crate::strategy::saga_choreographed`] for the state machine). The entry service also
+/// keeps, durably, how each transaction ended as far as it knows, to answer the gateway's
+/// retries: the last step tells the gateway once, and if that message is lost, the retried
+/// `Begin` that reaches the entry is the only one left to answer it.
 #[derive(Debug)]
 pub(crate) struct StepOwner {
     service: ServiceId,
@@ -104,6 +113,9 @@ pub(crate) struct StepOwner {
     gateway: ActorId,
     idempotent_consumers: bool,
     answer: Answer,
+    /// Durable, at the entry of a saga that answers at the end: transactions whose end it
+    /// knows (the last step committed, or step 0 was refused or compensated).
+    known: IdMap<GlobalTxId, TxOutcome>,
 }
 
 impl StepOwner {
@@ -182,22 +194,31 @@ impl StepOwner {
         vec![self.tell_gateway(call.gtx, outcome)]
     }
 
-    fn action_refused(&self, call: LocalCall) -> Vec<Effect> {
+    fn action_refused(&mut self, call: LocalCall) -> Vec<Effect> {
         let mut effects = Vec::new();
         if call.idempotent {
             effects.push(Self::fence(call));
         }
         if call.step == 0 {
+            self.learn(call.gtx, TxOutcome::Aborted);
             effects.push(self.tell_gateway(call.gtx, TxOutcome::Aborted));
         }
         effects
     }
 
-    fn compensation_committed(&self, call: LocalCall) -> Vec<Effect> {
+    fn compensation_committed(&mut self, call: LocalCall) -> Vec<Effect> {
         if is_fence(&call) || call.step != 0 || self.answer != Answer::AtEnd {
             return Vec::new();
         }
+        self.learn(call.gtx, TxOutcome::Aborted);
         vec![self.tell_gateway(call.gtx, TxOutcome::Aborted)]
+    }
+
+    /// The entry of a saga that answers at the end notes how `gtx` ended.
+    fn learn(&mut self, gtx: GlobalTxId, outcome: TxOutcome) {
+        if self.answer == Answer::AtEnd && self.owns(0) {
+            self.known.insert(gtx, outcome);
+        }
     }
 }
 
@@ -209,6 +230,13 @@ impl Participant for StepOwner {
         if !self.owns(0) {
             return Vec::new();
         }
+        if let Some(&outcome) = self.known.get(gtx) {
+            // A retry of a transaction that ended: the gateway missed its outcome.
+            return vec![
+                Effect::Count("saga_choreographed.retries_answered", 1),
+                self.tell_gateway(gtx, outcome),
+            ];
+        }
         vec![self.action(gtx, 0, keys, token, true)]
     }
 
@@ -218,6 +246,9 @@ impl Participant for StepOwner {
     fn on_event(&mut self, event: DomainEvent, token: Token) -> Vec<Effect> {
         let (gtx, keys) = (event.gtx, event.keys);
         match event.kind {
+            EventKind::Done if event.step == self.last_step() => {
+                self.learn(gtx, TxOutcome::Committed);
+            }
             EventKind::Done => {
                 let next = event.step + 1;
                 if next <= self.last_step() && self.owns(next) {
@@ -254,6 +285,10 @@ impl Participant for StepOwner {
                 | LocalResult::Unauthorized,
             ) => Vec::new(),
         }
+    }
+
+    fn retained_bytes(&self) -> usize {
+        self.known.retained_bytes()
     }
 }
 
@@ -307,6 +342,7 @@ mod tests {
             gateway: ActorId(1),
             idempotent_consumers: true,
             answer,
+            known: IdMap::new(),
         }
     }
 
@@ -349,8 +385,8 @@ mod tests {
         assert_eq!(to(EventKind::Done, 2), Some(vec![wiring.step_service(3)]));
         assert_eq!(
             to(EventKind::Done, 3),
-            None,
-            "nobody acts on the last step's event"
+            Some(vec![wiring.step_service(0)]),
+            "only the entry hears the last step's event, to answer the gateway's retries"
         );
         assert_eq!(to(EventKind::Failed, 3), Some(vec![wiring.step_service(2)]));
         assert_eq!(to(EventKind::Compensated, 1), Some(vec![wiring.step_service(0)]));
@@ -477,6 +513,33 @@ mod tests {
         assert_eq!(
             bank_a.on_local_done(debit, LocalResult::Busy),
             [Effect::Run(debit)]
+        );
+    }
+
+    #[test]
+    fn the_entry_answers_a_retry_of_a_transaction_it_knows_ended() {
+        let mut entry = owner(food_delivery(), 1, Answer::AtEnd); // order owns step 0
+        let last = step_count(&food_delivery()) - 1;
+        // Nothing known: a retried `Begin` runs step 0 again (idempotently).
+        assert_eq!(
+            runs(&entry.on_begin(GTX, KEYS, TOKEN)),
+            [(0, StepKind::Action, true)]
+        );
+        assert!(outcomes(&entry.on_begin(GTX, KEYS, TOKEN)).is_empty());
+        // The last step's `Done` reaches the entry: it now answers retries itself.
+        assert!(
+            entry
+                .on_event(event(EventKind::Done, GTX, last, KEYS), TOKEN)
+                .is_empty()
+        );
+        let told = Msg::Outcome {
+            gtx: GTX,
+            outcome: TxOutcome::Committed,
+        };
+        assert!(
+            entry
+                .on_begin(GTX, KEYS, TOKEN)
+                .contains(&Effect::Send(ActorId(1), told))
         );
     }
 }
