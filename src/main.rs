@@ -689,6 +689,18 @@ fn graph(path: &Path) -> Result<(), Failure> {
     Ok(())
 }
 
+/// A file's description: its leading `//` comment lines, joined into one line (a comment of
+/// several lines is one description, not its first line).
+fn description(source: &str) -> String {
+    source
+        .lines()
+        .map_while(|line| line.trim_start().strip_prefix("//"))
+        .map(str::trim)
+        .filter(|line| !line.is_empty())
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
 fn list() -> Result<(), Failure> {
     for dir in ["models", "scenarios"] {
         let mut entries: Vec<PathBuf> = std::fs::read_dir(dir)
@@ -704,11 +716,7 @@ fn list() -> Result<(), Failure> {
         for path in entries {
             let summary = scenario::read_bounded(&path, scenario::MAX_FILE_BYTES)
                 .ok()
-                .and_then(|s| {
-                    s.lines()
-                        .next()
-                        .map(|l| l.trim_start_matches("//").trim().to_string())
-                })
+                .map(|s| description(&s))
                 .unwrap_or_default();
             outln!("{:<40} {summary}", path.display());
         }

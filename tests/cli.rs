@@ -441,3 +441,15 @@ fn endless_files_oversized_plans_and_thread_counts_are_bounded() {
     assert_eq!(code, 0, "{err}");
     assert!(err.contains("--threads 100000: using"), "{err}");
 }
+
+/// A file whose description takes several comment lines is listed with all of them.
+#[test]
+fn list_prints_whole_descriptions() {
+    let (code, out, _) = consim(&["list"]);
+    assert_eq!(code, 0);
+    let line = out
+        .lines()
+        .find(|l| l.starts_with("scenarios/food_lossy_async.ron"))
+        .expect("listed");
+    assert!(line.contains("sent again") && line.contains("paired by seed"), "{line}");
+}
