@@ -451,5 +451,40 @@ fn list_prints_whole_descriptions() {
         .lines()
         .find(|l| l.starts_with("scenarios/food_lossy_async.ron"))
         .expect("listed");
-    assert!(line.contains("sent again") && line.contains("paired by seed"), "{line}");
+    assert!(
+        line.contains("sent again") && line.contains("paired by seed"),
+        "{line}"
+    );
+}
+
+/// A scenario file whose name holds a comma still gives one CSV field per column: the
+/// label is quoted.
+#[test]
+fn compare_csv_quotes_a_label_with_a_comma() {
+    let dir = std::env::temp_dir().join(format!("consim-csv-{}", std::process::id()));
+    std::fs::create_dir_all(dir.join("models")).unwrap();
+    std::fs::create_dir_all(dir.join("scenarios")).unwrap();
+    std::fs::copy("models/bank_transfer.ron", dir.join("models/bank_transfer.ron")).unwrap();
+    let scenario = "Scenario(model: \"../models/bank_transfer.ron\", seed: 1, strategy: TwoPc(), \
+         workload: Workload(requests: 20, arrival: Poisson(rate_per_s: 200.0), key_count: 20))";
+    let (a, b) = (dir.join("scenarios/one,two.ron"), dir.join("scenarios/three.ron"));
+    std::fs::write(&a, scenario).unwrap();
+    std::fs::write(&b, scenario).unwrap();
+    let (code, csv, err) = consim(&[
+        "compare",
+        a.to_str().unwrap(),
+        b.to_str().unwrap(),
+        "--seeds",
+        "0..1",
+        "--format",
+        "csv",
+    ]);
+    std::fs::remove_dir_all(&dir).unwrap();
+    assert_eq!(code, 0, "{err}");
+    let lines: Vec<&str> = csv.lines().collect();
+    let fields = lines[0].split(',').count();
+    assert!(lines[1].starts_with("\"one,two\","), "{csv}");
+    // The quoted label is one field: the rest of the row splits like the header.
+    assert_eq!(lines[1].split(',').count(), fields + 1, "{csv}");
+    assert_eq!(lines[2].split(',').count(), fields, "{csv}");
 }

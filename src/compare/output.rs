@@ -72,16 +72,16 @@ impl Comparison {
     /// seed, started, each metric of [`METRICS`] by key, then the violated checks separated by
     /// `;`. A metric the run could not measure is an empty cell.
     pub fn to_csv(&self) -> String {
-        let mut out = String::from("variant,strategy,seed,started");
-        for metric in &METRICS {
-            out.push(',');
-            out.push_str(metric.key);
-        }
-        out.push_str(",violated\n");
+        let mut writer = csv::Writer::from_writer(Vec::new());
+        let mut header = vec!["variant", "strategy", "seed", "started"];
+        header.extend(METRICS.iter().map(|metric| metric.key));
+        header.push("violated");
+        writer.write_record(&header).expect("writing to memory");
         for run in &self.runs {
-            csv_line(&mut out, run);
+            writer.write_record(csv_row(run)).expect("writing to memory");
         }
-        out
+        let bytes = writer.into_inner().expect("writing to memory");
+        String::from_utf8(bytes).expect("every field is UTF-8")
     }
 }
 
@@ -101,22 +101,23 @@ fn line(out: &mut String, width: usize, label: &str, cells: impl Iterator<Item =
     out.push('\n');
 }
 
-fn csv_line(out: &mut String, run: &RunRow) {
-    let _ = write!(
-        out,
-        "{},{},{},{}",
-        run.variant, run.strategy, run.seed, run.started
-    );
+/// One run's CSV fields; the csv crate quotes a label with a comma or a quote in it (a file
+/// name can hold either).
+fn csv_row(run: &RunRow) -> Vec<String> {
+    let mut row = vec![
+        run.variant.clone(),
+        run.strategy.to_string(),
+        run.seed.to_string(),
+        run.started.to_string(),
+    ];
     for metric in &METRICS {
-        out.push(',');
-        if let Some(value) = (metric.of)(run) {
+        row.push(match (metric.of)(run) {
             // Integers stay integers; ratios keep six decimals.
-            if value.fract() == 0.0 && value.abs() < 1e15 {
-                let _ = write!(out, "{}", value as i64);
-            } else {
-                let _ = write!(out, "{value:.6}");
-            }
-        }
+            Some(value) if value.fract() == 0.0 && value.abs() < 1e15 => (value as i64).to_string(),
+            Some(value) => format!("{value:.6}"),
+            None => String::new(),
+        });
     }
-    let _ = writeln!(out, ",{}", run.violated.join(";"));
+    row.push(run.violated.join(";"));
+    row
 }
