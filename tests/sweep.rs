@@ -151,3 +151,88 @@ fn merge_refuses_lines_of_another_sweep() {
     let err = merge(&[("d.jsonl".into(), moved)]).unwrap_err();
     assert!(err.contains("outside its sweep's range 0..2"), "{err}");
 }
+
+/// The cluster recipes in `deploy/`, run here with their schedulers' index variables set:
+/// every Slurm array task and every pod of the Kubernetes Indexed Job runs its shard, the
+/// merge step reads the shard files, and the merged summary is the one-machine sweep's.
+#[test]
+fn the_deploy_recipes_merge_to_the_one_machine_sweep() {
+    use std::process::Command;
+    let consim = env!("CARGO_BIN_EXE_consim");
+    let scenario = "tests/data/sweep/rare_duplicates.ron";
+    let seeds = "0..32";
+    let whole = Command::new(consim)
+        .args(["sweep", scenario, "--seeds", seeds, "--quiet"])
+        .output()
+        .expect("consim runs");
+    let whole = String::from_utf8(whole.stdout).unwrap();
+    // Everything after the first line: the failing seeds and their replay commands.
+    let body = |text: &str| text.lines().skip(1).collect::<Vec<_>>().join("\n");
+
+    // The Kubernetes Job's container command, as the manifest writes it.
+    let manifest = std::fs::read_to_string("deploy/kubernetes/sweep-job.yaml").unwrap();
+    let pod_command = manifest
+        .lines()
+        .find_map(|l| {
+            l.trim()
+                .strip_prefix("args: ['")
+                .and_then(|l| l.strip_suffix("']"))
+        })
+        .expect("the manifest's args line");
+    let completions: u32 = manifest
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("completions: "))
+        .expect("completions")
+        .parse()
+        .unwrap();
+    assert!(manifest.contains("completionMode: Indexed"));
+
+    /// A scheduler's name, its task count, and the command of task `index`.
+    type Recipe<'a> = (&'a str, u32, Box<dyn Fn(u32) -> Command + 'a>);
+    let runs: [Recipe<'_>; 2] = [
+        (
+            "slurm",
+            4,
+            Box::new(|index| {
+                let mut c = Command::new("sh");
+                c.arg("deploy/slurm/sweep.sbatch")
+                    .env("SLURM_ARRAY_TASK_ID", index.to_string())
+                    .env("SLURM_ARRAY_TASK_COUNT", "4");
+                c
+            }),
+        ),
+        (
+            "kubernetes",
+            completions,
+            Box::new(move |index| {
+                let mut c = Command::new("sh");
+                c.args(["-c", pod_command])
+                    .env("JOB_COMPLETION_INDEX", index.to_string());
+                c
+            }),
+        ),
+    ];
+    for (name, count, task) in runs {
+        let out = std::env::temp_dir().join(format!("consim-deploy-{name}-{}", std::process::id()));
+        for index in 0..count {
+            let status = task(index)
+                .env("SCENARIO", scenario)
+                .env("SEEDS", seeds)
+                .env("OUT", &out)
+                .env("CONSIM", consim)
+                .stderr(std::process::Stdio::null())
+                .status()
+                .expect("the shard script runs");
+            assert!(status.success(), "{name} task {index}: {status}");
+        }
+        let merged = Command::new("sh")
+            .args(["deploy/merge.sh", out.to_str().unwrap()])
+            .env("CONSIM", consim)
+            .output()
+            .expect("merge runs");
+        std::fs::remove_dir_all(&out).unwrap();
+        let merged = String::from_utf8(merged.stdout).unwrap();
+        assert!(merged.contains("32 of 32 seeds"), "{name}: {merged}");
+        assert_eq!(body(&merged), body(&whole), "{name}");
+    }
+}
