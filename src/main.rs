@@ -571,6 +571,10 @@ struct ShrinkArgs {
     /// The most runs to spend.
     #[arg(long, default_value_t = 400)]
     max_runs: usize,
+    /// The most wall-clock time to spend, e.g. 90s or 10m: no new round starts after it,
+    /// and the file says it may not be minimal.
+    #[arg(long, default_value = "5m")]
+    time_limit: String,
     /// Worker threads (default: all cores). The result does not depend on it.
     #[arg(long)]
     threads: Option<usize>,
@@ -610,6 +614,21 @@ fn shrink(args: &ShrinkArgs) -> Result<(), Failure> {
         Some(dir) if !dir.as_os_str().is_empty() => dir.to_path_buf(),
         _ => PathBuf::from("."),
     };
+    let time_limit = consim::duration_text::parse_duration(&args.time_limit)
+        .ok()
+        .filter(|d| d.as_us() > 0)
+        .ok_or_else(|| {
+            bad_input(format!(
+                "--time-limit {}: write a positive duration such as 90s or 10m",
+                args.time_limit
+            ))
+        })?;
+    let on_round = |r: &consim::shrink::Round| {
+        eprintln!(
+            "shrink: round {}, {} runs: {} faults, {} requests",
+            r.round, r.runs, r.size.faults, r.size.requests
+        );
+    };
     let request = consim::shrink::ShrinkRequest {
         path,
         source: &source,
@@ -617,6 +636,8 @@ fn shrink(args: &ShrinkArgs) -> Result<(), Failure> {
         strategy: args.strategy.as_deref(),
         check,
         max_runs: args.max_runs,
+        time_budget: Some(std::time::Duration::from_micros(time_limit.as_us())),
+        on_round: &on_round,
     };
     let shrunk = consim::shrink::shrink(&request, &out_dir, &pool).map_err(bad_input)?;
     std::fs::write(&out, &shrunk.text)

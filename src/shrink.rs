@@ -24,7 +24,7 @@ use crate::seeds::map_ordered;
 use crate::sim::{Duration, TraceLevel};
 
 /// What to shrink.
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct ShrinkRequest<'a> {
     /// The scenario file.
     pub path: &'a Path,
@@ -40,6 +40,23 @@ pub struct ShrinkRequest<'a> {
     pub check: Option<CheckKind>,
     /// The most runs to spend.
     pub max_runs: usize,
+    /// The most wall-clock time to spend: no new round starts after it (a round's runs are
+    /// not interrupted). `None`: no limit. The time is the machine's, outside every run, so
+    /// it can only make the result less small, never different in what it replays.
+    pub time_budget: Option<std::time::Duration>,
+    /// Told after each round, so a long shrink shows it is alive.
+    pub on_round: &'a (dyn Fn(&Round) + Sync),
+}
+
+/// Where a shrink stands after a round.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Round {
+    /// Rounds done.
+    pub round: usize,
+    /// Runs spent so far.
+    pub runs: usize,
+    /// The size of the smallest failing scenario so far.
+    pub size: Size,
 }
 
 /// How big a scenario is, in what the shrinker reduces.
@@ -74,6 +91,8 @@ pub struct Shrunk {
     pub runs: usize,
     /// False when the budget ran out before a local minimum was reached.
     pub minimal: bool,
+    /// The time budget ran out (rather than `max_runs`).
+    pub out_of_time: bool,
 }
 
 /// Shrinks `request.seed` of the scenario to a smaller one that still violates the check.
@@ -125,7 +144,20 @@ pub fn shrink(
     let before = size(&current);
     let mut runs = 1;
     let mut minimal = false;
+    let mut out_of_time = false;
+    // The budget is the user's wall-clock time between runs, never read inside one: it
+    // decides how many rounds run, not what any run does.
+    #[allow(clippy::disallowed_methods)]
+    let started = std::time::Instant::now();
+    let mut round = 0;
     while runs < request.max_runs {
+        if request
+            .time_budget
+            .is_some_and(|budget| started.elapsed() >= budget)
+        {
+            out_of_time = true;
+            break;
+        }
         let mut candidates = candidates(&current);
         candidates.truncate(request.max_runs - runs);
         runs += candidates.len();
@@ -133,12 +165,20 @@ pub fn shrink(
             run_candidate(request.path, candidate, request.seed)
                 .is_ok_and(|(failing, _)| failing.contains(&check))
         });
+        round += 1;
         match still_failing.iter().position(|&failing| failing) {
             Some(index) => current = candidates.swap_remove(index),
             None => {
                 minimal = true;
-                break;
             }
+        }
+        (request.on_round)(&Round {
+            round,
+            runs,
+            size: size(&current),
+        });
+        if minimal {
+            break;
         }
     }
     let after = size(&current);
@@ -157,10 +197,10 @@ pub fn shrink(
         after.faults,
         before.requests,
         after.requests,
-        if minimal {
-            ""
-        } else {
-            " (budget spent before a local minimum)"
+        match (minimal, out_of_time) {
+            (true, _) => "",
+            (false, true) => " (time budget spent before a local minimum)",
+            (false, false) => " (run budget spent before a local minimum)",
         }
     );
     Ok(Shrunk {
@@ -170,6 +210,7 @@ pub fn shrink(
         after,
         runs,
         minimal,
+        out_of_time,
     })
 }
 

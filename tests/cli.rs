@@ -488,3 +488,20 @@ fn compare_csv_quotes_a_label_with_a_comma() {
     assert_eq!(lines[1].split(',').count(), fields + 1, "{csv}");
     assert_eq!(lines[2].split(',').count(), fields, "{csv}");
 }
+
+/// `--time-limit` must be a positive duration.
+#[test]
+fn shrink_refuses_a_time_limit_that_is_not_a_positive_duration() {
+    for limit in ["0s", "soon"] {
+        let (code, _, err) = consim(&[
+            "shrink",
+            "scenarios/twin_dual_write.ron",
+            "--seed",
+            "0",
+            "--time-limit",
+            limit,
+        ]);
+        assert_eq!(code, 1, "{limit}: {err}");
+        assert!(err.contains("--time-limit"), "{err}");
+    }
+}

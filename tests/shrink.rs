@@ -26,6 +26,8 @@ fn the_dual_write_twin_shrinks_to_a_smaller_scenario_that_still_fails() {
         strategy: None,
         check: None,
         max_runs: 400,
+        time_budget: None,
+        on_round: &|_| {},
     };
     let dir = scratch_dir("dual-write");
     let shrunk = shrink(&request, &dir, &pool(Some(2)).unwrap()).expect("the twin fails at its seed");
@@ -67,6 +69,8 @@ fn shrinking_gives_the_same_scenario_on_one_thread_and_on_many() {
         strategy: None,
         check: Some(CheckKind::NoDoubleEffect),
         max_runs: 200,
+        time_budget: None,
+        on_round: &|_| {},
     };
     let dir = Path::new("scenarios");
     let one = shrink(&request, dir, &pool(Some(1)).unwrap()).unwrap();
@@ -93,6 +97,8 @@ fn a_seed_that_passes_or_a_check_it_does_not_violate_cannot_be_shrunk() {
         strategy: None,
         check: None,
         max_runs: 10,
+        time_budget: None,
+        on_round: &|_| {},
     };
     let p = pool(Some(1)).unwrap();
     let err = shrink(&request, Path::new("scenarios"), &p).unwrap_err();
@@ -116,6 +122,8 @@ fn naming_the_file_s_own_strategy_keeps_its_settings() {
         strategy: Some("saga_choreographed"),
         check: None,
         max_runs: 30,
+        time_budget: None,
+        on_round: &|_| {},
     };
     let dir = scratch_dir("same-strategy");
     let p = pool(Some(1)).unwrap();
@@ -130,4 +138,47 @@ fn naming_the_file_s_own_strategy_keeps_its_settings() {
     let err = shrink(&request, &dir, &p).unwrap_err();
     assert!(err.contains("fails no check"), "{err}");
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// A shrink reports each round as it goes, and a spent time budget ends it with a file that
+/// says it may not be minimal.
+#[test]
+fn a_shrink_reports_its_rounds_and_stops_at_its_time_budget() {
+    let path = Path::new("scenarios/twin_dual_write.ron");
+    let source = std::fs::read_to_string(path).unwrap();
+    let seed = scenario::load(path).unwrap().seed;
+    let rounds = std::sync::Mutex::new(Vec::new());
+    let on_round = |r: &consim::shrink::Round| rounds.lock().unwrap().push((r.round, r.runs));
+    let mut request = ShrinkRequest {
+        path,
+        source: &source,
+        seed,
+        strategy: None,
+        check: None,
+        max_runs: 40,
+        time_budget: None,
+        on_round: &on_round,
+    };
+    let dir = scratch_dir("rounds");
+    let p = pool(Some(2)).unwrap();
+    let shrunk = shrink(&request, &dir, &p).expect("the twin fails at its seed");
+    let rounds = rounds.lock().unwrap().clone();
+    assert!(!rounds.is_empty());
+    assert_eq!(
+        rounds.last().unwrap().1,
+        shrunk.runs,
+        "the last round's count is the total"
+    );
+    assert!(rounds.windows(2).all(|w| w[0].0 + 1 == w[1].0), "{rounds:?}");
+
+    request.time_budget = Some(std::time::Duration::ZERO);
+    request.on_round = &|_| {};
+    let out_of_time = shrink(&request, &dir, &p).unwrap();
+    assert!(out_of_time.out_of_time && !out_of_time.minimal);
+    assert_eq!(out_of_time.runs, 1, "only the confirming run");
+    assert!(
+        out_of_time.text.contains("time budget spent"),
+        "{}",
+        out_of_time.text
+    );
 }
