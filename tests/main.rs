@@ -7,6 +7,7 @@ mod cli;
 /// Same seed, same trace hash; different seed, different hash; a golden hash pins both
 /// build profiles to one value.
 mod determinism;
+mod fuzz;
 /// The kernel's promises: streams, crashes, partitions, drift, limits, bad configuration.
 mod kernel;
 /// Convergence deadlines, anomalies and cost metrics on real runs of bundled scenarios.
