@@ -2,8 +2,7 @@
 //!
 //! Comparisons run a handful to a few hundred seeds. With 10 or 20 seeds the normal
 //! approximation (1.96) understates the interval noticeably, so the half-width uses Student's
-//! t quantile for the sample's degrees of freedom: exact table values up to 30, the
-//! Cornish-Fisher expansion beyond (within 0.001 of the exact quantile there).
+//! t quantile for the sample's degrees of freedom (statrs computes it).
 
 use serde::Serialize;
 
@@ -53,21 +52,13 @@ impl Estimate {
     }
 }
 
-/// Student's t two-sided 95% quantiles for 1 to 30 degrees of freedom.
-const T_975: [f64; 30] = [
-    12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228, 2.201, 2.179, 2.160, 2.145, 2.131,
-    2.120, 2.110, 2.101, 2.093, 2.086, 2.080, 2.074, 2.069, 2.064, 2.060, 2.056, 2.052, 2.048, 2.045, 2.042,
-];
-
-/// The 0.975 quantile of Student's t with `df` (at least 1) degrees of freedom.
+/// The 0.975 quantile of Student's t with `df` (at least 1) degrees of freedom, from statrs
+/// (it replaced a three-decimal table and a series expansion written here).
 fn t_975(df: u64) -> f64 {
-    if let Some(&t) = T_975.get((df.max(1) - 1) as usize) {
-        return t;
-    }
-    let z: f64 = 1.959_964;
-    let v = df as f64;
-    let (z3, z5) = (z.powi(3), z.powi(5));
-    z + (z3 + z) / (4.0 * v) + (5.0 * z5 + 16.0 * z3 + 3.0 * z) / (96.0 * v * v)
+    use statrs::distribution::{ContinuousCDF as _, StudentsT};
+    StudentsT::new(0.0, 1.0, df.max(1) as f64)
+        .expect("a positive number of degrees of freedom")
+        .inverse_cdf(0.975)
 }
 
 #[cfg(test)]
@@ -86,9 +77,11 @@ mod tests {
 
     #[test]
     fn the_t_quantile_joins_the_table_and_tends_to_the_normal() {
-        // Beyond the table the expansion takes over smoothly: t(0.975, 40) = 2.021,
-        // t(0.975, 120) = 1.980.
-        assert!((t_975(30) - 2.042).abs() < 1e-9);
+        // The textbook table's values, to its three decimals: t(0.975, 1) = 12.706,
+        // t(0.975, 30) = 2.042, t(0.975, 40) = 2.021, t(0.975, 120) = 1.980.
+        assert!((t_975(1) - 12.706).abs() < 0.001, "{}", t_975(1));
+        assert!((t_975(19) - 2.093).abs() < 0.001, "{}", t_975(19));
+        assert!((t_975(30) - 2.042).abs() < 0.001);
         assert!((t_975(31) - 2.040).abs() < 0.001, "{}", t_975(31));
         assert!((t_975(40) - 2.021).abs() < 0.001, "{}", t_975(40));
         assert!((t_975(120) - 1.980).abs() < 0.001, "{}", t_975(120));
