@@ -386,6 +386,7 @@ fn check_name(check: CheckKind) -> CheckName {
         CheckKind::NoLostWork => CheckName::NoLostWork,
         CheckKind::NoOversell => CheckName::NoOversell,
         CheckKind::Convergence => CheckName::Convergence,
+        CheckKind::ClientAnswers => CheckName::ClientAnswers,
     }
 }
 

@@ -112,7 +112,14 @@ fn every_correct_strategy_keeps_every_safety_check_over_many_seeds_of_random_fau
                 "{} seed {seed}: did not come to rest after every fault healed",
                 strategy.name()
             );
-            let broken = failed(&verdicts, &[SAFETY.as_slice(), &[CheckKind::NoLostWork]].concat());
+            let broken = failed(
+                &verdicts,
+                &[
+                    SAFETY.as_slice(),
+                    &[CheckKind::NoLostWork, CheckKind::ClientAnswers],
+                ]
+                .concat(),
+            );
             assert!(broken.is_empty(), "{} seed {seed}: {broken:?}", strategy.name());
         }
     }
@@ -425,6 +432,36 @@ fn at_five_percent_loss_few_answers_are_timed_out_under_every_strategy() {
             "{name}: {} of {} timed out",
             t.timed_out,
             t.started
+        );
+    }
+}
+
+/// The client is told the truth under every strategy, whatever the faults (the random-fault
+/// test above holds them to it); a broken twin that tells it "committed" for a transaction
+/// some participant aborted, or "aborted" for one whose steps stay applied, is caught.
+#[test]
+fn the_client_answers_check_catches_the_twins_that_lie_to_the_client() {
+    for (file, said) in [
+        ("scenarios/twin_2pc_no_log.ron", "the client was told committed"),
+        (
+            "scenarios/twin_saga_no_compensation_retries.ron",
+            "the client was told aborted",
+        ),
+        (
+            "scenarios/three_pc_partition.ron",
+            "the client was told committed",
+        ),
+    ] {
+        let (_, checks) = run_checks(&load(file));
+        let verdict = checks
+            .iter()
+            .find(|v| v.check == CheckKind::ClientAnswers)
+            .unwrap();
+        assert!(verdict.judged && !verdict.passed, "{file}: {verdict:?}");
+        assert!(
+            verdict.violations.iter().any(|v| v.detail.starts_with(said)),
+            "{file}: {:?}",
+            verdict.violations.first()
         );
     }
 }

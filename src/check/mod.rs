@@ -20,6 +20,7 @@
 //! violation it exists to catch.
 
 pub mod anomaly;
+mod answers;
 mod conservation;
 mod convergence;
 mod facts;
@@ -35,6 +36,7 @@ use std::fmt;
 use serde::Serialize;
 
 pub use anomaly::{Anomalies, AnomalyCount, anomalies};
+pub use answers::client_answers;
 pub use conservation::conservation;
 pub use convergence::{
     ConvergenceRule, DEFAULT_CONVERGE_WITHIN, ReadModelFacts, Sighting, StaleRow, convergence,
@@ -67,17 +69,22 @@ pub enum CheckKind {
     /// After the last fault heals, every transaction's services agree within the stated
     /// time, and a read model ends equal to its source.
     Convergence,
+    /// Every "committed" the client was told is a transaction whose every step applied, every
+    /// "aborted" one where none remained applied; "timed out" answers for transactions that
+    /// then finished are counted as client uncertainty.
+    ClientAnswers,
 }
 
 impl CheckKind {
     /// Every check, in report order.
-    pub const ALL: [CheckKind; 6] = [
+    pub const ALL: [CheckKind; 7] = [
         CheckKind::Atomicity,
         CheckKind::NoDoubleEffect,
         CheckKind::Conservation,
         CheckKind::NoLostWork,
         CheckKind::NoOversell,
         CheckKind::Convergence,
+        CheckKind::ClientAnswers,
     ];
 
     /// The name reports and scenario files use.
@@ -89,6 +96,7 @@ impl CheckKind {
             CheckKind::NoLostWork => "no_lost_work",
             CheckKind::NoOversell => "no_oversell",
             CheckKind::Convergence => "convergence",
+            CheckKind::ClientAnswers => "client_answers",
         }
     }
 
@@ -101,6 +109,7 @@ impl CheckKind {
             CheckKind::NoLostWork => no_lost_work(facts),
             CheckKind::NoOversell => no_oversell(facts),
             CheckKind::Convergence => convergence(facts),
+            CheckKind::ClientAnswers => client_answers(facts),
         }
     }
 }

@@ -590,7 +590,8 @@ mod tests {
                 CheckKind::Atomicity,
                 CheckKind::Conservation,
                 CheckKind::NoLostWork,
-                CheckKind::Convergence
+                CheckKind::Convergence,
+                CheckKind::ClientAnswers
             ]
         );
         assert!(report.holds(&[CheckKind::NoDoubleEffect, CheckKind::NoOversell]));

@@ -163,6 +163,9 @@ pub enum CheckName {
     NoOversell,
     /// Services and read models agree within `converge_within` after the last heal.
     Convergence,
+    /// The client was told the truth: committed only if every step applied, aborted only
+    /// if none remained.
+    ClientAnswers,
 }
 
 /// The network: a default link and per-pair overrides.

@@ -295,5 +295,6 @@ fn check_kind(name: raw::CheckName) -> CheckKind {
         raw::CheckName::NoLostWork => CheckKind::NoLostWork,
         raw::CheckName::NoOversell => CheckKind::NoOversell,
         raw::CheckName::Convergence => CheckKind::Convergence,
+        raw::CheckName::ClientAnswers => CheckKind::ClientAnswers,
     }
 }

@@ -3,7 +3,8 @@
 //! step acks. If a backup took over meanwhile (a step refuses ballot 0), it stops and learns
 //! the outcome instead.
 //!
-//! Durable across a crash: the log (one [`LogRecord`] per decided transaction). Volatile:
+//! Durable across a crash: the log (one [`LogRecord`] per decided transaction) and a lazy
+//! note of each transaction begun and not yet decided. Volatile:
 //! every transaction in progress and every timer. A transaction forgotten in a crash is ended
 //! by the participants' termination protocol; the coordinator learns the outcome when a
 //! backup tells it or when the gateway retries and a step answers with its decision.
@@ -33,6 +34,9 @@ pub struct ThreePcCoordinator {
     wiring: Wiring,
     // Durable.
     log: IdMap<GlobalTxId, LogRecord>,
+    /// Transactions begun and not yet decided, noted lazily (nothing waits for it): what
+    /// tells a second round after a crash from a first one.
+    begun: IdMap<GlobalTxId, ()>,
     // Volatile.
     txs: IdMap<GlobalTxId, Tx>,
 }
@@ -43,6 +47,9 @@ enum Tx {
     Collecting {
         votes: Vec<Option<bool>>,
         timeout: TimerId,
+        /// A second round: the coordinator began this transaction before and forgot it in a
+        /// crash, so a backup may have decided it meanwhile.
+        again: bool,
     },
     /// Every step voted yes: `PreCommit` until every step accepted.
     PreCommitting { accepted: Vec<bool>, retry: TimerId },
@@ -50,8 +57,13 @@ enum Tx {
     Forcing,
     /// `DoCommit` sent; re-sent until every step acks.
     Finishing { acked: Vec<bool>, retry: TimerId },
-    /// A backup took over: ask the steps until one has decided.
-    Learning { retry: TimerId },
+    /// Votes did not all come, or a backup took over: ask every step until one has decided,
+    /// or until every step has said it accepted no commit (then abort). `None` until a step
+    /// answers (a step that answers a backup's higher ballot instead stays `None`).
+    Learning {
+        retry: TimerId,
+        answers: Vec<Option<Known>>,
+    },
 }
 
 /// The counter of the coordinator's forced log writes.
@@ -68,6 +80,7 @@ impl ThreePcCoordinator {
             config,
             wiring,
             log: IdMap::new(),
+            begun: IdMap::new(),
             txs: IdMap::new(),
         }
     }
@@ -124,36 +137,109 @@ impl ThreePcCoordinator {
         }
         let timeout = ctx.set_timer(self.config.vote_timeout, Self::timer(gtx, TAG_VOTE_TIMEOUT));
         let votes = vec![None; usize::from(self.wiring.step_count())];
-        self.txs.insert(gtx, Tx::Collecting { votes, timeout });
+        let again = self.begun.insert(gtx, ()).is_some();
+        self.txs.insert(
+            gtx,
+            Tx::Collecting {
+                votes,
+                timeout,
+                again,
+            },
+        );
     }
 
     fn on_vote(&mut self, ctx: &mut Ctx<'_, Msg>, gtx: GlobalTxId, step: u16, result: LocalResult) {
-        let Some(Tx::Collecting { votes, timeout }) = self.txs.get_mut(gtx) else {
+        let Some(Tx::Collecting {
+            votes,
+            timeout,
+            again,
+        }) = self.txs.get_mut(gtx)
+        else {
             return;
         };
         let Some(vote) = votes.get_mut(usize::from(step)).filter(|v| v.is_none()) else {
             return;
         };
-        // A step that already committed (this is a second round after a crash) votes yes:
-        // the `PreCommit` will bring back its decision.
-        let yes = matches!(result, LocalResult::Prepared | LocalResult::Committed);
-        *vote = Some(yes);
-        let timeout = *timeout;
-        if !yes {
-            ctx.cancel_timer(timeout);
-            let votes = std::mem::take(votes);
-            self.abort(ctx, gtx, &votes);
-        } else if votes.iter().all(|v| *v == Some(true)) {
-            ctx.cancel_timer(timeout);
-            self.pre_commit(ctx, gtx);
+        let (timeout, again) = (*timeout, *again);
+        match result {
+            LocalResult::Prepared => {
+                *vote = Some(true);
+                if votes.iter().all(|v| *v == Some(true)) {
+                    ctx.cancel_timer(timeout);
+                    self.pre_commit(ctx, gtx);
+                }
+            }
+            // The step committed already: a second round of a transaction this coordinator
+            // forgot in a crash, which a backup committed meanwhile.
+            LocalResult::Committed => self.on_outcome(ctx, gtx, true),
+            // Refused for a business reason, or fenced by an abort: its action never applied,
+            // so the transaction never committed, in this round or an earlier one.
+            LocalResult::Refused => {
+                *vote = Some(false);
+                ctx.cancel_timer(timeout);
+                let votes = std::mem::take(votes);
+                self.abort(ctx, gtx, &votes);
+            }
+            // Busy: in a first round nobody can have committed, so abort at once; in a second
+            // it says nothing of what a backup decided: wait for the vote timeout.
+            LocalResult::Busy if !again => {
+                *vote = Some(false);
+                ctx.cancel_timer(timeout);
+                let votes = std::mem::take(votes);
+                self.abort(ctx, gtx, &votes);
+            }
+            LocalResult::Busy | LocalResult::Unauthorized | LocalResult::Reserved => {}
         }
     }
 
+    /// Not every step voted in time. In a first round nobody can have accepted a commit, so
+    /// the coordinator aborts. In a second round (it began the transaction before a crash made
+    /// it forget it) a backup may have committed meanwhile, and a step that missed that
+    /// decision would abort alone: so it asks every step, and aborts only when each has said
+    /// it accepted no commit; a backup's decision ends the wait too.
     fn on_vote_timeout(&mut self, ctx: &mut Ctx<'_, Msg>, gtx: GlobalTxId) {
-        if let Some(Tx::Collecting { votes, .. }) = self.txs.get_mut(gtx) {
-            ctx.count("three_pc.vote_timeouts", 1);
+        let Some(Tx::Collecting { votes, again, .. }) = self.txs.get_mut(gtx) else {
+            return;
+        };
+        ctx.count("three_pc.vote_timeouts", 1);
+        if *again {
+            self.learn(ctx, gtx);
+        } else {
             let votes = std::mem::take(votes);
             self.abort(ctx, gtx, &votes);
+        }
+    }
+
+    /// Starts asking every step what it knows of `gtx`.
+    fn learn(&mut self, ctx: &mut Ctx<'_, Msg>, gtx: GlobalTxId) {
+        for step in 0..self.wiring.step_count() {
+            let ballot = Ballot::COORDINATOR;
+            self.to_step(ctx, step, ThreePcMsg::StateQuery { gtx, step, ballot });
+        }
+        let retry = self.retry_timer(ctx, gtx);
+        let answers = vec![None; usize::from(self.wiring.step_count())];
+        self.txs.insert(gtx, Tx::Learning { retry, answers });
+    }
+
+    /// A step's answer while learning: a decision ends it; once every step has answered and
+    /// none accepted a commit, nobody can commit any more, and the coordinator aborts.
+    fn on_state(&mut self, ctx: &mut Ctx<'_, Msg>, gtx: GlobalTxId, step: u16, known: Known) {
+        if let Known::Decided { commit } = known {
+            return self.on_outcome(ctx, gtx, commit);
+        }
+        let Some(Tx::Learning { retry, answers }) = self.txs.get_mut(gtx) else {
+            return;
+        };
+        if let Some(answer) = answers.get_mut(usize::from(step)) {
+            *answer = Some(known);
+        }
+        let no_commit = answers
+            .iter()
+            .all(|a| matches!(a, Some(Known::Nothing | Known::Accepted { commit: false, .. })));
+        if no_commit {
+            ctx.cancel_timer(*retry);
+            let everyone = vec![None; answers.len()];
+            self.abort(ctx, gtx, &everyone);
         }
     }
 
@@ -161,6 +247,7 @@ impl ThreePcCoordinator {
     /// backup would abort too. Sent once; a step that misses it ends by its own timeout.
     fn abort(&mut self, ctx: &mut Ctx<'_, Msg>, gtx: GlobalTxId, votes: &[Option<bool>]) {
         self.txs.remove(gtx);
+        self.begun.remove(gtx);
         ctx.count("three_pc.aborts", 1);
         for step in 0..self.wiring.step_count() {
             if votes.get(usize::from(step)).copied().flatten() != Some(false) {
@@ -225,6 +312,7 @@ impl ThreePcCoordinator {
         if !matches!(self.txs.get(gtx), Some(Tx::Forcing)) {
             return;
         }
+        self.begun.remove(gtx);
         ctx.count(FORCED_WRITES, 1);
         ctx.count("three_pc.commits", 1);
         self.log.insert(
@@ -280,7 +368,9 @@ impl ThreePcCoordinator {
                     .filter(|s| !done[usize::from(*s)])
                     .collect()
             }
-            Some(Tx::Learning { .. }) => (0..self.wiring.step_count()).collect(),
+            Some(Tx::Learning { answers, .. }) => (0..self.wiring.step_count())
+                .filter(|s| answers[usize::from(*s)].is_none())
+                .collect(),
             _ => return,
         };
         for step in pending {
@@ -295,8 +385,9 @@ impl ThreePcCoordinator {
             }
         }
         let timer = self.retry_timer(ctx, gtx);
-        if let Some(Tx::PreCommitting { retry, .. } | Tx::Finishing { retry, .. } | Tx::Learning { retry }) =
-            self.txs.get_mut(gtx)
+        if let Some(
+            Tx::PreCommitting { retry, .. } | Tx::Finishing { retry, .. } | Tx::Learning { retry, .. },
+        ) = self.txs.get_mut(gtx)
         {
             *retry = timer;
         }
@@ -312,8 +403,7 @@ impl ThreePcCoordinator {
         };
         ctx.cancel_timer(*retry);
         ctx.count("three_pc.coordinator_superseded", 1);
-        let retry = self.retry_timer(ctx, gtx);
-        self.txs.insert(gtx, Tx::Learning { retry });
+        self.learn(ctx, gtx);
     }
 
     /// A step, or a backup, says how the transaction ended.
@@ -322,13 +412,14 @@ impl ThreePcCoordinator {
             Some(Tx::Finishing { .. } | Tx::Forcing) => return,
             Some(Tx::Collecting { timeout: timer, .. })
             | Some(Tx::PreCommitting { retry: timer, .. })
-            | Some(Tx::Learning { retry: timer }) => {
+            | Some(Tx::Learning { retry: timer, .. }) => {
                 ctx.cancel_timer(*timer);
                 self.txs.remove(gtx);
                 self.wiring.report_outcome(ctx, gtx, commit);
             }
             None => {}
         }
+        self.begun.remove(gtx);
         if self.log.get(gtx).is_none() {
             ctx.count("three_pc.outcomes_learned", 1);
             self.log.insert(gtx, LogRecord { commit, ended: true });
@@ -359,12 +450,8 @@ impl Actor<Msg> for ThreePcCoordinator {
                     ballot: Ballot::COORDINATOR,
                     ..
                 }) => self.on_superseded(ctx, gtx),
-                Some(ThreePcMsg::State {
-                    gtx,
-                    known: Known::Decided { commit },
-                    ..
-                })
-                | Some(ThreePcMsg::Decide { gtx, commit, .. }) => self.on_outcome(ctx, gtx, commit),
+                Some(ThreePcMsg::State { gtx, step, known, .. }) => self.on_state(ctx, gtx, step, known),
+                Some(ThreePcMsg::Decide { gtx, commit, .. }) => self.on_outcome(ctx, gtx, commit),
                 Some(ThreePcMsg::DecideAck { gtx, step }) => self.on_ack(ctx, gtx, step),
                 _ => {}
             },
@@ -385,7 +472,7 @@ impl Actor<Msg> for ThreePcCoordinator {
     }
 
     fn retained_bytes(&self) -> usize {
-        self.log.retained_bytes() + self.txs.retained_bytes()
+        self.log.retained_bytes() + self.begun.retained_bytes() + self.txs.retained_bytes()
     }
 
     fn on_crash(&mut self, _now: crate::sim::Instant) {
