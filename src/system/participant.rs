@@ -126,17 +126,29 @@ impl ServiceView<'_> {
 }
 
 /// A strategy's half inside one service. Its state is volatile unless it says otherwise:
-/// `on_crash` is called when the service crashes. Every hook but the first three has a
-/// default that does nothing, so a participant implements what its protocol uses.
+/// `on_crash` is called when the service crashes. Every hook has a default that does nothing
+/// (a `Begin` it does not expect is counted), so a participant implements what its protocol
+/// uses: a commit protocol's participant never gets `Begin` or events, a choreography's
+/// never gets protocol messages.
 pub trait Participant: std::fmt::Debug + Send + 'static {
-    /// The gateway's `Begin` reached this service (it is the strategy's entry point).
-    fn on_begin(&mut self, gtx: GlobalTxId, keys: RequestKeys, token: Token) -> Vec<Effect>;
+    /// The gateway's `Begin` reached this service (it is the strategy's entry point). By
+    /// default counted as unexpected: the strategy's entry is elsewhere.
+    fn on_begin(&mut self, gtx: GlobalTxId, keys: RequestKeys, token: Token) -> Vec<Effect> {
+        let _ = (gtx, keys, token);
+        vec![Effect::Count("service.unexpected_messages", 1)]
+    }
 
     /// The broker delivered `event` (possibly again).
-    fn on_event(&mut self, event: DomainEvent, token: Token) -> Vec<Effect>;
+    fn on_event(&mut self, event: DomainEvent, token: Token) -> Vec<Effect> {
+        let _ = (event, token);
+        Vec::new()
+    }
 
     /// A local call this participant asked for ended.
-    fn on_local_done(&mut self, call: LocalCall, result: LocalResult) -> Vec<Effect>;
+    fn on_local_done(&mut self, call: LocalCall, result: LocalResult) -> Vec<Effect> {
+        let _ = (call, result);
+        Vec::new()
+    }
 
     /// The strategy's own message arrived from `src` (a token it carries was checked).
     /// This hook and the three below push their effects into `out`, a buffer the service

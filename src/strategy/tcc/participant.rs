@@ -9,8 +9,7 @@
 //! decides, cancel the transaction if it has not decided yet, which is what the timeout means.
 
 use crate::sim::{ActorId, Duration};
-use crate::system::model::RequestKeys;
-use crate::system::msg::{DomainEvent, GlobalTxId, LocalCall, LocalResult, ProtocolMsg, Token};
+use crate::system::msg::{GlobalTxId, ProtocolMsg};
 use crate::system::participant::{Effect, Participant, ServiceView};
 
 use super::msg::{EXPIRE, Expired};
@@ -43,21 +42,6 @@ impl TccParticipant {
 }
 
 impl Participant for TccParticipant {
-    /// TCC's entry is the coordinator: a service never gets `Begin`.
-    fn on_begin(&mut self, _gtx: GlobalTxId, _keys: RequestKeys, _token: Token) -> Vec<Effect> {
-        vec![Effect::Count("tcc.unexpected_messages", 1)]
-    }
-
-    /// TCC publishes no events.
-    fn on_event(&mut self, _event: DomainEvent, _token: Token) -> Vec<Effect> {
-        Vec::new()
-    }
-
-    /// The participant starts no local calls of its own.
-    fn on_local_done(&mut self, _call: LocalCall, _result: LocalResult) -> Vec<Effect> {
-        Vec::new()
-    }
-
     /// The coordinator sends local calls, never protocol messages, to services.
     fn on_message(
         &mut self,
@@ -110,6 +94,7 @@ mod tests {
     use super::*;
     use crate::sim::Instant;
     use crate::store::LocalTxId;
+    use crate::system::msg::Token;
     use crate::system::participant::PreparedStep;
 
     const GTX: GlobalTxId = GlobalTxId(3);

@@ -10,8 +10,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use crate::sim::{ActorId, Duration};
-use crate::system::model::RequestKeys;
-use crate::system::msg::{DomainEvent, GlobalTxId, LocalCall, LocalResult, ProtocolMsg, Token};
+use crate::system::msg::{GlobalTxId, ProtocolMsg, Token};
 use crate::system::participant::{Effect, Participant, ServiceView};
 
 use super::backup::Backup;
@@ -335,21 +334,6 @@ impl ThreePcParticipant {
 }
 
 impl Participant for ThreePcParticipant {
-    /// 3PC's entry is the coordinator: a service never gets `Begin`.
-    fn on_begin(&mut self, _gtx: GlobalTxId, _keys: RequestKeys, _token: Token) -> Vec<Effect> {
-        vec![Effect::Count("three_pc.unexpected_messages", 1)]
-    }
-
-    /// 3PC publishes no events.
-    fn on_event(&mut self, _event: DomainEvent, _token: Token) -> Vec<Effect> {
-        Vec::new()
-    }
-
-    /// The participant starts no local calls of its own.
-    fn on_local_done(&mut self, _call: LocalCall, _result: LocalResult) -> Vec<Effect> {
-        Vec::new()
-    }
-
     fn on_message(
         &mut self,
         src: ActorId,

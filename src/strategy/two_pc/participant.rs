@@ -9,8 +9,7 @@
 use std::collections::BTreeMap;
 
 use crate::sim::{ActorId, Duration, IdMap};
-use crate::system::model::RequestKeys;
-use crate::system::msg::{DomainEvent, GlobalTxId, LocalCall, LocalResult, ProtocolMsg, Token};
+use crate::system::msg::{GlobalTxId, ProtocolMsg};
 use crate::system::participant::{Effect, Participant, ServiceView};
 
 use super::msg::{ParticipantTimer, TwoPcMsg};
@@ -147,21 +146,6 @@ fn cancel_in_doubt(gtx: GlobalTxId, step: u16) -> Effect {
 }
 
 impl Participant for TwoPcParticipant {
-    /// 2PC's entry is the coordinator: a service never gets `Begin`.
-    fn on_begin(&mut self, _gtx: GlobalTxId, _keys: RequestKeys, _token: Token) -> Vec<Effect> {
-        vec![Effect::Count("two_pc.unexpected_messages", 1)]
-    }
-
-    /// 2PC publishes no events.
-    fn on_event(&mut self, _event: DomainEvent, _token: Token) -> Vec<Effect> {
-        Vec::new()
-    }
-
-    /// The participant starts no local calls of its own.
-    fn on_local_done(&mut self, _call: LocalCall, _result: LocalResult) -> Vec<Effect> {
-        Vec::new()
-    }
-
     fn on_message(
         &mut self,
         src: ActorId,
