@@ -295,7 +295,9 @@ fn halve(p: &mut f64) -> bool {
 /// Halves a fault's window, keeping its start (at least 1ms long).
 fn shorten(fault: &mut Fault) -> bool {
     let (start, end) = match fault {
-        Fault::Partition { from, until, .. } | Fault::LinkDown { from, until, .. } => (from.0, until),
+        Fault::Partition { from, until, .. }
+        | Fault::OneWay { from, until, .. }
+        | Fault::LinkDown { from, until, .. } => (from.0, until),
         Fault::Crash { at, restart, .. } => (at.0, restart),
         Fault::ClockDrift { .. } => return false,
     };
@@ -312,7 +314,9 @@ fn shorten(fault: &mut Fault) -> bool {
 /// may be needed to reach it.
 fn move_earlier(fault: &mut Fault) -> bool {
     let (start, end) = match fault {
-        Fault::Partition { from, until, .. } | Fault::LinkDown { from, until, .. } => (from, until.as_mut()),
+        Fault::Partition { from, until, .. }
+        | Fault::OneWay { from, until, .. }
+        | Fault::LinkDown { from, until, .. } => (from, until.as_mut()),
         Fault::Crash { at, restart, .. } => (at, restart.as_mut()),
         Fault::ClockDrift { at, .. } => (at, None),
     };
@@ -332,7 +336,9 @@ fn size(s: &raw::Scenario) -> Size {
         .faults
         .iter()
         .map(|f| match f {
-            Fault::Partition { from, until, .. } | Fault::LinkDown { from, until, .. } => {
+            Fault::Partition { from, until, .. }
+            | Fault::OneWay { from, until, .. }
+            | Fault::LinkDown { from, until, .. } => {
                 until.map_or(0, |u| u.0.as_us().saturating_sub(from.0.as_us()))
             }
             Fault::Crash { at, restart, .. } => {

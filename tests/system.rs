@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use consim::assembly::{SystemConfig, TOKEN};
 use consim::net::{FaultSpec, LinkSpec, Probability};
-use consim::sim::{ActorId, Duration, Instant, TraceLevel};
+use consim::sim::{ActorId, Duration, Instant, TraceKind, TraceLevel};
 use consim::store::{Bounds, CostModel, Key, TableId, Value};
 use consim::strategy::{Strategy, Wiring};
 use consim::system::history::HistoryEvent;
@@ -443,4 +443,42 @@ fn system_config_new_has_the_defaults_of_a_scenario_file_that_sets_nothing() {
     assert_eq!(defaults.links, from_file.links);
     assert_eq!(defaults.faults, from_file.faults);
     assert_eq!(defaults.default_link, LinkSpec::default());
+}
+
+/// A one-way cut loses what its senders send and nothing else: payment, unheard for 300ms,
+/// still gets its `Prepare`s (it prepares), but its votes are lost (the transactions abort),
+/// and every safety check holds.
+#[test]
+fn a_one_way_cut_loses_only_the_senders_messages() {
+    let scenario =
+        consim::scenario::load(std::path::Path::new("tests/data/good/one_way_payment.ron")).unwrap();
+    let run = consim::runner::run(&scenario, scenario.seed, TraceLevel::Full);
+    let payment = run.names.iter().position(|n| n == "payment").unwrap() as u32;
+    let in_window = |at: consim::sim::Instant| (200_000..500_000).contains(&at.as_us());
+    let (mut lost_from, mut lost_to, mut delivered_to) = (0, 0, 0);
+    for e in run.trace.entries() {
+        if !in_window(e.at) {
+            continue;
+        }
+        let from_payment = e.src.is_some_and(|s| s.0 == payment);
+        let to_payment = e.dst.is_some_and(|d| d.0 == payment);
+        match e.kind {
+            TraceKind::Drop if e.note.contains("partition") && from_payment => lost_from += 1,
+            TraceKind::Drop if e.note.contains("partition") && to_payment => lost_to += 1,
+            TraceKind::Deliver if to_payment => delivered_to += 1,
+            _ => {}
+        }
+    }
+    assert!(
+        lost_from > 0 && delivered_to > 0,
+        "{lost_from} lost, {delivered_to} delivered"
+    );
+    assert_eq!(lost_to, 0, "nothing sent to payment is cut");
+    let t = run.report.transactions.as_ref().unwrap();
+    assert!(t.aborted > 0, "the window's votes were lost");
+    assert!(
+        run.report.checks.iter().all(|v| v.holds()),
+        "{:?}",
+        run.report.checks
+    );
 }

@@ -51,7 +51,9 @@ impl ConvergenceRule {
         };
         for fault in faults {
             let heal = match fault {
-                FaultSpec::Partition { until, .. } | FaultSpec::LinkDown { until, .. } => *until,
+                FaultSpec::Partition { until, .. }
+                | FaultSpec::OneWay { until, .. }
+                | FaultSpec::LinkDown { until, .. } => *until,
                 FaultSpec::Crash { restart_at, .. } => *restart_at,
                 FaultSpec::ClockDrift { .. } => continue,
             };

@@ -28,6 +28,19 @@ pub enum FaultSpec {
         /// Heal time.
         until: Option<Instant>,
     },
+    /// Messages from `senders` to `receivers` are lost from `from` until `until`; the other
+    /// direction still works (an asymmetric partition: a node that hears but is not heard, or
+    /// one link cut one way). `["*"]` on either side means every node not on the other.
+    OneWay {
+        /// Whose messages are lost.
+        senders: Vec<String>,
+        /// Who does not get them.
+        receivers: Vec<String>,
+        /// Start.
+        from: Instant,
+        /// Heal time.
+        until: Option<Instant>,
+    },
     /// The link between `a` and `b` is down in both directions.
     LinkDown {
         /// One end.
@@ -156,6 +169,16 @@ impl FaultPlan {
                 let pairs = partition_pairs(&what, groups, topology)?;
                 self.add_cut(CutKind::Partition, pairs, *from, *until);
             }
+            FaultSpec::OneWay {
+                senders,
+                receivers,
+                from,
+                until,
+            } => {
+                check_window(&what, *from, *until)?;
+                let pairs = one_way_pairs(&what, senders, receivers, topology)?;
+                self.add_cut(CutKind::Partition, pairs, *from, *until);
+            }
             FaultSpec::LinkDown { a, b, from, until } => {
                 check_window(&what, *from, *until)?;
                 let (a, b) = (topology.resolve(a)?, topology.resolve(b)?);
@@ -222,6 +245,7 @@ impl FaultSpec {
     fn kind_name(&self) -> &'static str {
         match self {
             FaultSpec::Partition { .. } => "partition",
+            FaultSpec::OneWay { .. } => "one-way cut",
             FaultSpec::LinkDown { .. } => "link down",
             FaultSpec::Crash { .. } => "crash",
             FaultSpec::ClockDrift { .. } => "clock drift",
@@ -245,6 +269,31 @@ fn check_window(what: &str, from: Instant, until: Option<Instant>) -> Result<(),
         }),
         _ => Ok(()),
     }
+}
+
+/// The directed pairs a one-way cut drops: every sender to every receiver. The two sides
+/// are checked like a partition's two groups (disjoint, not empty, at most one `"*"`).
+fn one_way_pairs(
+    what: &str,
+    senders: &[String],
+    receivers: &[String],
+    topology: &Topology,
+) -> Result<Vec<(ActorId, ActorId)>, ConfigError> {
+    let both_ways = partition_pairs(what, &[senders.to_vec(), receivers.to_vec()], topology)?;
+    let named: Vec<ActorId> = receivers
+        .iter()
+        .filter(|name| *name != EVERYONE_ELSE)
+        .map(|name| topology.resolve(name))
+        .collect::<Result<_, _>>()?;
+    let receivers_are_the_rest = receivers.iter().any(|name| name == EVERYONE_ELSE);
+    let sends = |id: ActorId| {
+        if receivers_are_the_rest {
+            senders.iter().any(|name| topology.resolve(name) == Ok(id))
+        } else {
+            !named.contains(&id)
+        }
+    };
+    Ok(both_ways.into_iter().filter(|&(src, _)| sends(src)).collect())
 }
 
 fn partition_pairs(
@@ -334,6 +383,44 @@ mod tests {
 
     fn error_of(spec: FaultSpec) -> String {
         FaultPlan::compile(&[spec], &topology()).unwrap_err().to_string()
+    }
+
+    #[test]
+    fn a_one_way_cut_drops_only_what_its_senders_send() {
+        let top = topology(); // order, payment, delivery
+        let (order, payment, delivery) = (ActorId(0), ActorId(1), ActorId(2));
+        let one_way = |senders: &[&str], receivers: &[&str]| {
+            let spec = FaultSpec::OneWay {
+                senders: senders.iter().map(|s| s.to_string()).collect(),
+                receivers: receivers.iter().map(|s| s.to_string()).collect(),
+                from: Instant::from_ms(1),
+                until: Some(Instant::from_ms(2)),
+            };
+            let plan = FaultPlan::compile(&[spec], &top).unwrap();
+            let mut pairs = plan.cuts[0].pairs.clone();
+            pairs.sort();
+            pairs
+        };
+        // Payment is not heard, but hears everyone.
+        assert_eq!(
+            one_way(&["payment"], &["*"]),
+            [(payment, order), (payment, delivery)]
+        );
+        // Nobody reaches payment; payment's own messages get through.
+        assert_eq!(
+            one_way(&["*"], &["payment"]),
+            [(order, payment), (delivery, payment)]
+        );
+        // One link, one way.
+        assert_eq!(one_way(&["order"], &["delivery"]), [(order, delivery)]);
+        let spec = FaultSpec::OneWay {
+            senders: vec!["order".into()],
+            receivers: vec!["order".into()],
+            from: Instant::from_ms(1),
+            until: None,
+        };
+        let err = FaultPlan::compile(&[spec], &top).unwrap_err().to_string();
+        assert!(err.contains("more than one group"), "{err}");
     }
 
     #[test]

@@ -378,7 +378,9 @@ fn availability(
     let partitions: Vec<(Instant, Instant)> = faults
         .iter()
         .filter_map(|fault| match fault {
-            FaultSpec::Partition { from, until, .. } => Some((*from, until.unwrap_or(Instant::MAX))),
+            FaultSpec::Partition { from, until, .. } | FaultSpec::OneWay { from, until, .. } => {
+                Some((*from, until.unwrap_or(Instant::MAX)))
+            }
             _ => None,
         })
         .collect();

@@ -272,6 +272,18 @@ pub enum Fault {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         until: Option<HumanDuration>,
     },
+    /// Messages from some nodes to others lost; the other direction works.
+    OneWay {
+        /// Whose messages are lost.
+        senders: Vec<String>,
+        /// Who does not get them.
+        receivers: Vec<String>,
+        /// Start.
+        from: HumanDuration,
+        /// Heal (never if absent).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        until: Option<HumanDuration>,
+    },
     /// One link down, both directions.
     LinkDown {
         /// One end.

@@ -168,6 +168,17 @@ pub fn faults(check: &mut Checker<'_>, raw: &[raw::Fault], topology: &Topology) 
                 from: at(from),
                 until: until.as_ref().map(at),
             },
+            raw::Fault::OneWay {
+                senders,
+                receivers,
+                from,
+                until,
+            } => FaultSpec::OneWay {
+                senders: senders.clone(),
+                receivers: receivers.clone(),
+                from: at(from),
+                until: until.as_ref().map(at),
+            },
             raw::Fault::LinkDown { a, b, from, until } => FaultSpec::LinkDown {
                 a: a.clone(),
                 b: b.clone(),
@@ -240,6 +251,7 @@ fn report_fault_error(check: &mut Checker<'_>, path: &[Step<'_>], fault: &raw::F
                 raw::Fault::Crash { .. } => Some("restart"),
                 raw::Fault::ClockDrift { .. } => Some("ppm"),
                 raw::Fault::Partition { .. } => Some("groups"),
+                raw::Fault::OneWay { .. } => Some("senders"),
                 raw::Fault::LinkDown { .. } => None,
             };
             let full: Vec<Step<'_>> = match field {
