@@ -146,6 +146,13 @@ enum Command {
     },
     /// List the bundled models, scenarios and strategies, one line each.
     List,
+    /// List the protocol points (where a role does something durable or visible), one
+    /// `role point — meaning` per line: the services' own, then each strategy's.
+    Points {
+        /// Only this strategy's (and the services').
+        #[arg(long)]
+        strategy: Option<String>,
+    },
 }
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
@@ -217,6 +224,7 @@ fn main() -> ExitCode {
             format: GraphFormat::Dot,
         }) => graph(&model),
         Some(Command::List) => list(),
+        Some(Command::Points { strategy }) => points(strategy.as_deref()),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -707,6 +715,25 @@ fn graph(path: &Path) -> Result<(), Failure> {
         .map_err(|e| bad_input(format!("cannot read {}: {e}", path.display())))?;
     let model = scenario::load_model(path, &source)?;
     out!("{}", scenario::dot(&model));
+    Ok(())
+}
+
+/// `consim points`: the services' points, then each strategy's (or only the one named).
+fn points(strategy: Option<&str>) -> Result<(), Failure> {
+    let chosen: Vec<consim::strategy::StrategyChoice> = match strategy {
+        Some(name) => vec![consim::strategy::registry::named(name).map_err(bad_input)?],
+        None => consim::strategy::registry::defaults(),
+    };
+    let line = |p: &consim::strategy::ProtocolPoint| format!("{} {} — {}", p.role, p.name, p.meaning);
+    for point in consim::strategy::SERVICE_POINTS {
+        outln!("{}", line(point));
+    }
+    for choice in chosen {
+        outln!("\n{}:", choice.name());
+        for point in choice.points() {
+            outln!("{}", line(point));
+        }
+    }
     Ok(())
 }
 

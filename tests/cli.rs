@@ -505,3 +505,22 @@ fn shrink_refuses_a_time_limit_that_is_not_a_positive_duration() {
         assert!(err.contains("--time-limit"), "{err}");
     }
 }
+
+/// `consim points` lists the services' points, then every strategy's, one
+/// `role point — meaning` per line; `--strategy` narrows it; an unknown name exits 1.
+#[test]
+fn points_lists_each_role_s_points() {
+    let (code, out, _) = consim(&["points"]);
+    assert_eq!(code, 0);
+    assert!(out.contains("service local_commit — "), "{out}");
+    assert!(out.contains("\ntwo_pc:\ncoordinator prepare_sent — "), "{out}");
+    assert!(out.contains("participant vote_sent — "), "{out}");
+    assert!(out.contains("\nthree_pc:\n"), "{out}");
+    let (code, out, _) = consim(&["points", "--strategy", "saga"]);
+    assert_eq!(code, 0);
+    assert!(
+        out.contains("saga_orchestrated:") && !out.contains("two_pc:"),
+        "{out}"
+    );
+    assert_eq!(consim(&["points", "--strategy", "paxos"]).0, 1);
+}

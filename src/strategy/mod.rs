@@ -177,6 +177,41 @@ impl std::ops::Deref for StrategyChoice {
     }
 }
 
+/// A named place in a protocol where something durable or visible happens (a decision is
+/// logged, a vote leaves): what faults will be aimed at, and what `consim points` lists.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ProtocolPoint {
+    /// The role that reaches it (`coordinator`, `participant`, `service`).
+    pub role: &'static str,
+    /// Its name, unique within the role.
+    pub name: &'static str,
+    /// What has just happened when it is reached.
+    pub meaning: &'static str,
+}
+
+impl ProtocolPoint {
+    /// A point of `role`.
+    pub const fn new(role: &'static str, name: &'static str, meaning: &'static str) -> Self {
+        ProtocolPoint { role, name, meaning }
+    }
+}
+
+/// The points every service offers whatever the strategy: its primitives'.
+pub const SERVICE_POINTS: &[ProtocolPoint] = &[
+    ProtocolPoint::new("service", "local_commit", "a step's local transaction committed"),
+    ProtocolPoint::new(
+        "service",
+        "prepared",
+        "a step's local transaction is prepared, its locks held",
+    ),
+    ProtocolPoint::new(
+        "service",
+        "reserved",
+        "a step's change is held, its hold committed",
+    ),
+    ProtocolPoint::new("service", "outbox_relayed", "an outbox row reached the broker"),
+];
+
 /// Something wrong with a strategy's settings or with the model it is asked to run.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Problem {
@@ -241,6 +276,12 @@ pub trait Strategy: std::fmt::Debug + Send + Sync + erased_serde::Serialize {
     fn problems(&self, model: &Model) -> Vec<Problem> {
         let _ = model;
         Vec::new()
+    }
+
+    /// The protocol points of its roles, beyond the services' own ([`SERVICE_POINTS`]).
+    /// None by default.
+    fn points(&self) -> &'static [ProtocolPoint] {
+        &[]
     }
 
     /// Whether the run needs a broker.

@@ -199,6 +199,29 @@ impl<'de> Deserialize<'de> for Name {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn every_strategy_declares_its_protocol_points_once_each_in_snake_case() {
+        for strategy in defaults() {
+            let points = strategy.points();
+            assert!(points.len() >= 3, "{}: {points:?}", strategy.name());
+            let mut seen = std::collections::BTreeSet::new();
+            for point in points.iter().chain(super::super::SERVICE_POINTS) {
+                assert!(
+                    seen.insert((point.role, point.name)),
+                    "{}: {point:?} twice",
+                    strategy.name()
+                );
+                assert!(
+                    point.name.chars().all(|c| c.is_ascii_lowercase() || c == '_'),
+                    "{}: {}",
+                    strategy.name(),
+                    point.name
+                );
+                assert!(!point.meaning.is_empty());
+            }
+        }
+    }
+
     use super::*;
 
     #[test]

@@ -67,7 +67,7 @@ use crate::strategy::saga_choreographed::{Answer, Choreography, relay_of, valida
 use crate::system::history::History;
 use serde::{Deserialize, Serialize};
 
-use crate::strategy::{Problem, Registration, Strategy, Wiring, problems_from};
+use crate::strategy::{Problem, ProtocolPoint, Registration, Strategy, Wiring, problems_from};
 use crate::system::model::{Model, ServiceId};
 use crate::system::participant::Participant;
 use crate::system::service::Relay;
@@ -161,9 +161,33 @@ impl Eventual {
     }
 }
 
+/// Where eventual consistency's step owners do something durable or visible.
+const POINTS: &[ProtocolPoint] = &[
+    ProtocolPoint::new(
+        "step owner",
+        "accepted",
+        "step 0 committed and the client was answered",
+    ),
+    ProtocolPoint::new(
+        "step owner",
+        "step_committed",
+        "its step committed, its event in the outbox",
+    ),
+    ProtocolPoint::new("step owner", "event_published", "its event reached the broker"),
+    ProtocolPoint::new(
+        "step owner",
+        "compensation_started",
+        "a failure event turned it back",
+    ),
+];
+
 impl Strategy for Eventual {
     fn name(&self) -> &'static str {
         REGISTRATION.name
+    }
+
+    fn points(&self) -> &'static [ProtocolPoint] {
+        POINTS
     }
 
     fn problems(&self, _model: &Model) -> Vec<Problem> {

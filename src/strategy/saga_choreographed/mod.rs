@@ -69,7 +69,7 @@ use crate::broker::TopicId;
 use crate::sim::{ActorId, Duration};
 use serde::{Deserialize, Serialize};
 
-use crate::strategy::{Problem, Registration, Strategy, Wiring, problems_from};
+use crate::strategy::{Problem, ProtocolPoint, Registration, Strategy, Wiring, problems_from};
 use crate::system::model::{Model, ServiceId};
 use crate::system::participant::Participant;
 use crate::system::service::Relay;
@@ -159,9 +159,28 @@ impl SagaChoreographed {
     }
 }
 
+/// Where the choreographed saga's step owners do something durable or visible.
+const POINTS: &[ProtocolPoint] = &[
+    ProtocolPoint::new(
+        "step owner",
+        "step_committed",
+        "its step committed, its event in the outbox",
+    ),
+    ProtocolPoint::new("step owner", "event_published", "its event reached the broker"),
+    ProtocolPoint::new(
+        "step owner",
+        "compensation_started",
+        "a failure event turned it back",
+    ),
+];
+
 impl Strategy for SagaChoreographed {
     fn name(&self) -> &'static str {
         REGISTRATION.name
+    }
+
+    fn points(&self) -> &'static [ProtocolPoint] {
+        POINTS
     }
 
     fn problems(&self, _model: &Model) -> Vec<Problem> {

@@ -69,7 +69,7 @@ pub use orchestrator::Orchestrator;
 use serde::{Deserialize, Serialize};
 
 use crate::sim::{ActorId, Duration, Rng};
-use crate::strategy::{Problem, Registration, Strategy, Wiring, problems_from};
+use crate::strategy::{Problem, ProtocolPoint, Registration, Strategy, Wiring, problems_from};
 use crate::system::model::Model;
 use crate::system::msg::Msg;
 use crate::world::Actor;
@@ -334,9 +334,29 @@ impl SagaOrchestrated {
     }
 }
 
+/// Where the orchestrated saga's roles do something durable or visible.
+const POINTS: &[ProtocolPoint] = &[
+    ProtocolPoint::new("orchestrator", "saga_logged", "the saga's start is in its log"),
+    ProtocolPoint::new(
+        "orchestrator",
+        "step_called",
+        "a step's action or compensation was called",
+    ),
+    ProtocolPoint::new("orchestrator", "step_committed", "a step's commit is in its log"),
+    ProtocolPoint::new(
+        "orchestrator",
+        "compensation_started",
+        "a refusal turned the saga back",
+    ),
+];
+
 impl Strategy for SagaOrchestrated {
     fn name(&self) -> &'static str {
         REGISTRATION.name
+    }
+
+    fn points(&self) -> &'static [ProtocolPoint] {
+        POINTS
     }
 
     fn problems(&self, _model: &Model) -> Vec<Problem> {

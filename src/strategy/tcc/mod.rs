@@ -82,7 +82,7 @@ pub use participant::TccParticipant;
 use serde::{Deserialize, Serialize};
 
 use crate::sim::{ActorId, Duration};
-use crate::strategy::{Problem, Registration, Strategy, Wiring, problems_from};
+use crate::strategy::{Problem, ProtocolPoint, Registration, Strategy, Wiring, problems_from};
 use crate::system::model::{Model, ServiceId};
 use crate::system::msg::Msg;
 use crate::system::participant::Participant;
@@ -175,9 +175,28 @@ pub struct Tcc {
     pub config: Config,
 }
 
+/// Where try–confirm–cancel's roles do something durable or visible.
+const POINTS: &[ProtocolPoint] = &[
+    ProtocolPoint::new("coordinator", "tries_sent", "every step was asked to reserve"),
+    ProtocolPoint::new("coordinator", "confirm_logged", "the confirm record is durable"),
+    ProtocolPoint::new("coordinator", "decision_sent", "the confirms or cancels left"),
+    ProtocolPoint::new("participant", "reserved", "the step's hold is committed"),
+    ProtocolPoint::new("participant", "confirmed", "the hold was applied"),
+    ProtocolPoint::new("participant", "released", "the hold was dropped"),
+    ProtocolPoint::new(
+        "participant",
+        "hold_expired",
+        "the hold outlived its reservation timeout",
+    ),
+];
+
 impl Strategy for Tcc {
     fn name(&self) -> &'static str {
         REGISTRATION.name
+    }
+
+    fn points(&self) -> &'static [ProtocolPoint] {
+        POINTS
     }
 
     fn problems(&self, _model: &Model) -> Vec<Problem> {

@@ -87,7 +87,7 @@ pub use participant::{Record, ThreePcParticipant, Timing};
 use serde::{Deserialize, Serialize};
 
 use crate::sim::{ActorId, Duration};
-use crate::strategy::{Problem, Registration, Strategy, Wiring, problems_from};
+use crate::strategy::{Problem, ProtocolPoint, Registration, Strategy, Wiring, problems_from};
 use crate::system::model::{Model, ServiceId};
 use crate::system::msg::Msg;
 use crate::system::participant::Participant;
@@ -205,9 +205,41 @@ pub struct ThreePc {
     pub config: Config,
 }
 
+/// Where three-phase commit's roles do something durable or visible.
+const POINTS: &[ProtocolPoint] = &[
+    ProtocolPoint::new(
+        "coordinator",
+        "prepare_sent",
+        "every step was asked to prepare (CanCommit)",
+    ),
+    ProtocolPoint::new(
+        "coordinator",
+        "pre_commit_sent",
+        "every step voted yes; PreCommit left",
+    ),
+    ProtocolPoint::new(
+        "coordinator",
+        "commit_logged",
+        "every step accepted; the commit record is durable",
+    ),
+    ProtocolPoint::new("participant", "prepared", "the step is prepared, its locks held"),
+    ProtocolPoint::new("participant", "pre_committed", "its pre-commit record is durable"),
+    ProtocolPoint::new("participant", "decided", "the decision was applied"),
+    ProtocolPoint::new(
+        "backup",
+        "took_over",
+        "no decision came in time; it asks every step",
+    ),
+    ProtocolPoint::new("backup", "decided", "it decided and told every step"),
+];
+
 impl Strategy for ThreePc {
     fn name(&self) -> &'static str {
         REGISTRATION.name
+    }
+
+    fn points(&self) -> &'static [ProtocolPoint] {
+        POINTS
     }
 
     fn problems(&self, model: &Model) -> Vec<Problem> {

@@ -111,7 +111,7 @@ pub use participant::TwoPcParticipant;
 use serde::{Deserialize, Serialize};
 
 use crate::sim::{ActorId, Duration};
-use crate::strategy::{Problem, Registration, Strategy, Wiring, problems_from};
+use crate::strategy::{Problem, ProtocolPoint, Registration, Strategy, Wiring, problems_from};
 use crate::system::model::{Model, ServiceId};
 use crate::system::msg::Msg;
 use crate::system::participant::Participant;
@@ -225,9 +225,32 @@ pub struct TwoPc {
     pub config: Config,
 }
 
+/// Where two-phase commit's roles do something durable or visible.
+const POINTS: &[ProtocolPoint] = &[
+    ProtocolPoint::new("coordinator", "prepare_sent", "every step was asked to prepare"),
+    ProtocolPoint::new(
+        "coordinator",
+        "votes_collected",
+        "the last vote arrived, or the vote timer fired",
+    ),
+    ProtocolPoint::new("coordinator", "decision_logged", "the decision record is durable"),
+    ProtocolPoint::new("coordinator", "decision_sent", "the decision left for every step"),
+    ProtocolPoint::new("participant", "prepared", "the step is prepared, its locks held"),
+    ProtocolPoint::new("participant", "vote_sent", "its vote left for the coordinator"),
+    ProtocolPoint::new(
+        "participant",
+        "decided",
+        "the decision was applied and its locks released",
+    ),
+];
+
 impl Strategy for TwoPc {
     fn name(&self) -> &'static str {
         REGISTRATION.name
+    }
+
+    fn points(&self) -> &'static [ProtocolPoint] {
+        POINTS
     }
 
     fn problems(&self, model: &Model) -> Vec<Problem> {
