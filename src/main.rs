@@ -306,7 +306,7 @@ fn run(
     format: Format,
     trace: Option<&Path>,
 ) -> Result<(), Failure> {
-    let mut scenario = scenario::load(path)?;
+    let mut scenario = load_scenario(path)?;
     if let Some(name) = strategy {
         scenario = scenario.with_strategy(name).map_err(bad_input)?;
     }
@@ -395,7 +395,7 @@ fn check_one(file: &Path) -> Result<String, ScenarioError> {
         .starts_with("Scenario")
         || looks_like_scenario(&source)
     {
-        let scenario: Scenario = scenario::load(file)?;
+        let scenario: Scenario = load_scenario(file)?;
         Ok(format!("scenario of a {} model", scenario.model.kind()))
     } else {
         let model = scenario::load_model(file, &source)?;
@@ -455,14 +455,14 @@ fn compare_columns(
         .map(String::from)
         .collect();
     if let [path] = paths {
-        let scenario = scenario::load(path)?;
+        let scenario = load_scenario(path)?;
         let variants = strategy_variants(&scenario, strategies.unwrap_or(&all)).map_err(bad_input)?;
         return Ok((scenario.name, variants));
     }
     let mut columns: Vec<consim::compare::Variant> = Vec::new();
     let mut names = Vec::new();
     for path in paths {
-        let scenario = scenario::load(path)?;
+        let scenario = load_scenario(path)?;
         let own = [scenario
             .system_config()
             .map_or("", |c| c.strategy.name())
@@ -525,7 +525,7 @@ fn sweep(args: &SweepArgs) -> Result<(), Failure> {
     };
     consim::seeds::check_runs(&seeds, shard).map_err(bad_input)?;
     let pool = worker_pool(args.threads)?;
-    let mut scenario = scenario::load(path)?;
+    let mut scenario = load_scenario(path)?;
     if let Some(name) = &args.strategy {
         scenario = scenario.with_strategy(name).map_err(bad_input)?;
     }
@@ -609,7 +609,7 @@ fn shrink(args: &ShrinkArgs) -> Result<(), Failure> {
         ));
     }
     let pool = worker_pool(args.threads)?;
-    scenario::load(path)?;
+    load_scenario(path)?;
     let source = scenario::read_bounded(path, scenario::MAX_FILE_BYTES)
         .map_err(|e| bad_input(format!("cannot read {}: {e}", path.display())))?;
     let out = args.out.clone().unwrap_or_else(|| {
@@ -670,6 +670,15 @@ fn shrink(args: &ShrinkArgs) -> Result<(), Failure> {
     );
     outln!("wrote {}; replay: consim run {}", out.display(), out.display());
     Ok(())
+}
+
+/// Loads a scenario and prints its warnings (a fault that never heals) on stderr.
+fn load_scenario(path: &Path) -> Result<Scenario, ScenarioError> {
+    let scenario = scenario::load(path)?;
+    for warning in &scenario.warnings {
+        eprintln!("warning: {}: {warning}", path.display());
+    }
+    Ok(scenario)
 }
 
 /// The worker threads for `sweep`, `compare` and `shrink`: `--threads`, capped at a few per

@@ -524,3 +524,14 @@ fn points_lists_each_role_s_points() {
     );
     assert_eq!(consim(&["points", "--strategy", "paxos"]).0, 1);
 }
+
+/// A fault that never heals is legal but rarely meant: loading says so, and the run, which
+/// would otherwise retry to its event limit, stops at a bounded virtual time and says why.
+#[test]
+fn a_fault_that_never_heals_is_warned_about_and_the_run_is_bounded() {
+    let (code, out, err) = consim(&["run", "tests/data/cli/never_heals.ron"]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("fault #1 (crash) never heals"), "{err}");
+    assert!(err.contains("the run stops at 60.5s of virtual time"), "{err}");
+    assert!(out.contains("time limit: stopped at 60.5s"), "{out}");
+}

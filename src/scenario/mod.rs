@@ -72,6 +72,9 @@ pub struct Scenario {
     pub limits: Limits,
     /// What the run is built from.
     pub setup: Setup,
+    /// What is legal but probably not meant (a fault that never heals), one line each, for
+    /// the command line to print before it runs.
+    pub warnings: Vec<String>,
     /// A stable hash of the scenario and model files' text and of any strategy switch, so
     /// outcomes of different runs (sweep shards on other machines) can be told to come from
     /// the same scenario or not. See [`Scenario::fingerprint_hex`].
@@ -183,6 +186,8 @@ pub fn load_source(path: &Path, source: &str) -> Result<Scenario, ScenarioError>
     if !check.errors.is_empty() {
         return Err(ScenarioError::invalid(check.errors));
     }
+    let mut limits = validate::limits(&raw.stop);
+    let warnings = never_healing(&faults, &mut limits, raw.workload.as_ref());
     let setup = match system {
         Some((config, must_hold)) => Setup::System {
             config: SystemConfig {
@@ -207,10 +212,65 @@ pub fn load_source(path: &Path, source: &str) -> Result<Scenario, ScenarioError>
         model_path,
         model,
         seed: raw.seed,
-        limits: validate::limits(&raw.stop),
+        limits,
         setup,
+        warnings,
         fingerprint,
     })
+}
+
+/// Virtual time a run with a fault that never heals gets after the latest fault starts and
+/// its workload's expected end, when the file sets no `stop.time`.
+pub const NEVER_HEALS_GRACE: crate::sim::Duration = crate::sim::Duration::from_secs(60);
+
+/// Warnings for faults that never heal, and, unless the file bounds the run's time itself,
+/// a time limit: such a run would otherwise go on to its event limit (10^8 events) with
+/// retries and timers that can never succeed.
+fn never_healing(faults: &[FaultSpec], limits: &mut Limits, workload: Option<&raw::Workload>) -> Vec<String> {
+    let mut warnings = Vec::new();
+    let mut latest_start = crate::sim::Instant::ZERO;
+    for (index, fault) in faults.iter().enumerate() {
+        let (kind, start, heals) = match fault {
+            FaultSpec::Partition { from, until, .. } => ("partition", *from, until.is_some()),
+            FaultSpec::OneWay { from, until, .. } => ("one-way cut", *from, until.is_some()),
+            FaultSpec::LinkDown { from, until, .. } => ("link down", *from, until.is_some()),
+            FaultSpec::Crash { at, restart_at, .. } => ("crash", *at, restart_at.is_some()),
+            FaultSpec::ClockDrift { .. } => continue,
+        };
+        if !heals {
+            latest_start = latest_start.max(start);
+            warnings.push(format!(
+                "fault #{} ({kind}) never heals: nothing is promised after it (convergence is not judged)",
+                index + 1
+            ));
+        }
+    }
+    if !warnings.is_empty() && limits.until.is_none() {
+        let workload_end = workload.map_or(crate::sim::Duration::ZERO, expected_duration);
+        let bound = latest_start.max(crate::sim::Instant::ZERO + workload_end) + NEVER_HEALS_GRACE;
+        limits.until = Some(bound);
+        warnings.push(format!(
+            "so the run stops at {} of virtual time (the workload's expected end or the fault, whichever is later, plus {NEVER_HEALS_GRACE}); set `stop: Stop(time: ...)` to choose",
+            bound.saturating_since(crate::sim::Instant::ZERO)
+        ));
+    }
+    warnings
+}
+
+/// How long a workload takes to send, on average.
+fn expected_duration(workload: &raw::Workload) -> crate::sim::Duration {
+    let requests = workload.requests;
+    let us = match workload.arrival {
+        raw::Arrival::Poisson { rate_per_s } if rate_per_s > 0.0 => {
+            (requests as f64 / rate_per_s * 1e6) as u64
+        }
+        raw::Arrival::Poisson { .. } => 0,
+        raw::Arrival::Constant(interval) => requests.saturating_mul(interval.0.as_us()),
+        raw::Arrival::Bursts { size, every, .. } => {
+            (requests / u64::from(size.max(1))).saturating_mul(every.0.as_us())
+        }
+    };
+    crate::sim::Duration::from_us(us)
 }
 
 /// A pingmesh scenario has no services: strategy, workload and the rest make no sense.
