@@ -94,6 +94,29 @@ pub struct DomainEvent {
 }
 
 impl LocalCall {
+    /// An idempotent call of step `step` of `gtx` that publishes nothing: how a coordinator
+    /// asks a service to prepare, reserve, confirm or release a step.
+    pub fn protocol(
+        gtx: GlobalTxId,
+        step: u16,
+        kind: StepKind,
+        mode: CallMode,
+        keys: RequestKeys,
+        token: Token,
+    ) -> Self {
+        LocalCall {
+            gtx,
+            step,
+            kind,
+            mode,
+            keys,
+            idempotent: true,
+            emit_on_commit: None,
+            emit_on_refusal: None,
+            token,
+        }
+    }
+
     /// The event of `kind` about this call's step.
     pub fn event(&self, kind: EventKind) -> DomainEvent {
         DomainEvent {

@@ -95,17 +95,14 @@ impl TccCoordinator {
         } else {
             StepKind::Action
         };
-        Msg::Local(LocalCall {
+        Msg::Local(LocalCall::protocol(
             gtx,
             step,
             kind,
             mode,
             keys,
-            idempotent: true,
-            emit_on_commit: None,
-            emit_on_refusal: None,
-            token: self.wiring.token,
-        })
+            self.wiring.token,
+        ))
     }
 
     fn decision_call(&self, gtx: GlobalTxId, step: u16, keys: RequestKeys, confirm: bool) -> Msg {

@@ -122,17 +122,14 @@ impl ThreePcCoordinator {
         }
         ctx.count("three_pc.begun", 1);
         for step in 0..self.wiring.step_count() {
-            let call = LocalCall {
+            let call = LocalCall::protocol(
                 gtx,
                 step,
-                kind: StepKind::Action,
-                mode: CallMode::Prepare,
+                StepKind::Action,
+                CallMode::Prepare,
                 keys,
-                idempotent: true,
-                emit_on_commit: None,
-                emit_on_refusal: None,
-                token: self.wiring.token,
-            };
+                self.wiring.token,
+            );
             ctx.send(self.wiring.step_service(step), Msg::Local(call));
         }
         let timeout = ctx.set_timer(self.config.vote_timeout, Self::timer(gtx, TAG_VOTE_TIMEOUT));
