@@ -12,7 +12,8 @@ use crate::sim::{ActorId, IdMap};
 use crate::strategy::Wiring;
 use crate::system::model::{Model, RequestKeys, ServiceId};
 use crate::system::msg::{
-    CallMode, DomainEvent, EventKind, GlobalTxId, LocalCall, LocalResult, Msg, StepKind, Token, TxOutcome,
+    CallMode, DomainEvent, EventKind, GlobalTxId, LocalCall, LocalResult, Msg, ProtocolMsg, StepKind, Token,
+    TxOutcome,
 };
 use crate::system::participant::{Effect, Participant};
 
@@ -70,12 +71,6 @@ impl Choreography {
                 );
             }
         }
-        if self.answer == Answer::AtEnd && step_count > 1 {
-            // The entry answers the gateway's retries: it must hear that the last step
-            // committed, since that step's own `Outcome` may be the message that was lost.
-            let last = DomainEvent::topic_of(EventKind::Done, step_count - 1);
-            subscribe(&mut subscriptions, last, wiring.step_service(0));
-        }
         if self.read_model {
             let entry = wiring.step_service(0);
             for step in 0..step_count {
@@ -95,6 +90,7 @@ impl Choreography {
             gateway: wiring.gateway,
             idempotent_consumers: self.idempotent_consumers,
             answer: self.answer,
+            last_owner: wiring.step_service(step_count(&wiring.model) - 1),
             known: IdMap::new(),
         })
     }
@@ -102,10 +98,12 @@ impl Choreography {
 
 /// A service's half of a choreography: it turns `Begin` and delivered events into local
 /// calls of the steps it owns, and reacts when they end (see the module docs of
-/// [`crate::strategy::saga_choreographed`] for the state machine). The entry service also
-/// keeps, durably, how each transaction ended as far as it knows, to answer the gateway's
-/// retries: the last step tells the gateway once, and if that message is lost, the retried
-/// `Begin` that reaches the entry is the only one left to answer it.
+/// [`crate::strategy::saga_choreographed`] for the state machine). In a saga that answers at
+/// the end, the services at both ends also keep, durably, what they know of each
+/// transaction, to answer the gateway's retries: the last step tells the gateway once, and if
+/// that `Outcome` is lost, a retried `Begin` reaches the entry, which asks the last step's
+/// service (only then: a retry costs two messages, a transaction that needs none costs
+/// nothing).
 #[derive(Debug)]
 pub(crate) struct StepOwner {
     service: ServiceId,
@@ -113,10 +111,26 @@ pub(crate) struct StepOwner {
     gateway: ActorId,
     idempotent_consumers: bool,
     answer: Answer,
-    /// Durable, at the entry of a saga that answers at the end: transactions whose end it
-    /// knows (the last step committed, or step 0 was refused or compensated).
-    known: IdMap<GlobalTxId, TxOutcome>,
+    /// The service of the last step, which the entry asks on a retry.
+    last_owner: ActorId,
+    /// Durable, in a saga that answers at the end: at the entry, transactions begun and
+    /// those it saw end aborted (step 0 refused or compensated); at the last step's service,
+    /// those that committed.
+    known: IdMap<GlobalTxId, Known>,
 }
+
+/// What a step owner knows of a transaction.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Known {
+    /// The entry ran its first `Begin`.
+    Begun,
+    /// It ended so.
+    Ended(TxOutcome),
+}
+
+/// The entry asks the last step's service whether a transaction committed (`ProtocolMsg`
+/// kind; the answer goes straight to the gateway).
+const ASK_COMMITTED: u8 = 0;
 
 impl StepOwner {
     fn owns(&self, step: u16) -> bool {
@@ -185,7 +199,10 @@ impl StepOwner {
         Effect::Send(self.gateway, Msg::Outcome { gtx, outcome })
     }
 
-    fn action_committed(&self, call: LocalCall) -> Vec<Effect> {
+    fn action_committed(&mut self, call: LocalCall) -> Vec<Effect> {
+        if self.answer == Answer::AtEnd && call.step == self.last_step() {
+            self.known.insert(call.gtx, Known::Ended(TxOutcome::Committed));
+        }
         let outcome = match self.answer {
             Answer::AtEnd if call.step == self.last_step() => TxOutcome::Committed,
             Answer::AtFirstCommit if call.step == 0 => TxOutcome::Accepted,
@@ -217,7 +234,7 @@ impl StepOwner {
     /// The entry of a saga that answers at the end notes how `gtx` ended.
     fn learn(&mut self, gtx: GlobalTxId, outcome: TxOutcome) {
         if self.answer == Answer::AtEnd && self.owns(0) {
-            self.known.insert(gtx, outcome);
+            self.known.insert(gtx, Known::Ended(outcome));
         }
     }
 }
@@ -230,14 +247,52 @@ impl Participant for StepOwner {
         if !self.owns(0) {
             return Vec::new();
         }
-        if let Some(&outcome) = self.known.get(gtx) {
-            // A retry of a transaction that ended: the gateway missed its outcome.
-            return vec![
+        if self.answer != Answer::AtEnd {
+            return vec![self.action(gtx, 0, keys, token, true)];
+        }
+        match self.known.get(gtx).copied() {
+            // A retry of a transaction the entry saw abort: the gateway missed its outcome.
+            Some(Known::Ended(outcome)) => vec![
                 Effect::Count("saga_choreographed.retries_answered", 1),
                 self.tell_gateway(gtx, outcome),
-            ];
+            ],
+            // A retry of one still running or committed: step 0 again (idempotent), and ask
+            // the last step's service, which answers the gateway if it committed.
+            Some(Known::Begun) => {
+                let ask = ProtocolMsg {
+                    gtx,
+                    step: self.last_step(),
+                    kind: ASK_COMMITTED,
+                    wire_bytes: u8::try_from(crate::system::wire::ID).expect("small"),
+                    arg: 0,
+                    token: None,
+                };
+                vec![
+                    Effect::Count("saga_choreographed.retries_asked", 1),
+                    Effect::Send(self.last_owner, Msg::Protocol(ask)),
+                    self.action(gtx, 0, keys, token, true),
+                ]
+            }
+            None => {
+                self.known.insert(gtx, Known::Begun);
+                vec![self.action(gtx, 0, keys, token, true)]
+            }
         }
-        vec![self.action(gtx, 0, keys, token, true)]
+    }
+
+    /// The entry asks whether a transaction committed: if its last step did here, the
+    /// gateway is told again.
+    fn on_message(
+        &mut self,
+        _src: ActorId,
+        msg: ProtocolMsg,
+        _service: &crate::system::participant::ServiceView<'_>,
+        out: &mut Vec<Effect>,
+    ) {
+        if msg.kind == ASK_COMMITTED && self.known.get(msg.gtx) == Some(&Known::Ended(TxOutcome::Committed)) {
+            out.push(Effect::Count("saga_choreographed.retries_answered", 1));
+            out.push(self.tell_gateway(msg.gtx, TxOutcome::Committed));
+        }
     }
 
     /// `Done(k)` runs step k+1 here if this service owns it; `Failed(k)` and `Compensated(k)`
@@ -246,9 +301,6 @@ impl Participant for StepOwner {
     fn on_event(&mut self, event: DomainEvent, token: Token) -> Vec<Effect> {
         let (gtx, keys) = (event.gtx, event.keys);
         match event.kind {
-            EventKind::Done if event.step == self.last_step() => {
-                self.learn(gtx, TxOutcome::Committed);
-            }
             EventKind::Done => {
                 let next = event.step + 1;
                 if next <= self.last_step() && self.owns(next) {
@@ -342,6 +394,7 @@ mod tests {
             gateway: ActorId(1),
             idempotent_consumers: true,
             answer,
+            last_owner: ActorId(9),
             known: IdMap::new(),
         }
     }
@@ -385,8 +438,8 @@ mod tests {
         assert_eq!(to(EventKind::Done, 2), Some(vec![wiring.step_service(3)]));
         assert_eq!(
             to(EventKind::Done, 3),
-            Some(vec![wiring.step_service(0)]),
-            "only the entry hears the last step's event, to answer the gateway's retries"
+            None,
+            "nobody acts on the last step's event"
         );
         assert_eq!(to(EventKind::Failed, 3), Some(vec![wiring.step_service(2)]));
         assert_eq!(to(EventKind::Compensated, 1), Some(vec![wiring.step_service(0)]));
@@ -517,29 +570,53 @@ mod tests {
     }
 
     #[test]
-    fn the_entry_answers_a_retry_of_a_transaction_it_knows_ended() {
-        let mut entry = owner(food_delivery(), 1, Answer::AtEnd); // order owns step 0
-        let last = step_count(&food_delivery()) - 1;
-        // Nothing known: a retried `Begin` runs step 0 again (idempotently).
-        assert_eq!(
-            runs(&entry.on_begin(GTX, KEYS, TOKEN)),
-            [(0, StepKind::Action, true)]
-        );
-        assert!(outcomes(&entry.on_begin(GTX, KEYS, TOKEN)).is_empty());
-        // The last step's `Done` reaches the entry: it now answers retries itself.
-        assert!(
-            entry
-                .on_event(event(EventKind::Done, GTX, last, KEYS), TOKEN)
-                .is_empty()
-        );
-        let told = Msg::Outcome {
-            gtx: GTX,
-            outcome: TxOutcome::Committed,
+    fn a_retry_asks_the_last_step_s_service_which_answers_if_it_committed() {
+        let model = food_delivery();
+        let last = step_count(&model) - 1;
+        let mut entry = owner(model.clone(), 1, Answer::AtEnd); // order owns step 0
+        // The first `Begin` runs step 0 and asks nobody.
+        let first = entry.on_begin(GTX, KEYS, TOKEN);
+        assert_eq!(runs(&first), [(0, StepKind::Action, true)]);
+        assert!(!first.iter().any(|e| matches!(e, Effect::Send(..))));
+        // A retry runs step 0 again (idempotent) and asks the last step's service.
+        let retry = entry.on_begin(GTX, KEYS, TOKEN);
+        let ask = retry
+            .iter()
+            .find_map(|e| match e {
+                Effect::Send(to, Msg::Protocol(ask)) => Some((*to, *ask)),
+                _ => None,
+            })
+            .expect("the retry asks");
+        assert_eq!(ask.0, ActorId(9));
+        // The last step's service answers the gateway only once its step committed.
+        let mut last_owner = owner(model, 0, Answer::AtEnd); // delivery owns the last step
+        let view_prepared = std::collections::BTreeMap::new();
+        let view = crate::system::participant::ServiceView {
+            now: crate::sim::Instant::ZERO,
+            me: ActorId(9),
+            token: TOKEN,
+            forced_write: crate::sim::Duration::from_ms(1),
+            prepared: &view_prepared,
         };
-        assert!(
-            entry
-                .on_begin(GTX, KEYS, TOKEN)
-                .contains(&Effect::Send(ActorId(1), told))
+        let mut out = Vec::new();
+        last_owner.on_message(ActorId(5), ask.1, &view, &mut out);
+        assert!(outcomes(&out).is_empty(), "not committed yet: no answer");
+        let call = LocalCall {
+            gtx: GTX,
+            step: last,
+            kind: StepKind::Action,
+            mode: CallMode::Commit,
+            keys: KEYS,
+            idempotent: true,
+            emit_on_commit: Some(EventKind::Done),
+            emit_on_refusal: Some(EventKind::Failed),
+            token: TOKEN,
+        };
+        assert_eq!(
+            outcomes(&last_owner.on_local_done(call, LocalResult::Committed)),
+            [TxOutcome::Committed]
         );
+        last_owner.on_message(ActorId(5), ask.1, &view, &mut out);
+        assert_eq!(outcomes(&out), [TxOutcome::Committed]);
     }
 }

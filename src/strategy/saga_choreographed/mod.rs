@@ -39,14 +39,15 @@
 //! | compensating | committed, k = 0                         | `Outcome::Aborted` to the gateway                                     | compensated  |
 //! | compensating | committed, k > 0                         | none: `Compensated(k)` was written with the undo                      | compensated  |
 //! | compensating | busy                                     | run compensation k again                                               | compensating |
-//! | any, k = 0   | `Done(last)` delivered                   | note the transaction committed (durable)                              | same         |
-//! | any, k = 0   | a retried `Begin` of a transaction noted committed, refused or compensated | that `Outcome` to the gateway, no call | same |
+//! | k = 0        | a retried `Begin` of a transaction it saw refused or compensated | that `Outcome` to the gateway, no call | same |
+//! | k = 0        | another retried `Begin`                  | step 0 again (idempotent); ask the last step's service                 | same         |
+//! | k = last     | committed; later asked by the entry      | `Outcome::Committed` to the gateway again                             | applied      |
 //!
-//! The entry service hears `Done` of the last step only to answer the gateway's retries: the
-//! last step tells the gateway once, and when that `Outcome` is lost, the retried `Begin`
-//! reaches the entry, which otherwise could only replay step 0 (at 5% loss 4% of orders were
-//! answered "timed out" though they had committed; now 0.06%). It costs two messages per
-//! transaction (the delivery and its acknowledgement).
+//! The ends keep durable notes to answer the gateway's retries: the last step tells the
+//! gateway once, and when that `Outcome` is lost, the retried `Begin` reaches the entry,
+//! which could otherwise only replay step 0 (at 5% loss 4% of orders were answered "timed
+//! out" though they had committed; now 0.2%). The question costs two messages per retry and
+//! nothing otherwise.
 //! | compensated  | duplicate `Failed/Compensated(k+1)`      | the compensation replays; k = 0: `Aborted` again                      | compensated  |
 //! | refused      | duplicate `Begin` / `Done(k-1)`          | the fenced action refuses itself; `Failed(k)` again (replays upstream) | refused      |
 //!
