@@ -18,12 +18,12 @@ use consim::sim::TraceLevel;
 /// ends the program quietly with the shell's code for it, 141, instead of a panic: the
 /// output was cut short, so the exit code must not say it was all delivered.
 macro_rules! out {
-    ($($arg:tt)*) => { emit(format_args!($($arg)*), false) };
+    ($($arg:tt)*) => { $crate::emit(format_args!($($arg)*), false) };
 }
 
 /// [`out!`] with a newline, like `println!`.
 macro_rules! outln {
-    ($($arg:tt)*) => { emit(format_args!($($arg)*), true) };
+    ($($arg:tt)*) => { $crate::emit(format_args!($($arg)*), true) };
 }
 
 /// Writes to stdout; a closed pipe exits with 141 (128 + SIGPIPE), any other failure with 1.
@@ -40,6 +40,12 @@ fn emit(text: std::fmt::Arguments<'_>, newline: bool) {
         std::process::exit(1);
     }
 }
+
+/// The binary's own modules live in `src/cli/`, apart from the library's.
+#[path = "cli/catalog.rs"]
+mod catalog;
+
+use catalog::{check, graph, list, points};
 
 /// The scenario `consim` runs when given no arguments.
 const DEFAULT_SCENARIO: &str = "scenarios/food_happy_path.ron";
@@ -363,54 +369,6 @@ fn write_trace(path: &Path, run: &consim::runner::Run) -> Result<(), Failure> {
         .map_err(|e| bad_input(format!("cannot write trace to {}: {e}", path.display())))
 }
 
-fn check(files: &[PathBuf]) -> Result<(), Failure> {
-    let mut failed = 0;
-    for file in files {
-        match check_one(file) {
-            Ok(what) => outln!("ok   {} ({what})", file.display()),
-            Err(e) => {
-                failed += 1;
-                eprintln!("{:?}", render(e));
-            }
-        }
-    }
-    if failed > 0 {
-        return Err(bad_input(format!(
-            "{failed} of {} files have errors",
-            files.len()
-        )));
-    }
-    Ok(())
-}
-
-/// Checks a file as a scenario, or as a model if it is one.
-fn check_one(file: &Path) -> Result<String, ScenarioError> {
-    let source =
-        scenario::read_bounded(file, scenario::MAX_FILE_BYTES).map_err(|e| ScenarioError::Unreadable {
-            path: file.display().to_string(),
-            reason: e.to_string(),
-        })?;
-    if source
-        .trim_start_matches(|c: char| c.is_whitespace())
-        .starts_with("Scenario")
-        || looks_like_scenario(&source)
-    {
-        let scenario: Scenario = load_scenario(file)?;
-        Ok(format!("scenario of a {} model", scenario.model.kind()))
-    } else {
-        let model = scenario::load_model(file, &source)?;
-        Ok(format!("{} model", model.kind()))
-    }
-}
-
-fn looks_like_scenario(source: &str) -> bool {
-    source
-        .lines()
-        .map(str::trim)
-        .filter(|l| !l.starts_with("//"))
-        .any(|l| l.starts_with("Scenario("))
-}
-
 fn compare(
     paths: &[PathBuf],
     strategies: Option<&[String]>,
@@ -717,77 +675,4 @@ fn merge(files: &[PathBuf]) -> Result<(), Failure> {
         0 => Ok(()),
         n => Err(Failure::SeedsFailed(n)),
     }
-}
-
-fn graph(path: &Path) -> Result<(), Failure> {
-    let source = scenario::read_bounded(path, scenario::MAX_FILE_BYTES)
-        .map_err(|e| bad_input(format!("cannot read {}: {e}", path.display())))?;
-    let model = scenario::load_model(path, &source)?;
-    out!("{}", scenario::dot(&model));
-    Ok(())
-}
-
-/// `consim points`: the services' points, then each strategy's (or only the one named).
-fn points(strategy: Option<&str>) -> Result<(), Failure> {
-    let chosen: Vec<consim::strategy::StrategyChoice> = match strategy {
-        Some(name) => vec![consim::strategy::registry::named(name).map_err(bad_input)?],
-        None => consim::strategy::registry::defaults(),
-    };
-    let line = |p: &consim::strategy::ProtocolPoint| format!("{} {} — {}", p.role, p.name, p.meaning);
-    for point in consim::strategy::SERVICE_POINTS {
-        outln!("{}", line(point));
-    }
-    for choice in chosen {
-        outln!("\n{}:", choice.name());
-        for point in choice.points() {
-            outln!("{}", line(point));
-        }
-    }
-    Ok(())
-}
-
-/// A file's description: its leading `//` comment lines, joined into one line (a comment of
-/// several lines is one description, not its first line).
-fn description(source: &str) -> String {
-    source
-        .lines()
-        .map_while(|line| line.trim_start().strip_prefix("//"))
-        .map(str::trim)
-        .filter(|line| !line.is_empty())
-        .collect::<Vec<_>>()
-        .join(" ")
-}
-
-fn list() -> Result<(), Failure> {
-    for dir in ["models", "scenarios"] {
-        let mut entries: Vec<PathBuf> = std::fs::read_dir(dir)
-            .map_err(|e| {
-                bad_input(format!(
-                    "cannot list {dir}/: {e} (run consim from the repository root)"
-                ))
-            })?
-            .filter_map(|e| e.ok().map(|e| e.path()))
-            .filter(|p| p.extension().is_some_and(|x| x == "ron"))
-            .collect();
-        entries.sort();
-        for path in entries {
-            let summary = scenario::read_bounded(&path, scenario::MAX_FILE_BYTES)
-                .ok()
-                .map(|s| description(&s))
-                .unwrap_or_default();
-            outln!("{:<40} {summary}", path.display());
-        }
-    }
-    for strategy in consim::strategy::REGISTRY {
-        let aliases = match strategy.aliases {
-            [] => String::new(),
-            aliases => format!(" (also {})", aliases.join(", ")),
-        };
-        outln!(
-            "{:<40} {}{aliases}",
-            format!("strategy {}", strategy.name),
-            strategy.summary
-        );
-    }
-    Ok(())
 }
