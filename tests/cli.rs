@@ -404,10 +404,11 @@ fn a_run_stopped_before_its_work_was_done_never_passes() {
         "tests/data/cli/stopped_before_any_work.ron",
         "tests/data/cli/stopped_after_one_ms.ron",
         "tests/data/memory_limited.ron",
+        "tests/data/cli/stopped_with_safety_only.ron",
     ] {
         let (code, out, err) = consim(&["run", file]);
         assert_eq!(code, 2, "{file}: {out}{err}");
-        assert!(out.contains("atomicity            not judged"), "{file}: {out}");
+        assert!(out.contains("no_double_effect     not judged"), "{file}: {out}");
         assert!(err.contains("could not be judged"), "{file}: {err}");
     }
 }

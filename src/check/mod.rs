@@ -204,7 +204,24 @@ impl Verdict {
 
 /// Runs every check.
 pub fn run_all(facts: &RunFacts<'_>) -> Vec<Verdict> {
-    CheckKind::ALL.iter().map(|check| check.run(facts)).collect()
+    CheckKind::ALL
+        .iter()
+        .map(|check| {
+            let verdict = check.run(facts);
+            // A run stopped before its workload was sent proves nothing by passing, whatever
+            // the check: what it found is kept, and nothing it did not find counts as held.
+            if facts.unsent_requests > 0 && verdict.passed && verdict.judged {
+                let mut verdict = verdict.judged_if(false);
+                verdict.notes.push(format!(
+                    "the run stopped before its workload was sent: {} planned requests never sent",
+                    facts.unsent_requests
+                ));
+                verdict
+            } else {
+                verdict
+            }
+        })
+        .collect()
 }
 
 pub(crate) fn at_us(at: Instant) -> Option<u64> {
