@@ -11,8 +11,9 @@
 #   OUT       where the shard files go (default out)
 #   CONSIM    the consim binary (default consim, from `cargo install --path .`)
 #
-# Exit code: consim sweep's (0 no failing seed, 2 some seed failed: the shard file is
-# complete either way; 1 bad input). A scheduler should treat 2 as done, not as a crash.
+# Exit code: 0 when the shard ran to the end, failing seeds or not (consim sweep's 2 becomes
+# 0: the shard file is complete, and a scheduler must not retry it as a crash; the merge
+# step reports the failures); consim's own code otherwise (1 bad input, 141, 101).
 set -eu
 index=$1
 count=$2
