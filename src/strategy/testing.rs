@@ -1,13 +1,60 @@
 //! What the strategies' end-to-end tests share: faults by actor name, the safety checks over
 //! a finished run, and the decisions of its pending steps.
 
-use crate::assembly::SystemWorld;
+use std::sync::Arc;
+
+use crate::assembly::{SystemConfig, SystemWorld};
 use crate::check::{self, RunFacts, Verdict};
 use crate::net::FaultSpec;
+use crate::net::{LinkSpec, Probability};
+use crate::sim::Duration;
 use crate::sim::Instant;
+use crate::strategy::StrategyChoice;
 use crate::system::history::HistoryEvent;
+use crate::system::model::Model;
 use crate::system::msg::CallMode;
+use crate::workload::{ArrivalProcess, KeyPopularity, WorkloadSpec};
 use crate::world::RunOutcome;
+
+/// `requests` Poisson requests (1,000/s) on `model` under `strategy`, over `link` with
+/// `faults`: a 100 ms gateway deadline with 2 retries and a 20 ms lock timeout, so short
+/// runs see their timeouts.
+pub fn system(
+    model: Model,
+    strategy: StrategyChoice,
+    requests: u64,
+    link: LinkSpec,
+    faults: Vec<FaultSpec>,
+) -> SystemConfig {
+    SystemConfig {
+        lock_timeout: Duration::from_ms(20),
+        default_link: link,
+        faults,
+        request_timeout: Duration::from_ms(100),
+        retries: 2,
+        ..SystemConfig::new(
+            Arc::new(model),
+            strategy,
+            WorkloadSpec {
+                request_count: requests,
+                arrival: ArrivalProcess::Poisson { rate_per_s: 1_000.0 },
+                keys: KeyPopularity::Uniform,
+                key_count: 20,
+                audit_share: Probability::NEVER,
+            },
+        )
+    }
+}
+
+/// One request, sent at 1 ms, on a reliable 300 µs network: where a protocol's costs and
+/// timings are counted.
+pub fn one_transaction(model: Model, strategy: StrategyChoice, faults: Vec<FaultSpec>) -> SystemConfig {
+    let mut config = system(model, strategy, 1, LinkSpec::reliable(300), faults);
+    config.workload.arrival = ArrivalProcess::Constant {
+        interval: Duration::from_ms(1),
+    };
+    config
+}
 
 /// `node` crashes at `at_us` and restarts at `restart_ms`.
 pub fn crash(node: &str, at_us: u64, restart_ms: u64) -> FaultSpec {

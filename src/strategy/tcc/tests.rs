@@ -1,40 +1,23 @@
 //! TCC end to end: its costs, holds that end whatever the coordinator does, and atomicity
 //! under every fault class.
 
-use std::sync::Arc;
-
 use super::{Config, Tcc, TccCoordinator};
 use crate::assembly::{SystemConfig, SystemWorld};
 use crate::net::{FaultSpec, LatencyDist, LinkSpec, Probability};
 use crate::sim::{Duration, Instant, TraceLevel};
-use crate::strategy::testing::{broken_checks, coordinator_messages, crash, decisions};
+use crate::strategy::testing::{self, broken_checks, coordinator_messages, crash, decisions};
 use crate::system::examples::{bank_transfer, food_delivery, travel_booking};
 use crate::system::history::HistoryEvent;
 use crate::system::model::Model;
 use crate::system::msg::{CallMode, GlobalTxId, RequestOutcome};
-use crate::workload::{ArrivalProcess, KeyPopularity, WorkloadSpec};
+use crate::workload::ArrivalProcess;
 use crate::world::Limits;
 
 fn system(model: Model, requests: u64, link: LinkSpec, faults: Vec<FaultSpec>) -> SystemConfig {
-    let config = Config::default();
-    SystemConfig {
-        lock_timeout: Duration::from_ms(20),
-        default_link: link,
-        faults,
-        request_timeout: Duration::from_ms(100),
-        retries: 2,
-        ..SystemConfig::new(
-            Arc::new(model),
-            crate::strategy::StrategyChoice::new(Tcc { config }),
-            WorkloadSpec {
-                request_count: requests,
-                arrival: ArrivalProcess::Poisson { rate_per_s: 1_000.0 },
-                keys: KeyPopularity::Uniform,
-                key_count: 20,
-                audit_share: Probability::NEVER,
-            },
-        )
-    }
+    let tcc = crate::strategy::StrategyChoice::new(Tcc {
+        config: Config::default(),
+    });
+    testing::system(model, tcc, requests, link, faults)
 }
 
 fn coordinator(run: &SystemWorld) -> &TccCoordinator {

@@ -1,49 +1,28 @@
 //! 3PC end to end: its costs, finishing without a crashed coordinator, atomicity under
 //! crashes and loss, and the split decision a partition causes.
 
-use std::sync::Arc;
-
 use super::{Config, ThreePc};
 use crate::assembly::SystemConfig;
 use crate::net::{FaultSpec, LatencyDist, LinkSpec, Probability};
 use crate::sim::{Duration, Instant, TraceLevel};
-use crate::strategy::testing::{broken_checks, coordinator_messages, crash, decisions};
+use crate::strategy::testing::{self, broken_checks, coordinator_messages, crash, decisions};
 use crate::system::examples::{bank_transfer, food_delivery, travel_booking};
 use crate::system::model::Model;
 use crate::system::msg::CallMode;
-use crate::workload::{ArrivalProcess, KeyPopularity, WorkloadSpec};
 use crate::world::Limits;
 
-fn system(model: Model, requests: u64, link: LinkSpec, faults: Vec<FaultSpec>) -> SystemConfig {
-    SystemConfig {
-        lock_timeout: Duration::from_ms(20),
-        default_link: link,
-        faults,
-        request_timeout: Duration::from_ms(100),
-        retries: 2,
-        ..SystemConfig::new(
-            Arc::new(model),
-            crate::strategy::StrategyChoice::new(ThreePc {
-                config: Config::default(),
-            }),
-            WorkloadSpec {
-                request_count: requests,
-                arrival: ArrivalProcess::Poisson { rate_per_s: 1_000.0 },
-                keys: KeyPopularity::Uniform,
-                key_count: 20,
-                audit_share: Probability::NEVER,
-            },
-        )
-    }
+fn three_pc() -> crate::strategy::StrategyChoice {
+    crate::strategy::StrategyChoice::new(ThreePc {
+        config: Config::default(),
+    })
 }
 
-/// One request, sent at 1 ms, on a reliable 300 µs network.
+fn system(model: Model, requests: u64, link: LinkSpec, faults: Vec<FaultSpec>) -> SystemConfig {
+    testing::system(model, three_pc(), requests, link, faults)
+}
+
 fn one_transaction(model: Model, faults: Vec<FaultSpec>) -> SystemConfig {
-    let mut config = system(model, 1, LinkSpec::reliable(300), faults);
-    config.workload.arrival = ArrivalProcess::Constant {
-        interval: Duration::from_ms(1),
-    };
-    config
+    testing::one_transaction(model, three_pc(), faults)
 }
 
 #[test]
