@@ -595,6 +595,12 @@ fn shrink(args: &ShrinkArgs) -> Result<(), Failure> {
             r.round, r.runs, r.size.faults, r.size.requests
         );
     };
+    // The user's wall-clock budget, read between shrink rounds, never inside a run: it
+    // decides how many rounds run, not what any run does.
+    #[allow(clippy::disallowed_methods)]
+    let started = std::time::Instant::now();
+    let budget = std::time::Duration::from_micros(time_limit.as_us());
+    let out_of_time = move || started.elapsed() >= budget;
     let request = consim::shrink::ShrinkRequest {
         path,
         source: &source,
@@ -602,7 +608,7 @@ fn shrink(args: &ShrinkArgs) -> Result<(), Failure> {
         strategy: args.strategy.as_deref(),
         check,
         max_runs: args.max_runs,
-        time_budget: Some(std::time::Duration::from_micros(time_limit.as_us())),
+        out_of_time: &out_of_time,
         on_round: &on_round,
     };
     let shrunk = consim::shrink::shrink(&request, &out_dir, &pool).map_err(bad_input)?;

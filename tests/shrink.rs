@@ -26,7 +26,7 @@ fn the_dual_write_twin_shrinks_to_a_smaller_scenario_that_still_fails() {
         strategy: None,
         check: None,
         max_runs: 400,
-        time_budget: None,
+        out_of_time: &|| false,
         on_round: &|_| {},
     };
     let dir = scratch_dir("dual-write");
@@ -69,7 +69,7 @@ fn shrinking_gives_the_same_scenario_on_one_thread_and_on_many() {
         strategy: None,
         check: Some(CheckKind::NoDoubleEffect),
         max_runs: 200,
-        time_budget: None,
+        out_of_time: &|| false,
         on_round: &|_| {},
     };
     let dir = Path::new("scenarios");
@@ -97,7 +97,7 @@ fn a_seed_that_passes_or_a_check_it_does_not_violate_cannot_be_shrunk() {
         strategy: None,
         check: None,
         max_runs: 10,
-        time_budget: None,
+        out_of_time: &|| false,
         on_round: &|_| {},
     };
     let p = pool(Some(1)).unwrap();
@@ -122,7 +122,7 @@ fn naming_the_file_s_own_strategy_keeps_its_settings() {
         strategy: Some("saga_choreographed"),
         check: None,
         max_runs: 30,
-        time_budget: None,
+        out_of_time: &|| false,
         on_round: &|_| {},
     };
     let dir = scratch_dir("same-strategy");
@@ -156,7 +156,7 @@ fn a_shrink_reports_its_rounds_and_stops_at_its_time_budget() {
         strategy: None,
         check: None,
         max_runs: 40,
-        time_budget: None,
+        out_of_time: &|| false,
         on_round: &on_round,
     };
     let dir = scratch_dir("rounds");
@@ -171,7 +171,7 @@ fn a_shrink_reports_its_rounds_and_stops_at_its_time_budget() {
     );
     assert!(rounds.windows(2).all(|w| w[0].0 + 1 == w[1].0), "{rounds:?}");
 
-    request.time_budget = Some(std::time::Duration::ZERO);
+    request.out_of_time = &|| true;
     request.on_round = &|_| {};
     let out_of_time = shrink(&request, &dir, &p).unwrap();
     assert!(out_of_time.out_of_time && !out_of_time.minimal);
