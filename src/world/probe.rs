@@ -76,11 +76,6 @@ impl<M: Message> Probe<M> {
         }
     }
 
-    /// Moves the probe's clock to `now` (for a handler called later).
-    pub fn set_now(&mut self, now: Instant) {
-        self.core.now = now;
-    }
-
     /// Everything asked for since the last call, in the order asked, sends and timers not
     /// cancelled.
     pub fn take(&mut self) -> Vec<Asked<M>> {

@@ -85,11 +85,6 @@ impl ThreePcCoordinator {
         }
     }
 
-    /// The logged decision of `gtx`, if any.
-    pub fn logged(&self, gtx: GlobalTxId) -> Option<LogRecord> {
-        self.log.get(gtx).copied()
-    }
-
     fn timer(gtx: GlobalTxId, tag: u8) -> Msg {
         Msg::Timer(TimerMsg::Strategy {
             gtx,

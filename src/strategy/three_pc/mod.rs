@@ -82,7 +82,7 @@ mod participant;
 mod tests;
 
 pub use coordinator::{LogRecord, ThreePcCoordinator};
-pub use participant::{Record, ThreePcParticipant, Timing};
+pub use participant::{ThreePcParticipant, Timing};
 
 use serde::{Deserialize, Serialize};
 

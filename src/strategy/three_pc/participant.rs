@@ -30,7 +30,7 @@ pub struct Timing {
 
 /// What a participant knows of one (transaction, step), durably.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct Record {
+pub(super) struct Record {
     /// The highest ballot it answered; lower ones are refused.
     pub promised: Ballot,
     /// The decision it accepted, and from which ballot.
@@ -109,11 +109,6 @@ impl ThreePcParticipant {
             backups: BTreeMap::new(),
             recovering: BTreeSet::new(),
         }
-    }
-
-    /// What it knows of step `step` of `gtx`, durably.
-    pub fn record(&self, gtx: GlobalTxId, step: u16) -> Option<Record> {
-        self.records.get(&(gtx, step)).copied()
     }
 
     pub(super) fn wait_for_decision(&self, gtx: GlobalTxId, step: u16, out: &mut Vec<Effect>) {
