@@ -243,7 +243,7 @@ impl SystemWorld {
             outcome.stop.is_quiescent(),
             outcome.end,
         )
-        .with_convergence(self.convergence)
+        .with_convergence(self.convergence.observed_heal(self.world.last_heal()))
         .with_unsent_requests(self.client().unsent());
         match self.strategy.read_model(history, &facts) {
             Some(view) => facts.with_read_model(view),

@@ -1,10 +1,13 @@
 //! What the kernel promises, observed from outside through small actors.
 
-use consim::net::{DropReason, FaultSpec, LatencyDist, LinkSpec, Probability};
-use consim::sim::{ActorId, Duration, Instant};
+use consim::net::{
+    DropReason, FaultSpec, LatencyDist, LinkSpec, MessageEffect, MessageFault, PointEffect, PointFault,
+    Probability,
+};
+use consim::sim::{ActorId, Duration, Instant, TraceKind, TraceLevel};
 use consim::world::{Limits, StopReason, World, WorldBuilder};
 
-use crate::support::{Echo, Recorder, TestMsg};
+use crate::support::{Echo, Recorder, TestMsg, test_msg_kind};
 
 fn ms(v: u64) -> Instant {
     Instant::from_ms(v)
@@ -406,4 +409,144 @@ fn a_run_whose_record_outgrows_its_memory_limit_stops_at_the_same_event_however_
             "chunks of {chunk}"
         );
     }
+}
+
+fn payloads(world: &World<TestMsg>, id: ActorId) -> Vec<u64> {
+    recorder(world, id).received.iter().map(|r| r.2).collect()
+}
+
+#[test]
+fn a_crash_aimed_at_a_point_loses_what_the_handler_did_after_it() {
+    let mut b = builder(1, LinkSpec::reliable(100));
+    b.trace_level(TraceLevel::Full);
+    let sender = b
+        .add_actor("sender", Recorder::sending(ActorId(1), Duration::from_ms(1), 20))
+        .unwrap();
+    let target = b.add_actor("target", Recorder::default()).unwrap();
+    b.fault(FaultSpec::AtPoint(PointFault {
+        node: "sender".into(),
+        point: "send".into(),
+        nth: 1,
+        tx: Some(5),
+        effect: PointEffect::Crash {
+            restart_after: Some(Duration::from_ms(3)),
+        },
+    }));
+    let mut world = b.build().unwrap();
+    assert_eq!(world.run(Limits::default()).stop, StopReason::Quiescent);
+    // It crashed between reaching the point and sending Data(5): neither that send nor the
+    // timer for Data(6) happened, and a restarted Recorder does not resume its plan.
+    assert_eq!(payloads(&world, target), vec![0, 1, 2, 3, 4]);
+    assert_eq!(world.stats().crashes, 1);
+    assert_eq!(recorder(&world, sender).recoveries, 1);
+    assert_eq!(
+        world.last_heal(),
+        Some(ms(8)),
+        "restarted 3 ms after the crash at 5 ms"
+    );
+    let points: Vec<_> = world
+        .trace()
+        .entries()
+        .iter()
+        .filter(|e| e.kind == TraceKind::Point)
+        .map(|e| (e.note, e.detail.as_str()))
+        .collect();
+    assert_eq!(points.len(), 6, "points 0..=5 are in the full trace: {points:?}");
+    assert_eq!(points[5], ("send", "tx 5"));
+}
+
+#[test]
+fn points_are_not_hashed_so_a_trace_hash_does_not_depend_on_them() {
+    let hash = |with_fault: bool| {
+        let mut b = builder(4, LinkSpec::reliable(100));
+        b.add_actor("sender", Recorder::sending(ActorId(1), Duration::from_ms(1), 5))
+            .unwrap();
+        b.add_actor("target", Recorder::default()).unwrap();
+        if with_fault {
+            // Aimed at a point nobody reaches: it never goes off.
+            b.fault(FaultSpec::AtPoint(PointFault {
+                node: "target".into(),
+                point: "send".into(),
+                nth: 1,
+                tx: None,
+                effect: PointEffect::Crash { restart_after: None },
+            }));
+        }
+        b.build().unwrap().run(Limits::default()).trace_hash
+    };
+    assert_eq!(hash(false), hash(true));
+}
+
+#[test]
+fn a_partition_aimed_at_a_point_starts_before_the_handler_sends() {
+    let mut b = builder(3, LinkSpec::reliable(50));
+    b.add_actor("a", Recorder::sending(ActorId(1), Duration::from_ms(1), 30))
+        .unwrap();
+    let receiver = b.add_actor("b", Recorder::default()).unwrap();
+    b.fault(FaultSpec::AtPoint(PointFault {
+        node: "a".into(),
+        point: "send".into(),
+        nth: 11,
+        tx: None,
+        effect: PointEffect::OneWay {
+            senders: vec!["a".into()],
+            receivers: vec!["b".into()],
+            lasts: Some(Duration::from_us(4_500)),
+        },
+    }));
+    let mut world = b.build().unwrap();
+    world.run(Limits::default());
+    // The 11th visit is Data(10), sent at 10 ms; the cut lasts until 14.5 ms.
+    let expected: Vec<u64> = (0..30).filter(|i| !(10..15).contains(i)).collect();
+    assert_eq!(payloads(&world, receiver), expected);
+    assert_eq!(world.stats().dropped(DropReason::Partition), 5);
+}
+
+#[test]
+fn a_message_fault_drops_delays_or_duplicates_exactly_the_nth_match() {
+    // Not FIFO, so the delayed message does not hold back the ones behind it.
+    let mut b = builder(
+        3,
+        LinkSpec {
+            fifo: false,
+            ..LinkSpec::reliable(50)
+        },
+    );
+    b.message_kind(test_msg_kind);
+    b.add_actor("a", Recorder::sending(ActorId(1), Duration::from_ms(1), 10))
+        .unwrap();
+    let receiver = b.add_actor("b", Recorder::default()).unwrap();
+    let aim = |nth, effect| {
+        FaultSpec::OnMessage(MessageFault {
+            from: "a".into(),
+            to: "*".into(),
+            kind: "Data".into(),
+            nth,
+            effect,
+        })
+    };
+    b.fault(aim(3, MessageEffect::Drop));
+    b.fault(aim(5, MessageEffect::Delay(Duration::from_ms(10))));
+    b.fault(aim(7, MessageEffect::Duplicate));
+    let mut world = b.build().unwrap();
+    world.run(Limits::default());
+    // Data(2) lost, Data(4) after everything else, Data(6) twice.
+    assert_eq!(payloads(&world, receiver), vec![0, 1, 3, 5, 6, 6, 7, 8, 9, 4]);
+    assert_eq!(world.stats().dropped(DropReason::Aimed), 1);
+    assert_eq!(world.stats().duplicated, 1);
+}
+
+#[test]
+fn a_message_fault_needs_a_world_that_names_its_messages() {
+    let mut b = builder(3, LinkSpec::reliable(50));
+    b.add_actor("a", Recorder::default()).unwrap();
+    b.fault(FaultSpec::OnMessage(MessageFault {
+        from: "a".into(),
+        to: "a".into(),
+        kind: "Data".into(),
+        nth: 1,
+        effect: MessageEffect::Drop,
+    }));
+    let error = b.build().err().expect("refused").to_string();
+    assert!(error.contains("does not name its messages"), "{error}");
 }

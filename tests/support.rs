@@ -11,6 +11,14 @@ pub enum TestMsg {
     Data(u64),
 }
 
+/// Names test messages for faults aimed at a kind of message.
+pub fn test_msg_kind(msg: &TestMsg) -> &'static str {
+    match msg {
+        TestMsg::Tick => "Tick",
+        TestMsg::Data(_) => "Data",
+    }
+}
+
 /// Records everything that happens to it, split into volatile and durable state.
 #[derive(Debug, Default)]
 pub struct Recorder {
@@ -79,6 +87,8 @@ impl Actor<TestMsg> for Recorder {
             TestMsg::Tick => self.timer_fired_at.push(ctx.now().as_us()),
             TestMsg::Data(i) => {
                 let plan = self.sends.expect("only senders set data timers");
+                // Where faults aimed at "send" go off: before the send.
+                ctx.point("send", Some(i));
                 ctx.send(plan.dst, TestMsg::Data(i));
                 if i + 1 < plan.count {
                     ctx.set_timer(plan.every, TestMsg::Data(i + 1));

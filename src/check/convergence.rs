@@ -55,7 +55,11 @@ impl ConvergenceRule {
                 | FaultSpec::OneWay { until, .. }
                 | FaultSpec::LinkDown { until, .. } => *until,
                 FaultSpec::Crash { restart_at, .. } => *restart_at,
-                FaultSpec::ClockDrift { .. } => continue,
+                // When an aimed fault goes off is known only once the run has gone there:
+                // the run's last observed heal counts too (`observed_heal`). One that lasts
+                // for good, if it goes off, is never healed.
+                FaultSpec::AtPoint(fault) if fault.effect.lasts_for_good() => None,
+                FaultSpec::AtPoint(_) | FaultSpec::OnMessage(_) | FaultSpec::ClockDrift { .. } => continue,
             };
             match heal {
                 Some(at) => rule.last_heal = rule.last_heal.max(Some(at)),
@@ -63,6 +67,13 @@ impl ConvergenceRule {
             }
         }
         rule
+    }
+
+    /// Takes the last heal the run itself saw (a restart or a cut ending, at a scheduled time
+    /// or after an aimed fault) into account.
+    pub fn observed_heal(mut self, at: Option<Instant>) -> Self {
+        self.last_heal = self.last_heal.max(at);
+        self
     }
 
     /// The latest a transaction whose first change was at `first` may converge.

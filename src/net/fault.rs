@@ -7,6 +7,7 @@
 
 use std::collections::BTreeMap;
 
+use super::aim::{ANY_NODE, AimedEffect, AimedMessage, AimedPoint, MessageFault, PointEffect, PointFault};
 use super::error::ConfigError;
 use super::topology::Topology;
 use crate::sim::{ActorId, Instant};
@@ -72,6 +73,10 @@ pub enum FaultSpec {
         /// Parts per million; must be above -1,000,000 (a clock cannot stop or go back).
         drift_ppm: i64,
     },
+    /// A fault set off when a node reaches a protocol point (see `aim.rs`).
+    AtPoint(PointFault),
+    /// A fault that hits the nth message of a kind between two nodes (see `aim.rs`).
+    OnMessage(MessageFault),
 }
 
 /// What happens when a scheduled fault event fires.
@@ -131,8 +136,12 @@ pub struct Cut {
 pub struct FaultPlan {
     /// Fault events, sorted by time (stable, so same-time faults keep their written order).
     pub events: Vec<(Instant, FaultAction)>,
-    /// The cuts that `CutStart`/`CutEnd` refer to.
+    /// The cuts that `CutStart`/`CutEnd` and aimed partitions refer to.
     pub cuts: Vec<Cut>,
+    /// Faults waiting for a node to reach a point.
+    pub points: Vec<AimedPoint>,
+    /// Faults waiting for a message.
+    pub messages: Vec<AimedMessage>,
 }
 
 impl FaultPlan {
@@ -221,7 +230,75 @@ impl FaultPlan {
                 }
                 self.events.push((*at, FaultAction::Drift(id, *drift_ppm)));
             }
+            FaultSpec::AtPoint(fault) => self.add_point(&what, fault, topology)?,
+            FaultSpec::OnMessage(fault) => {
+                check_nth(&what, fault.nth)?;
+                let node = |name: &str| match name {
+                    ANY_NODE => Ok(None),
+                    name => topology.resolve(name).map(Some),
+                };
+                let (src, dst) = (node(&fault.from)?, node(&fault.to)?);
+                self.messages.push(AimedMessage::new(
+                    src,
+                    dst,
+                    fault.kind.clone(),
+                    fault.nth,
+                    fault.effect,
+                ));
+            }
         }
+        Ok(())
+    }
+
+    /// A point fault: its node resolved and, for a partition, its cut compiled but not
+    /// scheduled (the point starts it).
+    fn add_point(&mut self, what: &str, fault: &PointFault, topology: &Topology) -> Result<(), ConfigError> {
+        check_nth(what, fault.nth)?;
+        let actor = topology.resolve(&fault.node)?;
+        let mut cut = |kind, pairs, lasts| {
+            self.cuts.push(Cut { kind, pairs });
+            AimedEffect::Cut {
+                cut: self.cuts.len() as u32 - 1,
+                lasts,
+            }
+        };
+        let effect = match &fault.effect {
+            PointEffect::Crash { restart_after } => AimedEffect::Crash {
+                restart_after: *restart_after,
+            },
+            PointEffect::Partition { groups, lasts } => cut(
+                CutKind::Partition,
+                partition_pairs(what, groups, topology)?,
+                *lasts,
+            ),
+            PointEffect::OneWay {
+                senders,
+                receivers,
+                lasts,
+            } => cut(
+                CutKind::Partition,
+                one_way_pairs(what, senders, receivers, topology)?,
+                *lasts,
+            ),
+        };
+        if let AimedEffect::Crash {
+            restart_after: Some(d),
+        }
+        | AimedEffect::Cut { lasts: Some(d), .. } = effect
+            && d.as_us() == 0
+        {
+            return Err(bad(
+                what,
+                "a fault that lasts 0 does nothing; give it a duration above 0",
+            ));
+        }
+        self.points.push(AimedPoint::new(
+            actor,
+            fault.point.clone(),
+            fault.nth,
+            fault.tx,
+            effect,
+        ));
         Ok(())
     }
 
@@ -249,6 +326,8 @@ impl FaultSpec {
             FaultSpec::LinkDown { .. } => "link down",
             FaultSpec::Crash { .. } => "crash",
             FaultSpec::ClockDrift { .. } => "clock drift",
+            FaultSpec::AtPoint(_) => "fault at a point",
+            FaultSpec::OnMessage(_) => "fault on a message",
         }
     }
 }
@@ -258,6 +337,13 @@ fn bad(what: &str, problem: &str) -> ConfigError {
         what: what.to_string(),
         problem: problem.to_string(),
     }
+}
+
+fn check_nth(what: &str, nth: u32) -> Result<(), ConfigError> {
+    if nth == 0 {
+        return Err(bad(what, "`nth` counts from 1 (the first time)"));
+    }
+    Ok(())
 }
 
 fn check_window(what: &str, from: Instant, until: Option<Instant>) -> Result<(), ConfigError> {

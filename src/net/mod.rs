@@ -4,6 +4,7 @@
 //! **Invariant:** [`Network::decide`] is the only place a message is delayed, dropped or
 //! duplicated. Depends on `sim` only. Start reading at `network.rs`.
 
+pub mod aim;
 pub mod error;
 pub mod fault;
 pub mod latency;
@@ -12,8 +13,9 @@ pub mod network;
 pub mod probability;
 pub mod topology;
 
+pub use aim::{AimedEffect, AimedMessage, AimedPoint, MessageEffect, MessageFault, PointEffect, PointFault};
 pub use error::ConfigError;
-pub use fault::{CutKind, FaultAction, FaultPlan, FaultSpec};
+pub use fault::{Cut, CutKind, FaultAction, FaultPlan, FaultSpec};
 pub use latency::LatencyDist;
 pub use link::LinkSpec;
 pub use network::{DropReason, Network, Verdict};

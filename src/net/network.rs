@@ -7,8 +7,10 @@
 //!
 //! Draw order per message (from the sender's network stream): loss (skipped when the link
 //! never loses), latency, duplication (skipped when the link never duplicates), and the
-//! duplicate's own latency. Partitions and down links are decided at send time, without a draw.
+//! duplicate's own latency. Partitions and down links are decided at send time, without a draw,
+//! and so is a drop by an aimed message fault; an aimed delay or duplicate keeps the draws.
 
+use super::aim::{AimedMessage, MessageEffect};
 use super::fault::{Cut, CutKind};
 use super::link::LinkSpec;
 use super::topology::Topology;
@@ -27,16 +29,19 @@ pub enum DropReason {
     NoRoute,
     /// The receiver was crashed when the message arrived.
     Crashed,
+    /// An aimed message fault dropped it.
+    Aimed,
 }
 
 impl DropReason {
     /// Every reason, in report order.
-    pub const ALL: [DropReason; 5] = [
+    pub const ALL: [DropReason; 6] = [
         DropReason::Loss,
         DropReason::Partition,
         DropReason::LinkDown,
         DropReason::NoRoute,
         DropReason::Crashed,
+        DropReason::Aimed,
     ];
 
     /// The word traces and reports print.
@@ -47,6 +52,7 @@ impl DropReason {
             DropReason::LinkDown => "link-down",
             DropReason::NoRoute => "no-route",
             DropReason::Crashed => "crashed",
+            DropReason::Aimed => "aimed",
         }
     }
 }
@@ -82,6 +88,7 @@ pub struct Network {
     node_count: usize,
     links: Vec<LinkSpec>,
     pairs: Vec<Pair>,
+    aimed: Vec<AimedMessage>,
 }
 
 impl Network {
@@ -109,14 +116,23 @@ impl Network {
             node_count: n,
             links,
             pairs,
+            aimed: Vec::new(),
         }
     }
 
     /// Decides the fate of a message sent now from `src` to `dst`, drawing from `rng` (the
     /// sender's network stream). Inlined into the world's one send path: it runs once per
-    /// message.
+    /// message. `aimed` is what an aimed message fault does to this message, if one hits it
+    /// (see [`Network::aim`]); a partition or a lost route still wins over it.
     #[inline(always)]
-    pub fn decide(&mut self, src: ActorId, dst: ActorId, now: Instant, rng: &mut Rng) -> Verdict {
+    pub fn decide(
+        &mut self,
+        src: ActorId,
+        dst: ActorId,
+        now: Instant,
+        rng: &mut Rng,
+        aimed: Option<MessageEffect>,
+    ) -> Verdict {
         let pair = &mut self.pairs[src.index() * self.node_count + dst.index()];
         if pair.link == NO_ROUTE {
             return Verdict::Drop(DropReason::NoRoute);
@@ -128,16 +144,46 @@ impl Network {
             return Verdict::Drop(DropReason::LinkDown);
         }
         let link = &self.links[pair.link as usize];
+        if aimed == Some(MessageEffect::Drop) {
+            return Verdict::Drop(DropReason::Aimed);
+        }
         if link.loss.sample(rng) {
             return Verdict::Drop(DropReason::Loss);
         }
-        let at = arrival(link, pair, now, link.latency.sample(rng));
-        let duplicate_at = if link.duplicate.sample(rng) {
-            Some(arrival(link, pair, now, link.latency.sample(rng)))
+        let extra = match aimed {
+            Some(MessageEffect::Delay(extra)) => extra,
+            _ => Duration::ZERO,
+        };
+        let at = arrival(link, pair, now, link.latency.sample(rng) + extra);
+        let duplicate_at = if link.duplicate.sample(rng) || aimed == Some(MessageEffect::Duplicate) {
+            Some(arrival(link, pair, now, link.latency.sample(rng) + extra))
         } else {
             None
         };
         Verdict::Deliver { at, duplicate_at }
+    }
+
+    /// Adds the aimed message faults of a plan; [`Network::aim`] counts messages against them.
+    pub fn aim_at_messages(&mut self, faults: Vec<AimedMessage>) {
+        self.aimed = faults;
+    }
+
+    /// Whether any aimed message fault waits, so the world names a message's kind only then.
+    #[inline(always)]
+    pub fn aims_at_messages(&self) -> bool {
+        !self.aimed.is_empty()
+    }
+
+    /// Counts a message of `kind` from `src` to `dst` against every aimed message fault; what
+    /// the first one it sets off does to it.
+    pub fn aim(&mut self, src: ActorId, dst: ActorId, kind: &str) -> Option<MessageEffect> {
+        let mut hit = None;
+        for fault in &mut self.aimed {
+            if let Some(effect) = fault.sent(src, dst, kind) {
+                hit = hit.or(Some(effect));
+            }
+        }
+        hit
     }
 
     /// Starts (`+1`) or heals (`-1`) a cut; cuts nest, so overlapping partitions heal
@@ -188,7 +234,7 @@ mod tests {
         let mut net = two_nodes(spec);
         let mut rng = SeedTree::new(11).stream(Purpose::Network(0));
         let hits = (0..trials)
-            .filter(|_| hit(net.decide(ActorId(0), ActorId(1), Instant::ZERO, &mut rng)))
+            .filter(|_| hit(net.decide(ActorId(0), ActorId(1), Instant::ZERO, &mut rng, None)))
             .count();
         hits as f64 / trials as f64
     }
@@ -240,7 +286,7 @@ mod tests {
             let mut rng = SeedTree::new(5).stream(Purpose::Network(0));
             (0..1_000u64)
                 .map(
-                    |t| match net.decide(ActorId(0), ActorId(1), Instant::from_us(t), &mut rng) {
+                    |t| match net.decide(ActorId(0), ActorId(1), Instant::from_us(t), &mut rng, None) {
                         Verdict::Deliver { at, .. } => at,
                         Verdict::Drop(r) => panic!("dropped: {r:?}"),
                     },
@@ -262,16 +308,16 @@ mod tests {
         net.apply_cut(&cut, true);
         net.apply_cut(&cut, true);
         net.apply_cut(&cut, false);
-        let verdict = net.decide(ActorId(0), ActorId(1), Instant::ZERO, &mut rng);
+        let verdict = net.decide(ActorId(0), ActorId(1), Instant::ZERO, &mut rng, None);
         assert_eq!(verdict, Verdict::Drop(DropReason::Partition));
         // The reverse direction was not cut.
         assert!(matches!(
-            net.decide(ActorId(1), ActorId(0), Instant::ZERO, &mut rng),
+            net.decide(ActorId(1), ActorId(0), Instant::ZERO, &mut rng, None),
             Verdict::Deliver { .. }
         ));
         net.apply_cut(&cut, false);
         assert!(matches!(
-            net.decide(ActorId(0), ActorId(1), Instant::ZERO, &mut rng),
+            net.decide(ActorId(0), ActorId(1), Instant::ZERO, &mut rng, None),
             Verdict::Deliver { .. }
         ));
     }

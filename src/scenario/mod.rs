@@ -235,7 +235,12 @@ fn never_healing(faults: &[FaultSpec], limits: &mut Limits, workload: Option<&ra
             FaultSpec::OneWay { from, until, .. } => ("one-way cut", *from, until.is_some()),
             FaultSpec::LinkDown { from, until, .. } => ("link down", *from, until.is_some()),
             FaultSpec::Crash { at, restart_at, .. } => ("crash", *at, restart_at.is_some()),
-            FaultSpec::ClockDrift { .. } => continue,
+            FaultSpec::AtPoint(fault) => (
+                "fault at a point",
+                crate::sim::Instant::ZERO,
+                !fault.effect.lasts_for_good(),
+            ),
+            FaultSpec::OnMessage(_) | FaultSpec::ClockDrift { .. } => continue,
         };
         if !heals {
             latest_start = latest_start.max(start);

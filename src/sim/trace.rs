@@ -39,6 +39,8 @@ pub enum TraceKind {
     Timer,
     /// A scheduled fault took effect; the note says which.
     Fault,
+    /// An actor reached a protocol point (the note); kept in full traces, never hashed.
+    Point,
 }
 
 impl TraceKind {
@@ -49,6 +51,7 @@ impl TraceKind {
             TraceKind::Drop => "drop",
             TraceKind::Timer => "timer",
             TraceKind::Fault => "fault",
+            TraceKind::Point => "point",
         }
     }
 }
@@ -149,6 +152,34 @@ impl Trace {
                 kind,
                 src,
                 dst,
+                note,
+                detail,
+            });
+        }
+    }
+
+    /// Keeps an entry at [`TraceLevel::Full`] without hashing it or counting it as an event:
+    /// for what follows from events already recorded (a protocol point reached), so the hash
+    /// stays what it was without it. `tx`, if any, is its detail.
+    #[inline]
+    pub fn note(
+        &mut self,
+        at: Instant,
+        seq: u64,
+        kind: TraceKind,
+        src: Option<ActorId>,
+        note: &'static str,
+        tx: Option<u64>,
+    ) {
+        if self.level == TraceLevel::Full {
+            let detail = tx.map(|tx| format!("tx {tx}")).unwrap_or_default();
+            self.detail_bytes += detail.len() as u64;
+            self.entries.push(TraceEntry {
+                at,
+                seq,
+                kind,
+                src,
+                dst: None,
                 note,
                 detail,
             });

@@ -86,16 +86,25 @@ impl<M: Message> Ctx<'_, M> {
     }
 
     /// Sends `msg` to `dst` through the network, which may delay, drop or duplicate it.
+    /// A send after this actor crashed at an aimed point in the same handler never happens.
     #[inline]
     pub fn send(&mut self, dst: ActorId, msg: M) {
-        self.core.send(self.me, dst, msg);
+        if self.core.lives[self.me.index()].up {
+            self.core.send(self.me, dst, msg);
+        }
     }
 
     /// Delivers `msg` back to this actor after `after` as measured by its own clock (clock
     /// drift applies). Timers never cross the network and die with a crash.
     pub fn set_timer(&mut self, after: Duration, msg: M) -> TimerId {
         let life = &self.core.lives[self.me.index()];
-        let incarnation = life.incarnation;
+        // Set after a crash at an aimed point in this handler: an earlier incarnation's,
+        // so it never fires (incarnations only grow).
+        let incarnation = if life.up {
+            life.incarnation
+        } else {
+            life.incarnation.wrapping_sub(1)
+        };
         let at = self.core.now + life.real_delay(after);
         let key = self.core.queue.push(
             at,
@@ -122,6 +131,16 @@ impl<M: Message> Ctx<'_, M> {
     #[inline]
     pub fn rng(&mut self) -> &mut Rng {
         &mut self.core.actor_rngs[self.me.index()]
+    }
+
+    /// Says this actor reached protocol point `point` (for transaction `tx`): a line in a
+    /// full trace, and where faults aimed at the point go off. A crash aimed here takes the
+    /// actor down at once: what the handler does after this call is lost, as if it had
+    /// crashed between two instructions. So call it right after what the point names became
+    /// true (durable or sent), before anything the point says has not happened yet.
+    #[inline]
+    pub fn point(&mut self, point: &'static str, tx: Option<u64>) {
+        self.core.reach_point(self.me, point, tx);
     }
 
     /// Adds `amount` to the run-wide counter `name` (reports list every counter).

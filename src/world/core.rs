@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 use super::actor::Message;
 use super::event::Event;
 use super::stats::NetStats;
-use crate::net::{DropReason, Network, Verdict};
+use crate::net::{AimedEffect, AimedPoint, Cut, DropReason, FaultAction, Network, Verdict};
 use crate::sim::{ActorId, Duration, EventQueue, Instant, Rng, Trace, TraceKind};
 
 /// Lifecycle of one actor.
@@ -48,6 +48,17 @@ pub(crate) struct Core<M> {
     /// Estimates a message's size on the wire, for `NetStats::bytes_sent`; `None` counts
     /// nothing, without a call per send.
     pub(crate) message_size: Option<fn(&M) -> u32>,
+    /// Names a message's kind for aimed message faults (asked only while one waits).
+    pub(crate) message_kind: Option<fn(&M) -> &'static str>,
+    /// The plan's cuts, which aimed partitions start.
+    pub(crate) cuts: Vec<Cut>,
+    /// Faults waiting for an actor to reach a point.
+    pub(crate) aimed_points: Vec<AimedPoint>,
+    /// Actors an aimed fault crashed in the handler running now; the world calls their
+    /// `on_crash` when the handler returns.
+    pub(crate) crashed_in_handler: Vec<ActorId>,
+    /// When the last fault ended (a restart or a cut healing), if one has.
+    pub(crate) last_heal: Option<Instant>,
 }
 
 impl<M: Message> Core<M> {
@@ -58,8 +69,12 @@ impl<M: Message> Core<M> {
         if let Some(size) = self.message_size {
             self.stats.bytes_sent += u64::from(size(&msg));
         }
+        let aimed = match self.message_kind {
+            Some(kind) if self.network.aims_at_messages() => self.network.aim(src, dst, kind(&msg)),
+            _ => None,
+        };
         let rng = &mut self.net_rngs[src.index()];
-        match self.network.decide(src, dst, self.now, rng) {
+        match self.network.decide(src, dst, self.now, rng, aimed) {
             Verdict::Deliver { at, duplicate_at } => match duplicate_at {
                 None => {
                     self.queue.push(at, Event::Deliver { src, dst, msg });
@@ -72,6 +87,63 @@ impl<M: Message> Core<M> {
                 }
             },
             Verdict::Drop(reason) => self.drop_message(src, dst, reason, &msg),
+        }
+    }
+
+    /// `actor` reached protocol point `point` (for transaction `tx`): kept in a full trace
+    /// (not hashed: a point is a consequence of events already hashed), and counted against
+    /// the aimed point faults, whose effects happen at once.
+    pub(crate) fn reach_point(&mut self, actor: ActorId, point: &'static str, tx: Option<u64>) {
+        self.trace.note(
+            self.now,
+            self.current_seq,
+            TraceKind::Point,
+            Some(actor),
+            point,
+            tx,
+        );
+        for index in 0..self.aimed_points.len() {
+            if let Some(effect) = self.aimed_points[index].visit(actor, point, tx) {
+                self.set_off(actor, effect);
+            }
+        }
+    }
+
+    /// Carries out an aimed point fault's effect: a crash takes the actor down now (its later
+    /// sends and timers in this handler vanish), a cut starts now; each schedules its end.
+    fn set_off(&mut self, actor: ActorId, effect: AimedEffect) {
+        let (node, note, end) = match effect {
+            AimedEffect::Crash { restart_after } => {
+                let life = &mut self.lives[actor.index()];
+                if !life.up {
+                    return;
+                }
+                life.up = false;
+                life.incarnation += 1;
+                self.stats.crashes += 1;
+                self.crashed_in_handler.push(actor);
+                (
+                    Some(actor),
+                    "crash",
+                    restart_after.map(|d| (d, FaultAction::Restart(actor))),
+                )
+            }
+            AimedEffect::Cut { cut, lasts } => {
+                self.network.apply_cut(&self.cuts[cut as usize], true);
+                (None, "partition", lasts.map(|d| (d, FaultAction::CutEnd(cut))))
+            }
+        };
+        self.trace.record::<()>(
+            self.now,
+            self.current_seq,
+            TraceKind::Fault,
+            node,
+            None,
+            note,
+            None,
+        );
+        if let Some((after, action)) = end {
+            self.queue.push(self.now + after, Event::Fault(action));
         }
     }
 

@@ -36,6 +36,7 @@ pub struct WorldBuilder<M: Message> {
     faults: Vec<FaultSpec>,
     trace_level: TraceLevel,
     message_size: Option<fn(&M) -> u32>,
+    message_kind: Option<fn(&M) -> &'static str>,
 }
 
 impl<M: Message> WorldBuilder<M> {
@@ -49,6 +50,7 @@ impl<M: Message> WorldBuilder<M> {
             faults: Vec::new(),
             trace_level: TraceLevel::default(),
             message_size: None,
+            message_kind: None,
         }
     }
 
@@ -89,6 +91,13 @@ impl<M: Message> WorldBuilder<M> {
         self
     }
 
+    /// Sets how messages are named for aimed message faults (`FaultSpec::OnMessage`): `kind`
+    /// returns the name those faults give (`"Prepare"`, `"Vote"`). Needed only by them.
+    pub fn message_kind(&mut self, kind: fn(&M) -> &'static str) -> &mut Self {
+        self.message_kind = Some(kind);
+        self
+    }
+
     /// The topology so far (names, links), e.g. to resolve names.
     pub fn topology(&self) -> &Topology {
         &self.topology
@@ -98,6 +107,15 @@ impl<M: Message> WorldBuilder<M> {
     pub fn build(self) -> Result<World<M>, ConfigError> {
         self.topology.validate()?;
         let plan = FaultPlan::compile(&self.faults, &self.topology)?;
+        if !plan.messages.is_empty() && self.message_kind.is_none() {
+            return Err(ConfigError::BadFault {
+                what: "a fault on a message".to_string(),
+                problem: "this world does not name its messages' kinds, so no fault can aim at one"
+                    .to_string(),
+            });
+        }
+        let mut network = Network::new(&self.topology);
+        network.aim_at_messages(plan.messages.clone());
         let seeds = SeedTree::new(self.seed);
         let n = self.actors.len() as u32;
         let mut queue = EventQueue::new();
@@ -108,7 +126,7 @@ impl<M: Message> WorldBuilder<M> {
             now: Instant::ZERO,
             current_seq: 0,
             queue,
-            network: Network::new(&self.topology),
+            network,
             net_rngs: (0..n).map(|i| seeds.stream(Purpose::Network(i))).collect(),
             actor_rngs: (0..n).map(|i| seeds.stream(Purpose::Actor(i))).collect(),
             lives: vec![
@@ -122,6 +140,11 @@ impl<M: Message> WorldBuilder<M> {
             stats: NetStats::default(),
             counters: BTreeMap::new(),
             message_size: self.message_size,
+            message_kind: self.message_kind,
+            cuts: plan.cuts.clone(),
+            aimed_points: plan.points.clone(),
+            crashed_in_handler: Vec::new(),
+            last_heal: None,
         };
         Ok(World {
             seed: self.seed,
@@ -164,6 +187,7 @@ impl<M: Message> World<M> {
                 };
                 self.actors[index].on_start(&mut ctx);
             }
+            self.finish_aimed_crashes();
         }
         let until = limits.until.unwrap_or(Instant::MAX);
         let event_limit_at = self.event_count.saturating_add(limits.max_events);
@@ -201,6 +225,9 @@ impl<M: Message> World<M> {
             self.core.current_seq = next.seq;
             if self.dispatch(next.event) {
                 self.event_count += 1;
+            }
+            if !self.core.crashed_in_handler.is_empty() {
+                self.finish_aimed_crashes();
             }
         };
         RunOutcome {
@@ -248,13 +275,24 @@ impl<M: Message> World<M> {
         true
     }
 
+    /// Lets the actors an aimed fault crashed during the last handler forget their volatile
+    /// state, now that the handler has returned.
+    fn finish_aimed_crashes(&mut self) {
+        for id in std::mem::take(&mut self.core.crashed_in_handler) {
+            self.actors[id.index()].on_crash(self.core.now);
+        }
+    }
+
     fn apply_fault(&mut self, action: FaultAction) {
         let core = &mut self.core;
         let node = match action {
             FaultAction::CutStart(cut) | FaultAction::CutEnd(cut) => {
                 let cut_spec = &self.plan.cuts[cut as usize];
-                core.network
-                    .apply_cut(cut_spec, matches!(action, FaultAction::CutStart(_)));
+                let starting = matches!(action, FaultAction::CutStart(_));
+                core.network.apply_cut(cut_spec, starting);
+                if !starting {
+                    core.last_heal = Some(core.now);
+                }
                 None
             }
             // A plan never crashes a crashed actor nor restarts a live one (`FaultPlan`
@@ -271,6 +309,7 @@ impl<M: Message> World<M> {
             }
             FaultAction::Restart(id) => {
                 core.lives[id.index()].up = true;
+                core.last_heal = Some(core.now);
                 core.stats.restarts += 1;
                 Some(id)
             }
@@ -313,6 +352,12 @@ impl<M: Message> World<M> {
     /// The topology the network was built from.
     pub fn topology(&self) -> &Topology {
         &self.topology
+    }
+
+    /// When the last fault so far ended (a restart, a cut healing), if one has: the time a
+    /// system may start converging from, aimed faults included.
+    pub fn last_heal(&self) -> Option<Instant> {
+        self.core.last_heal
     }
 
     /// The checked fault schedule.

@@ -64,6 +64,11 @@ impl<M: Message> Probe<M> {
                 stats: NetStats::default(),
                 counters: BTreeMap::new(),
                 message_size: None,
+                message_kind: None,
+                cuts: Vec::new(),
+                aimed_points: Vec::new(),
+                crashed_in_handler: Vec::new(),
+                last_heal: None,
             },
         }
     }
