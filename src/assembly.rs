@@ -194,6 +194,8 @@ impl SystemConfig {
             let (a, b) = (builder.topology().resolve(from)?, builder.topology().resolve(to)?);
             builder.link(a, b, *spec);
         }
+        let protocol_kinds = self.strategy.message_kinds();
+        builder.message_kind(move |msg: &Msg| msg.kind_name(protocol_kinds));
         for fault in &self.faults {
             builder.fault(fault.clone());
         }

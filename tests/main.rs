@@ -1,5 +1,8 @@
 //! All integration tests, as one binary so they link once (it matters on a 2-core CI).
 
+/// Faults aimed at protocol points: every declared point is reached; 2PC's points against
+/// the literature; the twins, failing on every seed with a handful of requests.
+mod aiming;
 /// Every file under tests/data/bad/ fails with a located message; renderings are snapshots.
 mod bad_input;
 /// The binary: exit codes, the default run, JSON reports and traces, check/graph/list.

@@ -32,6 +32,32 @@ impl crate::sim::DenseId for Offset {
     }
 }
 
+impl<P> BrokerMsg<P> {
+    /// The names [`BrokerMsg::kind_name`] gives, the ones a fault can aim at (a `Redeliver`
+    /// is a timer, never sent).
+    pub const KINDS: &'static [&'static str] = &[
+        "Publish",
+        "PublishAck",
+        "Subscribe",
+        "SubscribeAck",
+        "Deliver",
+        "Ack",
+    ];
+
+    /// Its variant's name, for faults aimed at a kind of message.
+    pub fn kind_name(&self) -> &'static str {
+        match self {
+            BrokerMsg::Publish { .. } => "Publish",
+            BrokerMsg::PublishAck { .. } => "PublishAck",
+            BrokerMsg::Subscribe { .. } => "Subscribe",
+            BrokerMsg::SubscribeAck { .. } => "SubscribeAck",
+            BrokerMsg::Deliver { .. } => "Deliver",
+            BrokerMsg::Ack { .. } => "Ack",
+            BrokerMsg::Redeliver { .. } => "Redeliver",
+        }
+    }
+}
+
 /// Everything a broker sends or receives. `P` is the application's event payload.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum BrokerMsg<P> {

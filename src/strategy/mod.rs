@@ -196,21 +196,43 @@ impl ProtocolPoint {
     }
 }
 
-/// The points every service offers whatever the strategy: its primitives'.
+/// The points every service offers whatever the strategy: its primitives'. (A prepared or
+/// reserved step is a point of the strategies that prepare or reserve: the service reaches
+/// it, under the role those strategies give it.)
 pub const SERVICE_POINTS: &[ProtocolPoint] = &[
     ProtocolPoint::new("service", "local_commit", "a step's local transaction committed"),
     ProtocolPoint::new(
         "service",
-        "prepared",
-        "a step's local transaction is prepared, its locks held",
+        "event_published",
+        "a committed step's event left for the broker (the relay's first try, or the dual write)",
     ),
     ProtocolPoint::new(
         "service",
-        "reserved",
-        "a step's change is held, its hold committed",
+        "outbox_relayed",
+        "the broker acknowledged an outbox row",
     ),
-    ProtocolPoint::new("service", "outbox_relayed", "an outbox row reached the broker"),
 ];
+
+/// The points an actor called `node` can reach under `strategy`: one of the strategy's own
+/// actors reaches its role's points (each such role is named after its actor), a service
+/// reaches the services' points and those of every other role of the strategy (participant,
+/// step owner, backup: the roles it gives services); the client, the gateway and the broker
+/// reach none.
+pub fn points_of(strategy: &dyn Strategy, node: &str, is_service: bool) -> Vec<ProtocolPoint> {
+    let own_actors = strategy.extra_actor_names();
+    let roles_point = |point: &&ProtocolPoint| {
+        if own_actors.contains(&node) {
+            point.role == node
+        } else {
+            is_service && !own_actors.contains(&point.role)
+        }
+    };
+    let service_points = SERVICE_POINTS.iter().filter(|_| is_service);
+    service_points
+        .chain(strategy.points().iter().filter(roles_point))
+        .copied()
+        .collect()
+}
 
 /// Something wrong with a strategy's settings or with the model it is asked to run.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -281,6 +303,12 @@ pub trait Strategy: std::fmt::Debug + Send + Sync + erased_serde::Serialize {
     /// The protocol points of its roles, beyond the services' own ([`SERVICE_POINTS`]).
     /// None by default.
     fn points(&self) -> &'static [ProtocolPoint] {
+        &[]
+    }
+
+    /// The names of its own messages (`ProtocolMsg`), indexed by the `kind` it numbers them
+    /// with: what faults aimed at a kind of message call them. None by default.
+    fn message_kinds(&self) -> &'static [&'static str] {
         &[]
     }
 

@@ -343,6 +343,56 @@ pub enum Msg {
     Timer(TimerMsg),
 }
 
+impl Msg {
+    /// The kinds every business run's messages have, whatever the strategy: the names
+    /// [`Msg::kind_name`] gives and faults aim at. A local call is named by what it asks
+    /// (`Action` or `Compensation` to run and commit, `Prepare`, `Reserve`, `Confirm`,
+    /// `Release`); broker messages by their own kinds.
+    pub const KINDS: &'static [&'static str] = &[
+        "Request",
+        "Response",
+        "Begin",
+        "Outcome",
+        "Action",
+        "Compensation",
+        "Prepare",
+        "Reserve",
+        "Confirm",
+        "Release",
+        "LocalReply",
+        "AuditRead",
+        "AuditReply",
+        "DirectDbAccess",
+    ];
+
+    /// The message's kind: one of [`Msg::KINDS`], a broker kind, or for a strategy's own
+    /// message its name in `protocol` (indexed by `ProtocolMsg::kind`, the strategy's
+    /// numbering).
+    pub fn kind_name(&self, protocol: &[&'static str]) -> &'static str {
+        match self {
+            Msg::Request(_) => "Request",
+            Msg::Response { .. } => "Response",
+            Msg::Begin { .. } => "Begin",
+            Msg::Outcome { .. } => "Outcome",
+            Msg::Local(call) => match (call.mode, call.kind) {
+                (CallMode::Commit, StepKind::Action) => "Action",
+                (CallMode::Commit, StepKind::Compensation) => "Compensation",
+                (CallMode::Prepare, _) => "Prepare",
+                (CallMode::Reserve, _) => "Reserve",
+                (CallMode::Confirm, _) => "Confirm",
+                (CallMode::Release, _) => "Release",
+            },
+            Msg::LocalReply { .. } => "LocalReply",
+            Msg::AuditRead { .. } => "AuditRead",
+            Msg::AuditReply { .. } => "AuditReply",
+            Msg::DirectDbAccess { .. } => "DirectDbAccess",
+            Msg::Protocol(p) => protocol.get(usize::from(p.kind)).copied().unwrap_or("Protocol"),
+            Msg::Broker(b) => b.kind_name(),
+            Msg::Timer(_) => "Timer",
+        }
+    }
+}
+
 impl BrokerEnvelope<DomainEvent> for Msg {
     fn wrap(msg: BrokerMsg<DomainEvent>) -> Self {
         Msg::Broker(msg)

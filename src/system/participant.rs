@@ -18,6 +18,11 @@ use crate::system::msg::{DomainEvent, GlobalTxId, LocalCall, LocalResult, Msg, P
 pub enum Effect {
     /// Run this local call here; `on_local_done` is told how it ended.
     Run(LocalCall),
+    /// The service reached protocol point `0` of its role for this transaction (see
+    /// `ProtocolPoint`). A crash aimed at it ends the handler here: the effects after it
+    /// are not carried out, so put it after the durable change it names and before what
+    /// tells anyone.
+    Point(&'static str, GlobalTxId),
     /// Send a message (e.g. an outcome to the gateway).
     Send(ActorId, Msg),
     /// Arm the participant's timer `tag` for `(gtx, step)` after `after`; it comes back to

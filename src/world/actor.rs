@@ -143,6 +143,13 @@ impl<M: Message> Ctx<'_, M> {
         self.core.reach_point(self.me, point, tx);
     }
 
+    /// Whether a fault aimed at a point crashed this actor during this handler: what it
+    /// would do next must not happen (durable changes included).
+    #[inline]
+    pub fn crashed(&self) -> bool {
+        !self.core.lives[self.me.index()].up
+    }
+
     /// Adds `amount` to the run-wide counter `name` (reports list every counter).
     pub fn count(&mut self, name: &'static str, amount: u64) {
         *self.core.counters.entry(name).or_insert(0) += amount;

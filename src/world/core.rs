@@ -11,6 +11,10 @@ use super::stats::NetStats;
 use crate::net::{AimedEffect, AimedPoint, Cut, DropReason, FaultAction, Network, Verdict};
 use crate::sim::{ActorId, Duration, EventQueue, Instant, Rng, Trace, TraceKind};
 
+/// Names a message's kind for aimed message faults; boxed so it can carry what it needs
+/// (a strategy's names for its own messages).
+pub type MessageKind<M> = Box<dyn Fn(&M) -> &'static str>;
+
 /// Lifecycle of one actor.
 #[derive(Clone, Copy, Debug, Default)]
 pub(crate) struct Life {
@@ -49,7 +53,7 @@ pub(crate) struct Core<M> {
     /// nothing, without a call per send.
     pub(crate) message_size: Option<fn(&M) -> u32>,
     /// Names a message's kind for aimed message faults (asked only while one waits).
-    pub(crate) message_kind: Option<fn(&M) -> &'static str>,
+    pub(crate) message_kind: Option<MessageKind<M>>,
     /// The plan's cuts, which aimed partitions start.
     pub(crate) cuts: Vec<Cut>,
     /// Faults waiting for an actor to reach a point.
@@ -70,7 +74,7 @@ impl<M: Message> Core<M> {
             self.stats.bytes_sent += u64::from(size(&msg));
         }
         let aimed = match self.message_kind {
-            Some(kind) if self.network.aims_at_messages() => self.network.aim(src, dst, kind(&msg)),
+            Some(ref kind) if self.network.aims_at_messages() => self.network.aim(src, dst, kind(&msg)),
             _ => None,
         };
         let rng = &mut self.net_rngs[src.index()];

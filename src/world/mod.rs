@@ -23,6 +23,7 @@ pub use probe::{Asked, Probe};
 pub use run::{Limits, RETAINED_CHECK_EVERY, RunOutcome, StopReason};
 pub use stats::NetStats;
 
+pub use self::core::MessageKind;
 use self::core::{Core, Life};
 use crate::net::{ConfigError, DropReason, FaultAction, FaultPlan, FaultSpec, LinkSpec, Network, Topology};
 use crate::sim::{ActorId, EventQueue, Instant, Purpose, SeedTree, Trace, TraceKind, TraceLevel};
@@ -36,7 +37,7 @@ pub struct WorldBuilder<M: Message> {
     faults: Vec<FaultSpec>,
     trace_level: TraceLevel,
     message_size: Option<fn(&M) -> u32>,
-    message_kind: Option<fn(&M) -> &'static str>,
+    message_kind: Option<MessageKind<M>>,
 }
 
 impl<M: Message> WorldBuilder<M> {
@@ -93,8 +94,8 @@ impl<M: Message> WorldBuilder<M> {
 
     /// Sets how messages are named for aimed message faults (`FaultSpec::OnMessage`): `kind`
     /// returns the name those faults give (`"Prepare"`, `"Vote"`). Needed only by them.
-    pub fn message_kind(&mut self, kind: fn(&M) -> &'static str) -> &mut Self {
-        self.message_kind = Some(kind);
+    pub fn message_kind(&mut self, kind: impl Fn(&M) -> &'static str + 'static) -> &mut Self {
+        self.message_kind = Some(Box::new(kind));
         self
     }
 

@@ -63,7 +63,9 @@ pub use measure::{Convergence, convergence, read_model};
 use crate::broker::TopicId;
 use crate::check::{ReadModelFacts, RunFacts};
 use crate::sim::{ActorId, Duration};
-use crate::strategy::saga_choreographed::{Answer, Choreography, relay_of, validate_relay_interval};
+use crate::strategy::saga_choreographed::{
+    Answer, Choreography, MESSAGE_KINDS, relay_of, validate_relay_interval,
+};
 use crate::system::history::History;
 use serde::{Deserialize, Serialize};
 
@@ -173,7 +175,6 @@ const POINTS: &[ProtocolPoint] = &[
         "step_committed",
         "its step committed, its event in the outbox",
     ),
-    ProtocolPoint::new("step owner", "event_published", "its event reached the broker"),
     ProtocolPoint::new(
         "step owner",
         "compensation_started",
@@ -188,6 +189,10 @@ impl Strategy for Eventual {
 
     fn points(&self) -> &'static [ProtocolPoint] {
         POINTS
+    }
+
+    fn message_kinds(&self) -> &'static [&'static str] {
+        MESSAGE_KINDS
     }
 
     fn problems(&self, _model: &Model) -> Vec<Problem> {

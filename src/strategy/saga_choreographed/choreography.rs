@@ -132,6 +132,9 @@ enum Known {
 /// kind; the answer goes straight to the gateway).
 const ASK_COMMITTED: u8 = 0;
 
+/// The names of the choreography's own messages, indexed by their `kind` numbers.
+pub const MESSAGE_KINDS: &[&str] = &["AskCommitted"];
+
 impl StepOwner {
     fn owns(&self, step: u16) -> bool {
         self.model
@@ -200,15 +203,20 @@ impl StepOwner {
     }
 
     fn action_committed(&mut self, call: LocalCall) -> Vec<Effect> {
+        let committed = Effect::Point("step_committed", call.gtx);
         if self.answer == Answer::AtEnd && call.step == self.last_step() {
             self.known.insert(call.gtx, Known::Ended(TxOutcome::Committed));
         }
         let outcome = match self.answer {
             Answer::AtEnd if call.step == self.last_step() => TxOutcome::Committed,
             Answer::AtFirstCommit if call.step == 0 => TxOutcome::Accepted,
-            Answer::AtEnd | Answer::AtFirstCommit => return Vec::new(),
+            Answer::AtEnd | Answer::AtFirstCommit => return vec![committed],
         };
-        vec![self.tell_gateway(call.gtx, outcome)]
+        let mut effects = vec![committed, self.tell_gateway(call.gtx, outcome)];
+        if outcome == TxOutcome::Accepted {
+            effects.push(Effect::Point("accepted", call.gtx));
+        }
+        effects
     }
 
     fn action_refused(&mut self, call: LocalCall) -> Vec<Effect> {
@@ -311,7 +319,8 @@ impl Participant for StepOwner {
                 if let Some(previous) = event.step.checked_sub(1)
                     && self.owns(previous)
                 {
-                    return vec![self.compensation(gtx, previous, keys, token)];
+                    let turned_back = Effect::Point("compensation_started", gtx);
+                    return vec![turned_back, self.compensation(gtx, previous, keys, token)];
                 }
             }
         }
@@ -501,7 +510,7 @@ mod tests {
         let failed = event(EventKind::Failed, GTX, 1, KEYS);
         let effects = bank_a.on_event(failed, TOKEN);
         assert_eq!(runs(&effects), [(0, StepKind::Compensation, true)]);
-        let Effect::Run(undo) = effects[0] else {
+        let Some(&Effect::Run(undo)) = effects.iter().find(|e| matches!(e, Effect::Run(_))) else {
             unreachable!()
         };
         assert_eq!(undo.emit_on_commit, Some(EventKind::Compensated));
@@ -534,7 +543,7 @@ mod tests {
         let Effect::Run(debit) = saga_a.on_begin(GTX, KEYS, TOKEN)[0] else {
             unreachable!()
         };
-        assert!(saga_a.on_local_done(debit, LocalResult::Committed).is_empty());
+        assert!(outcomes(&saga_a.on_local_done(debit, LocalResult::Committed)).is_empty());
 
         let mut eventual_a = owner(bank_transfer(), 0, Answer::AtFirstCommit);
         assert_eq!(
@@ -542,11 +551,7 @@ mod tests {
             [TxOutcome::Accepted]
         );
         let mut eventual_b = owner(bank_transfer(), 1, Answer::AtFirstCommit);
-        assert!(
-            eventual_b
-                .on_local_done(credit, LocalResult::Committed)
-                .is_empty()
-        );
+        assert!(outcomes(&eventual_b.on_local_done(credit, LocalResult::Committed)).is_empty());
         let undo = LocalCall {
             kind: StepKind::Compensation,
             ..debit

@@ -64,7 +64,7 @@ mod tests;
 
 use std::collections::BTreeMap;
 
-pub(crate) use choreography::{Answer, Choreography};
+pub(crate) use choreography::{Answer, Choreography, MESSAGE_KINDS};
 
 use crate::broker::TopicId;
 use crate::sim::{ActorId, Duration};
@@ -167,7 +167,6 @@ const POINTS: &[ProtocolPoint] = &[
         "step_committed",
         "its step committed, its event in the outbox",
     ),
-    ProtocolPoint::new("step owner", "event_published", "its event reached the broker"),
     ProtocolPoint::new(
         "step owner",
         "compensation_started",
@@ -182,6 +181,10 @@ impl Strategy for SagaChoreographed {
 
     fn points(&self) -> &'static [ProtocolPoint] {
         POINTS
+    }
+
+    fn message_kinds(&self) -> &'static [&'static str] {
+        choreography::MESSAGE_KINDS
     }
 
     fn problems(&self, _model: &Model) -> Vec<Problem> {

@@ -123,7 +123,7 @@ impl Orchestrator {
             // A gateway retry of a saga still running: it answers when it finishes.
             return;
         }
-        let mut saga = Saga {
+        let saga = Saga {
             log: SagaLog {
                 keys,
                 step: 0,
@@ -133,8 +133,13 @@ impl Orchestrator {
             attempt: 0,
             timer: None,
         };
-        self.plan.call(ctx, gtx, &mut saga);
         self.running.insert(gtx, saga);
+        ctx.point("saga_logged", Some(gtx.0));
+        if let Some(saga) = self.running.get_mut(gtx)
+            && !ctx.crashed()
+        {
+            self.plan.call(ctx, gtx, saga);
+        }
     }
 
     fn on_reply(
@@ -225,7 +230,7 @@ impl Plan {
         if let Some(timer) = saga.timer.take() {
             ctx.cancel_timer(timer);
         }
-        match decide(self, &mut saga.log, saga.attempt, result, ctx) {
+        match decide(self, (gtx, &mut saga.log), saga.attempt, result, ctx) {
             Command::Call => self.call(ctx, gtx, saga),
             Command::Backoff => {
                 ctx.count("saga_orchestrated.retries", 1);
@@ -267,6 +272,7 @@ impl Plan {
             token: self.token,
         };
         ctx.send(self.step_actors[usize::from(log.step)], Msg::Local(call));
+        ctx.point("step_called", Some(gtx.0));
         let timer = TimerMsg::Strategy {
             gtx,
             step: log.step,
@@ -282,7 +288,7 @@ impl Plan {
 /// before the deadline). Updates the log and says what to do next.
 fn decide(
     plan: &Plan,
-    log: &mut SagaLog,
+    (gtx, log): (GlobalTxId, &mut SagaLog),
     attempt: u16,
     result: Option<LocalResult>,
     ctx: &mut Ctx<'_, Msg>,
@@ -291,6 +297,7 @@ fn decide(
     match (log.compensating, result) {
         (false, Some(LocalResult::Committed)) => {
             log.committed |= 1 << step;
+            ctx.point("step_committed", Some(gtx.0));
             if step == plan.last_step() {
                 return Command::Finish(TxOutcome::Committed);
             }
@@ -307,6 +314,7 @@ fn decide(
             ctx.count("saga_orchestrated.compensations", 1);
             log.compensating = true;
             log.step -= 1;
+            ctx.point("compensation_started", Some(gtx.0));
             Command::Call
         }
         (false, _) if attempt < config.retry_max => Command::Backoff,
@@ -316,6 +324,7 @@ fn decide(
             ctx.count("saga_orchestrated.gave_up", 1);
             ctx.count("saga_orchestrated.compensations", 1);
             log.compensating = true;
+            ctx.point("compensation_started", Some(gtx.0));
             Command::Call
         }
         (true, Some(LocalResult::Committed | LocalResult::Refused)) => {

@@ -131,6 +131,7 @@ impl TccCoordinator {
             let call = self.call(gtx, step, keys, CallMode::Reserve);
             ctx.send(self.wiring.step_service(step), call);
         }
+        ctx.point("tries_sent", Some(gtx.0));
         let timeout = ctx.set_timer(self.config.try_timeout, Self::timer(gtx, TAG_TRY_TIMEOUT));
         let votes = vec![None; usize::from(self.wiring.step_count())];
         self.txs.insert(gtx, Tx::Trying { keys, votes, timeout });
@@ -217,6 +218,7 @@ impl TccCoordinator {
                 let call = self.decision_call(gtx, step, keys, false);
                 ctx.send(self.wiring.step_service(step), call);
             }
+            ctx.point("decision_sent", Some(gtx.0));
             self.wiring.report_outcome(ctx, gtx, false);
         }
     }
@@ -234,6 +236,7 @@ impl TccCoordinator {
                 ended: false,
             },
         );
+        ctx.point("confirm_logged", Some(gtx.0));
         self.send_out(ctx, gtx, keys, true);
     }
 
@@ -243,6 +246,7 @@ impl TccCoordinator {
             let call = self.decision_call(gtx, step, keys, confirm);
             ctx.send(self.wiring.step_service(step), call);
         }
+        ctx.point("decision_sent", Some(gtx.0));
         let retry = ctx.set_timer(self.config.decision_retry, Self::timer(gtx, TAG_RETRY));
         let acked = vec![false; usize::from(self.wiring.step_count())];
         self.txs.insert(

@@ -181,6 +181,7 @@ const POINTS: &[ProtocolPoint] = &[
     ProtocolPoint::new("coordinator", "confirm_logged", "the confirm record is durable"),
     ProtocolPoint::new("coordinator", "decision_sent", "the confirms or cancels left"),
     ProtocolPoint::new("participant", "reserved", "the step's hold is committed"),
+    ProtocolPoint::new("participant", "vote_sent", "its answer to the try left"),
     ProtocolPoint::new("participant", "confirmed", "the hold was applied"),
     ProtocolPoint::new("participant", "released", "the hold was dropped"),
     ProtocolPoint::new(
@@ -197,6 +198,10 @@ impl Strategy for Tcc {
 
     fn points(&self) -> &'static [ProtocolPoint] {
         POINTS
+    }
+
+    fn message_kinds(&self) -> &'static [&'static str] {
+        msg::KINDS
     }
 
     fn problems(&self, _model: &Model) -> Vec<Problem> {

@@ -17,6 +17,9 @@ pub struct Expired {
 
 const EXPIRED: u8 = 0;
 
+/// The name of this message, at its `kind` number.
+pub const KINDS: &[&str] = &["Expired"];
+
 impl Expired {
     /// The system message carrying it.
     pub fn into_msg(self) -> Msg {

@@ -68,6 +68,7 @@ impl Participant for TccParticipant {
             return;
         }
         out.push(Effect::Count("tcc.expired_holds", 1));
+        out.push(Effect::Point("hold_expired", gtx));
         out.push(Effect::Send(self.coordinator, Expired { gtx, step }.into_msg()));
         out.push(self.expire_after(gtx, step, self.reservation_timeout));
     }

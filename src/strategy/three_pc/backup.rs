@@ -75,6 +75,7 @@ impl ThreePcParticipant {
             },
         );
         self.ask(gtx, me, out);
+        out.push(Effect::Point("took_over", gtx));
         out.push(set(
             gtx,
             me,
@@ -312,6 +313,7 @@ impl ThreePcParticipant {
             token,
         };
         out.push(Effect::Send(self.coordinator, told.into_msg()));
+        out.push(Effect::Point("told_decision", gtx));
         self.on_decide(service.me, (gtx, me, commit), service, out);
     }
 

@@ -127,6 +127,7 @@ impl ThreePcCoordinator {
             );
             ctx.send(self.wiring.step_service(step), Msg::Local(call));
         }
+        ctx.point("prepare_sent", Some(gtx.0));
         let timeout = ctx.set_timer(self.config.vote_timeout, Self::timer(gtx, TAG_VOTE_TIMEOUT));
         let votes = vec![None; usize::from(self.wiring.step_count())];
         let again = self.begun.insert(gtx, ()).is_some();
@@ -268,6 +269,7 @@ impl ThreePcCoordinator {
         for step in 0..self.wiring.step_count() {
             self.send_pre_commit(ctx, gtx, step);
         }
+        ctx.point("pre_commit_sent", Some(gtx.0));
         let retry = self.retry_timer(ctx, gtx);
         let accepted = vec![false; usize::from(self.wiring.step_count())];
         self.txs.insert(gtx, Tx::PreCommitting { accepted, retry });
@@ -314,6 +316,7 @@ impl ThreePcCoordinator {
                 ended: false,
             },
         );
+        ctx.point("commit_logged", Some(gtx.0));
         self.do_commit(ctx, gtx);
     }
 

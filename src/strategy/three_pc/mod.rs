@@ -223,6 +223,7 @@ const POINTS: &[ProtocolPoint] = &[
         "every step accepted; the commit record is durable",
     ),
     ProtocolPoint::new("participant", "prepared", "the step is prepared, its locks held"),
+    ProtocolPoint::new("participant", "vote_sent", "its vote left for the coordinator"),
     ProtocolPoint::new("participant", "pre_committed", "its pre-commit record is durable"),
     ProtocolPoint::new("participant", "decided", "the decision was applied"),
     ProtocolPoint::new(
@@ -230,7 +231,7 @@ const POINTS: &[ProtocolPoint] = &[
         "took_over",
         "no decision came in time; it asks every step",
     ),
-    ProtocolPoint::new("backup", "decided", "it decided and told every step"),
+    ProtocolPoint::new("backup", "told_decision", "it decided and told every step"),
 ];
 
 impl Strategy for ThreePc {
@@ -240,6 +241,10 @@ impl Strategy for ThreePc {
 
     fn points(&self) -> &'static [ProtocolPoint] {
         POINTS
+    }
+
+    fn message_kinds(&self) -> &'static [&'static str] {
+        msg::KINDS
     }
 
     fn problems(&self, model: &Model) -> Vec<Problem> {

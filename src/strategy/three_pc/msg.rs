@@ -147,6 +147,22 @@ const STATE_ACCEPTED_ABORT: u8 = 8;
 const STATE_DECIDED_COMMIT: u8 = 9;
 const STATE_DECIDED_ABORT: u8 = 10;
 
+/// The names of these messages, indexed by their `kind` numbers above (the five kinds of
+/// answer to a `StateQuery` are all a `State`).
+pub const KINDS: &[&str] = &[
+    "Accept",
+    "Accepted",
+    "Nack",
+    "Decide",
+    "DecideAck",
+    "StateQuery",
+    "State",
+    "State",
+    "State",
+    "State",
+    "State",
+];
+
 impl ThreePcMsg {
     /// The system message carrying this one.
     pub fn into_msg(self) -> Msg {

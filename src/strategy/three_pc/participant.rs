@@ -202,6 +202,9 @@ impl ThreePcParticipant {
             // An abort accepted by a step whose prepare has not arrived: refuse it if it does.
             out.push(Effect::Fence { gtx, step });
         }
+        if commit {
+            out.push(Effect::Point("pre_committed", gtx));
+        }
         self.reply(from, ThreePcMsg::Accepted { gtx, step, ballot }, service, out);
     }
 
@@ -259,6 +262,7 @@ impl ThreePcParticipant {
             // prepare must vote no instead of preparing again.
             out.push(Effect::Fence { gtx, step });
         }
+        out.push(Effect::Point("decided", gtx));
         if from != service.me {
             out.push(Effect::Send(from, ThreePcMsg::DecideAck { gtx, step }.into_msg()));
         }

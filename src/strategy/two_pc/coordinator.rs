@@ -162,6 +162,7 @@ impl Coordinator {
             );
             ctx.send(self.wiring.step_service(step), Msg::Local(call));
         }
+        ctx.point("prepare_sent", Some(gtx.0));
         let timeout = ctx.set_timer(self.config.vote_timeout, Self::timer(gtx, TAG_VOTE_TIMEOUT, 0));
         let votes = vec![None; usize::from(self.wiring.step_count())];
         self.txs.insert(gtx, Tx::Collecting { votes, timeout });
@@ -203,6 +204,7 @@ impl Coordinator {
             unreachable!("only a collecting transaction is decided")
         };
         ctx.cancel_timer(timeout);
+        ctx.point("votes_collected", Some(gtx.0));
         if commit {
             self.stats.commits += 1;
         } else {
@@ -215,6 +217,7 @@ impl Coordinator {
                     self.send_decision(ctx, gtx, step, false);
                 }
             }
+            ctx.point("decision_sent", Some(gtx.0));
             self.write_lazy(ctx, gtx, false);
             self.wiring.report_outcome(ctx, gtx, false);
             return;
@@ -238,6 +241,7 @@ impl Coordinator {
             ended: false,
         };
         self.log.insert(gtx, record);
+        ctx.point("decision_logged", Some(gtx.0));
         match self.txs.remove(gtx) {
             Some(Tx::Forcing { commit, votes }) => self.send_out(ctx, gtx, commit, &votes, true),
             Some(Tx::Finishing {
@@ -277,6 +281,7 @@ impl Coordinator {
                 self.send_decision(ctx, gtx, step, commit);
             }
         }
+        ctx.point("decision_sent", Some(gtx.0));
         let retry = ctx.set_timer(self.config.decision_retry, Self::timer(gtx, TAG_RETRY, 0));
         self.txs.insert(
             gtx,

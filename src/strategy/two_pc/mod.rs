@@ -253,6 +253,10 @@ impl Strategy for TwoPc {
         POINTS
     }
 
+    fn message_kinds(&self) -> &'static [&'static str] {
+        msg::KINDS
+    }
+
     fn problems(&self, model: &Model) -> Vec<Problem> {
         let mut problems = problems_from(self.config.validate());
         problems.extend(crate::strategy::prepared_steps_conflict(model, REGISTRATION.name));

@@ -40,6 +40,9 @@ const DECIDE: u8 = 0;
 const DECIDE_ACK: u8 = 1;
 const QUERY: u8 = 2;
 
+/// The names of these messages, indexed by their `kind` numbers above.
+pub const KINDS: &[&str] = &["Decide", "DecideAck", "Query"];
+
 impl TwoPcMsg {
     /// The system message carrying this one.
     pub fn into_msg(self) -> Msg {

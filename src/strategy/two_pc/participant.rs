@@ -110,6 +110,7 @@ impl TwoPcParticipant {
             // duplicate or late prepare votes no instead of preparing again.
             out.push(Effect::Fence { gtx, step });
         }
+        out.push(Effect::Point("decided", gtx));
         out.push(Effect::Send(from, TwoPcMsg::DecideAck { gtx, step }.into_msg()));
         // With cooperative termination the decision may have come from a peer: the
         // coordinator, whose own decision was dropped while this one was forced, hears too.

@@ -383,6 +383,25 @@ impl Service {
         if result == LocalResult::Refused {
             self.emit(ctx, call.emit_on_refusal.map(|kind| call.event(kind)), false);
         }
+        // Durable now, nothing told yet: where a crash aimed at the commit falls.
+        if !replay {
+            let point = match result {
+                LocalResult::Committed => Some(match mode {
+                    CallMode::Confirm => "confirmed",
+                    CallMode::Release => "released",
+                    _ => "local_commit",
+                }),
+                LocalResult::Prepared => Some("prepared"),
+                LocalResult::Reserved => Some("reserved"),
+                _ => None,
+            };
+            if let Some(point) = point {
+                ctx.point(point, Some(gtx.0));
+                if ctx.crashed() {
+                    return;
+                }
+            }
+        }
         self.finish(ctx, call, active.reply, result);
         self.wake(ctx, woken);
     }
@@ -404,6 +423,9 @@ impl Service {
                     result,
                 };
                 ctx.send(caller, msg);
+                if call.mode.is_pending() {
+                    ctx.point("vote_sent", Some(call.gtx.0));
+                }
             }
             // A busy call did nothing: leave the delivery unacknowledged so the broker
             // redelivers it, rather than retrying here too (which would run it twice).

@@ -198,6 +198,12 @@ impl Service {
     ) {
         for effect in effects {
             match effect {
+                Effect::Point(point, gtx) => {
+                    ctx.point(point, Some(gtx.0));
+                    if ctx.crashed() {
+                        return;
+                    }
+                }
                 Effect::Run(call) => {
                     let reply = delivery.take().unwrap_or(Reply::Participant);
                     self.start_call(ctx, call, reply);

@@ -52,6 +52,7 @@ impl Service {
         let service = self.config.id;
         self.record(ctx, HistoryEvent::Published { service, event });
         ctx.send(broker, publish(event, publish_id));
+        ctx.point("event_published", Some(event.gtx.0));
     }
 
     pub(super) fn write_outbox_row(&mut self, ctx: &mut Ctx<'_, Msg>, event: DomainEvent) {
@@ -98,12 +99,16 @@ impl Service {
             .filter_map(|(id, row)| decode_event(row).map(|e| (id, e)))
             .collect();
         for (id, event) in due {
-            if self.relay_sent_at.insert(id, now).is_none() {
+            let first = self.relay_sent_at.insert(id, now).is_none();
+            if first {
                 let service = self.config.id;
                 self.record(ctx, HistoryEvent::Published { service, event });
             }
             let publish_id = (u64::from(self.config.id.0) << 48) | id.0;
             ctx.send(broker, publish(event, publish_id));
+            if first {
+                ctx.point("event_published", Some(event.gtx.0));
+            }
         }
         if !self.db.outbox().is_empty() {
             self.arm_relay(ctx);
@@ -120,6 +125,7 @@ impl Service {
         session.mark_published(&[id]);
         // The relay works in the background: its log writes delay no call.
         let _ = self.db.take_cost();
+        ctx.point("outbox_relayed", None);
     }
 }
 
