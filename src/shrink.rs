@@ -293,7 +293,13 @@ fn shorten(fault: &mut Fault) -> bool {
         | Fault::OneWay { from, until, .. }
         | Fault::LinkDown { from, until, .. } => (from.0, until),
         Fault::Crash { at, restart, .. } => (at.0, restart),
-        Fault::ClockDrift { .. } => return false,
+        // An aimed fault's length is measured from the point that sets it off.
+        Fault::CrashAt {
+            restart_after: lasts, ..
+        }
+        | Fault::PartitionAt { lasts, .. }
+        | Fault::OneWayAt { lasts, .. } => (Duration::ZERO, lasts),
+        Fault::ClockDrift { .. } | Fault::OnMessage { .. } => return false,
     };
     let Some(end) = end else { return false };
     let length = end.0.as_us().saturating_sub(start.as_us());
@@ -313,6 +319,13 @@ fn move_earlier(fault: &mut Fault) -> bool {
         | Fault::LinkDown { from, until, .. } => (from, until.as_mut()),
         Fault::Crash { at, restart, .. } => (at, restart.as_mut()),
         Fault::ClockDrift { at, .. } => (at, None),
+        // Set off by the protocol, not the clock.
+        Fault::CrashAt { .. }
+        | Fault::PartitionAt { .. }
+        | Fault::OneWayAt { .. }
+        | Fault::OnMessage { .. } => {
+            return false;
+        }
     };
     let shift = start.0.as_us() / 2;
     if shift < Duration::from_ms(1).as_us() {
@@ -338,7 +351,12 @@ fn size(s: &raw::Scenario) -> Size {
             Fault::Crash { at, restart, .. } => {
                 restart.map_or(0, |r| r.0.as_us().saturating_sub(at.0.as_us()))
             }
-            Fault::ClockDrift { .. } => 0,
+            Fault::CrashAt {
+                restart_after: lasts, ..
+            }
+            | Fault::PartitionAt { lasts, .. }
+            | Fault::OneWayAt { lasts, .. } => lasts.map_or(0, |d| d.0.as_us()),
+            Fault::ClockDrift { .. } | Fault::OnMessage { .. } => 0,
         })
         .sum();
     Size {

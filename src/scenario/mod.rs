@@ -10,6 +10,7 @@
 //! **Boundary:** the raw serde types (`raw.rs`) stay in this module; nothing below it
 //! derives `Deserialize`.
 
+mod aim;
 pub mod error;
 pub mod graph;
 pub mod locate;
@@ -134,22 +135,28 @@ pub fn load_source(path: &Path, source: &str) -> Result<Scenario, ScenarioError>
         hasher.finish()
     };
     let mut check = Checker::new(path, source);
-    let (system, node_names) = match &model {
+    let (system, node_names, targets) = match &model {
         Model::Pingmesh(config) => {
             reject_system_sections(&mut check, &raw);
-            (None, (0..config.node_count).map(|i| format!("n{i}")).collect())
+            let names: Vec<String> = (0..config.node_count).map(|i| format!("n{i}")).collect();
+            let targets = aim::Targets::none(&names);
+            (None, names, targets)
         }
         Model::System(system_model) => {
             let setup = system_setup::setup(&mut check, &raw, system_model);
-            let names = match &setup {
-                Some((config, _)) => crate::assembly::actor_names(system_model, &*config.strategy),
+            let (names, targets) = match &setup {
+                Some((config, _)) => {
+                    let names = crate::assembly::actor_names(system_model, &*config.strategy);
+                    let targets = aim::Targets::of_system(system_model, &*config.strategy, &names);
+                    (names, targets)
+                }
                 None => {
                     let mut names = vec!["client".to_string(), "gateway".to_string()];
                     names.extend(system_model.services.iter().map(|s| s.name.clone()));
-                    names
+                    (names, aim::Targets::unchecked())
                 }
             };
-            (setup, names)
+            (setup, names, targets)
         }
     };
     let mut topology = Topology::new(None);
@@ -182,7 +189,7 @@ pub fn load_source(path: &Path, source: &str) -> Result<Scenario, ScenarioError>
             links.push((over.to.clone(), over.from.clone(), spec));
         }
     }
-    let faults = validate::faults(&mut check, &raw.faults, &topology);
+    let faults = validate::faults(&mut check, &raw.faults, &topology, &targets);
     if !check.errors.is_empty() {
         return Err(ScenarioError::invalid(check.errors));
     }

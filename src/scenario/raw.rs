@@ -315,6 +315,90 @@ pub enum Fault {
         /// Parts per million (positive: fast).
         ppm: i64,
     },
+    /// `node` crashes when it reaches protocol `point` (see `consim points`).
+    CrashAt {
+        /// Who.
+        node: String,
+        /// Where.
+        point: String,
+        /// The nth visit (from 1) sets it off.
+        #[serde(default = "first")]
+        nth: u32,
+        /// Only this transaction's visits count.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        tx: Option<u64>,
+        /// Restarts this long after the crash (stays down if absent).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        restart_after: Option<HumanDuration>,
+    },
+    /// A partition starts when `node` reaches `point`.
+    PartitionAt {
+        /// Whose point.
+        node: String,
+        /// Where.
+        point: String,
+        /// The nth visit (from 1) sets it off.
+        #[serde(default = "first")]
+        nth: u32,
+        /// Only this transaction's visits count.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        tx: Option<u64>,
+        /// Two or more disjoint groups of node names.
+        groups: Vec<Vec<String>>,
+        /// How long it lasts (for good if absent).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        lasts: Option<HumanDuration>,
+    },
+    /// A one-way cut starts when `node` reaches `point`.
+    OneWayAt {
+        /// Whose point.
+        node: String,
+        /// Where.
+        point: String,
+        /// The nth visit (from 1) sets it off.
+        #[serde(default = "first")]
+        nth: u32,
+        /// Only this transaction's visits count.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        tx: Option<u64>,
+        /// Whose messages are lost.
+        senders: Vec<String>,
+        /// Who does not get them.
+        receivers: Vec<String>,
+        /// How long it lasts (for good if absent).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        lasts: Option<HumanDuration>,
+    },
+    /// The nth message of `kind` from `from` to `to` (`"*"`: any) is dropped, delayed or
+    /// duplicated.
+    OnMessage {
+        /// Sender.
+        from: String,
+        /// Receiver.
+        to: String,
+        /// Message kind (see `consim points`).
+        kind: String,
+        /// Which matching message (from 1).
+        #[serde(default = "first")]
+        nth: u32,
+        /// What happens to it.
+        effect: MessageEffect,
+    },
+}
+
+fn first() -> u32 {
+    1
+}
+
+/// What an aimed message fault does.
+#[derive(Clone, Copy, Debug, Deserialize, Serialize)]
+pub enum MessageEffect {
+    /// Lost.
+    Drop,
+    /// Arrives this much later.
+    Delay(HumanDuration),
+    /// Arrives twice.
+    Duplicate,
 }
 
 /// When a run ends: quiescence always; these limits too.

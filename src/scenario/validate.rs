@@ -158,7 +158,12 @@ fn latency_dist(raw: &raw::Latency) -> LatencyDist {
 
 /// Converts the raw faults, checking each against the topology and reporting every bad one
 /// at its place; returns the faults that passed.
-pub fn faults(check: &mut Checker<'_>, raw: &[raw::Fault], topology: &Topology) -> Vec<FaultSpec> {
+pub fn faults(
+    check: &mut Checker<'_>,
+    raw: &[raw::Fault],
+    topology: &Topology,
+    targets: &super::aim::Targets,
+) -> Vec<FaultSpec> {
     let at = |d: &crate::duration_text::HumanDuration| Instant::ZERO + d.0;
     let mut good = Vec::new();
     for (index, fault) in raw.iter().enumerate() {
@@ -199,10 +204,12 @@ pub fn faults(check: &mut Checker<'_>, raw: &[raw::Fault], topology: &Topology) 
                 at: at(when),
                 drift_ppm: *ppm,
             },
+            aimed => super::aim::spec(aimed).expect("every other fault is aimed"),
         };
         let path = [Step::Field("faults"), Step::Index(index)];
         match FaultPlan::check_fault(index, &spec, topology) {
-            Ok(_) => good.push(spec),
+            Ok(_) if targets.check(check, &path, &spec) => good.push(spec),
+            Ok(_) => {}
             Err(e) => report_fault_error(check, &path, fault, e),
         }
     }
@@ -252,7 +259,11 @@ fn report_fault_error(check: &mut Checker<'_>, path: &[Step<'_>], fault: &raw::F
                 raw::Fault::ClockDrift { .. } => Some("ppm"),
                 raw::Fault::Partition { .. } => Some("groups"),
                 raw::Fault::OneWay { .. } => Some("senders"),
-                raw::Fault::LinkDown { .. } => None,
+                raw::Fault::PartitionAt { .. } => Some("groups"),
+                raw::Fault::OneWayAt { .. } => Some("senders"),
+                raw::Fault::LinkDown { .. } | raw::Fault::CrashAt { .. } | raw::Fault::OnMessage { .. } => {
+                    None
+                }
             };
             let full: Vec<Step<'_>> = match field {
                 Some(f) => [path, &[Step::Field(f)]].concat(),

@@ -1,0 +1,219 @@
+//! Faults aimed at protocol points and at messages, checked against what the run's actors can
+//! reach: a point the node never reaches or a message kind nobody sends is a typo that would
+//! otherwise make the fault silently never go off.
+
+use std::collections::BTreeMap;
+
+use super::locate::Step;
+use super::validate::Checker;
+use crate::broker::BrokerMsg;
+use crate::net::error::closest_name;
+use crate::net::{FaultSpec, MessageEffect, PointEffect, PointFault};
+use crate::system::model::Model;
+use crate::system::msg::{DomainEvent, Msg};
+
+/// What faults can aim at in one scenario: each node's points, and the message kinds.
+#[derive(Clone, Debug, Default)]
+pub struct Targets {
+    points: BTreeMap<String, Vec<&'static str>>,
+    kinds: Vec<&'static str>,
+    /// False when the strategy itself did not load: its points are unknown, and the
+    /// strategy's own error is the one to read.
+    checked: bool,
+}
+
+impl Targets {
+    /// Nodes that reach no point and send no named message (a pingmesh).
+    pub fn none(names: &[String]) -> Targets {
+        Targets {
+            points: names.iter().map(|n| (n.clone(), Vec::new())).collect(),
+            kinds: Vec::new(),
+            checked: true,
+        }
+    }
+
+    /// Nothing is checked.
+    pub fn unchecked() -> Targets {
+        Targets::default()
+    }
+
+    /// A business system's: each actor's points under `strategy`, every message kind it
+    /// sends (the system's, the broker's if it uses one, the strategy's own).
+    pub fn of_system(model: &Model, strategy: &dyn crate::strategy::Strategy, names: &[String]) -> Targets {
+        let points = names
+            .iter()
+            .map(|name| {
+                let is_service = model.services.iter().any(|s| &s.name == name);
+                let points = crate::strategy::points_of(strategy, name, is_service);
+                (name.clone(), points.iter().map(|p| p.name).collect())
+            })
+            .collect();
+        let mut kinds: Vec<&'static str> = Msg::KINDS.to_vec();
+        if strategy.uses_broker() {
+            kinds.extend(BrokerMsg::<DomainEvent>::KINDS);
+        }
+        for kind in strategy.message_kinds() {
+            if !kinds.contains(kind) {
+                kinds.push(kind);
+            }
+        }
+        Targets {
+            points,
+            kinds,
+            checked: true,
+        }
+    }
+
+    /// Checks the names an aimed fault uses, reporting each unknown one at its place;
+    /// false if any is unknown. Time-scheduled faults name neither.
+    pub fn check(&self, check: &mut Checker<'_>, path: &[Step<'_>], spec: &FaultSpec) -> bool {
+        if !self.checked {
+            return true;
+        }
+        match spec {
+            FaultSpec::AtPoint(fault) => self.check_point(check, path, fault),
+            FaultSpec::OnMessage(fault) => {
+                if self.kinds.contains(&fault.kind.as_str()) {
+                    return true;
+                }
+                let help = match closest_name(&fault.kind, self.kinds.iter().copied()) {
+                    Some(near) => format!("did you mean `{near}`? kinds: {}", self.kinds.join(", ")),
+                    None if self.kinds.is_empty() => "this model's actors send no named messages".into(),
+                    None => format!("kinds: {}", self.kinds.join(", ")),
+                };
+                check.error_at_name(
+                    path,
+                    &fault.kind,
+                    format!("no message of kind `{}` is sent in this run", fault.kind),
+                    "unknown message kind",
+                    Some(help),
+                );
+                false
+            }
+            _ => true,
+        }
+    }
+
+    fn check_point(&self, check: &mut Checker<'_>, path: &[Step<'_>], fault: &PointFault) -> bool {
+        let Some(points) = self.points.get(&fault.node) else {
+            return true; // An unknown node: reported by the topology check.
+        };
+        if points.contains(&fault.point.as_str()) {
+            return true;
+        }
+        let help = if points.is_empty() {
+            let reaching: Vec<&str> = self
+                .points
+                .iter()
+                .filter(|(_, p)| !p.is_empty())
+                .map(|(n, _)| n.as_str())
+                .collect();
+            if reaching.is_empty() {
+                "no actor of this model reaches a protocol point".to_string()
+            } else {
+                format!("actors with points: {}", reaching.join(", "))
+            }
+        } else {
+            match closest_name(&fault.point, points.iter().copied()) {
+                Some(near) => format!("did you mean `{near}`? its points: {}", points.join(", ")),
+                None => format!(
+                    "its points: {} (`consim points` lists them all)",
+                    points.join(", ")
+                ),
+            }
+        };
+        check.error_at_name(
+            path,
+            &fault.point,
+            format!("`{}` never reaches a point `{}`", fault.node, fault.point),
+            "unknown point",
+            Some(help),
+        );
+        false
+    }
+}
+
+/// The spec of an aimed raw fault (`None` for a time-scheduled one).
+pub fn spec(fault: &super::raw::Fault) -> Option<FaultSpec> {
+    use super::raw::Fault;
+    let point = |node: &String, point: &String, nth: &u32, tx: &Option<u64>, effect| {
+        FaultSpec::AtPoint(PointFault {
+            node: node.clone(),
+            point: point.clone(),
+            nth: *nth,
+            tx: *tx,
+            effect,
+        })
+    };
+    Some(match fault {
+        Fault::CrashAt {
+            node,
+            point: at,
+            nth,
+            tx,
+            restart_after,
+        } => point(
+            node,
+            at,
+            nth,
+            tx,
+            PointEffect::Crash {
+                restart_after: restart_after.map(|d| d.0),
+            },
+        ),
+        Fault::PartitionAt {
+            node,
+            point: at,
+            nth,
+            tx,
+            groups,
+            lasts,
+        } => point(
+            node,
+            at,
+            nth,
+            tx,
+            PointEffect::Partition {
+                groups: groups.clone(),
+                lasts: lasts.map(|d| d.0),
+            },
+        ),
+        Fault::OneWayAt {
+            node,
+            point: at,
+            nth,
+            tx,
+            senders,
+            receivers,
+            lasts,
+        } => point(
+            node,
+            at,
+            nth,
+            tx,
+            PointEffect::OneWay {
+                senders: senders.clone(),
+                receivers: receivers.clone(),
+                lasts: lasts.map(|d| d.0),
+            },
+        ),
+        Fault::OnMessage {
+            from,
+            to,
+            kind,
+            nth,
+            effect,
+        } => FaultSpec::OnMessage(crate::net::MessageFault {
+            from: from.clone(),
+            to: to.clone(),
+            kind: kind.clone(),
+            nth: *nth,
+            effect: match effect {
+                super::raw::MessageEffect::Drop => MessageEffect::Drop,
+                super::raw::MessageEffect::Delay(d) => MessageEffect::Delay(d.0),
+                super::raw::MessageEffect::Duplicate => MessageEffect::Duplicate,
+            },
+        }),
+        _ => return None,
+    })
+}
