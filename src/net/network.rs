@@ -122,17 +122,9 @@ impl Network {
 
     /// Decides the fate of a message sent now from `src` to `dst`, drawing from `rng` (the
     /// sender's network stream). Inlined into the world's one send path: it runs once per
-    /// message. `aimed` is what an aimed message fault does to this message, if one hits it
-    /// (see [`Network::aim`]); a partition or a lost route still wins over it.
+    /// message.
     #[inline(always)]
-    pub fn decide(
-        &mut self,
-        src: ActorId,
-        dst: ActorId,
-        now: Instant,
-        rng: &mut Rng,
-        aimed: Option<MessageEffect>,
-    ) -> Verdict {
+    pub fn decide(&mut self, src: ActorId, dst: ActorId, now: Instant, rng: &mut Rng) -> Verdict {
         let pair = &mut self.pairs[src.index() * self.node_count + dst.index()];
         if pair.link == NO_ROUTE {
             return Verdict::Drop(DropReason::NoRoute);
@@ -144,23 +136,55 @@ impl Network {
             return Verdict::Drop(DropReason::LinkDown);
         }
         let link = &self.links[pair.link as usize];
-        if aimed == Some(MessageEffect::Drop) {
-            return Verdict::Drop(DropReason::Aimed);
-        }
         if link.loss.sample(rng) {
             return Verdict::Drop(DropReason::Loss);
         }
-        let extra = match aimed {
-            Some(MessageEffect::Delay(extra)) => extra,
-            _ => Duration::ZERO,
-        };
-        let at = arrival(link, pair, now, link.latency.sample(rng) + extra);
-        let duplicate_at = if link.duplicate.sample(rng) || aimed == Some(MessageEffect::Duplicate) {
-            Some(arrival(link, pair, now, link.latency.sample(rng) + extra))
+        let at = arrival(link, pair, now, link.latency.sample(rng));
+        let duplicate_at = if link.duplicate.sample(rng) {
+            Some(arrival(link, pair, now, link.latency.sample(rng)))
         } else {
             None
         };
         Verdict::Deliver { at, duplicate_at }
+    }
+
+    /// [`Network::decide`] for a message an aimed message fault hit (see [`Network::aim`]): a
+    /// drop needs no draw; a delay or a duplicate keeps the link's draws and then adds the
+    /// delay or a copy arriving with the message. A partition or a lost route still wins.
+    #[inline(never)]
+    pub fn decide_aimed(
+        &mut self,
+        (src, dst): (ActorId, ActorId),
+        now: Instant,
+        rng: &mut Rng,
+        effect: MessageEffect,
+    ) -> Verdict {
+        let index = src.index() * self.node_count + dst.index();
+        let pair = self.pairs[index];
+        if effect == MessageEffect::Drop
+            && pair.link != NO_ROUTE
+            && pair.partition_cuts == 0
+            && pair.link_cuts == 0
+        {
+            return Verdict::Drop(DropReason::Aimed);
+        }
+        let verdict = self.decide(src, dst, now, rng);
+        let Verdict::Deliver { at, duplicate_at } = verdict else {
+            return verdict;
+        };
+        match effect {
+            MessageEffect::Drop => unreachable!("decided above"),
+            MessageEffect::Delay(extra) => {
+                let (at, duplicate_at) = (at + extra, duplicate_at.map(|d| d + extra));
+                let pair = &mut self.pairs[index];
+                pair.last_arrival = pair.last_arrival.max(at).max(duplicate_at.unwrap_or(at));
+                Verdict::Deliver { at, duplicate_at }
+            }
+            MessageEffect::Duplicate => Verdict::Deliver {
+                at,
+                duplicate_at: duplicate_at.or(Some(at)),
+            },
+        }
     }
 
     /// Adds the aimed message faults of a plan; [`Network::aim`] counts messages against them.
@@ -234,7 +258,7 @@ mod tests {
         let mut net = two_nodes(spec);
         let mut rng = SeedTree::new(11).stream(Purpose::Network(0));
         let hits = (0..trials)
-            .filter(|_| hit(net.decide(ActorId(0), ActorId(1), Instant::ZERO, &mut rng, None)))
+            .filter(|_| hit(net.decide(ActorId(0), ActorId(1), Instant::ZERO, &mut rng)))
             .count();
         hits as f64 / trials as f64
     }
@@ -286,7 +310,7 @@ mod tests {
             let mut rng = SeedTree::new(5).stream(Purpose::Network(0));
             (0..1_000u64)
                 .map(
-                    |t| match net.decide(ActorId(0), ActorId(1), Instant::from_us(t), &mut rng, None) {
+                    |t| match net.decide(ActorId(0), ActorId(1), Instant::from_us(t), &mut rng) {
                         Verdict::Deliver { at, .. } => at,
                         Verdict::Drop(r) => panic!("dropped: {r:?}"),
                     },
@@ -308,16 +332,16 @@ mod tests {
         net.apply_cut(&cut, true);
         net.apply_cut(&cut, true);
         net.apply_cut(&cut, false);
-        let verdict = net.decide(ActorId(0), ActorId(1), Instant::ZERO, &mut rng, None);
+        let verdict = net.decide(ActorId(0), ActorId(1), Instant::ZERO, &mut rng);
         assert_eq!(verdict, Verdict::Drop(DropReason::Partition));
         // The reverse direction was not cut.
         assert!(matches!(
-            net.decide(ActorId(1), ActorId(0), Instant::ZERO, &mut rng, None),
+            net.decide(ActorId(1), ActorId(0), Instant::ZERO, &mut rng),
             Verdict::Deliver { .. }
         ));
         net.apply_cut(&cut, false);
         assert!(matches!(
-            net.decide(ActorId(0), ActorId(1), Instant::ZERO, &mut rng, None),
+            net.decide(ActorId(0), ActorId(1), Instant::ZERO, &mut rng),
             Verdict::Deliver { .. }
         ));
     }

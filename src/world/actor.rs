@@ -89,9 +89,7 @@ impl<M: Message> Ctx<'_, M> {
     /// A send after this actor crashed at an aimed point in the same handler never happens.
     #[inline]
     pub fn send(&mut self, dst: ActorId, msg: M) {
-        if self.core.lives[self.me.index()].up {
-            self.core.send(self.me, dst, msg);
-        }
+        self.core.send(self.me, dst, msg);
     }
 
     /// Delivers `msg` back to this actor after `after` as measured by its own clock (clock
@@ -100,11 +98,7 @@ impl<M: Message> Ctx<'_, M> {
         let life = &self.core.lives[self.me.index()];
         // Set after a crash at an aimed point in this handler: an earlier incarnation's,
         // so it never fires (incarnations only grow).
-        let incarnation = if life.up {
-            life.incarnation
-        } else {
-            life.incarnation.wrapping_sub(1)
-        };
+        let incarnation = life.incarnation.wrapping_sub(u32::from(!life.up));
         let at = self.core.now + life.real_delay(after);
         let key = self.core.queue.push(
             at,
@@ -140,7 +134,9 @@ impl<M: Message> Ctx<'_, M> {
     /// true (durable or sent), before anything the point says has not happened yet.
     #[inline]
     pub fn point(&mut self, point: &'static str, tx: Option<u64>) {
-        self.core.reach_point(self.me, point, tx);
+        if self.core.points_matter {
+            self.core.reach_point(self.me, point, tx);
+        }
     }
 
     /// Whether a fault aimed at a point crashed this actor during this handler: what it

@@ -58,6 +58,12 @@ pub(crate) struct Core<M> {
     pub(crate) cuts: Vec<Cut>,
     /// Faults waiting for an actor to reach a point.
     pub(crate) aimed_points: Vec<AimedPoint>,
+    /// Whether a point reached can change anything: a fault aims at points, or the full
+    /// trace keeps them. Otherwise a point costs one test.
+    pub(crate) points_matter: bool,
+    /// Whether sends take the careful path: an aimed message fault waits, or an aimed crash
+    /// took the handler's actor down (until the handler returns).
+    pub(crate) careful_sends: bool,
     /// Actors an aimed fault crashed in the handler running now; the world calls their
     /// `on_crash` when the handler returns.
     pub(crate) crashed_in_handler: Vec<ActorId>,
@@ -66,19 +72,25 @@ pub(crate) struct Core<M> {
 }
 
 impl<M: Message> Core<M> {
-    /// Passes a message through the network and schedules what survives.
+    /// Passes a message through the network and schedules what survives. Everything aimed
+    /// (a fault waiting for a message, a sender crashed at a point in this handler) is behind
+    /// one test of `careful_sends`, so a run without aimed faults pays one branch per send.
     #[inline]
     pub(crate) fn send(&mut self, src: ActorId, dst: ActorId, msg: M) {
-        self.stats.sent += 1;
-        if let Some(size) = self.message_size {
-            self.stats.bytes_sent += u64::from(size(&msg));
-        }
-        let aimed = match self.message_kind {
-            Some(ref kind) if self.network.aims_at_messages() => self.network.aim(src, dst, kind(&msg)),
-            _ => None,
+        let verdict = if self.careful_sends {
+            match self.aimed_verdict(src, dst, &msg) {
+                Some(verdict) => verdict,
+                None => return,
+            }
+        } else {
+            self.stats.sent += 1;
+            if let Some(size) = self.message_size {
+                self.stats.bytes_sent += u64::from(size(&msg));
+            }
+            let rng = &mut self.net_rngs[src.index()];
+            self.network.decide(src, dst, self.now, rng)
         };
-        let rng = &mut self.net_rngs[src.index()];
-        match self.network.decide(src, dst, self.now, rng, aimed) {
+        match verdict {
             Verdict::Deliver { at, duplicate_at } => match duplicate_at {
                 None => {
                     self.queue.push(at, Event::Deliver { src, dst, msg });
@@ -94,9 +106,32 @@ impl<M: Message> Core<M> {
         }
     }
 
+    /// [`Core::send`]'s careful path: nothing when the sender crashed at a point earlier in
+    /// this handler (the send never happened), else the verdict, an aimed fault's included.
+    #[inline(never)]
+    fn aimed_verdict(&mut self, src: ActorId, dst: ActorId, msg: &M) -> Option<Verdict> {
+        if !self.lives[src.index()].up {
+            return None;
+        }
+        self.stats.sent += 1;
+        if let Some(size) = self.message_size {
+            self.stats.bytes_sent += u64::from(size(msg));
+        }
+        let aimed = match self.message_kind {
+            Some(ref kind) if self.network.aims_at_messages() => self.network.aim(src, dst, kind(msg)),
+            _ => None,
+        };
+        let rng = &mut self.net_rngs[src.index()];
+        Some(match aimed {
+            None => self.network.decide(src, dst, self.now, rng),
+            Some(effect) => self.network.decide_aimed((src, dst), self.now, rng, effect),
+        })
+    }
+
     /// `actor` reached protocol point `point` (for transaction `tx`): kept in a full trace
     /// (not hashed: a point is a consequence of events already hashed), and counted against
     /// the aimed point faults, whose effects happen at once.
+    #[inline(never)]
     pub(crate) fn reach_point(&mut self, actor: ActorId, point: &'static str, tx: Option<u64>) {
         self.trace.note(
             self.now,
@@ -126,6 +161,7 @@ impl<M: Message> Core<M> {
                 life.incarnation += 1;
                 self.stats.crashes += 1;
                 self.crashed_in_handler.push(actor);
+                self.careful_sends = true;
                 (
                     Some(actor),
                     "crash",

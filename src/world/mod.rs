@@ -144,6 +144,8 @@ impl<M: Message> WorldBuilder<M> {
             message_kind: self.message_kind,
             cuts: plan.cuts.clone(),
             aimed_points: plan.points.clone(),
+            points_matter: !plan.points.is_empty() || self.trace_level == TraceLevel::Full,
+            careful_sends: !plan.messages.is_empty(),
             crashed_in_handler: Vec::new(),
             last_heal: None,
         };
@@ -282,6 +284,7 @@ impl<M: Message> World<M> {
         for id in std::mem::take(&mut self.core.crashed_in_handler) {
             self.actors[id.index()].on_crash(self.core.now);
         }
+        self.core.careful_sends = self.core.network.aims_at_messages();
     }
 
     fn apply_fault(&mut self, action: FaultAction) {

@@ -67,6 +67,8 @@ impl<M: Message> Probe<M> {
                 message_kind: None,
                 cuts: Vec::new(),
                 aimed_points: Vec::new(),
+                points_matter: false,
+                careful_sends: false,
                 crashed_in_handler: Vec::new(),
                 last_heal: None,
             },
