@@ -370,18 +370,22 @@ fn size(s: &raw::Scenario) -> Size {
 }
 
 /// The model path as seen from `out_dir`: unchanged when the output sits beside the input,
-/// absolute otherwise.
+/// else relative to `out_dir` (so the written file and its model can move together), and
+/// absolute only when no relative path exists (another drive).
 fn model_path_from(scenario: &Path, model: &str, out_dir: &Path) -> String {
     let source_dir = scenario.parent().unwrap_or(Path::new("."));
-    let same_dir = match (source_dir.canonicalize(), out_dir.canonicalize()) {
-        (Ok(a), Ok(b)) => a == b,
-        _ => false,
-    };
-    if same_dir {
+    let (source, out) = (source_dir.canonicalize(), out_dir.canonicalize());
+    if let (Ok(a), Ok(b)) = (&source, &out)
+        && a == b
+    {
         return model.to_string();
     }
     let joined = source_dir.join(model);
-    joined.canonicalize().unwrap_or(joined).display().to_string()
+    let model = joined.canonicalize().unwrap_or(joined);
+    match out.ok().and_then(|out| pathdiff::diff_paths(&model, out)) {
+        Some(relative) => relative.display().to_string(),
+        None => model.display().to_string(),
+    }
 }
 
 /// A scenario as RON, in the form users write.
