@@ -2,16 +2,19 @@
 //! aimed at 2PC's points give the outcomes the literature predicts.
 
 use std::collections::BTreeSet;
+use std::path::Path;
 use std::sync::Arc;
 
 use consim::assembly::{SystemConfig, actor_names};
 use consim::chaos;
+use consim::check::CheckKind;
 use consim::net::LinkSpec;
 use consim::sim::{Duration, Instant, TraceKind, TraceLevel};
 use consim::strategy::{SERVICE_POINTS, StrategyChoice, points_of, registry};
 use consim::system::examples::food_delivery;
 use consim::workload::{ArrivalProcess, KeyPopularity, WorkloadSpec};
 use consim::world::Limits;
+use consim::{runner, scenario};
 
 /// Food delivery with two dishes of each kind in stock, so `reserve_dish` (step 2) refuses
 /// some orders and every strategy undoes the steps before it.
@@ -105,6 +108,55 @@ fn every_declared_point_is_reached_and_only_by_an_actor_that_declares_it() {
             service_points_seen.contains(point.name),
             "no run reached service `{}`",
             point.name
+        );
+    }
+}
+
+/// Each bundled twin with the check it breaks: with faults aimed at its weak point, a
+/// handful of requests show the flaw on every seed.
+const TWINS: [(&str, CheckKind); 6] = [
+    ("scenarios/twin_no_idempotency.ron", CheckKind::NoDoubleEffect),
+    ("scenarios/twin_dual_write.ron", CheckKind::Atomicity),
+    ("scenarios/twin_2pc_no_log.ron", CheckKind::Atomicity),
+    (
+        "scenarios/twin_saga_no_compensation_retries.ron",
+        CheckKind::Atomicity,
+    ),
+    (
+        "scenarios/twin_saga_no_idempotency.ron",
+        CheckKind::NoDoubleEffect,
+    ),
+    ("scenarios/twin_eventual_dual_write.ron", CheckKind::Convergence),
+];
+
+#[test]
+fn every_twin_fails_on_every_seed_with_ten_requests_or_fewer_and_its_fix_on_none() {
+    for (file, breaks) in TWINS {
+        let twin = scenario::load(Path::new(file)).unwrap_or_else(|e| panic!("{file}: {e:?}"));
+        let requests = twin.system_config().unwrap().workload.request_count;
+        assert!(requests <= 10, "{file}: {requests} requests");
+        let mut fixed = twin.clone();
+        let name = twin.system_config().unwrap().strategy.name();
+        fixed.system_config_mut().unwrap().strategy = registry::named(name).unwrap();
+        let (mut twin_failing, mut fixed_failing) = (0, 0);
+        for seed in 0..100 {
+            let report = runner::run(&twin, seed, TraceLevel::Hash).report;
+            let failed: Vec<CheckKind> = twin.failures(&report).map(|v| v.check).collect();
+            if failed.contains(&breaks) {
+                twin_failing += 1;
+            }
+            let report = runner::run(&fixed, seed, TraceLevel::Hash).report;
+            if fixed.failures(&report).next().is_some() {
+                fixed_failing += 1;
+            }
+        }
+        assert_eq!(
+            twin_failing, 100,
+            "{file}: {breaks} caught on {twin_failing} of 100 seeds"
+        );
+        assert_eq!(
+            fixed_failing, 0,
+            "{file} with correct {name}: {fixed_failing} of 100 seeds fail"
         );
     }
 }

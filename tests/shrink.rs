@@ -33,12 +33,18 @@ fn the_dual_write_twin_shrinks_to_a_smaller_scenario_that_still_fails() {
     let shrunk = shrink(&request, &dir, &pool(Some(2)).unwrap()).expect("the twin fails at its seed");
     assert_eq!(shrunk.check, CheckKind::Atomicity);
     let (before, after) = (shrunk.before, shrunk.after);
-    assert!(after.faults < before.faults, "{before:?} -> {after:?}");
-    assert!(after.requests < before.requests, "{before:?} -> {after:?}");
+    // The aimed twin is small already: one fault, and the first request is the one it hits.
+    assert_eq!(after.faults, 1, "{before:?} -> {after:?}");
+    assert!(
+        after.requests <= 3 && after.requests < before.requests,
+        "{before:?} -> {after:?}"
+    );
     assert!(
         after.fault_time_us < before.fault_time_us,
         "{before:?} -> {after:?}"
     );
+    // Written elsewhere, the model path is relative to where the file is written.
+    assert!(shrunk.text.contains("model: \"../"), "{}", shrunk.text);
     // Written out, it loads from anywhere and fails the same check, which it requires.
     let file = dir.join("shrunk.ron");
     std::fs::write(&file, &shrunk.text).unwrap();
@@ -134,7 +140,8 @@ fn naming_the_file_s_own_strategy_keeps_its_settings() {
         "{}",
         shrunk.text
     );
-    request.strategy = Some("two_pc");
+    // Eventual consistency has the broker the twin's fault aims at, and idempotent consumers.
+    request.strategy = Some("eventual");
     let err = shrink(&request, &dir, &p).unwrap_err();
     assert!(err.contains("fails no check"), "{err}");
     let _ = std::fs::remove_dir_all(&dir);

@@ -442,7 +442,7 @@ fn at_five_percent_loss_few_answers_are_timed_out_under_every_strategy() {
 #[test]
 fn the_client_answers_check_catches_the_twins_that_lie_to_the_client() {
     for (file, said) in [
-        ("scenarios/twin_2pc_no_log.ron", "the client was told committed"),
+        ("scenarios/twin_2pc_no_log.ron", "the client was told aborted"),
         (
             "scenarios/twin_saga_no_compensation_retries.ron",
             "the client was told aborted",
