@@ -153,11 +153,15 @@ enum Command {
     /// List the bundled models, scenarios and strategies, one line each.
     List,
     /// List the protocol points (where a role does something durable or visible), one
-    /// `role point — meaning` per line: the services' own, then each strategy's.
+    /// `role point — meaning` per line: the services' own, then each strategy's with the
+    /// message kinds faults can aim at.
     Points {
         /// Only this strategy's (and the services').
         #[arg(long)]
         strategy: Option<String>,
+        /// As the Markdown table README.md's "Aiming faults" shows.
+        #[arg(long)]
+        markdown: bool,
     },
 }
 
@@ -230,7 +234,7 @@ fn main() -> ExitCode {
             format: GraphFormat::Dot,
         }) => graph(&model),
         Some(Command::List) => list(),
-        Some(Command::Points { strategy }) => points(strategy.as_deref()),
+        Some(Command::Points { strategy, markdown }) => points(strategy.as_deref(), markdown),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

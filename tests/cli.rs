@@ -536,3 +536,15 @@ fn a_fault_that_never_heals_is_warned_about_and_the_run_is_bounded() {
     assert!(err.contains("the run stops at 60.5s of virtual time"), "{err}");
     assert!(out.contains("time limit: stopped at 60.5s"), "{out}");
 }
+
+/// README's "Aiming faults" table is what `consim points --markdown` prints from the code.
+#[test]
+fn the_readme_points_table_is_the_one_the_code_declares() {
+    let (code, table, err) = consim(&["points", "--markdown"]);
+    assert_eq!(code, 0, "{err}");
+    let readme = std::fs::read_to_string("README.md").unwrap();
+    assert!(
+        readme.contains(&table),
+        "README.md's points table is stale; paste `consim points --markdown`:\n{table}"
+    );
+}

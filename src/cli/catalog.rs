@@ -63,14 +63,43 @@ pub(super) fn graph(path: &Path) -> Result<(), Failure> {
     Ok(())
 }
 
-/// `consim points`: the services' points, then each strategy's (or only the one named).
-pub(super) fn points(strategy: Option<&str>) -> Result<(), Failure> {
-    let chosen: Vec<consim::strategy::StrategyChoice> = match strategy {
-        Some(name) => vec![consim::strategy::registry::named(name).map_err(bad_input)?],
-        None => consim::strategy::registry::defaults(),
+/// `consim points`: the services' points, then each strategy's (or only the one named) and
+/// the message kinds a fault can aim at under it; or all that as one Markdown table.
+pub(super) fn points(strategy: Option<&str>, markdown: bool) -> Result<(), Failure> {
+    use consim::strategy::{SERVICE_POINTS, StrategyChoice, registry};
+    let chosen: Vec<StrategyChoice> = match strategy {
+        Some(name) => vec![registry::named(name).map_err(bad_input)?],
+        None => registry::defaults(),
     };
+    if markdown {
+        outln!("| strategy | role | point | what has just happened |");
+        outln!("|---|---|---|---|");
+        for point in SERVICE_POINTS {
+            outln!("| any | {} | `{}` | {} |", point.role, point.name, point.meaning);
+        }
+        for choice in &chosen {
+            for point in choice.points() {
+                outln!(
+                    "| {} | {} | `{}` | {} |",
+                    choice.name(),
+                    point.role,
+                    point.name,
+                    point.meaning
+                );
+            }
+        }
+        outln!("");
+        for choice in &chosen {
+            outln!(
+                "- `{}` messages: {}",
+                choice.name(),
+                consim::strategy::message_kinds_sent(&**choice).join(", ")
+            );
+        }
+        return Ok(());
+    }
     let line = |p: &consim::strategy::ProtocolPoint| format!("{} {} — {}", p.role, p.name, p.meaning);
-    for point in consim::strategy::SERVICE_POINTS {
+    for point in SERVICE_POINTS {
         outln!("{}", line(point));
     }
     for choice in chosen {
@@ -78,6 +107,10 @@ pub(super) fn points(strategy: Option<&str>) -> Result<(), Failure> {
         for point in choice.points() {
             outln!("{}", line(point));
         }
+        outln!(
+            "messages: {}",
+            consim::strategy::message_kinds_sent(&*choice).join(", ")
+        );
     }
     Ok(())
 }

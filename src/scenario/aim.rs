@@ -6,11 +6,9 @@ use std::collections::BTreeMap;
 
 use super::locate::Step;
 use super::validate::Checker;
-use crate::broker::BrokerMsg;
 use crate::net::error::closest_name;
 use crate::net::{FaultSpec, MessageEffect, PointEffect, PointFault};
 use crate::system::model::Model;
-use crate::system::msg::{DomainEvent, Msg};
 
 /// What faults can aim at in one scenario: each node's points, and the message kinds.
 #[derive(Clone, Debug, Default)]
@@ -48,15 +46,7 @@ impl Targets {
                 (name.clone(), points.iter().map(|p| p.name).collect())
             })
             .collect();
-        let mut kinds: Vec<&'static str> = Msg::KINDS.to_vec();
-        if strategy.uses_broker() {
-            kinds.extend(BrokerMsg::<DomainEvent>::KINDS);
-        }
-        for kind in strategy.message_kinds() {
-            if !kinds.contains(kind) {
-                kinds.push(kind);
-            }
-        }
+        let kinds = crate::strategy::message_kinds_sent(strategy);
         Targets {
             points,
             kinds,

@@ -234,6 +234,22 @@ pub fn points_of(strategy: &dyn Strategy, node: &str, is_service: bool) -> Vec<P
         .collect()
 }
 
+/// Every kind of message a run under `strategy` may send, as faults aimed at messages name
+/// them: the system's, the broker's when the strategy uses one, the strategy's own.
+pub fn message_kinds_sent(strategy: &dyn Strategy) -> Vec<&'static str> {
+    use crate::system::msg::{DomainEvent, Msg};
+    let mut kinds: Vec<&'static str> = Msg::KINDS.to_vec();
+    if strategy.uses_broker() {
+        kinds.extend(crate::broker::BrokerMsg::<DomainEvent>::KINDS);
+    }
+    for kind in strategy.message_kinds() {
+        if !kinds.contains(kind) {
+            kinds.push(kind);
+        }
+    }
+    kinds
+}
+
 /// Something wrong with a strategy's settings or with the model it is asked to run.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Problem {
