@@ -5,13 +5,14 @@ use std::collections::BTreeSet;
 use std::path::Path;
 use std::sync::Arc;
 
-use consim::assembly::{SystemConfig, actor_names};
+use consim::assembly::{SystemConfig, SystemWorld, actor_names};
 use consim::chaos;
 use consim::check::CheckKind;
 use consim::net::LinkSpec;
 use consim::sim::{Duration, Instant, TraceKind, TraceLevel};
 use consim::strategy::{SERVICE_POINTS, StrategyChoice, points_of, registry};
 use consim::system::examples::food_delivery;
+use consim::system::history::HistoryEvent;
 use consim::workload::{ArrivalProcess, KeyPopularity, WorkloadSpec};
 use consim::world::Limits;
 use consim::{runner, scenario};
@@ -159,4 +160,142 @@ fn every_twin_fails_on_every_seed_with_ten_requests_or_fewer_and_its_fix_on_none
             "{file} with correct {name}: {fixed_failing} of 100 seeds fail"
         );
     }
+}
+
+// ----- two-phase commit's points against the literature ------------------------------------
+
+/// One transfer under 2PC on a reliable 300 µs network, with `faults` (RON), traced in full.
+fn two_pc_transfer(faults: &str) -> (SystemWorld, consim::world::RunOutcome) {
+    let source = format!(
+        r#"Scenario(
+            model: "../models/bank_transfer.ron",
+            seed: 1,
+            strategy: TwoPc(in_doubt_query_after: "20ms"),
+            workload: Workload(requests: 1, arrival: Constant("1ms"), key_count: 100),
+            network: Network(default: Link(latency: Constant("300us"))),
+            faults: [{faults}],
+        )"#
+    );
+    let scenario =
+        scenario::load_source(Path::new("scenarios/aimed.ron"), &source).expect("a valid scenario");
+    let mut run = scenario
+        .system_config()
+        .unwrap()
+        .build(1, TraceLevel::Full)
+        .unwrap();
+    let outcome = run.world.run(Limits::default());
+    assert!(outcome.stop.is_quiescent(), "{}", outcome.stop);
+    (run, outcome)
+}
+
+/// Each step's decision (commit?), when it was applied, and how long it was in doubt.
+fn decided(run: &SystemWorld) -> Vec<(bool, Instant, u64)> {
+    run.history()
+        .records()
+        .iter()
+        .filter_map(|r| match r.event {
+            HistoryEvent::Decided {
+                commit, in_doubt_us, ..
+            } => Some((commit, r.at, in_doubt_us)),
+            _ => None,
+        })
+        .collect()
+}
+
+/// When the aimed crash and its restart happened.
+fn crash_window(run: &SystemWorld) -> (Instant, Instant) {
+    let at = |note: &str| {
+        run.world
+            .trace()
+            .entries()
+            .iter()
+            .find(|e| e.kind == TraceKind::Fault && e.note == note)
+            .unwrap_or_else(|| panic!("no {note}"))
+            .at
+    };
+    (at("crash"), at("restart"))
+}
+
+fn holds(run: &SystemWorld, outcome: &consim::world::RunOutcome) -> bool {
+    run.check(outcome)
+        .iter()
+        .filter(|v| {
+            [
+                CheckKind::Atomicity,
+                CheckKind::Conservation,
+                CheckKind::NoLostWork,
+            ]
+            .contains(&v.check)
+        })
+        .all(|v| v.holds())
+}
+
+#[test]
+fn a_coordinator_crash_after_decision_logged_blocks_the_participants_until_recovery_then_commits() {
+    let (run, outcome) =
+        two_pc_transfer(r#"CrashAt(node: "coordinator", point: "decision_logged", restart_after: "300ms")"#);
+    let (crash, restart) = crash_window(&run);
+    let decisions = decided(&run);
+    assert_eq!(decisions.len(), 2, "{decisions:?}");
+    for (commit, at, in_doubt_us) in decisions {
+        assert!(commit, "the logged decision was commit");
+        assert!(
+            at >= restart,
+            "decided at {at}, before the restart at {restart}: not blocked"
+        );
+        assert!(
+            in_doubt_us >= (restart - crash).as_us(),
+            "in doubt {in_doubt_us} µs, holding its locks"
+        );
+    }
+    assert!(holds(&run, &outcome));
+}
+
+#[test]
+fn a_coordinator_crash_before_its_decision_is_logged_ends_in_presumed_abort() {
+    let (run, outcome) =
+        two_pc_transfer(r#"CrashAt(node: "coordinator", point: "votes_collected", restart_after: "300ms")"#);
+    let (_, restart) = crash_window(&run);
+    let decisions = decided(&run);
+    assert_eq!(decisions.len(), 2, "{decisions:?}");
+    for (commit, at, _) in decisions {
+        assert!(
+            !commit,
+            "nothing was logged: the restarted coordinator presumes abort"
+        );
+        assert!(at >= restart, "they learn it from the restarted coordinator");
+    }
+    assert!(holds(&run, &outcome));
+}
+
+#[test]
+fn a_participant_crash_after_prepared_keeps_its_prepared_step_and_locks_through_recovery() {
+    let (run, outcome) =
+        two_pc_transfer(r#"CrashAt(node: "bank_b", point: "prepared", restart_after: "100ms")"#);
+    let (crash, restart) = crash_window(&run);
+    let bank_b = run.services().nth(1).unwrap().id();
+    let decisions: Vec<_> = run
+        .history()
+        .records()
+        .iter()
+        .filter_map(|r| match r.event {
+            HistoryEvent::Decided {
+                service,
+                commit,
+                in_doubt_us,
+                ..
+            } if service == bank_b => Some((commit, in_doubt_us)),
+            _ => None,
+        })
+        .collect();
+    // Its vote never left, so the coordinator aborts on its vote timer; bank_b's prepared step
+    // (and its locks) came back from the prepare record and waited for that decision.
+    assert_eq!(decisions.len(), 1, "{decisions:?}");
+    let (commit, in_doubt_us) = decisions[0];
+    assert!(!commit);
+    assert!(
+        in_doubt_us >= (restart - crash).as_us(),
+        "prepared for {in_doubt_us} µs across the crash"
+    );
+    assert!(holds(&run, &outcome));
 }
