@@ -11,7 +11,7 @@ use std::sync::Arc;
 
 use crate::broker::{Broker, BrokerConfig};
 use crate::net::{ConfigError, FaultSpec, LinkSpec, Probability};
-use crate::sim::{ActorId, Duration, SeedTree, TraceLevel};
+use crate::sim::{ActorId, Duration, Instant, SeedTree, TraceLevel};
 use crate::strategy::{Strategy, StrategyChoice, Wiring};
 use crate::system::client::Client;
 use crate::system::gateway::{Gateway, GatewayConfig};
@@ -66,6 +66,9 @@ pub struct SystemConfig {
     /// How long after the later of its first change and the last heal a transaction may
     /// take to converge (the convergence check).
     pub converge_within: Duration,
+    /// When every fault is lifted, if ever: after it, work must finish within
+    /// `converge_within` (see `ConvergenceRule::healed_at`).
+    pub heal_at: Option<Instant>,
 }
 
 /// A built run: the world and where everything sits in it.
@@ -114,6 +117,7 @@ impl SystemConfig {
             links: Vec::new(),
             faults: Vec::new(),
             converge_within: crate::check::DEFAULT_CONVERGE_WITHIN,
+            heal_at: None,
         }
     }
 
@@ -196,13 +200,17 @@ impl SystemConfig {
         }
         let protocol_kinds = self.strategy.message_kinds();
         builder.message_kind(move |msg: &Msg| msg.kind_name(protocol_kinds));
+        if let Some(at) = self.heal_at {
+            builder.heal_at(at);
+        }
         for fault in &self.faults {
             builder.fault(fault.clone());
         }
         Ok(SystemWorld {
             world: builder.build()?,
             wiring,
-            convergence: crate::check::ConvergenceRule::new(self.converge_within, &self.faults),
+            convergence: crate::check::ConvergenceRule::new(self.converge_within, &self.faults)
+                .healed_at(self.heal_at),
             strategy: strategy.clone(),
         })
     }

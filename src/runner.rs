@@ -78,5 +78,8 @@ fn configure<M: Message>(scenario: &Scenario, builder: &mut WorldBuilder<M>, tra
     for fault in scenario.faults() {
         builder.fault(fault.clone());
     }
+    if let Some(at) = scenario.heal_at() {
+        builder.heal_at(at);
+    }
     builder.trace_level(trace_level);
 }

@@ -299,3 +299,61 @@ fn a_participant_crash_after_prepared_keeps_its_prepared_step_and_locks_through_
     );
     assert!(holds(&run, &outcome));
 }
+
+// ----- safety, then liveness ----------------------------------------------------------------
+
+/// Food delivery under 2PC with faults that never heal by themselves (payment cut off, the
+/// coordinator down, 20% loss) until `heal_at: "700ms"` lifts them all.
+fn healed_run(converge_within: &str) -> Vec<consim::check::Verdict> {
+    let source = format!(
+        r#"Scenario(
+            model: "../models/food_delivery.ron",
+            seed: 3,
+            strategy: TwoPc(),
+            workload: Workload(requests: 200, arrival: Poisson(rate_per_s: 200.0), key_count: 200),
+            network: Network(default: Link(loss: 0.2)),
+            faults: [
+                Partition(groups: [["payment"], ["*"]], from: "100ms"),
+                Crash(node: "coordinator", at: "300ms"),
+            ],
+            heal_at: "700ms",
+            checks: Checks(converge_within: "{converge_within}"),
+        )"#
+    );
+    let scenario =
+        scenario::load_source(Path::new("scenarios/healed.ron"), &source).expect("a valid scenario");
+    assert!(
+        scenario.warnings.is_empty(),
+        "heal_at heals them: {:?}",
+        scenario.warnings
+    );
+    let report = runner::run(&scenario, scenario.seed, TraceLevel::Hash).report;
+    assert_eq!(report.lifecycle.restarts, report.lifecycle.crashes);
+    report.checks
+}
+
+#[test]
+fn after_heal_at_work_must_finish_and_converge_within_the_stated_time() {
+    let verdict =
+        |checks: &[consim::check::Verdict], kind| checks.iter().find(|v| v.check == kind).unwrap().clone();
+    let healed = healed_run("2s");
+    for kind in [
+        CheckKind::NoLostWork,
+        CheckKind::Convergence,
+        CheckKind::Atomicity,
+    ] {
+        let v = verdict(&healed, kind);
+        assert!(v.judged && v.passed, "{kind}: {v:?}");
+    }
+    // Held to a millisecond, the same run's transactions settle too late: liveness is judged.
+    let strict = verdict(&healed_run("1ms"), CheckKind::NoLostWork);
+    assert!(strict.judged && !strict.passed);
+    assert!(
+        strict
+            .violations
+            .iter()
+            .all(|v| v.detail.starts_with("settled at")),
+        "{:?}",
+        strict.violations.first()
+    );
+}

@@ -550,3 +550,50 @@ fn a_message_fault_needs_a_world_that_names_its_messages() {
     let error = b.build().err().expect("refused").to_string();
     assert!(error.contains("does not name its messages"), "{error}");
 }
+
+#[test]
+fn heal_at_lifts_every_fault_and_disarms_what_is_aimed() {
+    let mut b = builder(
+        5,
+        LinkSpec {
+            loss: Probability::new("loss", 0.5).unwrap(),
+            ..LinkSpec::reliable(50)
+        },
+    );
+    b.add_actor("a", Recorder::sending(ActorId(1), Duration::from_ms(1), 40))
+        .unwrap();
+    let receiver = b.add_actor("b", Recorder::default()).unwrap();
+    b.add_actor("c", Recorder::default()).unwrap();
+    b.fault(FaultSpec::Partition {
+        groups: vec![vec!["a".into()], vec!["b".into()]],
+        from: ms(5),
+        until: None,
+    });
+    b.fault(FaultSpec::Crash {
+        node: "c".into(),
+        at: ms(1),
+        restart_at: None,
+    });
+    // Aimed at a visit that comes only after the heal: it never goes off.
+    b.fault(FaultSpec::AtPoint(PointFault {
+        node: "a".into(),
+        point: "send".into(),
+        nth: 30,
+        tx: None,
+        effect: PointEffect::Crash { restart_after: None },
+    }));
+    b.heal_at(ms(20));
+    let mut world = b.build().unwrap();
+    world.run(Limits::default());
+    // From 20 ms on nothing is lost: no partition, no loss; `a` never crashes.
+    let got = payloads(&world, receiver);
+    assert!((20..40).all(|i| got.contains(&i)), "{got:?}");
+    assert!(
+        !(5..20).any(|i| got.contains(&i)),
+        "partitioned before the heal: {got:?}"
+    );
+    assert_eq!(world.stats().crashes, 1);
+    assert_eq!(world.stats().restarts, 1, "c restarted at the heal");
+    assert!(world.is_up(ActorId(2)));
+    assert_eq!(world.last_heal(), Some(ms(20)));
+}

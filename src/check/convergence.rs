@@ -28,6 +28,9 @@ pub struct ConvergenceRule {
     pub last_heal: Option<Instant>,
     /// False when some fault never heals: convergence is then not promised, nor judged.
     pub faults_heal: bool,
+    /// When every fault was lifted (`heal_at`), if the scenario says: from then on the run
+    /// must also finish its work (`no_lost_work`) within `within`.
+    pub heal_at: Option<Instant>,
 }
 
 impl Default for ConvergenceRule {
@@ -37,6 +40,7 @@ impl Default for ConvergenceRule {
             within: DEFAULT_CONVERGE_WITHIN,
             last_heal: None,
             faults_heal: true,
+            heal_at: None,
         }
     }
 }
@@ -67,6 +71,23 @@ impl ConvergenceRule {
             }
         }
         rule
+    }
+
+    /// The rule when every fault is lifted at `heal_at`: whatever never healed by itself
+    /// heals then, so convergence is judged from it.
+    pub fn healed_at(mut self, heal_at: Option<Instant>) -> Self {
+        if let Some(at) = heal_at {
+            self.heal_at = Some(at);
+            self.faults_heal = true;
+            self.last_heal = Some(self.last_heal.map_or(at, |heal| heal.min(at)));
+        }
+        self
+    }
+
+    /// The latest a transaction started at `started` may settle (end its work, answer its
+    /// client) once faults are lifted at `heal_at`; `None` without `heal_at`.
+    pub fn settle_by(&self, started: Instant) -> Option<Instant> {
+        self.heal_at.map(|heal| heal.max(started) + self.within)
     }
 
     /// Takes the last heal the run itself saw (a restart or a cut ending, at a scheduled time

@@ -4,6 +4,7 @@
 
 use super::facts::{MAX_EVENTS, RunFacts};
 use super::{CheckKind, EventRef, Verdict, Violation, at_us};
+use crate::sim::Instant;
 use crate::system::msg::RequestOutcome;
 
 /// Every finished transaction applied all its steps or none, net of compensations. Judged
@@ -77,7 +78,7 @@ pub fn no_double_effect(facts: &RunFacts<'_>) -> Verdict {
 pub fn no_lost_work(facts: &RunFacts<'_>) -> Verdict {
     let judged = facts.at_rest();
     let mut violations = Vec::new();
-    let (mut in_doubt, mut stuck, mut unanswered, mut timed_out) = (0, 0, 0, 0);
+    let (mut in_doubt, mut stuck, mut unanswered, mut timed_out, mut late) = (0, 0, 0, 0, 0);
     for (gtx, tx) in &facts.txs {
         timed_out += u64::from(tx.outcome == Some(RequestOutcome::TimedOut));
         let answer = match tx.outcome {
@@ -109,6 +110,14 @@ pub fn no_lost_work(facts: &RunFacts<'_>) -> Verdict {
                 facts.end.saturating_since(started)
             );
             (started, detail)
+        } else if let Some((settled, deadline)) = late_settling(facts, tx) {
+            late += 1;
+            let detail = format!(
+                "settled at {settled}, after {deadline}: faults were lifted at {}, and work must finish within {}; {answer}",
+                facts.convergence.heal_at.unwrap_or(Instant::ZERO),
+                facts.convergence.within
+            );
+            (settled, detail)
         } else {
             continue;
         };
@@ -139,8 +148,23 @@ pub fn no_lost_work(facts: &RunFacts<'_>) -> Verdict {
     let mut notes = vec![format!(
         "{in_doubt} in doubt, {stuck} stuck, {unanswered} never answered, {timed_out} answered as timed out"
     )];
+    if let Some(heal) = facts.convergence.heal_at {
+        notes.push(format!(
+            "{late} settled later than {} after the faults were lifted at {heal}",
+            facts.convergence.within
+        ));
+    }
     notes.extend(in_flight_note(facts, judged));
     Verdict::new(CheckKind::NoLostWork, violations, notes).judged_if(judged)
+}
+
+/// When faults are lifted at `heal_at`, a transaction must settle (its last change and its
+/// answer behind it) within `converge_within` of the later of that and its start: the run's
+/// liveness. `(settled, deadline)` for one that did not.
+fn late_settling(facts: &RunFacts<'_>, tx: &super::facts::TxFacts) -> Option<(Instant, Instant)> {
+    let deadline = facts.convergence.settle_by(tx.started?)?;
+    let settled = tx.last_change.max(tx.answered)?;
+    (settled > deadline).then_some((settled, deadline))
 }
 
 /// An answer in words, for violation messages.

@@ -92,6 +92,9 @@ pub enum FaultAction {
     Restart(ActorId),
     /// A node's clock drift changes.
     Drift(ActorId, i64),
+    /// Every fault is lifted (`heal_at`): cuts end, crashed nodes restart, clocks keep time,
+    /// links stop losing and duplicating, and aimed faults that have not gone off never will.
+    HealAll,
 }
 
 impl FaultAction {
@@ -109,6 +112,7 @@ impl FaultAction {
             FaultAction::Crash(_) => "crash",
             FaultAction::Restart(_) => "restart",
             FaultAction::Drift(..) => "clock-drift",
+            FaultAction::HealAll => "heal-all",
         }
     }
 }

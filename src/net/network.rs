@@ -187,6 +187,16 @@ impl Network {
         }
     }
 
+    /// Lifts the links' own faults for good: no more loss or duplication (cuts are ended by
+    /// whoever started them), and no aimed message fault is left waiting.
+    pub fn heal_links(&mut self) {
+        for link in &mut self.links {
+            link.loss = super::Probability::NEVER;
+            link.duplicate = super::Probability::NEVER;
+        }
+        self.aimed.clear();
+    }
+
     /// Adds the aimed message faults of a plan; [`Network::aim`] counts messages against them.
     pub fn aim_at_messages(&mut self, faults: Vec<AimedMessage>) {
         self.aimed = faults;

@@ -93,6 +93,8 @@ pub enum Setup {
         links: Vec<(String, String, LinkSpec)>,
         /// The fault schedule.
         faults: Vec<FaultSpec>,
+        /// When every fault is lifted, if ever.
+        heal_at: Option<crate::sim::Instant>,
     },
     /// A business system: the configuration its actors are built from (network and faults
     /// included), and the checks that must hold.
@@ -190,17 +192,27 @@ pub fn load_source(path: &Path, source: &str) -> Result<Scenario, ScenarioError>
         }
     }
     let faults = validate::faults(&mut check, &raw.faults, &topology, &targets);
+    let heal_at = raw.heal_at.map(|d| crate::sim::Instant::ZERO + d.0);
+    if let Some(heal) = heal_at
+        && check.errors.is_empty()
+    {
+        validate::faults_start_before(&mut check, &faults, heal);
+    }
     if !check.errors.is_empty() {
         return Err(ScenarioError::invalid(check.errors));
     }
     let mut limits = validate::limits(&raw.stop);
-    let warnings = never_healing(&faults, &mut limits, raw.workload.as_ref());
+    let warnings = match heal_at {
+        Some(_) => Vec::new(),
+        None => never_healing(&faults, &mut limits, raw.workload.as_ref()),
+    };
     let setup = match system {
         Some((config, must_hold)) => Setup::System {
             config: SystemConfig {
                 default_link,
                 links,
                 faults,
+                heal_at,
                 ..config
             },
             must_hold,
@@ -209,6 +221,7 @@ pub fn load_source(path: &Path, source: &str) -> Result<Scenario, ScenarioError>
             default_link,
             links,
             faults,
+            heal_at,
         },
     };
     Ok(Scenario {
@@ -438,6 +451,14 @@ impl Scenario {
         match &self.setup {
             Setup::System { config, .. } => &config.faults,
             Setup::Pingmesh { faults, .. } => faults,
+        }
+    }
+
+    /// When every fault is lifted, if the scenario says.
+    pub fn heal_at(&self) -> Option<crate::sim::Instant> {
+        match &self.setup {
+            Setup::System { config, .. } => config.heal_at,
+            Setup::Pingmesh { heal_at, .. } => *heal_at,
         }
     }
 

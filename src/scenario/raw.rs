@@ -24,6 +24,9 @@ pub struct Scenario {
     /// The fault schedule.
     #[serde(default)]
     pub faults: Vec<Fault>,
+    /// When every fault is lifted; after it, work must finish within `converge_within`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub heal_at: Option<HumanDuration>,
     /// When the run ends.
     #[serde(default)]
     pub stop: Stop,

@@ -224,6 +224,31 @@ pub fn faults(
     good
 }
 
+/// Every time-scheduled fault must start before `heal_at`, which lifts them all: one that
+/// starts later would be a fault in the liveness phase.
+pub fn faults_start_before(check: &mut Checker<'_>, faults: &[FaultSpec], heal_at: Instant) {
+    for (index, fault) in faults.iter().enumerate() {
+        let (start, field) = match fault {
+            FaultSpec::Partition { from, .. }
+            | FaultSpec::OneWay { from, .. }
+            | FaultSpec::LinkDown { from, .. } => (*from, "from"),
+            FaultSpec::Crash { at, .. } | FaultSpec::ClockDrift { at, .. } => (*at, "at"),
+            FaultSpec::AtPoint(_) | FaultSpec::OnMessage(_) => continue,
+        };
+        if start >= heal_at {
+            check.error(
+                &[Step::Field("faults"), Step::Index(index), Step::Field(field)],
+                format!(
+                    "fault #{} starts at {start}, not before `heal_at` ({heal_at}), which lifts every fault",
+                    index + 1
+                ),
+                "after heal_at",
+                Some("start it earlier, or move `heal_at` later".into()),
+            );
+        }
+    }
+}
+
 fn report_fault_error(check: &mut Checker<'_>, path: &[Step<'_>], fault: &raw::Fault, error: ConfigError) {
     match &error {
         ConfigError::UnknownNode {

@@ -56,6 +56,8 @@ pub(crate) struct Core<M> {
     pub(crate) message_kind: Option<MessageKind<M>>,
     /// The plan's cuts, which aimed partitions start.
     pub(crate) cuts: Vec<Cut>,
+    /// Which cuts are in force: each starts and ends once, and `heal_at` ends the rest.
+    pub(crate) cut_active: Vec<bool>,
     /// Faults waiting for an actor to reach a point.
     pub(crate) aimed_points: Vec<AimedPoint>,
     /// Whether a point reached can change anything: a fault aims at points, or the full
@@ -169,7 +171,7 @@ impl<M: Message> Core<M> {
                 )
             }
             AimedEffect::Cut { cut, lasts } => {
-                self.network.apply_cut(&self.cuts[cut as usize], true);
+                self.set_cut(cut, true);
                 (None, "partition", lasts.map(|d| (d, FaultAction::CutEnd(cut))))
             }
         };
@@ -185,6 +187,21 @@ impl<M: Message> Core<M> {
         if let Some((after, action)) = end {
             self.queue.push(self.now + after, Event::Fault(action));
         }
+    }
+
+    /// Starts or ends cut `cut`, unless it already is in that state (a scheduled end after
+    /// `heal_at` ended it, say).
+    pub(crate) fn set_cut(&mut self, cut: u32, active: bool) -> bool {
+        let slot = &mut self.cut_active[cut as usize];
+        if *slot == active {
+            return false;
+        }
+        *slot = active;
+        self.network.apply_cut(&self.cuts[cut as usize], active);
+        if !active {
+            self.last_heal = Some(self.now);
+        }
+        true
     }
 
     /// Counts and traces a lost message.

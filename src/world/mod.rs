@@ -38,6 +38,7 @@ pub struct WorldBuilder<M: Message> {
     trace_level: TraceLevel,
     message_size: Option<fn(&M) -> u32>,
     message_kind: Option<MessageKind<M>>,
+    heal_at: Option<Instant>,
 }
 
 impl<M: Message> WorldBuilder<M> {
@@ -52,6 +53,7 @@ impl<M: Message> WorldBuilder<M> {
             trace_level: TraceLevel::default(),
             message_size: None,
             message_kind: None,
+            heal_at: None,
         }
     }
 
@@ -99,6 +101,13 @@ impl<M: Message> WorldBuilder<M> {
         self
     }
 
+    /// Lifts every fault at `at` (see [`FaultAction::HealAll`]): what follows is the run's
+    /// liveness phase, in which the system must finish its work.
+    pub fn heal_at(&mut self, at: Instant) -> &mut Self {
+        self.heal_at = Some(at);
+        self
+    }
+
     /// The topology so far (names, links), e.g. to resolve names.
     pub fn topology(&self) -> &Topology {
         &self.topology
@@ -107,7 +116,12 @@ impl<M: Message> WorldBuilder<M> {
     /// Validates links and faults and builds the world.
     pub fn build(self) -> Result<World<M>, ConfigError> {
         self.topology.validate()?;
-        let plan = FaultPlan::compile(&self.faults, &self.topology)?;
+        let mut plan = FaultPlan::compile(&self.faults, &self.topology)?;
+        if let Some(at) = self.heal_at {
+            // Last among the faults of its instant: a fault at the same time is lifted too.
+            let index = plan.events.partition_point(|(t, _)| *t <= at);
+            plan.events.insert(index, (at, FaultAction::HealAll));
+        }
         if !plan.messages.is_empty() && self.message_kind.is_none() {
             return Err(ConfigError::BadFault {
                 what: "a fault on a message".to_string(),
@@ -143,6 +157,7 @@ impl<M: Message> WorldBuilder<M> {
             message_size: self.message_size,
             message_kind: self.message_kind,
             cuts: plan.cuts.clone(),
+            cut_active: vec![false; plan.cuts.len()],
             aimed_points: plan.points.clone(),
             points_matter: !plan.points.is_empty() || self.trace_level == TraceLevel::Full,
             careful_sends: !plan.messages.is_empty(),
@@ -291,13 +306,14 @@ impl<M: Message> World<M> {
         let core = &mut self.core;
         let node = match action {
             FaultAction::CutStart(cut) | FaultAction::CutEnd(cut) => {
-                let cut_spec = &self.plan.cuts[cut as usize];
-                let starting = matches!(action, FaultAction::CutStart(_));
-                core.network.apply_cut(cut_spec, starting);
-                if !starting {
-                    core.last_heal = Some(core.now);
+                if !core.set_cut(cut, matches!(action, FaultAction::CutStart(_))) {
+                    return;
                 }
                 None
+            }
+            FaultAction::HealAll => {
+                self.heal_all();
+                return;
             }
             // A plan never crashes a crashed actor nor restarts a live one (`FaultPlan`
             // rejects overlapping windows); stay safe if one did.
@@ -335,6 +351,35 @@ impl<M: Message> World<M> {
         if let (FaultAction::Restart(id), Some(_)) = (action, node) {
             let mut ctx = Ctx { core, me: id };
             self.actors[id.index()].on_recover(&mut ctx);
+        }
+    }
+
+    /// `heal_at`: ends every cut, restarts every crashed actor, resets every clock, and
+    /// disarms what is aimed; the links stop losing and duplicating.
+    fn heal_all(&mut self) {
+        let core = &mut self.core;
+        for cut in 0..core.cut_active.len() {
+            core.set_cut(cut as u32, false);
+        }
+        core.network.heal_links();
+        core.aimed_points.clear();
+        core.careful_sends = false;
+        core.last_heal = Some(core.now);
+        core.trace.record::<()>(
+            core.now,
+            core.current_seq,
+            TraceKind::Fault,
+            None,
+            None,
+            "heal-all",
+            None,
+        );
+        for index in 0..self.actors.len() {
+            let id = ActorId(index as u32);
+            self.core.lives[index].drift_ppm = 0;
+            if !self.core.lives[index].up {
+                self.apply_fault(FaultAction::Restart(id));
+            }
         }
     }
 

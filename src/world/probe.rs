@@ -66,6 +66,7 @@ impl<M: Message> Probe<M> {
                 message_size: None,
                 message_kind: None,
                 cuts: Vec::new(),
+                cut_active: Vec::new(),
                 aimed_points: Vec::new(),
                 points_matter: false,
                 careful_sends: false,

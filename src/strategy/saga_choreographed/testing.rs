@@ -78,6 +78,7 @@ pub(crate) fn system(
         links: Vec::new(),
         faults,
         converge_within: crate::check::DEFAULT_CONVERGE_WITHIN,
+        heal_at: None,
     }
 }
 

@@ -53,6 +53,7 @@ fn build_system(
         links: Vec::new(),
         faults,
         converge_within: crate::check::DEFAULT_CONVERGE_WITHIN,
+        heal_at: None,
     }
 }
 

@@ -108,6 +108,7 @@ fn system(
         links: Vec::new(),
         faults,
         converge_within: crate::check::DEFAULT_CONVERGE_WITHIN,
+        heal_at: None,
     }
 }
 
