@@ -20,6 +20,7 @@ fn sweep_throughput(c: &mut Criterion) {
         shard: Shard::WHOLE,
         stop_at_first: false,
         strategy_override: None,
+        swarm: false,
     };
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     let mut group = c.benchmark_group("sweep_food_lossy");

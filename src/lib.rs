@@ -21,6 +21,7 @@ pub mod shrink;
 pub mod sim;
 pub mod store;
 pub mod strategy;
+pub mod swarm;
 pub mod sweep;
 pub mod system;
 pub mod workload;

@@ -90,6 +90,13 @@ enum Command {
         /// Also write every event to FILE as JSON lines (at_us, seq, event, src, dst, note, msg).
         #[arg(long, value_name = "FILE")]
         trace: Option<PathBuf>,
+        /// Run the seed's swarm draw (as `sweep --swarm` does) instead of the file's faults.
+        #[arg(long)]
+        swarm: bool,
+        /// With --swarm, also write the drawn scenario to FILE: a plain scenario that
+        /// replays the seed without --swarm.
+        #[arg(long, value_name = "FILE", requires = "swarm")]
+        swarm_out: Option<PathBuf>,
     },
     /// Run one scenario under several strategies and seeds, side by side (or several
     /// scenario files that differ in a setting).
@@ -209,7 +216,7 @@ fn main() -> ExitCode {
             eprintln!(
                 "no command given: running the bundled default scenario {DEFAULT_SCENARIO} (see `consim --help`)"
             );
-            run(Path::new(DEFAULT_SCENARIO), None, None, Format::Table, None)
+            run(Path::new(DEFAULT_SCENARIO), None, None, Format::Table, None, None)
         }
         Some(Command::Run {
             scenario,
@@ -217,7 +224,19 @@ fn main() -> ExitCode {
             strategy,
             format,
             trace,
-        }) => run(&scenario, seed, strategy.as_deref(), format, trace.as_deref()),
+            swarm,
+            swarm_out,
+        }) => {
+            let swarm = swarm.then_some(swarm_out.as_deref());
+            run(
+                &scenario,
+                seed,
+                strategy.as_deref(),
+                format,
+                trace.as_deref(),
+                swarm,
+            )
+        }
         Some(Command::Compare {
             scenarios,
             strategies,
@@ -309,18 +328,30 @@ fn bad_input(message: String) -> Failure {
     Failure::BadArgument(message)
 }
 
+/// `consim run`; `swarm` is `Some(where to write the draw, if anywhere)` with `--swarm`.
 fn run(
     path: &Path,
     seed: Option<u64>,
     strategy: Option<&str>,
     format: Format,
     trace: Option<&Path>,
+    swarm: Option<Option<&Path>>,
 ) -> Result<(), Failure> {
     let mut scenario = load_scenario(path)?;
     if let Some(name) = strategy {
         scenario = scenario.with_strategy(name).map_err(bad_input)?;
     }
     let seed = seed.unwrap_or(scenario.seed);
+    let file_path = scenario.path.clone();
+    if let Some(out) = swarm {
+        let swarmed = consim::swarm::swarmed(&scenario, seed)
+            .unwrap_or_else(|e| panic!("swarm seed {seed} drew an invalid scenario: {e:?}"));
+        if let Some(out) = out {
+            std::fs::write(out, &swarmed.text)
+                .map_err(|e| bad_input(format!("cannot write {}: {e}", out.display())))?;
+        }
+        scenario = swarmed.scenario;
+    }
     let level = if trace.is_some() {
         TraceLevel::Full
     } else {
@@ -334,9 +365,10 @@ fn run(
         Format::Table => {
             out!("{}", run.report.to_table());
             let strategy = strategy.map(|s| format!(" --strategy {s}")).unwrap_or_default();
+            let swarm = if swarm.is_some() { " --swarm" } else { "" };
             outln!(
-                "  replay: consim run {} --seed {seed}{strategy}",
-                scenario.path.display()
+                "  replay: consim run {} --seed {seed}{strategy}{swarm}",
+                file_path.display()
             );
         }
         Format::Json => outln!("{}", run.report.to_json()),
@@ -463,6 +495,10 @@ struct SweepArgs {
     /// Stop at the lowest failing seed instead of running every seed.
     #[arg(long)]
     stop_at_first: bool,
+    /// Swarm testing: each seed draws its own fault mix (kinds, rates, timing) within the
+    /// file's `swarm` bounds, replacing the file's faults; see README "Swarm testing".
+    #[arg(long)]
+    swarm: bool,
     /// Run under this strategy instead of the file's.
     #[arg(long)]
     strategy: Option<String>,
@@ -496,6 +532,7 @@ fn sweep(args: &SweepArgs) -> Result<(), Failure> {
         shard,
         stop_at_first: args.stop_at_first,
         strategy_override: args.strategy.clone(),
+        swarm: args.swarm,
     };
     let total = shard.len(&seeds);
     let bar = if args.quiet {

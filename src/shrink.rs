@@ -18,7 +18,7 @@
 use std::path::Path;
 
 use crate::check::CheckKind;
-use crate::scenario::raw::{self, CheckName, Fault};
+use crate::scenario::raw::{self, CheckName, Fault, to_ron};
 use crate::scenario::{Scenario, load_source};
 use crate::seeds::map_ordered;
 use crate::sim::{Duration, TraceLevel};
@@ -386,18 +386,6 @@ fn model_path_from(scenario: &Path, model: &str, out_dir: &Path) -> String {
         Some(relative) => relative.display().to_string(),
         None => model.display().to_string(),
     }
-}
-
-/// A scenario as RON, in the form users write.
-pub fn to_ron(s: &raw::Scenario) -> String {
-    let config = ron::ser::PrettyConfig::new()
-        .struct_names(true)
-        .extensions(ron::extensions::Extensions::IMPLICIT_SOME)
-        .indentor("    ".to_string());
-    ron::Options::default()
-        .to_string_pretty(s, config)
-        .expect("a scenario serialises")
-        + "\n"
 }
 
 fn check_name(check: CheckKind) -> CheckName {

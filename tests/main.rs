@@ -23,6 +23,8 @@ mod shrink;
 mod strategies;
 /// Small actors the kernel tests share.
 mod support;
+/// Swarm seeds: correct strategies hold, twins are caught, a draw replays as a plain file.
+mod swarm;
 /// Sweeps and comparisons give the same per-seed results on one thread and on many.
 mod sweep;
 /// Services, gateway, client and workload end to end under a naive test strategy.

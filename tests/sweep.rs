@@ -14,6 +14,7 @@ fn options(seeds: std::ops::Range<u64>, shard: Shard, stop_at_first: bool) -> Sw
         shard,
         stop_at_first,
         strategy_override: None,
+        swarm: false,
     }
 }
 

@@ -21,6 +21,16 @@ pub struct Targets {
 }
 
 impl Targets {
+    /// The actors and the points each can reach, by name.
+    pub fn points(&self) -> &BTreeMap<String, Vec<&'static str>> {
+        &self.points
+    }
+
+    /// The message kinds sent.
+    pub fn kinds(&self) -> &[&'static str] {
+        &self.kinds
+    }
+
     /// Nodes that reach no point and send no named message (a pingmesh).
     pub fn none(names: &[String]) -> Targets {
         Targets {

@@ -10,7 +10,7 @@
 //! **Boundary:** the raw serde types (`raw.rs`) stay in this module; nothing below it
 //! derives `Deserialize`.
 
-mod aim;
+pub mod aim;
 pub mod error;
 pub mod graph;
 pub mod locate;
@@ -80,6 +80,11 @@ pub struct Scenario {
     /// outcomes of different runs (sweep shards on other machines) can be told to come from
     /// the same scenario or not. See [`Scenario::fingerprint_hex`].
     pub fingerprint: u64,
+    /// What faults can aim at: each actor's points, the message kinds (swarm testing draws
+    /// from them).
+    pub targets: aim::Targets,
+    /// The file as read, for what rewrites it (swarm testing, shrink).
+    pub raw: raw::Scenario,
 }
 
 /// What a scenario's run is built from, by kind of model.
@@ -192,6 +197,9 @@ pub fn load_source(path: &Path, source: &str) -> Result<Scenario, ScenarioError>
         }
     }
     let faults = validate::faults(&mut check, &raw.faults, &topology, &targets);
+    if let Some(swarm) = &raw.swarm {
+        validate::swarm(&mut check, swarm);
+    }
     let heal_at = raw.heal_at.map(|d| crate::sim::Instant::ZERO + d.0);
     if let Some(heal) = heal_at
         && check.errors.is_empty()
@@ -236,6 +244,8 @@ pub fn load_source(path: &Path, source: &str) -> Result<Scenario, ScenarioError>
         setup,
         warnings,
         fingerprint,
+        targets,
+        raw,
     })
 }
 
@@ -283,7 +293,7 @@ fn never_healing(faults: &[FaultSpec], limits: &mut Limits, workload: Option<&ra
 }
 
 /// How long a workload takes to send, on average.
-fn expected_duration(workload: &raw::Workload) -> crate::sim::Duration {
+pub fn expected_duration(workload: &raw::Workload) -> crate::sim::Duration {
     let requests = workload.requests;
     let us = match workload.arrival {
         raw::Arrival::Poisson { rate_per_s } if rate_per_s > 0.0 => {
@@ -503,6 +513,9 @@ impl Scenario {
         hasher.write_u64(self.fingerprint);
         hasher.write(strategy.name().as_bytes());
         let mut scenario = self.clone();
+        let names = crate::assembly::actor_names(&config.model, &*strategy);
+        scenario.targets = aim::Targets::of_system(&config.model, &*strategy, &names);
+        scenario.raw.strategy = Some(strategy.clone());
         if let Setup::System { config, .. } = &mut scenario.setup {
             config.strategy = strategy;
         }

@@ -48,6 +48,59 @@ pub struct Scenario {
     /// Which checks must hold (all checks always run and are reported).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub checks: Option<Checks>,
+    /// The bounds of swarm testing (`consim sweep --swarm`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub swarm: Option<Swarm>,
+}
+
+/// What swarm testing may draw for each seed: every field is an upper bound or a switch.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Swarm {
+    /// Faults happen before this time, which is the run's `heal_at` (default: when the
+    /// workload is expected to end, at least 100ms).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub horizon: Option<HumanDuration>,
+    /// The highest loss rate drawn.
+    #[serde(default = "swarm_max_loss")]
+    pub max_loss: f64,
+    /// The highest duplication rate drawn.
+    #[serde(default = "swarm_max_duplicate")]
+    pub max_duplicate: f64,
+    /// The most crashes (time-scheduled and aimed each) drawn.
+    #[serde(default = "swarm_max_crashes")]
+    pub max_crashes: u32,
+    /// Whether partitions and one-way cuts may be drawn.
+    #[serde(default = "yes")]
+    pub partitions: bool,
+    /// Whether faults aimed at points and messages may be drawn.
+    #[serde(default = "yes")]
+    pub aimed: bool,
+}
+
+impl Default for Swarm {
+    fn default() -> Self {
+        Swarm {
+            horizon: None,
+            max_loss: swarm_max_loss(),
+            max_duplicate: swarm_max_duplicate(),
+            max_crashes: swarm_max_crashes(),
+            partitions: true,
+            aimed: true,
+        }
+    }
+}
+
+fn swarm_max_loss() -> f64 {
+    0.05
+}
+
+fn swarm_max_duplicate() -> f64 {
+    0.03
+}
+
+fn swarm_max_crashes() -> u32 {
+    2
 }
 
 /// The client's requests.
@@ -577,4 +630,16 @@ pub enum KeyRef {
     Tx,
     /// A fixed row.
     Const(u64),
+}
+
+/// A scenario as RON, in the form users write.
+pub fn to_ron(s: &Scenario) -> String {
+    let config = ron::ser::PrettyConfig::new()
+        .struct_names(true)
+        .extensions(ron::extensions::Extensions::IMPLICIT_SOME)
+        .indentor("    ".to_string());
+    ron::Options::default()
+        .to_string_pretty(s, config)
+        .expect("a scenario serialises")
+        + "\n"
 }

@@ -224,6 +224,31 @@ pub fn faults(
     good
 }
 
+/// The swarm section's bounds: rates in [0, 1], a horizon above zero.
+pub fn swarm(check: &mut Checker<'_>, swarm: &raw::Swarm) {
+    for (field, value) in [
+        ("max_loss", swarm.max_loss),
+        ("max_duplicate", swarm.max_duplicate),
+    ] {
+        if !(0.0..=1.0).contains(&value) {
+            check.error(
+                &[Step::Field("swarm"), Step::Field(field)],
+                format!("`{field}` is {value}, outside [0, 1]"),
+                "not a probability",
+                Some("a rate like 0.05 (5%)".into()),
+            );
+        }
+    }
+    if let Some(horizon) = swarm.horizon {
+        nonzero(
+            check,
+            horizon.0,
+            &[Step::Field("swarm"), Step::Field("horizon")],
+            "the swarm horizon",
+        );
+    }
+}
+
 /// Every time-scheduled fault must start before `heal_at`, which lifts them all: one that
 /// starts later would be a fault in the liveness phase.
 pub fn faults_start_before(check: &mut Checker<'_>, faults: &[FaultSpec], heal_at: Instant) {

@@ -16,7 +16,7 @@ use super::{SeedOutcome, list_failures};
 const LISTED_GAPS: usize = 8;
 
 /// Shards' outcomes merged into one sweep.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct Merged {
     /// The sweep's scenario name.
     pub scenario: String,

@@ -35,12 +35,14 @@ pub struct SweepOptions {
     pub stop_at_first: bool,
     /// The strategy the scenario was switched to (`--strategy`), for replay commands.
     pub strategy_override: Option<String>,
+    /// Swarm testing: each seed runs its own drawn fault mix (see `swarm`).
+    pub swarm: bool,
 }
 
 /// One seed's run, as a sweep records it: enough to tell pass from fail, to check
 /// reproduction (the trace hash), to replay it, and to merge it with other shards of the
 /// same sweep (scenario, strategy, fingerprint and range identify the sweep).
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct SeedOutcome {
     /// Scenario name.
     pub scenario: String,
@@ -67,6 +69,9 @@ pub struct SeedOutcome {
     pub first_violation: Option<String>,
     /// The command that replays this seed.
     pub replay: String,
+    /// In a swarm sweep, what the seed drew.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub swarm: Option<crate::swarm::SwarmDraw>,
 }
 
 impl SeedOutcome {
@@ -77,7 +82,7 @@ impl SeedOutcome {
 }
 
 /// A finished sweep (or one shard of one).
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct Sweep {
     /// Scenario name.
     pub scenario: String,
@@ -129,9 +134,28 @@ pub fn sweep(
     }
 }
 
-/// Runs one seed of a sweep and judges it by the scenario's required checks.
+/// Runs one seed of a sweep and judges it by the scenario's required checks; in a swarm
+/// sweep, under the seed's drawn faults.
 fn run_seed(scenario: &Scenario, seed: u64, options: &SweepOptions) -> SeedOutcome {
-    let report = crate::runner::run(scenario, seed, TraceLevel::Hash).report;
+    if !options.swarm {
+        return judge(scenario, scenario, seed, options, None);
+    }
+    match crate::swarm::swarmed(scenario, seed) {
+        Ok(swarmed) => judge(scenario, &swarmed.scenario, seed, options, Some(swarmed.draw)),
+        // A draw is made of valid names and windows; one that does not load is consim's bug.
+        Err(e) => panic!("swarm seed {seed} drew an invalid scenario: {e:?}"),
+    }
+}
+
+/// The outcome of `run` (the file `scenario`, or its swarm draw) on `seed`.
+fn judge(
+    scenario: &Scenario,
+    run: &Scenario,
+    seed: u64,
+    options: &SweepOptions,
+    swarm: Option<crate::swarm::SwarmDraw>,
+) -> SeedOutcome {
+    let report = crate::runner::run(run, seed, TraceLevel::Hash).report;
     let failing: Vec<&crate::check::Verdict> = scenario.failures(&report).collect();
     let first_violation = failing.iter().find_map(|v| {
         v.violations.first().map(|violation| {
@@ -144,10 +168,16 @@ fn run_seed(scenario: &Scenario, seed: u64, options: &SweepOptions) -> SeedOutco
         .as_ref()
         .map(|s| format!(" --strategy {s}"))
         .unwrap_or_default();
+    let swarm_flag = if swarm.is_some() { " --swarm" } else { "" };
     SeedOutcome {
-        scenario: report.scenario.clone(),
+        scenario: scenario.name.clone(),
         strategy: report.strategy.clone(),
-        fingerprint: scenario.fingerprint_hex(),
+        // A swarm sweep is another sweep of the same file: its shards must not mix.
+        fingerprint: format!(
+            "{}{}",
+            scenario.fingerprint_hex(),
+            if swarm.is_some() { "-swarm" } else { "" }
+        ),
         sweep_range: (options.seeds.start, options.seeds.end),
         seed,
         stop: report.stop.clone(),
@@ -156,7 +186,11 @@ fn run_seed(scenario: &Scenario, seed: u64, options: &SweepOptions) -> SeedOutco
         trace_hash: report.trace_hash.clone(),
         failed: failing.iter().map(|v| v.check.name().to_string()).collect(),
         first_violation,
-        replay: format!("consim run {} --seed {seed}{strategy}", scenario.path.display()),
+        replay: format!(
+            "consim run {} --seed {seed}{strategy}{swarm_flag}",
+            scenario.path.display()
+        ),
+        swarm,
     }
 }
 
