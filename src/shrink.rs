@@ -153,6 +153,15 @@ pub fn shrink(
             break;
         }
         let mut candidates = candidates(&current);
+        // Right after dropping a fault, try aiming each time-scheduled crash at the point it
+        // fell at: a crash that lands in its window on every seed explains the failure.
+        let dropped = current.faults.len();
+        for (offset, aimed) in aimed_crashes(request.path, &current, request.seed)
+            .into_iter()
+            .enumerate()
+        {
+            candidates.insert(dropped + offset, aimed);
+        }
         candidates.truncate(request.max_runs - runs);
         runs += candidates.len();
         let still_failing = map_ordered(pool, &candidates, |candidate| {
@@ -222,6 +231,58 @@ fn run_candidate(
     Ok((not_holding, required))
 }
 
+/// For each time-scheduled crash of `s`, `s` with that crash aimed at the last protocol
+/// point its actor reached before it (the nth visit, restarting after the same downtime).
+/// Runs `s` once, with a full trace, when it has such a crash.
+fn aimed_crashes(path: &Path, s: &raw::Scenario, seed: u64) -> Vec<raw::Scenario> {
+    if !s.faults.iter().any(|f| matches!(f, Fault::Crash { .. })) {
+        return Vec::new();
+    }
+    let Ok(scenario) = load_source(path, &to_ron(s)) else {
+        return Vec::new();
+    };
+    let run = crate::runner::run(&scenario, seed, TraceLevel::Full);
+    let mut out = Vec::new();
+    for (index, fault) in s.faults.iter().enumerate() {
+        let Fault::Crash { node, at, restart } = fault else {
+            continue;
+        };
+        let Some(actor) = run.names.iter().position(|n| n == node) else {
+            continue;
+        };
+        let crash_at = crate::sim::Instant::ZERO + at.0;
+        // A point's detail is `tx N` when it was reached for a transaction.
+        let visits: Vec<(&'static str, &str)> = run
+            .trace
+            .entries()
+            .iter()
+            .take_while(|e| e.at <= crash_at)
+            .filter(|e| e.kind == crate::sim::TraceKind::Point && e.src.is_some_and(|a| a.index() == actor))
+            .map(|e| (e.note, e.detail.as_str()))
+            .collect();
+        let Some(&last) = visits.last() else {
+            continue;
+        };
+        // Counted within its transaction when it has one, so fewer requests keep it.
+        let tx = last.1.strip_prefix("tx ").and_then(|n| n.parse::<u64>().ok());
+        let nth = visits.iter().filter(|&&v| v == last).count() as u32;
+        let mut next = s.clone();
+        next.faults[index] = Fault::CrashAt {
+            node: node.clone(),
+            point: last.0.to_string(),
+            nth,
+            tx,
+            restart_after: restart.map(|r| {
+                crate::duration_text::HumanDuration(Duration::from_us(
+                    r.0.as_us().saturating_sub(at.0.as_us()),
+                ))
+            }),
+        };
+        out.push(next);
+    }
+    out
+}
+
 /// Every one-step reduction of `s`, most promising first.
 fn candidates(s: &raw::Scenario) -> Vec<raw::Scenario> {
     let mut out = Vec::new();
@@ -256,6 +317,7 @@ fn candidates(s: &raw::Scenario) -> Vec<raw::Scenario> {
     for i in 0..s.faults.len() {
         push(&|n| shorten(&mut n.faults[i]));
         push(&|n| move_earlier(&mut n.faults[i]));
+        push(&|n| aim_earlier(&mut n.faults[i]));
     }
     push(&|n| halve(&mut n.network.default.loss));
     push(&|n| halve(&mut n.network.default.duplicate));
@@ -308,6 +370,29 @@ fn shorten(fault: &mut Fault) -> bool {
     }
     end.0 = Duration::from_us(start.as_us() + length / 2);
     true
+}
+
+/// Aims a fault set off by a point at an earlier visit: the first visit of any transaction
+/// (so the first request can be the one it hits), else half its count.
+fn aim_earlier(fault: &mut Fault) -> bool {
+    let (nth, tx) = match fault {
+        Fault::CrashAt { nth, tx, .. }
+        | Fault::PartitionAt { nth, tx, .. }
+        | Fault::OneWayAt { nth, tx, .. } => (nth, tx),
+        _ => return false,
+    };
+    match (tx.is_some(), *nth) {
+        (false, 1) => false,
+        (true, _) => {
+            *tx = None;
+            *nth = 1;
+            true
+        }
+        (false, count) => {
+            *nth = count / 2;
+            true
+        }
+    }
 }
 
 /// Moves a fault to half its start time, window length unchanged, so that fewer requests

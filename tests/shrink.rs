@@ -189,3 +189,38 @@ fn a_shrink_reports_its_rounds_and_stops_at_its_time_budget() {
         out_of_time.text
     );
 }
+
+/// Nine crashes timed by the clock shrink to one crash aimed at the point where the dual
+/// write breaks, and one request: the explanation, not just a smaller file.
+#[test]
+fn a_time_scheduled_crash_is_replaced_by_the_point_it_fell_at() {
+    let path = Path::new("tests/data/shrink/dual_write_crash_storm.ron");
+    let source = std::fs::read_to_string(path).unwrap();
+    let request = ShrinkRequest {
+        path,
+        source: &source,
+        seed: 0,
+        strategy: None,
+        check: None,
+        max_runs: 400,
+        out_of_time: &|| false,
+        on_round: &|_| {},
+    };
+    let dir = scratch_dir("aimed");
+    let shrunk = shrink(&request, &dir, &pool(Some(2)).unwrap()).expect("the crash storm fails at seed 0");
+    assert_eq!(shrunk.check, CheckKind::Atomicity);
+    assert_eq!((shrunk.before.faults, shrunk.before.requests), (9, 2000));
+    assert_eq!(
+        (shrunk.after.faults, shrunk.after.requests),
+        (1, 1),
+        "{}",
+        shrunk.text
+    );
+    assert!(
+        shrunk.text.contains("CrashAt(") && shrunk.text.contains("node: \"bank_a\""),
+        "{}",
+        shrunk.text
+    );
+    assert!(!shrunk.text.contains("        Crash("), "{}", shrunk.text);
+    let _ = std::fs::remove_dir_all(&dir);
+}
