@@ -90,6 +90,8 @@ fn service_local_calls() -> u64 {
         broker: None,
         relay: Relay::None,
         lock_timeout: consim::sim::Duration::from_ms(50),
+        intrusions: Vec::new(),
+        shared_database: false,
     };
     let mut builder = WorldBuilder::<Msg>::new(1, Some(LinkSpec::reliable(100)));
     builder.trace_level(TraceLevel::Off);

@@ -69,6 +69,12 @@ pub struct SystemConfig {
     /// When every fault is lifted, if ever: after it, work must finish within
     /// `converge_within` (see `ConvergenceRule::healed_at`).
     pub heal_at: Option<Instant>,
+    /// Services' attempts to reach into another service's database, by the service that
+    /// attempts them.
+    pub intrusions: Vec<(ServiceId, crate::system::service::Intrusion)>,
+    /// The shared-database anti-pattern: every service's direct write to another's tables
+    /// lands (the `ownership` check catches it).
+    pub shared_database: bool,
 }
 
 /// A built run: the world and where everything sits in it.
@@ -118,6 +124,8 @@ impl SystemConfig {
             faults: Vec::new(),
             converge_within: crate::check::DEFAULT_CONVERGE_WITHIN,
             heal_at: None,
+            intrusions: Vec::new(),
+            shared_database: false,
         }
     }
 
@@ -176,6 +184,16 @@ impl SystemConfig {
                 broker,
                 relay: strategy.relay(),
                 lock_timeout: self.lock_timeout,
+                intrusions: self
+                    .intrusions
+                    .iter()
+                    .filter(|(by, _)| *by == id)
+                    .map(|(_, intrusion)| crate::system::service::Intrusion {
+                        owner_actor: wiring.service(intrusion.owner),
+                        ..intrusion.clone()
+                    })
+                    .collect(),
+                shared_database: self.shared_database,
             };
             let participant = strategy.participant(id, &wiring);
             let service = Service::new(config, Arc::clone(model), wiring.service(id), participant)

@@ -361,7 +361,12 @@ fn shorten(fault: &mut Fault) -> bool {
         }
         | Fault::PartitionAt { lasts, .. }
         | Fault::OneWayAt { lasts, .. } => (Duration::ZERO, lasts),
-        Fault::ClockDrift { .. } | Fault::OnMessage { .. } => return false,
+        Fault::ClockDrift { .. }
+        | Fault::OnMessage { .. }
+        | Fault::Intrude { .. }
+        | Fault::IntrudeAt { .. } => {
+            return false;
+        }
     };
     let Some(end) = end else { return false };
     let length = end.0.as_us().saturating_sub(start.as_us());
@@ -403,12 +408,13 @@ fn move_earlier(fault: &mut Fault) -> bool {
         | Fault::OneWay { from, until, .. }
         | Fault::LinkDown { from, until, .. } => (from, until.as_mut()),
         Fault::Crash { at, restart, .. } => (at, restart.as_mut()),
-        Fault::ClockDrift { at, .. } => (at, None),
+        Fault::ClockDrift { at, .. } | Fault::Intrude { at, .. } => (at, None),
         // Set off by the protocol, not the clock.
         Fault::CrashAt { .. }
         | Fault::PartitionAt { .. }
         | Fault::OneWayAt { .. }
-        | Fault::OnMessage { .. } => {
+        | Fault::OnMessage { .. }
+        | Fault::IntrudeAt { .. } => {
             return false;
         }
     };
@@ -441,7 +447,10 @@ fn size(s: &raw::Scenario) -> Size {
             }
             | Fault::PartitionAt { lasts, .. }
             | Fault::OneWayAt { lasts, .. } => lasts.map_or(0, |d| d.0.as_us()),
-            Fault::ClockDrift { .. } | Fault::OnMessage { .. } => 0,
+            Fault::ClockDrift { .. }
+            | Fault::OnMessage { .. }
+            | Fault::Intrude { .. }
+            | Fault::IntrudeAt { .. } => 0,
         })
         .sum();
     Size {
@@ -482,6 +491,7 @@ fn check_name(check: CheckKind) -> CheckName {
         CheckKind::NoOversell => CheckName::NoOversell,
         CheckKind::Convergence => CheckName::Convergence,
         CheckKind::ClientAnswers => CheckName::ClientAnswers,
+        CheckKind::Ownership => CheckName::Ownership,
     }
 }
 

@@ -115,7 +115,8 @@ fn every_declared_point_is_reached_and_only_by_an_actor_that_declares_it() {
 
 /// Each bundled twin with the check it breaks: with faults aimed at its weak point, a
 /// handful of requests show the flaw on every seed.
-const TWINS: [(&str, CheckKind); 6] = [
+const TWINS: [(&str, CheckKind); 7] = [
+    ("scenarios/twin_shared_database.ron", CheckKind::Ownership),
     ("scenarios/twin_no_idempotency.ron", CheckKind::NoDoubleEffect),
     ("scenarios/twin_dual_write.ron", CheckKind::Atomicity),
     ("scenarios/twin_2pc_no_log.ron", CheckKind::Atomicity),
@@ -138,7 +139,12 @@ fn every_twin_fails_on_every_seed_with_ten_requests_or_fewer_and_its_fix_on_none
         assert!(requests <= 10, "{file}: {requests} requests");
         let mut fixed = twin.clone();
         let name = twin.system_config().unwrap().strategy.name();
-        fixed.system_config_mut().unwrap().strategy = registry::named(name).unwrap();
+        let config = fixed.system_config_mut().unwrap();
+        if config.shared_database {
+            config.shared_database = false; // The twin is the deployment, not the strategy.
+        } else {
+            config.strategy = registry::named(name).unwrap();
+        }
         let (mut twin_failing, mut fixed_failing) = (0, 0);
         for seed in 0..100 {
             let report = runner::run(&twin, seed, TraceLevel::Hash).report;
@@ -355,5 +361,36 @@ fn after_heal_at_work_must_finish_and_converge_within_the_stated_time() {
             .all(|v| v.detail.starts_with("settled at")),
         "{:?}",
         strict.violations.first()
+    );
+}
+
+// ----- data ownership, tried -----------------------------------------------------------------
+
+#[test]
+fn a_service_reaching_into_another_s_database_is_refused_counted_and_reported() {
+    let source = r#"Scenario(
+        model: "../models/bank_transfer.ron",
+        seed: 1,
+        strategy: TwoPc(),
+        workload: Workload(requests: 3, arrival: Poisson(rate_per_s: 100.0), key_count: 100),
+        faults: [
+            Intrude(node: "bank_a", owner: "bank_b", table: "accounts", key: 5, delta: -40, at: "5ms"),
+            IntrudeAt(node: "bank_b", point: "prepared", nth: 2, owner: "bank_a", table: "accounts"),
+        ],
+    )"#;
+    let scenario = scenario::load_source(Path::new("scenarios/intruding.ron"), source).expect("valid");
+    let report = runner::run(&scenario, 1, TraceLevel::Hash).report;
+    assert_eq!(report.counters["service.direct_access_attempts"], 2);
+    assert_eq!(report.counters["service.direct_access_refused"], 2);
+    let ownership = report
+        .checks
+        .iter()
+        .find(|v| v.check == CheckKind::Ownership)
+        .unwrap();
+    assert!(ownership.holds(), "{ownership:?}");
+    assert_eq!(ownership.notes, ["2 direct accesses refused, 0 landed"]);
+    assert!(
+        report.checks.iter().all(|v| v.holds()),
+        "refused, it changes nothing"
     );
 }

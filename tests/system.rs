@@ -252,7 +252,13 @@ struct Rogue {
 
 impl Actor<Msg> for Rogue {
     fn on_start(&mut self, ctx: &mut Ctx<'_, Msg>) {
-        ctx.send(self.target, Msg::DirectDbAccess { table: 0 });
+        let access = Msg::DirectDbAccess {
+            by: ServiceId(1),
+            table: 0,
+            key: 0,
+            delta: -10,
+        };
+        ctx.send(self.target, access);
         let keys = consim::system::model::RequestKeys {
             key: 1,
             other: 2,
@@ -285,6 +291,8 @@ fn a_direct_database_access_or_a_call_without_the_token_is_refused_and_reported(
         broker: None,
         relay: consim::system::service::Relay::None,
         lock_timeout: Duration::from_ms(10),
+        intrusions: Vec::new(),
+        shared_database: false,
     };
     let bank = builder
         .add_actor("bank_a", Service::new(config, model, ActorId(0), None))

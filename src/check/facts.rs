@@ -40,6 +40,30 @@ pub struct RunFacts<'a> {
     /// Requests of the workload the client never sent: a run stopped by a limit before its
     /// work was done is not at rest even with nothing in flight (0 unless told).
     pub unsent_requests: u64,
+    /// Direct writes by another actor that landed in a service's database (the shared
+    /// database anti-pattern), in run order.
+    pub foreign_writes: Vec<ForeignWrite>,
+    /// Direct accesses to a service's database that it refused.
+    pub refused_accesses: u64,
+}
+
+/// A change to a service's row that no step of that service made.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ForeignWrite {
+    /// When.
+    pub at: Instant,
+    /// Its place in the run.
+    pub seq: u64,
+    /// The owner.
+    pub service: crate::system::model::ServiceId,
+    /// The service that wrote.
+    pub by: crate::system::model::ServiceId,
+    /// The owner's table.
+    pub table: u16,
+    /// The row.
+    pub key: u64,
+    /// What it added.
+    pub delta: i64,
 }
 
 /// One change, where it sits in the run.
@@ -259,6 +283,7 @@ impl<'a> RunFacts<'a> {
     ) -> Self {
         let mut txs: BTreeMap<GlobalTxId, TxFacts> = BTreeMap::new();
         let mut changes = Vec::new();
+        let (mut foreign_writes, mut refused_accesses) = (Vec::new(), 0);
         let mut tracker = ChangeTracker::default();
         let step_count = model.steps.len();
         for (index, record) in history.records().iter().enumerate() {
@@ -359,6 +384,22 @@ impl<'a> RunFacts<'a> {
                     tx.outcome = Some(outcome);
                     tx.answered = Some(record.at);
                 }
+                HistoryEvent::ForeignWrite {
+                    service,
+                    by,
+                    table,
+                    key,
+                    delta,
+                } => foreign_writes.push(ForeignWrite {
+                    at: record.at,
+                    seq: record.seq,
+                    service,
+                    by,
+                    table,
+                    key,
+                    delta,
+                }),
+                HistoryEvent::AccessRefused { .. } => refused_accesses += 1,
                 _ => {}
             }
         }
@@ -372,6 +413,8 @@ impl<'a> RunFacts<'a> {
             convergence: ConvergenceRule::default(),
             read_model: None,
             unsent_requests: 0,
+            foreign_writes,
+            refused_accesses,
         }
     }
 

@@ -26,6 +26,7 @@ mod convergence;
 mod facts;
 mod invariant;
 mod oversell;
+mod ownership;
 mod read_model;
 #[cfg(test)]
 mod tests;
@@ -41,9 +42,10 @@ pub use conservation::conservation;
 pub use convergence::{
     ConvergenceRule, DEFAULT_CONVERGE_WITHIN, ReadModelFacts, Sighting, StaleRow, convergence,
 };
-pub use facts::{ChangeAt, MAX_EVENTS, RunFacts, StepTally, TxChange, TxEvent, TxFacts};
+pub use facts::{ChangeAt, ForeignWrite, MAX_EVENTS, RunFacts, StepTally, TxChange, TxEvent, TxFacts};
 pub use invariant::{atomicity, no_double_effect, no_lost_work};
 pub use oversell::no_oversell;
+pub use ownership::ownership;
 pub use read_model::{ReadModel, Span};
 pub use window::{Agreement, Change, ChangeTracker, TxWindow};
 
@@ -73,11 +75,14 @@ pub enum CheckKind {
     /// "aborted" one where none remained applied; "timed out" answers for transactions that
     /// then finished are counted as client uncertainty.
     ClientAnswers,
+    /// No row changed except by its owning service's own steps; direct accesses refused are
+    /// counted.
+    Ownership,
 }
 
 impl CheckKind {
     /// Every check, in report order.
-    pub const ALL: [CheckKind; 7] = [
+    pub const ALL: [CheckKind; 8] = [
         CheckKind::Atomicity,
         CheckKind::NoDoubleEffect,
         CheckKind::Conservation,
@@ -85,6 +90,7 @@ impl CheckKind {
         CheckKind::NoOversell,
         CheckKind::Convergence,
         CheckKind::ClientAnswers,
+        CheckKind::Ownership,
     ];
 
     /// The name reports and scenario files use.
@@ -97,6 +103,7 @@ impl CheckKind {
             CheckKind::NoOversell => "no_oversell",
             CheckKind::Convergence => "convergence",
             CheckKind::ClientAnswers => "client_answers",
+            CheckKind::Ownership => "ownership",
         }
     }
 
@@ -110,6 +117,7 @@ impl CheckKind {
             CheckKind::NoOversell => no_oversell(facts),
             CheckKind::Convergence => convergence(facts),
             CheckKind::ClientAnswers => client_answers(facts),
+            CheckKind::Ownership => ownership(facts),
         }
     }
 }

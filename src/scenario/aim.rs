@@ -94,7 +94,7 @@ impl Targets {
         }
     }
 
-    fn check_point(&self, check: &mut Checker<'_>, path: &[Step<'_>], fault: &PointFault) -> bool {
+    pub(crate) fn check_point(&self, check: &mut Checker<'_>, path: &[Step<'_>], fault: &PointFault) -> bool {
         let Some(points) = self.points.get(&fault.node) else {
             return true; // An unknown node: reported by the topology check.
         };
@@ -216,4 +216,146 @@ pub fn spec(fault: &super::raw::Fault) -> Option<FaultSpec> {
         }),
         _ => return None,
     })
+}
+
+/// A pingmesh has no services to reach into one another's data.
+pub fn no_intrusions(check: &mut Checker<'_>, faults: &[super::raw::Fault]) {
+    use super::raw::Fault;
+    for (index, fault) in faults.iter().enumerate() {
+        if matches!(fault, Fault::Intrude { .. } | Fault::IntrudeAt { .. }) {
+            check.error(
+                &[Step::Field("faults"), Step::Index(index)],
+                "a pingmesh has no services, so none can reach into another's database",
+                "no services",
+                Some("intrusions need a system model".into()),
+            );
+        }
+    }
+}
+
+/// The scenario's intrusions, by the service that attempts them: names resolved against the
+/// model (services, the owner's tables), the point against what the service reaches, each
+/// mistake reported at its place.
+pub fn intrusions(
+    check: &mut Checker<'_>,
+    faults: &[super::raw::Fault],
+    model: &Model,
+    targets: &Targets,
+) -> Vec<(crate::system::model::ServiceId, crate::system::service::Intrusion)> {
+    use super::raw::Fault;
+    use crate::system::service::{Intrusion, IntrusionTime};
+    let mut out = Vec::new();
+    for (index, fault) in faults.iter().enumerate() {
+        let path = [Step::Field("faults"), Step::Index(index)];
+        let (node, owner, table, key, delta, when) = match fault {
+            Fault::Intrude {
+                node,
+                owner,
+                table,
+                key,
+                delta,
+                at,
+            } => (
+                node,
+                owner,
+                table,
+                *key,
+                *delta,
+                IntrusionTime::At(crate::sim::Instant::ZERO + at.0),
+            ),
+            Fault::IntrudeAt {
+                node,
+                point,
+                nth,
+                owner,
+                table,
+                key,
+                delta,
+            } => {
+                if *nth == 0 {
+                    check.error(
+                        &[&path[..], &[Step::Field("nth")]].concat(),
+                        "`nth` counts from 1",
+                        "zero",
+                        Some("the first visit is nth: 1".into()),
+                    );
+                    continue;
+                }
+                let aimed = PointFault {
+                    node: node.clone(),
+                    point: point.clone(),
+                    nth: *nth,
+                    tx: None,
+                    effect: crate::net::PointEffect::Crash { restart_after: None },
+                };
+                if !targets.check_point(check, &path, &aimed) {
+                    continue;
+                }
+                let when = IntrusionTime::Point {
+                    point: point.clone(),
+                    nth: *nth,
+                };
+                (node, owner, table, *key, *delta, when)
+            }
+            _ => continue,
+        };
+        let service = |check: &mut Checker<'_>, name: &str| {
+            let found = model.services.iter().position(|s| s.name == name);
+            if found.is_none() {
+                let names: Vec<&str> = model.services.iter().map(|s| s.name.as_str()).collect();
+                let help = match closest_name(name, names.iter().copied()) {
+                    Some(near) => format!("did you mean `{near}`? services: {}", names.join(", ")),
+                    None => format!("services: {}", names.join(", ")),
+                };
+                check.error_at_name(
+                    &path,
+                    name,
+                    format!("`{name}` is not a service of the model"),
+                    "not a service",
+                    Some(help),
+                );
+            }
+            found.map(|i| crate::system::model::ServiceId(i as u16))
+        };
+        let (Some(by), Some(owner_id)) = (service(check, node), service(check, owner)) else {
+            continue;
+        };
+        if by == owner_id {
+            check.error(
+                &[&path[..], &[Step::Field("owner")]].concat(),
+                format!("`{node}` owns that table: reaching into it is no intrusion"),
+                "its own",
+                Some("name another service's table".into()),
+            );
+            continue;
+        }
+        let tables = &model.services[owner_id.index()].tables;
+        let Some(table_id) = tables.iter().position(|t| &t.name == table) else {
+            let names: Vec<&str> = tables.iter().map(|t| t.name.as_str()).collect();
+            let help = match closest_name(table, names.iter().copied()) {
+                Some(near) => format!("did you mean `{near}`? tables of {owner}: {}", names.join(", ")),
+                None => format!("tables of {owner}: {}", names.join(", ")),
+            };
+            check.error_at_name(
+                &path,
+                table,
+                format!("`{owner}` has no table `{table}`"),
+                "no such table",
+                Some(help),
+            );
+            continue;
+        };
+        out.push((
+            by,
+            Intrusion {
+                owner: owner_id,
+                owner_actor: crate::sim::ActorId(0),
+                table: crate::store::TableId(table_id as u16),
+                key,
+                delta,
+                when,
+            },
+        ));
+    }
+    out
 }

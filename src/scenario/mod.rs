@@ -147,14 +147,17 @@ pub fn load_source(path: &Path, source: &str) -> Result<Scenario, ScenarioError>
             reject_system_sections(&mut check, &raw);
             let names: Vec<String> = (0..config.node_count).map(|i| format!("n{i}")).collect();
             let targets = aim::Targets::none(&names);
+            aim::no_intrusions(&mut check, &raw.faults);
             (None, names, targets)
         }
         Model::System(system_model) => {
             let setup = system_setup::setup(&mut check, &raw, system_model);
-            let (names, targets) = match &setup {
+            let mut setup = setup;
+            let (names, targets) = match &mut setup {
                 Some((config, _)) => {
                     let names = crate::assembly::actor_names(system_model, &*config.strategy);
                     let targets = aim::Targets::of_system(system_model, &*config.strategy, &names);
+                    config.intrusions = aim::intrusions(&mut check, &raw.faults, system_model, &targets);
                     (names, targets)
                 }
                 None => {
@@ -204,7 +207,7 @@ pub fn load_source(path: &Path, source: &str) -> Result<Scenario, ScenarioError>
     if let Some(heal) = heal_at
         && check.errors.is_empty()
     {
-        validate::faults_start_before(&mut check, &faults, heal);
+        validate::faults_start_before(&mut check, &raw.faults, heal);
     }
     if !check.errors.is_empty() {
         return Err(ScenarioError::invalid(check.errors));

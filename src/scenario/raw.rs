@@ -176,6 +176,10 @@ pub struct Services {
     /// How long a local call waits for a lock (default 50ms).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub lock_timeout: Option<HumanDuration>,
+    /// The shared-database anti-pattern: a service's direct write to another's table lands
+    /// (default false: refused).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub shared_database: bool,
 }
 
 /// Broker settings, written `Broker(...)`.
@@ -222,6 +226,8 @@ pub enum CheckName {
     /// The client was told the truth: committed only if every step applied, aborted only
     /// if none remained.
     ClientAnswers,
+    /// No row changed except by its owning service's own steps.
+    Ownership,
 }
 
 /// The network: a default link and per-pair overrides.
@@ -439,6 +445,44 @@ pub enum Fault {
         nth: u32,
         /// What happens to it.
         effect: MessageEffect,
+    },
+    /// Service `node` reaches into service `owner`'s database at `at`: adds `delta` to row
+    /// `key` of `table` (0: reads it). Refused, unless the database is shared.
+    Intrude {
+        /// The service that tries.
+        node: String,
+        /// The service that owns the table.
+        owner: String,
+        /// The owner's table.
+        table: String,
+        /// Which row.
+        #[serde(default)]
+        key: u64,
+        /// What to add (0: a read).
+        #[serde(default)]
+        delta: i64,
+        /// When.
+        at: HumanDuration,
+    },
+    /// The same, when `node` reaches protocol `point` for the `nth` time.
+    IntrudeAt {
+        /// The service that tries.
+        node: String,
+        /// Where.
+        point: String,
+        /// Which visit (from 1).
+        #[serde(default = "first")]
+        nth: u32,
+        /// The service that owns the table.
+        owner: String,
+        /// The owner's table.
+        table: String,
+        /// Which row.
+        #[serde(default)]
+        key: u64,
+        /// What to add (0: a read).
+        #[serde(default)]
+        delta: i64,
     },
 }
 

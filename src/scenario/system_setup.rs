@@ -145,6 +145,7 @@ pub fn setup(
         broker_ack_timeout,
         broker_per_key_ordering: broker.is_some_and(|b| b.per_key_ordering),
         converge_within,
+        shared_database: services.is_some_and(|s| s.shared_database),
         ..assembly::SystemConfig::new(Arc::clone(model), strategy?, workload?)
     };
     Some((config, must_hold))
@@ -296,5 +297,6 @@ fn check_kind(name: raw::CheckName) -> CheckKind {
         raw::CheckName::NoOversell => CheckKind::NoOversell,
         raw::CheckName::Convergence => CheckKind::Convergence,
         raw::CheckName::ClientAnswers => CheckKind::ClientAnswers,
+        raw::CheckName::Ownership => CheckKind::Ownership,
     }
 }

@@ -204,7 +204,10 @@ pub fn faults(
                 at: at(when),
                 drift_ppm: *ppm,
             },
-            aimed => super::aim::spec(aimed).expect("every other fault is aimed"),
+            aimed => match super::aim::spec(aimed) {
+                Some(spec) => spec,
+                None => continue, // An intrusion: a service's act, checked with the system.
+            },
         };
         let path = [Step::Field("faults"), Step::Index(index)];
         match FaultPlan::check_fault(index, &spec, topology) {
@@ -251,15 +254,22 @@ pub fn swarm(check: &mut Checker<'_>, swarm: &raw::Swarm) {
 
 /// Every time-scheduled fault must start before `heal_at`, which lifts them all: one that
 /// starts later would be a fault in the liveness phase.
-pub fn faults_start_before(check: &mut Checker<'_>, faults: &[FaultSpec], heal_at: Instant) {
+pub fn faults_start_before(check: &mut Checker<'_>, faults: &[raw::Fault], heal_at: Instant) {
     for (index, fault) in faults.iter().enumerate() {
         let (start, field) = match fault {
-            FaultSpec::Partition { from, .. }
-            | FaultSpec::OneWay { from, .. }
-            | FaultSpec::LinkDown { from, .. } => (*from, "from"),
-            FaultSpec::Crash { at, .. } | FaultSpec::ClockDrift { at, .. } => (*at, "at"),
-            FaultSpec::AtPoint(_) | FaultSpec::OnMessage(_) => continue,
+            raw::Fault::Partition { from, .. }
+            | raw::Fault::OneWay { from, .. }
+            | raw::Fault::LinkDown { from, .. } => (from, "from"),
+            raw::Fault::Crash { at, .. }
+            | raw::Fault::ClockDrift { at, .. }
+            | raw::Fault::Intrude { at, .. } => (at, "at"),
+            raw::Fault::CrashAt { .. }
+            | raw::Fault::PartitionAt { .. }
+            | raw::Fault::OneWayAt { .. }
+            | raw::Fault::OnMessage { .. }
+            | raw::Fault::IntrudeAt { .. } => continue,
         };
+        let start = Instant::ZERO + start.0;
         if start >= heal_at {
             check.error(
                 &[Step::Field("faults"), Step::Index(index), Step::Field(field)],
@@ -311,9 +321,11 @@ fn report_fault_error(check: &mut Checker<'_>, path: &[Step<'_>], fault: &raw::F
                 raw::Fault::OneWay { .. } => Some("senders"),
                 raw::Fault::PartitionAt { .. } => Some("groups"),
                 raw::Fault::OneWayAt { .. } => Some("senders"),
-                raw::Fault::LinkDown { .. } | raw::Fault::CrashAt { .. } | raw::Fault::OnMessage { .. } => {
-                    None
-                }
+                raw::Fault::LinkDown { .. }
+                | raw::Fault::CrashAt { .. }
+                | raw::Fault::OnMessage { .. }
+                | raw::Fault::Intrude { .. }
+                | raw::Fault::IntrudeAt { .. } => None,
             };
             let full: Vec<Step<'_>> = match field {
                 Some(f) => [path, &[Step::Field(f)]].concat(),

@@ -114,6 +114,20 @@ pub enum HistoryEvent {
         /// Who tried.
         caller: ActorId,
     },
+    /// Another actor's direct write landed in a service's database (the shared-database
+    /// anti-pattern): a change no step of the owner made.
+    ForeignWrite {
+        /// The owner.
+        service: ServiceId,
+        /// The service that wrote.
+        by: ServiceId,
+        /// Which table.
+        table: u16,
+        /// Which row.
+        key: u64,
+        /// What it added.
+        delta: i64,
+    },
     /// A service refused a call without a valid token.
     TokenRejected {
         /// The service.

@@ -330,10 +330,17 @@ pub enum Msg {
         /// The sum this service holds.
         total: i64,
     },
-    /// A caller tries to read another service's database directly; always refused.
+    /// A service reaches into another service's database: refused, unless the database is
+    /// shared (the anti-pattern), when the write lands.
     DirectDbAccess {
-        /// The table it wanted.
+        /// The service that reaches in.
+        by: crate::system::model::ServiceId,
+        /// The owner's table.
         table: u16,
+        /// Which row.
+        key: u64,
+        /// What to add to it (0: a read).
+        delta: i64,
     },
     /// A strategy's own protocol.
     Protocol(ProtocolMsg),

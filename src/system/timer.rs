@@ -52,4 +52,10 @@ pub enum TimerMsg {
         /// The strategy's own tag.
         tag: u8,
     },
+    /// Service: attempt its intrusion number `index` into another's database now. (Last, so
+    /// adding it renumbered no variant the trace hash already covered.)
+    Intrude {
+        /// Index into its configured intrusions.
+        index: u32,
+    },
 }

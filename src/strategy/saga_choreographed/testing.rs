@@ -79,6 +79,8 @@ pub(crate) fn system(
         faults,
         converge_within: crate::check::DEFAULT_CONVERGE_WITHIN,
         heal_at: None,
+        intrusions: Vec::new(),
+        shared_database: false,
     }
 }
 

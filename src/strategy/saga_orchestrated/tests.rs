@@ -54,6 +54,8 @@ fn build_system(
         faults,
         converge_within: crate::check::DEFAULT_CONVERGE_WITHIN,
         heal_at: None,
+        intrusions: Vec::new(),
+        shared_database: false,
     }
 }
 

@@ -109,6 +109,8 @@ fn system(
         faults,
         converge_within: crate::check::DEFAULT_CONVERGE_WITHIN,
         heal_at: None,
+        intrusions: Vec::new(),
+        shared_database: false,
     }
 }
 

@@ -396,7 +396,7 @@ impl Service {
                 _ => None,
             };
             if let Some(point) = point {
-                ctx.point(point, Some(gtx.0));
+                self.reach(ctx, point, Some(gtx));
                 if ctx.crashed() {
                     return;
                 }
@@ -424,7 +424,7 @@ impl Service {
                 };
                 ctx.send(caller, msg);
                 if call.mode.is_pending() {
-                    ctx.point("vote_sent", Some(call.gtx.0));
+                    self.reach(ctx, "vote_sent", Some(call.gtx));
                 }
             }
             // A busy call did nothing: leave the delivery unacknowledged so the broker

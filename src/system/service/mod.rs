@@ -21,12 +21,14 @@
 
 mod armed;
 mod call;
+mod intrusion;
 mod prepared;
 mod publish;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
+pub use intrusion::{Intrusion, IntrusionTime};
 pub use publish::{Relay, decode_event, encode_event};
 
 use crate::broker::BrokerMsg;
@@ -57,6 +59,10 @@ pub struct ServiceConfig {
     pub relay: Relay,
     /// How long a call waits for a lock before giving up as busy.
     pub lock_timeout: Duration,
+    /// Its attempts to reach into other services' databases (see `intrusion.rs`).
+    pub intrusions: Vec<Intrusion>,
+    /// The shared-database anti-pattern: another actor's direct write to its tables lands.
+    pub shared_database: bool,
 }
 
 /// One business service.
@@ -82,6 +88,8 @@ pub struct Service {
     /// A relay tick is scheduled. The relay sleeps while the outbox is empty, so a quiet
     /// system comes to rest instead of polling forever.
     relay_armed: bool,
+    /// Visits of the points its intrusions are aimed at, per intrusion.
+    intrusion_visits: Vec<u32>,
 }
 
 impl Service {
@@ -100,6 +108,7 @@ impl Service {
         let db = Database::new(owner, tables)
             .expect("model tables are unique")
             .with_cost(spec.db_cost);
+        let intrusion_visits = vec![0; config.intrusions.len()];
         Service {
             config,
             db,
@@ -110,6 +119,7 @@ impl Service {
             active: IdMap::new(),
             relay_sent_at: IdMap::new(),
             relay_armed: false,
+            intrusion_visits,
             participant_timers: armed::ArmedTimers::default(),
             effects: Vec::new(),
             model,
@@ -199,7 +209,7 @@ impl Service {
         for effect in effects {
             match effect {
                 Effect::Point(point, gtx) => {
-                    ctx.point(point, Some(gtx.0));
+                    self.reach(ctx, point, Some(gtx));
                     if ctx.crashed() {
                         return;
                     }
@@ -281,6 +291,9 @@ impl Actor<Msg> for Service {
         if !self.db.outbox().is_empty() {
             self.arm_relay(ctx);
         }
+        if ctx.now() == Instant::ZERO {
+            self.arm_intrusions(ctx);
+        }
     }
 
     fn on_message(&mut self, ctx: &mut Ctx<'_, Msg>, src: ActorId, msg: Msg) {
@@ -335,13 +348,12 @@ impl Actor<Msg> for Service {
                     ctx.send(src, Msg::AuditReply { req, total });
                 }
             }
-            Msg::DirectDbAccess { .. } => {
-                if self.db.access(src).is_err() {
-                    ctx.count("service.direct_access_refused", 1);
-                    let service = self.config.id;
-                    self.record(ctx, HistoryEvent::AccessRefused { service, caller: src });
-                }
-            }
+            Msg::DirectDbAccess {
+                by,
+                table,
+                key,
+                delta,
+            } => self.on_direct_access(ctx, (src, by), (table, key, delta)),
             Msg::Broker(BrokerMsg::Deliver {
                 topic,
                 offset,
@@ -412,6 +424,7 @@ impl Actor<Msg> for Service {
                 }
             }
             TimerMsg::RelayTick => self.relay_tick(ctx),
+            TimerMsg::Intrude { index } => self.intrude(ctx, index as usize),
             TimerMsg::DualWrite { event } => self.dual_write(ctx, event),
             other => unreachable!("not a service timer: {other:?}"),
         }

@@ -52,7 +52,7 @@ impl Service {
         let service = self.config.id;
         self.record(ctx, HistoryEvent::Published { service, event });
         ctx.send(broker, publish(event, publish_id));
-        ctx.point("event_published", Some(event.gtx.0));
+        self.reach(ctx, "event_published", Some(event.gtx));
     }
 
     pub(super) fn write_outbox_row(&mut self, ctx: &mut Ctx<'_, Msg>, event: DomainEvent) {
@@ -107,7 +107,7 @@ impl Service {
             let publish_id = (u64::from(self.config.id.0) << 48) | id.0;
             ctx.send(broker, publish(event, publish_id));
             if first {
-                ctx.point("event_published", Some(event.gtx.0));
+                self.reach(ctx, "event_published", Some(event.gtx));
             }
         }
         if !self.db.outbox().is_empty() {
@@ -125,7 +125,7 @@ impl Service {
         session.mark_published(&[id]);
         // The relay works in the background: its log writes delay no call.
         let _ = self.db.take_cost();
-        ctx.point("outbox_relayed", None);
+        self.reach(ctx, "outbox_relayed", None);
     }
 }
 
