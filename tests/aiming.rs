@@ -3,17 +3,13 @@
 
 use std::collections::BTreeSet;
 use std::path::Path;
-use std::sync::Arc;
 
-use consim::assembly::{SystemConfig, SystemWorld, actor_names};
-use consim::chaos;
+use consim::assembly::SystemWorld;
 use consim::check::CheckKind;
-use consim::net::LinkSpec;
-use consim::sim::{Duration, Instant, TraceKind, TraceLevel};
+use consim::sim::{Instant, TraceKind, TraceLevel};
 use consim::strategy::{SERVICE_POINTS, StrategyChoice, points_of, registry};
 use consim::system::examples::food_delivery;
 use consim::system::history::HistoryEvent;
-use consim::workload::{ArrivalProcess, KeyPopularity, WorkloadSpec};
 use consim::world::Limits;
 use consim::{runner, scenario};
 
@@ -33,30 +29,7 @@ fn scarce_food() -> consim::system::model::Model {
 /// `(actor, point)` pairs reached in a chaotic food-delivery run (a later step can refuse, so
 /// sagas compensate) of `strategy` on `seed`.
 fn points_reached(strategy: &StrategyChoice, seed: u64) -> BTreeSet<(String, &'static str)> {
-    let model = Arc::new(scarce_food());
-    let targets: Vec<String> = actor_names(&model, &**strategy)
-        .into_iter()
-        .filter(|n| n != "client" && n != "gateway")
-        .collect();
-    let chaos = chaos::draw(seed, &targets, Duration::from_ms(400));
-    let workload = WorkloadSpec {
-        request_count: 40,
-        arrival: ArrivalProcess::Poisson { rate_per_s: 200.0 },
-        keys: KeyPopularity::Zipf { exponent: 1.0 },
-        key_count: 20,
-        audit_share: consim::net::Probability::NEVER,
-    };
-    let config = SystemConfig {
-        lock_timeout: Duration::from_ms(20),
-        broker_ack_timeout: Duration::from_ms(50),
-        default_link: LinkSpec {
-            loss: chaos.loss,
-            duplicate: chaos.duplicate,
-            ..LinkSpec::default()
-        },
-        faults: chaos.faults,
-        ..SystemConfig::new(model, strategy.clone(), workload)
-    };
+    let config = crate::strategies::chaotic_config(scarce_food(), strategy, seed);
     let mut run = config.build(seed, TraceLevel::Full).expect("a valid chaotic run");
     run.world.run(Limits::until(Instant::from_ms(60_000)));
     let names = run.world.names().to_vec();

@@ -64,12 +64,15 @@ fn violated(verdicts: &[Verdict], checks: &[CheckKind]) -> Vec<String> {
 /// `three_phase_commit_splits_its_decision_under_a_partition` asserts the failure instead.
 const UNSAFE_UNDER_PARTITIONS: [&str; 1] = ["three_pc"];
 
-/// A small bank-transfer run under `strategy` with the seed's random fault schedule (without
-/// its partition for a strategy that cannot survive one).
-fn chaotic_run(strategy: &StrategyChoice, seed: u64) -> (Vec<Verdict>, bool) {
-    let model = Arc::new(bank_transfer());
-    let built = strategy.clone();
-    let targets: Vec<String> = actor_names(&model, &*built)
+/// 40 requests on `model` under `strategy` with the seed's random fault schedule (without its
+/// partition for a strategy that cannot survive one), ready to build.
+pub(crate) fn chaotic_config(
+    model: consim::system::model::Model,
+    strategy: &StrategyChoice,
+    seed: u64,
+) -> SystemConfig {
+    let model = Arc::new(model);
+    let targets: Vec<String> = actor_names(&model, &**strategy)
         .into_iter()
         .filter(|n| n != "client" && n != "gateway")
         .collect();
@@ -86,7 +89,7 @@ fn chaotic_run(strategy: &StrategyChoice, seed: u64) -> (Vec<Verdict>, bool) {
         key_count: 20,
         audit_share: consim::net::Probability::NEVER,
     };
-    let config = SystemConfig {
+    SystemConfig {
         lock_timeout: Duration::from_ms(20),
         broker_ack_timeout: Duration::from_ms(50),
         default_link: LinkSpec {
@@ -95,8 +98,13 @@ fn chaotic_run(strategy: &StrategyChoice, seed: u64) -> (Vec<Verdict>, bool) {
             ..LinkSpec::default()
         },
         faults: chaos.faults,
-        ..SystemConfig::new(model, built, workload)
-    };
+        ..SystemConfig::new(model, strategy.clone(), workload)
+    }
+}
+
+/// A small bank-transfer run of [`chaotic_config`]: its verdicts, and whether it came to rest.
+fn chaotic_run(strategy: &StrategyChoice, seed: u64) -> (Vec<Verdict>, bool) {
+    let config = chaotic_config(bank_transfer(), strategy, seed);
     let mut run = config.build(seed, TraceLevel::Hash).expect("a valid chaotic run");
     let outcome = run.world.run(Limits::until(Instant::from_ms(60_000)));
     (run.check(&outcome), outcome.stop.is_quiescent())

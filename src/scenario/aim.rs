@@ -76,10 +76,10 @@ impl Targets {
                 if self.kinds.contains(&fault.kind.as_str()) {
                     return true;
                 }
-                let help = match closest_name(&fault.kind, self.kinds.iter().copied()) {
-                    Some(near) => format!("did you mean `{near}`? kinds: {}", self.kinds.join(", ")),
-                    None if self.kinds.is_empty() => "this model's actors send no named messages".into(),
-                    None => format!("kinds: {}", self.kinds.join(", ")),
+                let help = if self.kinds.is_empty() {
+                    "this model's actors send no named messages".to_string()
+                } else {
+                    known_help(&fault.kind, &self.kinds, "kinds")
                 };
                 check.error_at_name(
                     path,
@@ -114,13 +114,7 @@ impl Targets {
                 format!("actors with points: {}", reaching.join(", "))
             }
         } else {
-            match closest_name(&fault.point, points.iter().copied()) {
-                Some(near) => format!("did you mean `{near}`? its points: {}", points.join(", ")),
-                None => format!(
-                    "its points: {} (`consim points` lists them all)",
-                    points.join(", ")
-                ),
-            }
+            known_help(&fault.point, points, "its points") + " (`consim points` lists them all)"
         };
         check.error_at_name(
             path,
@@ -130,6 +124,15 @@ impl Targets {
             Some(help),
         );
         false
+    }
+}
+
+/// The help for a name not among `known` (`what` names the list): the nearest one, then
+/// them all.
+fn known_help(name: &str, known: &[&str], what: &str) -> String {
+    match closest_name(name, known.iter().copied()) {
+        Some(near) => format!("did you mean `{near}`? {what}: {}", known.join(", ")),
+        None => format!("{what}: {}", known.join(", ")),
     }
 }
 
@@ -303,10 +306,7 @@ pub fn intrusions(
             let found = model.services.iter().position(|s| s.name == name);
             if found.is_none() {
                 let names: Vec<&str> = model.services.iter().map(|s| s.name.as_str()).collect();
-                let help = match closest_name(name, names.iter().copied()) {
-                    Some(near) => format!("did you mean `{near}`? services: {}", names.join(", ")),
-                    None => format!("services: {}", names.join(", ")),
-                };
+                let help = known_help(name, &names, "services");
                 check.error_at_name(
                     &path,
                     name,
@@ -332,10 +332,7 @@ pub fn intrusions(
         let tables = &model.services[owner_id.index()].tables;
         let Some(table_id) = tables.iter().position(|t| &t.name == table) else {
             let names: Vec<&str> = tables.iter().map(|t| t.name.as_str()).collect();
-            let help = match closest_name(table, names.iter().copied()) {
-                Some(near) => format!("did you mean `{near}`? tables of {owner}: {}", names.join(", ")),
-                None => format!("tables of {owner}: {}", names.join(", ")),
-            };
+            let help = known_help(table, &names, &format!("tables of {owner}"));
             check.error_at_name(
                 &path,
                 table,

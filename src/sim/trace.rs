@@ -145,8 +145,7 @@ impl Trace {
         msg.hash(h);
         if self.level == TraceLevel::Full {
             let detail = msg.map(|m| format!("{m:?}")).unwrap_or_default();
-            self.detail_bytes += detail.len() as u64;
-            self.entries.push(TraceEntry {
+            self.keep(TraceEntry {
                 at,
                 seq,
                 kind,
@@ -156,6 +155,12 @@ impl Trace {
                 detail,
             });
         }
+    }
+
+    /// Keeps one entry, counting its detail's bytes.
+    fn keep(&mut self, entry: TraceEntry) {
+        self.detail_bytes += entry.detail.len() as u64;
+        self.entries.push(entry);
     }
 
     /// Keeps an entry at [`TraceLevel::Full`] without hashing it or counting it as an event:
@@ -173,8 +178,7 @@ impl Trace {
     ) {
         if self.level == TraceLevel::Full {
             let detail = tx.map(|tx| format!("tx {tx}")).unwrap_or_default();
-            self.detail_bytes += detail.len() as u64;
-            self.entries.push(TraceEntry {
+            self.keep(TraceEntry {
                 at,
                 seq,
                 kind,
