@@ -246,43 +246,6 @@ fn eventual_consistency_answers_at_once_and_converges() {
     );
 }
 
-/// Each broken twin, under its bundled scenario, breaks the invariant it should; the same
-/// scenario with the strategy's correct defaults keeps it.
-#[test]
-fn every_broken_twin_is_caught_under_its_bundled_scenario() {
-    let twins = [
-        ("scenarios/twin_no_idempotency.ron", CheckKind::NoDoubleEffect),
-        ("scenarios/twin_dual_write.ron", CheckKind::Atomicity),
-        ("scenarios/twin_2pc_no_log.ron", CheckKind::Atomicity),
-        (
-            "scenarios/twin_saga_no_compensation_retries.ron",
-            CheckKind::Atomicity,
-        ),
-        (
-            "scenarios/twin_saga_no_idempotency.ron",
-            CheckKind::NoDoubleEffect,
-        ),
-        ("scenarios/twin_eventual_dual_write.ron", CheckKind::Convergence),
-    ];
-    for (file, breaks) in twins {
-        let twin = load(file);
-        let (_, checks) = run_checks(&twin);
-        assert!(
-            !violated(&checks, &[breaks]).is_empty(),
-            "{file}: the twin should break {breaks}"
-        );
-        let mut correct = twin.clone();
-        let name = twin.system_config().unwrap().strategy.name();
-        correct.system_config_mut().unwrap().strategy = registry::named(name).unwrap();
-        let (_, checks) = run_checks(&correct);
-        assert!(
-            failed(&checks, &SAFETY).is_empty(),
-            "{file} with correct {name}: {:?}",
-            failed(&checks, &SAFETY)
-        );
-    }
-}
-
 /// Cooperative termination: with the coordinator gone for good while decisions are in
 /// flight on a lossy network, participants that missed their decision learn it from a peer
 /// that applied it; without it they stay in doubt, holding their locks.
