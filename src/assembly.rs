@@ -218,6 +218,7 @@ impl SystemConfig {
         }
         let protocol_kinds = self.strategy.message_kinds();
         builder.message_kind(move |msg: &Msg| msg.kind_name(protocol_kinds));
+        builder.describe(move |msg: &Msg| crate::system::describe::describe(msg, protocol_kinds));
         if let Some(at) = self.heal_at {
             builder.heal_at(at);
         }

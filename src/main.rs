@@ -389,6 +389,9 @@ fn write_trace(path: &Path, run: &consim::runner::Run) -> Result<(), Failure> {
     let mut out = std::io::BufWriter::new(file);
     let name = |id: Option<consim::sim::ActorId>| id.map(|id| run.names[id.index()].clone());
     for e in run.trace.entries() {
+        // Fields are a JSON object when the world describes its messages, else Debug text.
+        let fields = serde_json::from_str::<serde_json::Value>(&e.detail)
+            .unwrap_or_else(|_| serde_json::Value::String(e.detail.clone()));
         let line = serde_json::json!({
             "at_us": e.at.as_us(),
             "seq": e.seq,
@@ -396,7 +399,10 @@ fn write_trace(path: &Path, run: &consim::runner::Run) -> Result<(), Failure> {
             "src": name(e.src),
             "dst": name(e.dst),
             "note": e.note,
-            "msg": e.detail,
+            "gtx": e.tx,
+            "step": e.step,
+            "kind": (!e.msg_kind.is_empty()).then_some(e.msg_kind),
+            "fields": (!e.detail.is_empty()).then_some(fields),
         });
         writeln!(out, "{line}")
             .map_err(|e| bad_input(format!("cannot write trace to {}: {e}", path.display())))?;

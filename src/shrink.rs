@@ -251,20 +251,19 @@ fn aimed_crashes(path: &Path, s: &raw::Scenario, seed: u64) -> Vec<raw::Scenario
             continue;
         };
         let crash_at = crate::sim::Instant::ZERO + at.0;
-        // A point's detail is `tx N` when it was reached for a transaction.
-        let visits: Vec<(&'static str, &str)> = run
+        let visits: Vec<(&'static str, Option<u64>)> = run
             .trace
             .entries()
             .iter()
             .take_while(|e| e.at <= crash_at)
             .filter(|e| e.kind == crate::sim::TraceKind::Point && e.src.is_some_and(|a| a.index() == actor))
-            .map(|e| (e.note, e.detail.as_str()))
+            .map(|e| (e.note, e.tx))
             .collect();
         let Some(&last) = visits.last() else {
             continue;
         };
         // Counted within its transaction when it has one, so fewer requests keep it.
-        let tx = last.1.strip_prefix("tx ").and_then(|n| n.parse::<u64>().ok());
+        let tx = last.1;
         let nth = visits.iter().filter(|&&v| v == last).count() as u32;
         let mut next = s.clone();
         next.faults[index] = Fault::CrashAt {

@@ -92,10 +92,41 @@ fn json_reports_and_traces_are_machine_readable() {
     let text = std::fs::read_to_string(&trace).unwrap();
     std::fs::remove_file(&trace).unwrap();
     let first: serde_json::Value = serde_json::from_str(text.lines().next().unwrap()).unwrap();
-    for field in ["at_us", "seq", "event", "src", "dst", "note", "msg"] {
+    for field in [
+        "at_us", "seq", "event", "src", "dst", "note", "gtx", "step", "kind", "fields",
+    ] {
         assert!(first.get(field).is_some(), "missing {field}: {first}");
     }
     assert!(text.lines().any(|l| l.contains("\"note\":\"partition\"")));
+    // A business run's lines name the transaction, the step, the kind and the fields as JSON;
+    // a local transaction's completion is named by its gtx.
+    let (code, _, _) = consim(&[
+        "run",
+        "scenarios/twin_dual_write.ron",
+        "--trace",
+        trace.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 2, "the twin is caught");
+    let lines: Vec<serde_json::Value> = std::fs::read_to_string(&trace)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    std::fs::remove_file(&trace).unwrap();
+    let done = lines
+        .iter()
+        .find(|l| l["kind"] == "LocalDone")
+        .expect("a local transaction ended");
+    assert!(
+        done["gtx"].is_u64() && done["step"].is_u64() && done["fields"]["local"].is_u64(),
+        "{done}"
+    );
+    let commit = lines
+        .iter()
+        .find(|l| l["event"] == "point" && l["note"] == "local_commit")
+        .expect("a commit point");
+    assert_eq!(commit["src"], "bank_a");
+    assert!(commit["gtx"].is_u64(), "{commit}");
 }
 
 #[test]

@@ -449,10 +449,10 @@ fn a_crash_aimed_at_a_point_loses_what_the_handler_did_after_it() {
         .entries()
         .iter()
         .filter(|e| e.kind == TraceKind::Point)
-        .map(|e| (e.note, e.detail.as_str()))
+        .map(|e| (e.note, e.tx))
         .collect();
     assert_eq!(points.len(), 6, "points 0..=5 are in the full trace: {points:?}");
-    assert_eq!(points[5], ("send", "tx 5"));
+    assert_eq!(points[5], ("send", Some(5)));
 }
 
 #[test]

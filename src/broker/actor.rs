@@ -132,6 +132,7 @@ impl<P: Message> Broker<P> {
         let durable = &mut self.durable;
         if self.config.dedupe_publishes && !durable.seen_publishes.insert((src, publish_id)) {
             durable.stats.record(ctx, Counted::DuplicatePublish);
+            ctx.note("duplicate publish dropped", None);
             send(ctx, src, BrokerMsg::PublishAck { publish_id });
             return;
         }

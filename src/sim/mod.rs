@@ -18,7 +18,7 @@ pub use id_map::{DenseId, IdMap};
 pub use queue::{EventKey, EventQueue};
 pub use rng::{Purpose, Rng, SeedTree};
 pub use time::{Duration, Instant};
-pub use trace::{Trace, TraceEntry, TraceHash, TraceKind, TraceLevel};
+pub use trace::{Described, Trace, TraceEntry, TraceHash, TraceKind, TraceLevel};
 
 /// An actor's index in its world; also its node in the network topology.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]

@@ -41,6 +41,9 @@ pub enum TraceKind {
     Fault,
     /// An actor reached a protocol point (the note); kept in full traces, never hashed.
     Point,
+    /// Something an actor noticed and absorbed (a deduplicated retry, a dropped duplicate);
+    /// the note says what. Kept in full traces, never hashed.
+    Note,
 }
 
 impl TraceKind {
@@ -52,6 +55,7 @@ impl TraceKind {
             TraceKind::Timer => "timer",
             TraceKind::Fault => "fault",
             TraceKind::Point => "point",
+            TraceKind::Note => "note",
         }
     }
 }
@@ -69,10 +73,32 @@ pub struct TraceEntry {
     pub src: Option<ActorId>,
     /// The receiver of a message.
     pub dst: Option<ActorId>,
-    /// Drop reason or fault kind; empty otherwise.
+    /// Drop reason, fault kind or point; empty otherwise.
     pub note: &'static str,
-    /// The message, as `Debug` prints it.
+    /// The transaction the event concerns, where there is one (a message's, a point's).
+    pub tx: Option<u64>,
+    /// The step of that transaction, where there is one.
+    pub step: Option<u16>,
+    /// The message's kind (`Prepare`, `Decide`, `LocalDone`); empty without a message.
+    pub msg_kind: &'static str,
+    /// The message's fields: a JSON object when the world describes its messages
+    /// ([`Described`]), else `Debug` text.
     pub detail: String,
+}
+
+/// What a message says, for people and tools: its kind, the transaction and step it
+/// concerns, and its fields as a JSON object. A world that can describe its messages gives
+/// a function returning this (`WorldBuilder::describe`); otherwise entries carry `Debug`.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Described {
+    /// The message's kind.
+    pub kind: &'static str,
+    /// The transaction it concerns.
+    pub tx: Option<u64>,
+    /// The step it concerns.
+    pub step: Option<u16>,
+    /// Its fields, as a JSON object's text.
+    pub fields: String,
 }
 
 /// The recorder a `World` writes every event into.
@@ -117,8 +143,45 @@ impl Trace {
         note: &'static str,
         msg: Option<&M>,
     ) {
+        self.record_described(at, seq, kind, (src, dst, note), msg, None);
+    }
+
+    /// [`Trace::record`], with `describe` to turn the message into the full trace's
+    /// structured entry (only called at [`TraceLevel::Full`]).
+    #[inline(always)]
+    pub fn record_described<M: Hash + Debug>(
+        &mut self,
+        at: Instant,
+        seq: u64,
+        kind: TraceKind,
+        (src, dst, note): (Option<ActorId>, Option<ActorId>, &'static str),
+        msg: Option<&M>,
+        describe: Option<&dyn Fn(&M) -> Described>,
+    ) {
         if self.level != TraceLevel::Off {
             self.record_on(at, seq, kind, src, dst, note, msg);
+            if self.level == TraceLevel::Full {
+                let described = match (msg, describe) {
+                    (Some(m), Some(describe)) => describe(m),
+                    (Some(m), None) => Described {
+                        fields: format!("{m:?}"),
+                        ..Described::default()
+                    },
+                    (None, _) => Described::default(),
+                };
+                self.keep(TraceEntry {
+                    at,
+                    seq,
+                    kind,
+                    src,
+                    dst,
+                    note,
+                    tx: described.tx,
+                    step: described.step,
+                    msg_kind: described.kind,
+                    detail: described.fields,
+                });
+            }
         }
     }
 
@@ -143,18 +206,6 @@ impl Trace {
         dst.hash(h);
         note.hash(h);
         msg.hash(h);
-        if self.level == TraceLevel::Full {
-            let detail = msg.map(|m| format!("{m:?}")).unwrap_or_default();
-            self.keep(TraceEntry {
-                at,
-                seq,
-                kind,
-                src,
-                dst,
-                note,
-                detail,
-            });
-        }
     }
 
     /// Keeps one entry, counting its detail's bytes.
@@ -177,7 +228,6 @@ impl Trace {
         tx: Option<u64>,
     ) {
         if self.level == TraceLevel::Full {
-            let detail = tx.map(|tx| format!("tx {tx}")).unwrap_or_default();
             self.keep(TraceEntry {
                 at,
                 seq,
@@ -185,7 +235,10 @@ impl Trace {
                 src,
                 dst: None,
                 note,
-                detail,
+                tx,
+                step: None,
+                msg_kind: "",
+                detail: String::new(),
             });
         }
     }

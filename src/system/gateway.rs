@@ -125,6 +125,7 @@ impl Gateway {
         match self.seen.get(req) {
             Some(Some(outcome)) => {
                 ctx.count("gateway.duplicate_requests", 1);
+                ctx.note("duplicate request answered again", None);
                 ctx.send(
                     client,
                     Msg::Response {
@@ -136,6 +137,7 @@ impl Gateway {
             }
             Some(None) => {
                 ctx.count("gateway.duplicate_requests", 1);
+                ctx.note("duplicate request dropped", None);
                 return;
             }
             None => {

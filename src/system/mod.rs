@@ -7,6 +7,7 @@
 //! reading at `model.rs`, then `service.rs`.
 
 pub mod client;
+pub mod describe;
 pub mod examples;
 pub mod gateway;
 pub mod history;

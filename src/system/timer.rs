@@ -10,11 +10,19 @@ pub enum TimerMsg {
     LocalDone {
         /// The local transaction.
         local: u64,
+        /// The business transaction it runs a step of, so a trace names it.
+        gtx: GlobalTxId,
+        /// Which step.
+        step: u16,
     },
     /// Service: local transaction `local` waited too long for a lock.
     LockTimeout {
         /// The local transaction.
         local: u64,
+        /// The business transaction it runs a step of.
+        gtx: GlobalTxId,
+        /// Which step.
+        step: u16,
     },
     /// Service: time to publish pending outbox rows.
     RelayTick,

@@ -139,6 +139,22 @@ impl<M: Message> Ctx<'_, M> {
         }
     }
 
+    /// Leaves a line in a full trace saying what this actor noticed and absorbed (`what`:
+    /// `deduplicated`, `duplicate dropped`), for transaction `tx`: otherwise a retry it
+    /// recognised would leave no trace at all. Not hashed, like a point.
+    #[inline]
+    pub fn note(&mut self, what: &'static str, tx: Option<u64>) {
+        let core = &mut *self.core;
+        core.trace.note(
+            core.now,
+            core.current_seq,
+            crate::sim::TraceKind::Note,
+            Some(self.me),
+            what,
+            tx,
+        );
+    }
+
     /// Whether a fault aimed at a point crashed this actor during this handler: what it
     /// would do next must not happen (durable changes included).
     #[inline]

@@ -15,6 +15,9 @@ use crate::sim::{ActorId, Duration, EventQueue, Instant, Rng, Trace, TraceKind};
 /// (a strategy's names for its own messages).
 pub type MessageKind<M> = Box<dyn Fn(&M) -> &'static str>;
 
+/// Describes a message for the full trace (kind, transaction, step, fields as JSON).
+pub type Describe<M> = Box<dyn Fn(&M) -> crate::sim::Described>;
+
 /// Lifecycle of one actor.
 #[derive(Clone, Copy, Debug, Default)]
 pub(crate) struct Life {
@@ -54,6 +57,8 @@ pub(crate) struct Core<M> {
     pub(crate) message_size: Option<fn(&M) -> u32>,
     /// Names a message's kind for aimed message faults (asked only while one waits).
     pub(crate) message_kind: Option<MessageKind<M>>,
+    /// Describes a message for a full trace (`Debug` text without it).
+    pub(crate) describe: Option<Describe<M>>,
     /// The plan's cuts, which aimed partitions start.
     pub(crate) cuts: Vec<Cut>,
     /// Which cuts are in force: each starts and ends once, and `heal_at` ends the rest.
@@ -207,14 +212,13 @@ impl<M: Message> Core<M> {
     /// Counts and traces a lost message.
     pub(crate) fn drop_message(&mut self, src: ActorId, dst: ActorId, reason: DropReason, msg: &M) {
         self.stats.count_drop(reason);
-        self.trace.record(
+        self.trace.record_described(
             self.now,
             self.current_seq,
             TraceKind::Drop,
-            Some(src),
-            Some(dst),
-            reason.as_str(),
+            (Some(src), Some(dst), reason.as_str()),
             Some(msg),
+            self.describe.as_deref(),
         );
     }
 }

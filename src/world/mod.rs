@@ -23,8 +23,8 @@ pub use probe::{Asked, Probe};
 pub use run::{Limits, RETAINED_CHECK_EVERY, RunOutcome, StopReason};
 pub use stats::NetStats;
 
-pub use self::core::MessageKind;
 use self::core::{Core, Life};
+pub use self::core::{Describe, MessageKind};
 use crate::net::{ConfigError, DropReason, FaultAction, FaultPlan, FaultSpec, LinkSpec, Network, Topology};
 use crate::sim::{ActorId, EventQueue, Instant, Purpose, SeedTree, Trace, TraceKind, TraceLevel};
 use event::Event;
@@ -38,6 +38,7 @@ pub struct WorldBuilder<M: Message> {
     trace_level: TraceLevel,
     message_size: Option<fn(&M) -> u32>,
     message_kind: Option<MessageKind<M>>,
+    describe: Option<Describe<M>>,
     heal_at: Option<Instant>,
 }
 
@@ -53,6 +54,7 @@ impl<M: Message> WorldBuilder<M> {
             trace_level: TraceLevel::default(),
             message_size: None,
             message_kind: None,
+            describe: None,
             heal_at: None,
         }
     }
@@ -98,6 +100,13 @@ impl<M: Message> WorldBuilder<M> {
     /// returns the name those faults give (`"Prepare"`, `"Vote"`). Needed only by them.
     pub fn message_kind(&mut self, kind: impl Fn(&M) -> &'static str + 'static) -> &mut Self {
         self.message_kind = Some(Box::new(kind));
+        self
+    }
+
+    /// Sets how a full trace describes messages: their kind, transaction, step and fields as
+    /// JSON (default: `Debug` text). Observes only; it changes no run.
+    pub fn describe(&mut self, describe: impl Fn(&M) -> crate::sim::Described + 'static) -> &mut Self {
+        self.describe = Some(Box::new(describe));
         self
     }
 
@@ -156,6 +165,7 @@ impl<M: Message> WorldBuilder<M> {
             counters: BTreeMap::new(),
             message_size: self.message_size,
             message_kind: self.message_kind,
+            describe: self.describe,
             cuts: plan.cuts.clone(),
             cut_active: vec![false; plan.cuts.len()],
             aimed_points: plan.points.clone(),
@@ -268,8 +278,14 @@ impl<M: Message> World<M> {
                     return true;
                 }
                 core.stats.delivered += 1;
-                core.trace
-                    .record(now, seq, TraceKind::Deliver, Some(src), Some(dst), "", Some(&msg));
+                core.trace.record_described(
+                    now,
+                    seq,
+                    TraceKind::Deliver,
+                    (Some(src), Some(dst), ""),
+                    Some(&msg),
+                    core.describe.as_deref(),
+                );
                 let mut ctx = Ctx { core, me: dst };
                 self.actors[dst.index()].on_message(&mut ctx, src, msg);
             }
@@ -283,8 +299,14 @@ impl<M: Message> World<M> {
                     return false;
                 }
                 core.stats.timers_fired += 1;
-                core.trace
-                    .record(now, seq, TraceKind::Timer, Some(actor), None, "", Some(&msg));
+                core.trace.record_described(
+                    now,
+                    seq,
+                    TraceKind::Timer,
+                    (Some(actor), None, ""),
+                    Some(&msg),
+                    core.describe.as_deref(),
+                );
                 let mut ctx = Ctx { core, me: actor };
                 self.actors[actor.index()].on_timer(&mut ctx, msg);
             }

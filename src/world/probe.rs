@@ -65,6 +65,7 @@ impl<M: Message> Probe<M> {
                 counters: BTreeMap::new(),
                 message_size: None,
                 message_kind: None,
+                describe: None,
                 cuts: Vec::new(),
                 cut_active: Vec::new(),
                 aimed_points: Vec::new(),

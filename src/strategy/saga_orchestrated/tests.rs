@@ -166,12 +166,11 @@ fn dropped_sends(run: &SystemWorld, service: &str, kind: &str) -> Vec<u64> {
     let dst = run
         .wiring
         .service(model.service_id(service).expect("a bundled service"));
-    let kind = format!("kind: {kind},");
     run.world
         .trace()
         .entries()
         .iter()
-        .filter(|e| e.kind == TraceKind::Drop && e.dst == Some(dst) && e.detail.contains(&kind))
+        .filter(|e| e.kind == TraceKind::Drop && e.dst == Some(dst) && e.msg_kind == kind)
         .map(|e| e.at.as_us())
         .collect()
 }

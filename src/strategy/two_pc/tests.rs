@@ -220,25 +220,11 @@ fn a_commit_costs_four_n_messages_and_two_n_plus_one_forced_writes_for_two_to_si
             if entry.kind != TraceKind::Deliver || !involved || !services {
                 continue;
             }
-            // The trace keeps a message's Debug text; 2PC's own travel as `ProtocolMsg`s
-            // numbered by `msg.rs` (Decide 0, DecideAck 1).
-            let kind = [
-                "Local(",
-                "LocalReply",
-                "Protocol(ProtocolMsg",
-                "Protocol(ProtocolMsg",
-            ]
-            .iter()
-            .enumerate()
-            .position(|(i, prefix)| {
-                entry.detail.starts_with(prefix)
-                    && match i {
-                        2 => entry.detail.contains("kind: 0,"),
-                        3 => entry.detail.contains("kind: 1,"),
-                        _ => true,
-                    }
-            })
-            .unwrap_or_else(|| panic!("unexpected 2PC message {}", entry.detail));
+            // The full trace names each message's kind (2PC's own by `msg::KINDS`).
+            let kind = ["Prepare", "LocalReply", "Decide", "DecideAck"]
+                .iter()
+                .position(|k| entry.msg_kind == *k)
+                .unwrap_or_else(|| panic!("unexpected 2PC message {} {}", entry.msg_kind, entry.detail));
             counts[kind] += 1;
         }
         assert_eq!(counts, [n; 4], "n = {n}: prepare, vote, decide, ack");

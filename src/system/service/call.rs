@@ -171,7 +171,11 @@ impl Service {
                     }
                     let timer = ctx.set_timer(
                         self.config.lock_timeout,
-                        Msg::Timer(TimerMsg::LockTimeout { local: local.0 }),
+                        Msg::Timer(TimerMsg::LockTimeout {
+                            local: local.0,
+                            gtx: call.gtx,
+                            step: call.step,
+                        }),
                     );
                     self.active
                         .get_mut(local)
@@ -262,7 +266,12 @@ impl Service {
         };
         let processing = self.model.services[self.config.id.index()].processing;
         let delay = processing + self.db.take_cost() + self.db.cost_model().of(ops, forced);
-        ctx.set_timer(delay, Msg::Timer(TimerMsg::LocalDone { local: local.0 }));
+        let done = TimerMsg::LocalDone {
+            local: local.0,
+            gtx: call.gtx,
+            step: call.step,
+        };
+        ctx.set_timer(delay, Msg::Timer(done));
     }
 
     /// A call's time is up: commit, prepare or abort it, record it and tell whoever waits.
@@ -319,6 +328,7 @@ impl Service {
                 (LocalResult::Committed, woken, active.write)
             }
             Phase::Replay => {
+                ctx.note("deduplicated", Some(call.gtx.0));
                 let woken = session.commit(local, now).expect("read-only commit");
                 let result = self.pending_vote(&call).unwrap_or(LocalResult::Committed);
                 (result, woken, None)

@@ -391,8 +391,8 @@ impl Actor<Msg> for Service {
             unreachable!("timers carry TimerMsg")
         };
         match timer {
-            TimerMsg::LocalDone { local } => self.complete(ctx, LocalTxId(local)),
-            TimerMsg::LockTimeout { local } => {
+            TimerMsg::LocalDone { local, .. } => self.complete(ctx, LocalTxId(local)),
+            TimerMsg::LockTimeout { local, .. } => {
                 let local = LocalTxId(local);
                 if let Some(active) = self.active.get_mut(local) {
                     active.lock_timer = None;
