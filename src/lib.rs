@@ -20,6 +20,7 @@ pub mod seeds;
 pub mod shrink;
 pub mod sim;
 pub mod store;
+pub mod story;
 pub mod strategy;
 pub mod swarm;
 pub mod sweep;

@@ -44,6 +44,8 @@ fn emit(text: std::fmt::Arguments<'_>, newline: bool) {
 /// The binary's own modules live in `src/cli/`, apart from the library's.
 #[path = "cli/catalog.rs"]
 mod catalog;
+#[path = "cli/story.rs"]
+mod story;
 
 use catalog::{check, graph, list, points};
 
@@ -159,6 +161,13 @@ enum Command {
     },
     /// List the bundled models, scenarios and strategies, one line each.
     List,
+    /// Tell the story of a transaction: every message, local commit, timer, retry,
+    /// deduplication and fault on the actors involved, in order, ending at the invariant it
+    /// broke, and what never happened (default: the first violated transaction).
+    Explain(story::StoryArgs),
+    /// Draw a transaction as a Mermaid sequenceDiagram (GitHub and most Markdown viewers
+    /// render it): messages as arrows, lost ones crossed, faults as notes.
+    Diagram(story::DiagramArgs),
     /// List the protocol points (where a role does something durable or visible), one
     /// `role point — meaning` per line: the services' own, then each strategy's with the
     /// message kinds faults can aim at.
@@ -254,6 +263,8 @@ fn main() -> ExitCode {
         }) => graph(&model),
         Some(Command::List) => list(),
         Some(Command::Points { strategy, markdown }) => points(strategy.as_deref(), markdown),
+        Some(Command::Explain(args)) => story::explain(&args),
+        Some(Command::Diagram(args)) => story::diagram(&args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -357,7 +368,10 @@ fn run(
     } else {
         TraceLevel::Hash
     };
-    let run = consim::runner::run(&scenario, seed, level);
+    let mut run = consim::runner::run(&scenario, seed, level);
+    if swarm.is_none() {
+        run.report.explain_with = Some(story::explain_command(&file_path, seed, strategy));
+    }
     if let Some(trace_path) = trace {
         write_trace(trace_path, &run)?;
     }

@@ -19,6 +19,8 @@ mod metrics;
 mod scenarios;
 /// A failing seed shrinks to a smaller scenario file that still fails.
 mod shrink;
+/// The story behind a violation: explain and diagram on the bundled twins.
+mod story;
 /// Each strategy against the literature, under random and bundled faults; twins are caught.
 mod strategies;
 /// Small actors the kernel tests share.

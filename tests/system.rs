@@ -254,6 +254,7 @@ impl Actor<Msg> for Rogue {
     fn on_start(&mut self, ctx: &mut Ctx<'_, Msg>) {
         let access = Msg::DirectDbAccess {
             by: ServiceId(1),
+            during: None,
             table: 0,
             key: 0,
             delta: -10,

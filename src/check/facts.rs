@@ -58,6 +58,8 @@ pub struct ForeignWrite {
     pub service: crate::system::model::ServiceId,
     /// The service that wrote.
     pub by: crate::system::model::ServiceId,
+    /// The transaction it was working on, if any.
+    pub during: Option<GlobalTxId>,
     /// The owner's table.
     pub table: u16,
     /// The row.
@@ -387,6 +389,7 @@ impl<'a> RunFacts<'a> {
                 HistoryEvent::ForeignWrite {
                     service,
                     by,
+                    during,
                     table,
                     key,
                     delta,
@@ -395,6 +398,7 @@ impl<'a> RunFacts<'a> {
                     seq: record.seq,
                     service,
                     by,
+                    during,
                     table,
                     key,
                     delta,

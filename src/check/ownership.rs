@@ -26,7 +26,7 @@ pub fn ownership(facts: &RunFacts<'_>) -> Verdict {
                 owner.name
             );
             Violation {
-                gtx: None,
+                gtx: write.during.map(|g| g.0),
                 rows: vec![row],
                 at_us: at_us(write.at),
                 detail,

@@ -62,6 +62,11 @@ pub struct RunReport {
     /// What the strategy cost per transaction (system models only).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub metrics: Option<Metrics>,
+    /// The command that explains a violated transaction, without its `--gtx` (set by the
+    /// command line, which knows the file): each violation line naming a transaction is
+    /// followed by it.
+    #[serde(skip)]
+    pub explain_with: Option<String>,
 }
 
 /// What happened to business transactions and requests.
@@ -199,6 +204,7 @@ impl RunReport {
             checks: Vec::new(),
             anomalies: None,
             metrics: None,
+            explain_with: None,
         }
     }
 
@@ -396,6 +402,9 @@ impl RunReport {
                         format!(" [{}]", v.rows.join(", "))
                     };
                     let _ = writeln!(out, "      - {gtx}{}{rows}{at}", v.detail);
+                    if let (Some(command), Some(g)) = (&self.explain_with, v.gtx) {
+                        let _ = writeln!(out, "          why: {command} --gtx {g}");
+                    }
                     for e in &v.events {
                         let _ = writeln!(
                             out,
@@ -454,6 +463,7 @@ mod tests {
             checks: Vec::new(),
             anomalies: None,
             metrics: None,
+            explain_with: None,
         }
     }
 

@@ -64,11 +64,12 @@ fn parts(msg: &Msg) -> (Option<u64>, Option<u16>, Value) {
         Msg::AuditReply { req, total } => (None, None, json!({"req": req.0, "total": total})),
         Msg::DirectDbAccess {
             by,
+            during,
             table,
             key,
             delta,
         } => (
-            None,
+            during.map(|g| g.0),
             None,
             json!({"by_service": by.0, "table": table, "key": key, "delta": delta}),
         ),

@@ -121,6 +121,8 @@ pub enum HistoryEvent {
         service: ServiceId,
         /// The service that wrote.
         by: ServiceId,
+        /// The transaction it was working on, if any.
+        during: Option<GlobalTxId>,
         /// Which table.
         table: u16,
         /// Which row.

@@ -335,6 +335,8 @@ pub enum Msg {
     DirectDbAccess {
         /// The service that reaches in.
         by: crate::system::model::ServiceId,
+        /// The transaction the intruder was working on when it reached in, if any.
+        during: Option<GlobalTxId>,
         /// The owner's table.
         table: u16,
         /// Which row.

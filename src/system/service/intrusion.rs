@@ -76,17 +76,18 @@ impl Service {
             let visits = &mut self.intrusion_visits[index];
             *visits += 1;
             if *visits == *nth {
-                self.intrude(ctx, index);
+                self.intrude(ctx, index, gtx);
             }
         }
     }
 
     /// Attempts intrusion `index`: a message straight to the owner's database.
-    pub(super) fn intrude(&mut self, ctx: &mut Ctx<'_, Msg>, index: usize) {
+    pub(super) fn intrude(&mut self, ctx: &mut Ctx<'_, Msg>, index: usize, during: Option<GlobalTxId>) {
         let intrusion = &self.config.intrusions[index];
         ctx.count("service.direct_access_attempts", 1);
         let msg = Msg::DirectDbAccess {
             by: self.config.id,
+            during,
             table: intrusion.table.0,
             key: intrusion.key,
             delta: intrusion.delta,
@@ -101,7 +102,7 @@ impl Service {
     pub(super) fn on_direct_access(
         &mut self,
         ctx: &mut Ctx<'_, Msg>,
-        (caller, by): (ActorId, ServiceId),
+        (caller, by, during): (ActorId, ServiceId, Option<GlobalTxId>),
         (table, key, delta): (u16, u64, i64),
     ) {
         let service = self.config.id;
@@ -136,6 +137,7 @@ impl Service {
             let write = HistoryEvent::ForeignWrite {
                 service,
                 by,
+                during,
                 table,
                 key,
                 delta,

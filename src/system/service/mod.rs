@@ -350,10 +350,11 @@ impl Actor<Msg> for Service {
             }
             Msg::DirectDbAccess {
                 by,
+                during,
                 table,
                 key,
                 delta,
-            } => self.on_direct_access(ctx, (src, by), (table, key, delta)),
+            } => self.on_direct_access(ctx, (src, by, during), (table, key, delta)),
             Msg::Broker(BrokerMsg::Deliver {
                 topic,
                 offset,
@@ -424,7 +425,7 @@ impl Actor<Msg> for Service {
                 }
             }
             TimerMsg::RelayTick => self.relay_tick(ctx),
-            TimerMsg::Intrude { index } => self.intrude(ctx, index as usize),
+            TimerMsg::Intrude { index } => self.intrude(ctx, index as usize, None),
             TimerMsg::DualWrite { event } => self.dual_write(ctx, event),
             other => unreachable!("not a service timer: {other:?}"),
         }

@@ -1,0 +1,98 @@
+//! The story behind a violation: `explain` names the fault behind each twin's violation, and
+//! `diagram` draws it; both are snapshots of the bundled twins.
+
+use std::path::Path;
+
+use consim::scenario;
+use consim::story::{DiagramOptions, Story, diagram, explain};
+
+/// Each twin with what its story must name: the fault behind the violation.
+const TWINS: [(&str, &str); 7] = [
+    (
+        "twin_dual_write",
+        "bank_a crashed at 34.932ms right after local_commit for gtx 0 (at 34.932ms): it never reached event_published",
+    ),
+    (
+        "twin_eventual_dual_write",
+        "order crashed at 26.308ms right after local_commit for gtx 0 (at 26.308ms): it never reached event_published",
+    ),
+    (
+        "twin_2pc_no_log",
+        "coordinator crashed at 20.577ms right after decision_sent for gtx 0",
+    ),
+    (
+        "twin_no_idempotency",
+        "Deliver [step 0] from broker to bank_b arrived 2 times",
+    ),
+    (
+        "twin_saga_no_idempotency",
+        "Action [step 1] from orchestrator to payment arrived 2 times",
+    ),
+    (
+        "twin_saga_no_compensation_retries",
+        "Compensation from orchestrator to bank_b at 139.248ms was lost (aimed) and never arrived again",
+    ),
+    (
+        "twin_shared_database",
+        "bank_a -> bank_b             DirectDbAccess",
+    ),
+];
+
+fn story(name: &str) -> Story {
+    let path = format!("scenarios/{name}.ron");
+    let scenario = scenario::load(Path::new(&path)).unwrap();
+    Story::of(&scenario, scenario.seed, None).unwrap_or_else(|e| panic!("{name}: {e}"))
+}
+
+#[test]
+fn explain_names_the_fault_behind_each_twin_s_violation() {
+    for (name, names) in TWINS {
+        let text = explain(&story(name));
+        assert!(text.contains(names), "{name}:\n{text}");
+        assert!(
+            text.contains("\n  => "),
+            "{name}: the story ends at the broken invariant:\n{text}"
+        );
+        insta::assert_snapshot!(format!("explain_{name}"), text);
+    }
+}
+
+#[test]
+fn diagram_draws_a_twin_as_mermaid_and_refuses_one_too_long() {
+    let options = DiagramOptions {
+        max_lines: 300,
+        points: true,
+        ..DiagramOptions::default()
+    };
+    for (name, _) in TWINS {
+        let text = diagram(&story(name), &options).unwrap();
+        assert!(
+            text.starts_with("sequenceDiagram\n    participant "),
+            "{name}:\n{text}"
+        );
+        insta::assert_snapshot!(format!("diagram_{name}"), text);
+    }
+    let dual = story("twin_dual_write");
+    let text = diagram(&dual, &options).unwrap();
+    assert!(text.contains("Note over bank_a: CRASH (34.932ms)"), "{text}");
+    let capped = DiagramOptions {
+        max_lines: 5,
+        ..options
+    };
+    let error = diagram(&dual, &capped).unwrap_err();
+    assert!(error.contains("more than --max-lines 5"), "{error}");
+}
+
+#[test]
+fn a_run_without_a_violated_transaction_has_no_story_to_tell_unless_one_is_named() {
+    let scenario = scenario::load(Path::new("scenarios/food_happy_path.ron")).unwrap();
+    let error = Story::of(&scenario, 1, None).err().unwrap();
+    assert!(error.contains("nothing to explain"), "{error}");
+    assert!(Story::of(&scenario, 1, Some(3)).is_ok());
+    assert!(
+        Story::of(&scenario, 1, Some(1_000_000))
+            .err()
+            .unwrap()
+            .contains("no transaction")
+    );
+}
