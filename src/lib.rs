@@ -9,6 +9,7 @@ pub mod assembly;
 pub mod broker;
 pub mod chaos;
 pub mod check;
+pub mod chrome;
 pub mod compare;
 pub mod duration_text;
 pub mod net;

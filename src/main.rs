@@ -89,9 +89,14 @@ enum Command {
         /// Report format: a table for people, JSON (stable schema, see README) for scripts.
         #[arg(long, value_enum, default_value_t = Format::Table)]
         format: Format,
-        /// Also write every event to FILE as JSON lines (at_us, seq, event, src, dst, note, msg).
+        /// Also write every event to FILE: JSON lines (at_us, seq, event, src, dst, note, gtx,
+        /// step, kind, fields; see README), or with --trace-format chrome a Chrome trace that
+        /// ui.perfetto.dev opens.
         #[arg(long, value_name = "FILE")]
         trace: Option<PathBuf>,
+        /// The --trace file's format.
+        #[arg(long, value_enum, default_value_t = TraceFormat::Jsonl, requires = "trace")]
+        trace_format: TraceFormat,
         /// Run the seed's swarm draw (as `sweep --swarm` does) instead of the file's faults.
         #[arg(long)]
         swarm: bool,
@@ -181,6 +186,15 @@ enum Command {
     },
 }
 
+/// What `--trace` writes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+enum TraceFormat {
+    /// One JSON object per event.
+    Jsonl,
+    /// Chrome trace-event JSON (ui.perfetto.dev, chrome://tracing).
+    Chrome,
+}
+
 #[derive(Clone, Copy, Debug, ValueEnum)]
 enum CompareFormat {
     Table,
@@ -233,18 +247,13 @@ fn main() -> ExitCode {
             strategy,
             format,
             trace,
+            trace_format,
             swarm,
             swarm_out,
         }) => {
             let swarm = swarm.then_some(swarm_out.as_deref());
-            run(
-                &scenario,
-                seed,
-                strategy.as_deref(),
-                format,
-                trace.as_deref(),
-                swarm,
-            )
+            let trace = trace.as_deref().map(|path| (path, trace_format));
+            run(&scenario, seed, strategy.as_deref(), format, trace, swarm)
         }
         Some(Command::Compare {
             scenarios,
@@ -345,7 +354,7 @@ fn run(
     seed: Option<u64>,
     strategy: Option<&str>,
     format: Format,
-    trace: Option<&Path>,
+    trace: Option<(&Path, TraceFormat)>,
     swarm: Option<Option<&Path>>,
 ) -> Result<(), Failure> {
     let mut scenario = load_scenario(path)?;
@@ -372,8 +381,14 @@ fn run(
     if swarm.is_none() {
         run.report.explain_with = Some(story::explain_command(&file_path, seed, strategy));
     }
-    if let Some(trace_path) = trace {
-        write_trace(trace_path, &run)?;
+    match trace {
+        Some((path, TraceFormat::Jsonl)) => write_trace(path, &run)?,
+        Some((path, TraceFormat::Chrome)) => {
+            let document = consim::chrome::chrome_trace(run.trace.entries(), &run.names);
+            std::fs::write(path, document.to_string())
+                .map_err(|e| bad_input(format!("cannot write trace to {}: {e}", path.display())))?;
+        }
+        None => {}
     }
     match format {
         Format::Table => {
@@ -416,6 +431,7 @@ fn write_trace(path: &Path, run: &consim::runner::Run) -> Result<(), Failure> {
             "gtx": e.tx,
             "step": e.step,
             "kind": (!e.msg_kind.is_empty()).then_some(e.msg_kind),
+            "delivered_as": e.flow,
             "fields": (!e.detail.is_empty()).then_some(fields),
         });
         writeln!(out, "{line}")

@@ -96,3 +96,44 @@ fn a_run_without_a_violated_transaction_has_no_story_to_tell_unless_one_is_named
             .contains("no transaction")
     );
 }
+
+/// The Chrome trace of the 2PC twin: a named track per actor, every message's flow from its
+/// send to its delivery, local transactions and in-doubt periods as slices, the crash as an
+/// instant on the coordinator's track.
+#[test]
+fn the_chrome_trace_has_tracks_flows_slices_and_fault_instants() {
+    let scenario = scenario::load(Path::new("scenarios/twin_2pc_no_log.ron")).unwrap();
+    let run = consim::runner::run(&scenario, scenario.seed, consim::sim::TraceLevel::Full);
+    let document = consim::chrome::chrome_trace(run.trace.entries(), &run.names);
+    let events = document["traceEvents"].as_array().unwrap();
+    let of = |ph: &'static str| events.iter().filter(move |e| e["ph"] == ph);
+    let tracks: Vec<&str> = of("M")
+        .filter(|e| e["name"] == "thread_name")
+        .map(|e| e["args"]["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(tracks, run.names.iter().map(String::as_str).collect::<Vec<_>>());
+    let starts: std::collections::BTreeSet<u64> = of("s").map(|e| e["id"].as_u64().unwrap()).collect();
+    let ends: std::collections::BTreeSet<u64> = of("f").map(|e| e["id"].as_u64().unwrap()).collect();
+    assert!(!starts.is_empty());
+    assert_eq!(
+        starts, ends,
+        "every message sent is delivered or lost on arrival, and each flow has both ends"
+    );
+    for name in ["local tx (locks held)", "in doubt"] {
+        let begun = of("b").filter(|e| e["name"] == name).count();
+        let ended = of("e").filter(|e| e["name"] == name).count();
+        assert!(
+            begun > 0 && begun == ended,
+            "{name}: {begun} begun, {ended} ended"
+        );
+    }
+    let coordinator = run.names.iter().position(|n| n == "coordinator").unwrap() + 1;
+    assert!(of("i").any(|e| e["name"] == "CRASH" && e["tid"] == coordinator));
+    // Timestamps are virtual microseconds.
+    assert!(
+        events
+            .iter()
+            .filter_map(|e| e["ts"].as_u64())
+            .all(|ts| ts <= run.report.virtual_duration_us)
+    );
+}

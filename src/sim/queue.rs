@@ -46,6 +46,13 @@ pub struct EventKey {
     seq: u64,
 }
 
+impl EventKey {
+    /// The sequence number the event got: the `seq` it is traced with when it happens.
+    pub fn seq(self) -> u64 {
+        self.seq
+    }
+}
+
 /// A min-queue of events by `(at, seq)` with O(1) cancellation.
 pub struct EventQueue<E> {
     /// Every pending event, and freed nodes waiting for reuse.
@@ -143,6 +150,11 @@ impl<E> EventQueue<E> {
             next_seq: 0,
             live_count: 0,
         }
+    }
+
+    /// The sequence number the next push will get.
+    pub fn next_seq(&self) -> u64 {
+        self.next_seq
     }
 
     /// Schedules `event` at `at`; the returned key can cancel it until it pops. Inlined so

@@ -44,6 +44,9 @@ pub enum TraceKind {
     /// Something an actor noticed and absorbed (a deduplicated retry, a dropped duplicate);
     /// the note says what. Kept in full traces, never hashed.
     Note,
+    /// A message left its sender and will arrive as the `Deliver` event whose `seq` is the
+    /// entry's `flow`. Kept in full traces, never hashed (its delivery is).
+    Send,
 }
 
 impl TraceKind {
@@ -56,6 +59,7 @@ impl TraceKind {
             TraceKind::Fault => "fault",
             TraceKind::Point => "point",
             TraceKind::Note => "note",
+            TraceKind::Send => "send",
         }
     }
 }
@@ -81,6 +85,8 @@ pub struct TraceEntry {
     pub step: Option<u16>,
     /// The message's kind (`Prepare`, `Decide`, `LocalDone`); empty without a message.
     pub msg_kind: &'static str,
+    /// For a `Send`, the `seq` of the `Deliver` it becomes.
+    pub flow: Option<u64>,
     /// The message's fields: a JSON object when the world describes its messages
     /// ([`Described`]), else `Debug` text.
     pub detail: String,
@@ -179,10 +185,51 @@ impl Trace {
                     tx: described.tx,
                     step: described.step,
                     msg_kind: described.kind,
+                    flow: None,
                     detail: described.fields,
                 });
             }
         }
+    }
+
+    /// At [`TraceLevel::Full`], keeps a `Send` line for a message that will be delivered as
+    /// event `flow`, unhashed: its delivery is what the hash covers.
+    pub fn record_send<M: Debug>(
+        &mut self,
+        at: Instant,
+        seq: u64,
+        (src, dst, flow): (ActorId, ActorId, u64),
+        msg: &M,
+        describe: Option<&dyn Fn(&M) -> Described>,
+    ) {
+        if self.level == TraceLevel::Full {
+            let described = match describe {
+                Some(describe) => describe(msg),
+                None => Described {
+                    fields: format!("{msg:?}"),
+                    ..Described::default()
+                },
+            };
+            self.keep(TraceEntry {
+                at,
+                seq,
+                kind: TraceKind::Send,
+                src: Some(src),
+                dst: Some(dst),
+                note: "",
+                tx: described.tx,
+                step: described.step,
+                msg_kind: described.kind,
+                flow: Some(flow),
+                detail: described.fields,
+            });
+        }
+    }
+
+    /// Whether entries are kept (the level is [`TraceLevel::Full`]).
+    #[inline(always)]
+    pub fn is_full(&self) -> bool {
+        self.level == TraceLevel::Full
     }
 
     /// [`Trace::record`] when the level is `Hash` or `Full`.
@@ -238,6 +285,7 @@ impl Trace {
                 tx,
                 step: None,
                 msg_kind: "",
+                flow: None,
                 detail: String::new(),
             });
         }

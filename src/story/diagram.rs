@@ -86,6 +86,8 @@ pub fn diagram(story: &Story, options: &DiagramOptions) -> Result<String, String
             TraceKind::Point | TraceKind::Note => {
                 writeln!(out, "    Note right of {src}: {} ({})", e.note, e.at)
             }
+            // A story's lines hold deliveries, not sends.
+            TraceKind::Send => Ok(()),
         };
     }
     Ok(out)

@@ -49,7 +49,9 @@ pub fn explain(story: &Story) -> String {
 /// One event as a line: time, who, what.
 fn line(story: &Story, e: &TraceEntry) -> String {
     let who = match e.kind {
-        TraceKind::Deliver | TraceKind::Drop => format!("{} -> {}", story.name(e.src), story.name(e.dst)),
+        TraceKind::Deliver | TraceKind::Drop | TraceKind::Send => {
+            format!("{} -> {}", story.name(e.src), story.name(e.dst))
+        }
         _ => story.name(e.src).to_string(),
     };
     let what = match e.kind {
@@ -59,6 +61,7 @@ fn line(story: &Story, e: &TraceEntry) -> String {
         TraceKind::Fault => format!("FAULT {}", e.note),
         TraceKind::Point => format!("reached {}", e.note),
         TraceKind::Note => format!("noted: {}", e.note),
+        TraceKind::Send => format!("sent {}", e.msg_kind),
     };
     let step = e.step.map(|s| format!(" [step {s}]")).unwrap_or_default();
     format!("{:>12}  {who:<28} {what}{step}", e.at.to_string())

@@ -66,6 +66,7 @@ impl Story {
         let involved = self.actors();
         entries[first..]
             .iter()
+            .filter(|e| e.kind != TraceKind::Send)
             .filter(|e| {
                 mine(e) || (e.kind == TraceKind::Fault && e.src.is_none_or(|a| involved.contains(&a.index())))
             })

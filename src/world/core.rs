@@ -98,17 +98,22 @@ impl<M: Message> Core<M> {
             self.network.decide(src, dst, self.now, rng)
         };
         match verdict {
-            Verdict::Deliver { at, duplicate_at } => match duplicate_at {
-                None => {
-                    self.queue.push(at, Event::Deliver { src, dst, msg });
+            Verdict::Deliver { at, duplicate_at } => {
+                if self.trace.is_full() {
+                    self.trace_send(src, dst, &msg, (at, duplicate_at));
                 }
-                Some(dup_at) => {
-                    self.stats.duplicated += 1;
-                    let copy = msg.clone();
-                    self.queue.push(at, Event::Deliver { src, dst, msg });
-                    self.queue.push(dup_at, Event::Deliver { src, dst, msg: copy });
+                match duplicate_at {
+                    None => {
+                        self.queue.push(at, Event::Deliver { src, dst, msg });
+                    }
+                    Some(dup_at) => {
+                        self.stats.duplicated += 1;
+                        let copy = msg.clone();
+                        self.queue.push(at, Event::Deliver { src, dst, msg });
+                        self.queue.push(dup_at, Event::Deliver { src, dst, msg: copy });
+                    }
                 }
-            },
+            }
             Verdict::Drop(reason) => self.drop_message(src, dst, reason, &msg),
         }
     }
@@ -133,6 +138,29 @@ impl<M: Message> Core<M> {
             None => self.network.decide(src, dst, self.now, rng),
             Some(effect) => self.network.decide_aimed((src, dst), self.now, rng, effect),
         })
+    }
+
+    /// Keeps the `Send` lines of a message about to be pushed (its copy's too), each naming
+    /// the `seq` its delivery will have: the queue hands out sequence numbers in push order.
+    #[inline(never)]
+    fn trace_send(
+        &mut self,
+        src: ActorId,
+        dst: ActorId,
+        msg: &M,
+        (_, duplicate_at): (Instant, Option<Instant>),
+    ) {
+        let first = self.queue.next_seq();
+        let copies = if duplicate_at.is_some() { 2 } else { 1 };
+        for copy in 0..copies {
+            self.trace.record_send(
+                self.now,
+                self.current_seq,
+                (src, dst, first + copy),
+                msg,
+                self.describe.as_deref(),
+            );
+        }
     }
 
     /// `actor` reached protocol point `point` (for transaction `tx`): kept in a full trace
