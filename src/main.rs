@@ -173,6 +173,9 @@ enum Command {
     /// Draw a transaction as a Mermaid sequenceDiagram (GitHub and most Markdown viewers
     /// render it): messages as arrows, lost ones crossed, faults as notes.
     Diagram(story::DiagramArgs),
+    /// Compare two runs of one workload (two strategies, or two files) on one seed: where
+    /// their traces first part, and which requests were answered differently.
+    Diff(story::DiffArgs),
     /// List the protocol points (where a role does something durable or visible), one
     /// `role point — meaning` per line: the services' own, then each strategy's with the
     /// message kinds faults can aim at.
@@ -274,6 +277,7 @@ fn main() -> ExitCode {
         Some(Command::Points { strategy, markdown }) => points(strategy.as_deref(), markdown),
         Some(Command::Explain(args)) => story::explain(&args),
         Some(Command::Diagram(args)) => story::diagram(&args),
+        Some(Command::Diff(args)) => story::diff(&args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

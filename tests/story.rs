@@ -137,3 +137,21 @@ fn the_chrome_trace_has_tracks_flows_slices_and_fault_instants() {
             .all(|ts| ts <= run.report.virtual_duration_us)
     );
 }
+
+/// The dual-write twin against its fix, on one seed: the traces part where the fixed run's
+/// relay publishes after the restart, and the one request the twin left timed out committed.
+#[test]
+fn diff_aligns_two_runs_by_request_and_names_the_first_divergence() {
+    let twin = scenario::load(Path::new("scenarios/twin_dual_write.ron")).unwrap();
+    let mut fixed = twin.clone();
+    let outbox = consim::strategy::registry::named("saga_choreographed").unwrap();
+    fixed.system_config_mut().unwrap().strategy = outbox;
+    let a = consim::story::Side::of("dual write".into(), &twin, twin.seed);
+    let b = consim::story::Side::of("outbox".into(), &fixed, twin.seed);
+    let text = consim::story::diff(&a, &b);
+    assert!(text.contains("1 x timed_out (a) vs committed (b)"), "{text}");
+    assert!(text.contains("first divergence"), "{text}");
+    insta::assert_snapshot!("diff_twin_dual_write_against_its_fix", text);
+    let same = consim::story::Side::of("again".into(), &twin, twin.seed);
+    assert!(consim::story::diff(&a, &same).contains("the same run, event for event"));
+}

@@ -94,3 +94,70 @@ pub(super) fn explain_command(path: &Path, seed: u64, strategy: Option<&str>) ->
     let strategy = strategy.map(|s| format!(" --strategy {s}")).unwrap_or_default();
     format!("consim explain {} --seed {seed}{strategy}", path.display())
 }
+
+/// `diff`'s arguments.
+#[derive(Args, Debug)]
+pub(super) struct DiffArgs {
+    /// One scenario file run under two strategies (`--strategies`), or two files.
+    #[arg(required = true, num_args = 1..=2)]
+    scenarios: Vec<std::path::PathBuf>,
+    /// With one file: the two strategies, comma-separated.
+    #[arg(long, value_delimiter = ',')]
+    strategies: Vec<String>,
+    /// The seed (default: the first file's).
+    #[arg(long)]
+    seed: Option<u64>,
+    /// Also draw this transaction in both runs, one Mermaid diagram after the other.
+    #[arg(long)]
+    gtx: Option<u64>,
+}
+
+pub(super) fn diff(args: &DiffArgs) -> Result<(), Failure> {
+    let first = load_scenario(&args.scenarios[0])?;
+    let pair = match (args.scenarios.len(), args.strategies.as_slice()) {
+        (1, [a, b]) => [
+            (a.clone(), first.with_strategy(a).map_err(bad_input)?),
+            (b.clone(), first.with_strategy(b).map_err(bad_input)?),
+        ],
+        (2, []) => {
+            let second = load_scenario(&args.scenarios[1])?;
+            let label = |p: &std::path::Path| p.display().to_string();
+            [
+                (label(&args.scenarios[0]), first.clone()),
+                (label(&args.scenarios[1]), second),
+            ]
+        }
+        _ => {
+            return Err(bad_input(
+                "give one scenario and --strategies A,B, or two scenarios (and no --strategies)".into(),
+            ));
+        }
+    };
+    for (label, scenario) in &pair {
+        if scenario.system_config().is_none() {
+            return Err(bad_input(format!(
+                "{label}: a pingmesh has no requests to compare"
+            )));
+        }
+    }
+    let seed = args.seed.unwrap_or(first.seed);
+    let [(label_a, a), (label_b, b)] = pair;
+    let (a, b) = (
+        consim::story::Side::of(label_a, &a, seed),
+        consim::story::Side::of(label_b, &b, seed),
+    );
+    out!("{}", consim::story::diff(&a, &b));
+    if let Some(gtx) = args.gtx {
+        let options = DiagramOptions {
+            max_lines: 300,
+            ..DiagramOptions::default()
+        };
+        for side in [a, b] {
+            let label = side.label.clone();
+            let story = Story::from_run(side.run, seed, Some(gtx)).map_err(bad_input)?;
+            let text = consim::story::diagram(&story, &options).map_err(bad_input)?;
+            outln!("\n%% {label}, gtx {gtx}\n{text}");
+        }
+    }
+    Ok(())
+}

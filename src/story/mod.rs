@@ -7,9 +7,11 @@
 //! invariant, and naming what never happened after each actor's last word.
 
 mod diagram;
+mod diff;
 mod explain;
 
 pub use diagram::{DiagramOptions, diagram};
+pub use diff::{Side, diff};
 pub use explain::explain;
 
 use crate::check::Verdict;
@@ -32,7 +34,11 @@ impl Story {
     /// transaction a check found violated. An error when no violation names a transaction
     /// and none was asked for, or the one asked for never ran.
     pub fn of(scenario: &Scenario, seed: u64, gtx: Option<u64>) -> Result<Story, String> {
-        let run = crate::runner::run(scenario, seed, TraceLevel::Full);
+        Story::from_run(crate::runner::run(scenario, seed, TraceLevel::Full), seed, gtx)
+    }
+
+    /// [`Story::of`] for a run already made, traced in full.
+    pub fn from_run(run: Run, seed: u64, gtx: Option<u64>) -> Result<Story, String> {
         let first = first_violation(&run.report.checks, gtx);
         let gtx = match (gtx, &first) {
             (Some(gtx), _) => gtx,
