@@ -97,6 +97,10 @@ enum Command {
         /// The --trace file's format.
         #[arg(long, value_enum, default_value_t = TraceFormat::Jsonl, requires = "trace")]
         trace_format: TraceFormat,
+        /// Also write a self-contained HTML report (the report, charts, and the transactions
+        /// with their sequence diagrams) to FILE.
+        #[arg(long, value_name = "FILE")]
+        html: Option<PathBuf>,
         /// Run the seed's swarm draw (as `sweep --swarm` does) instead of the file's faults.
         #[arg(long)]
         swarm: bool,
@@ -129,6 +133,10 @@ enum Command {
         /// Worker threads (default: all cores). Results do not depend on it.
         #[arg(long)]
         threads: Option<usize>,
+        /// Also write a self-contained HTML report (table, charts, each column's first-seed
+        /// transactions with their diagrams) to FILE.
+        #[arg(long, value_name = "FILE")]
+        html: Option<PathBuf>,
     },
     /// Run one scenario over many seeds on every core and report the seeds that break a check.
     ///
@@ -242,7 +250,14 @@ fn main() -> ExitCode {
             eprintln!(
                 "no command given: running the bundled default scenario {DEFAULT_SCENARIO} (see `consim --help`)"
             );
-            run(Path::new(DEFAULT_SCENARIO), None, None, Format::Table, None, None)
+            run(
+                Path::new(DEFAULT_SCENARIO),
+                None,
+                None,
+                Format::Table,
+                (None, None),
+                None,
+            )
         }
         Some(Command::Run {
             scenario,
@@ -251,12 +266,14 @@ fn main() -> ExitCode {
             format,
             trace,
             trace_format,
+            html,
             swarm,
             swarm_out,
         }) => {
             let swarm = swarm.then_some(swarm_out.as_deref());
             let trace = trace.as_deref().map(|path| (path, trace_format));
-            run(&scenario, seed, strategy.as_deref(), format, trace, swarm)
+            let outputs = (trace, html.as_deref());
+            run(&scenario, seed, strategy.as_deref(), format, outputs, swarm)
         }
         Some(Command::Compare {
             scenarios,
@@ -264,7 +281,14 @@ fn main() -> ExitCode {
             seeds,
             format,
             threads,
-        }) => compare(&scenarios, strategies.as_deref(), &seeds, format, threads),
+            html,
+        }) => compare(
+            &scenarios,
+            strategies.as_deref(),
+            &seeds,
+            (format, html.as_deref()),
+            threads,
+        ),
         Some(Command::Sweep(args)) => sweep(&args),
         Some(Command::Merge { files }) => merge(&files),
         Some(Command::Shrink(args)) => shrink(&args),
@@ -358,7 +382,7 @@ fn run(
     seed: Option<u64>,
     strategy: Option<&str>,
     format: Format,
-    trace: Option<(&Path, TraceFormat)>,
+    (trace, html): (Option<(&Path, TraceFormat)>, Option<&Path>),
     swarm: Option<Option<&Path>>,
 ) -> Result<(), Failure> {
     let mut scenario = load_scenario(path)?;
@@ -376,7 +400,7 @@ fn run(
         }
         scenario = swarmed.scenario;
     }
-    let level = if trace.is_some() {
+    let level = if trace.is_some() || html.is_some() {
         TraceLevel::Full
     } else {
         TraceLevel::Hash
@@ -384,6 +408,11 @@ fn run(
     let mut run = consim::runner::run(&scenario, seed, level);
     if swarm.is_none() {
         run.report.explain_with = Some(story::explain_command(&file_path, seed, strategy));
+    }
+    if let Some(path) = html {
+        let title = format!("consim run: {}, seed {seed}", file_path.display());
+        std::fs::write(path, consim::html::run_page(&title, &run))
+            .map_err(|e| bad_input(format!("cannot write {}: {e}", path.display())))?;
     }
     match trace {
         Some((path, TraceFormat::Jsonl)) => write_trace(path, &run)?,
@@ -449,7 +478,7 @@ fn compare(
     paths: &[PathBuf],
     strategies: Option<&[String]>,
     seeds: &str,
-    format: CompareFormat,
+    (format, html): (CompareFormat, Option<&Path>),
     threads: Option<usize>,
 ) -> Result<(), Failure> {
     let seeds = consim::seeds::parse_seeds(seeds).map_err(bad_input)?;
@@ -464,7 +493,22 @@ fn compare(
     }
     let pool = worker_pool(threads)?;
     let (name, variants) = compare_columns(paths, strategies)?;
-    let comparison = consim::compare::compare_variants(&name, &variants, seeds, &pool);
+    let comparison = consim::compare::compare_variants(&name, &variants, seeds.clone(), &pool);
+    if let Some(path) = html {
+        // Each column's first seed, traced in full, for its latency curve and diagrams.
+        let runs: Vec<(String, consim::runner::Run)> = variants
+            .iter()
+            .map(|v| {
+                (
+                    v.label.clone(),
+                    consim::runner::run(&v.scenario, seeds.start, TraceLevel::Full),
+                )
+            })
+            .collect();
+        let title = format!("consim compare: {name}, seeds {}..{}", seeds.start, seeds.end);
+        let page = consim::html::compare_page(&title, &comparison, &comparison.to_table(), &runs);
+        std::fs::write(path, page).map_err(|e| bad_input(format!("cannot write {}: {e}", path.display())))?;
+    }
     match format {
         CompareFormat::Table => out!("{}", comparison.to_table()),
         CompareFormat::Json => outln!("{}", comparison.to_json()),

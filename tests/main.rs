@@ -11,6 +11,8 @@ mod cli;
 /// build profiles to one value.
 mod determinism;
 mod fuzz;
+/// The HTML reports rendered in headless Chromium.
+mod html;
 /// The kernel's promises: streams, crashes, partitions, drift, limits, bad configuration.
 mod kernel;
 /// Convergence deadlines, anomalies and cost metrics on real runs of bundled scenarios.

@@ -64,38 +64,50 @@ impl Story {
     /// The trace lines about the transaction, and the faults that struck an actor involved
     /// in it (or the whole network) from its first line on, in run order.
     pub fn lines(&self) -> Vec<&TraceEntry> {
-        let entries = self.run.trace.entries();
-        let mine = |e: &TraceEntry| e.tx == Some(self.gtx);
-        let Some(first) = entries.iter().position(mine) else {
-            return Vec::new();
-        };
-        let involved = self.actors();
-        entries[first..]
-            .iter()
-            .filter(|e| e.kind != TraceKind::Send)
-            .filter(|e| {
-                mine(e) || (e.kind == TraceKind::Fault && e.src.is_none_or(|a| involved.contains(&a.index())))
-            })
-            .collect()
+        lines_of(&self.run, self.gtx)
     }
 
     /// The actors (indexes) the transaction's lines name, in order of appearance.
     pub fn actors(&self) -> Vec<usize> {
-        let mut actors = Vec::new();
-        for e in self.run.trace.entries().iter().filter(|e| e.tx == Some(self.gtx)) {
-            for actor in [e.src, e.dst].into_iter().flatten() {
-                if !actors.contains(&actor.index()) {
-                    actors.push(actor.index());
-                }
-            }
-        }
-        actors
+        actors_of(&self.run, self.gtx)
     }
 
     /// An actor's name.
     pub fn name(&self, actor: Option<crate::sim::ActorId>) -> &str {
         actor.map_or("-", |a| self.run.names[a.index()].as_str())
     }
+}
+
+/// The lines of `run`'s trace about transaction `gtx` (deliveries, drops, timers, points,
+/// notes) and the faults that struck an actor involved, or the whole network, from its first
+/// line on.
+pub fn lines_of(run: &Run, gtx: u64) -> Vec<&TraceEntry> {
+    let entries = run.trace.entries();
+    let mine = |e: &TraceEntry| e.tx == Some(gtx);
+    let Some(first) = entries.iter().position(mine) else {
+        return Vec::new();
+    };
+    let involved = actors_of(run, gtx);
+    entries[first..]
+        .iter()
+        .filter(|e| e.kind != TraceKind::Send)
+        .filter(|e| {
+            mine(e) || (e.kind == TraceKind::Fault && e.src.is_none_or(|a| involved.contains(&a.index())))
+        })
+        .collect()
+}
+
+/// The actors (indexes) `run`'s lines about `gtx` name, in order of appearance.
+pub fn actors_of(run: &Run, gtx: u64) -> Vec<usize> {
+    let mut actors = Vec::new();
+    for e in run.trace.entries().iter().filter(|e| e.tx == Some(gtx)) {
+        for actor in [e.src, e.dst].into_iter().flatten() {
+            if !actors.contains(&actor.index()) {
+                actors.push(actor.index());
+            }
+        }
+    }
+    actors
 }
 
 /// The first violation naming a transaction (`gtx`'s, when given), with its check.
