@@ -9,16 +9,6 @@ use serde_json::{Value, json};
 
 use crate::sim::{TraceEntry, TraceKind};
 
-/// Message kinds that start a local transaction where they arrive.
-const LOCAL_CALLS: [&str; 6] = [
-    "Action",
-    "Compensation",
-    "Prepare",
-    "Reserve",
-    "Confirm",
-    "Release",
-];
-
 /// The trace `entries` (of a run whose actors are `names`) as a Chrome trace-event document.
 pub fn chrome_trace(entries: &[TraceEntry], names: &[String]) -> Value {
     let mut events =
@@ -49,7 +39,7 @@ pub fn chrome_trace(entries: &[TraceEntry], names: &[String]) -> Value {
                 events.push(json!({"ph": "X", "name": e.msg_kind, "cat": "message", "pid": 1, "tid": dst + 1, "ts": ts, "dur": 1, "args": args}));
                 events.push(json!({"ph": "f", "bp": "e", "name": "message", "cat": "message", "id": e.seq, "pid": 1, "tid": dst + 1, "ts": ts}));
                 if let (Some(gtx), Some(step)) = (e.tx, e.step)
-                    && LOCAL_CALLS.contains(&e.msg_kind)
+                    && crate::system::msg::Msg::LOCAL_CALL_KINDS.contains(&e.msg_kind)
                     && open_local.insert((dst, gtx, step), ()).is_none()
                 {
                     events.push(slice(

@@ -37,6 +37,20 @@ fn svg(
     out
 }
 
+/// A chart builder on `root` with the report's caption style and margins.
+fn builder<'a, 'b>(
+    root: &'a DrawingArea<SVGBackend<'b>, plotters::coord::Shift>,
+    title: &str,
+) -> ChartBuilder<'a, 'b, SVGBackend<'b>> {
+    let mut builder = ChartBuilder::on(root);
+    builder
+        .caption(title, ("sans-serif", 16))
+        .margin(10)
+        .x_label_area_size(35)
+        .y_label_area_size(55);
+    builder
+}
+
 /// One CDF line per series of latencies (µs), in milliseconds.
 pub fn latency_cdf(series: &[(String, Vec<u64>)]) -> String {
     let max_ms = series
@@ -45,12 +59,8 @@ pub fn latency_cdf(series: &[(String, Vec<u64>)]) -> String {
         .max()
         .map_or(1.0, |&us| (us as f64 / 1000.0).max(0.001));
     svg(|root| {
-        let mut chart = ChartBuilder::on(root)
-            .caption("end-to-end latency, CDF", ("sans-serif", 16))
-            .margin(10)
-            .x_label_area_size(35)
-            .y_label_area_size(45)
-            .build_cartesian_2d(0f64..max_ms * 1.02, 0f64..1f64)?;
+        let mut chart =
+            builder(root, "end-to-end latency, CDF").build_cartesian_2d(0f64..max_ms * 1.02, 0f64..1f64)?;
         chart
             .configure_mesh()
             .x_desc("ms")
@@ -84,12 +94,8 @@ pub fn latency_cdf(series: &[(String, Vec<u64>)]) -> String {
 pub fn bars(title: &str, unit: &str, values: &[(String, f64)]) -> String {
     let max = values.iter().map(|(_, v)| *v).fold(0.0f64, f64::max).max(1e-9);
     svg(|root| {
-        let mut chart = ChartBuilder::on(root)
-            .caption(title, ("sans-serif", 16))
-            .margin(10)
-            .x_label_area_size(35)
-            .y_label_area_size(55)
-            .build_cartesian_2d((0..values.len()).into_segmented(), 0f64..max * 1.1)?;
+        let mut chart =
+            builder(root, title).build_cartesian_2d((0..values.len()).into_segmented(), 0f64..max * 1.1)?;
         chart
             .configure_mesh()
             .y_desc(unit)
@@ -114,12 +120,7 @@ pub fn over_time(title: &str, unit: &str, points: &[(f64, f64)], shaded: &[(f64,
     let max_x = points.iter().map(|p| p.0).fold(1.0f64, f64::max);
     let max_y = points.iter().map(|p| p.1).fold(0.0f64, f64::max).max(1e-9);
     svg(|root| {
-        let mut chart = ChartBuilder::on(root)
-            .caption(title, ("sans-serif", 16))
-            .margin(10)
-            .x_label_area_size(35)
-            .y_label_area_size(55)
-            .build_cartesian_2d(0f64..max_x, 0f64..max_y * 1.1)?;
+        let mut chart = builder(root, title).build_cartesian_2d(0f64..max_x, 0f64..max_y * 1.1)?;
         chart
             .configure_mesh()
             .x_desc("virtual time, ms")
@@ -145,12 +146,8 @@ pub fn differences(title: &str, values: &[(String, f64, f64)]) -> String {
         .max(1e-9)
         * 1.1;
     svg(|root| {
-        let mut chart = ChartBuilder::on(root)
-            .caption(title, ("sans-serif", 16))
-            .margin(10)
-            .x_label_area_size(35)
-            .y_label_area_size(55)
-            .build_cartesian_2d((0..values.len()).into_segmented(), -reach..reach)?;
+        let mut chart =
+            builder(root, title).build_cartesian_2d((0..values.len()).into_segmented(), -reach..reach)?;
         chart
             .configure_mesh()
             .x_label_formatter(&|x| match x {

@@ -374,6 +374,17 @@ impl Msg {
         "DirectDbAccess",
     ];
 
+    /// The kinds of the local calls that run a step as a local transaction where they
+    /// arrive (a subset of [`Msg::KINDS`]).
+    pub const LOCAL_CALL_KINDS: [&'static str; 6] = [
+        "Action",
+        "Compensation",
+        "Prepare",
+        "Reserve",
+        "Confirm",
+        "Release",
+    ];
+
     /// The message's kind: one of [`Msg::KINDS`], a broker kind, or for a strategy's own
     /// message its name in `protocol` (indexed by `ProtocolMsg::kind`, the strategy's
     /// numbering).
