@@ -29,7 +29,7 @@ pub fn bank_model(accounts: u64, balance: i64, amount: i64) -> Model {
             key_count: accounts,
             initial: balance,
         }],
-        processing: Duration::from_us(100),
+        processing: consim::net::LatencyDist::Constant { us: 100 },
         db_cost: CostModel::default(),
     };
     let accounts_table = TableId(0);

@@ -279,6 +279,16 @@ fn yes() -> bool {
     true
 }
 
+/// A service time: a fixed duration (`"200us"`) or a distribution.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(untagged)]
+pub enum ServiceTime {
+    /// Always this long.
+    Fixed(HumanDuration),
+    /// Drawn per call from the service's own random stream.
+    Drawn(Latency),
+}
+
 /// A latency distribution.
 #[derive(Clone, Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
@@ -578,9 +588,10 @@ pub struct System {
 pub struct Service {
     /// Tables by name; ids follow sorted names.
     pub tables: std::collections::BTreeMap<String, Table>,
-    /// Handling time per request (default 200us).
+    /// Handling time per request (default 200us): a duration, or a distribution in the
+    /// forms of link latency (`Exponential(mean: "1ms")`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub processing: Option<HumanDuration>,
+    pub processing: Option<ServiceTime>,
     /// Database costs.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub db: Option<Db>,

@@ -1,8 +1,8 @@
 //! Checking a `System(...)` model file: names become ids, compensations are derived, and
 //! every mistake is located.
 
+use crate::net::LatencyDist;
 use crate::net::error::closest_name;
-use crate::sim::Duration;
 use crate::store::{Bounds, CostModel, TableId};
 use crate::system::model::{Action, KeyRef, Model, ServiceId, ServiceSpec, StepSpec, TableSpec};
 
@@ -74,7 +74,19 @@ pub fn system(check: &mut Checker<'_>, raw: &raw::System, name: &str) -> Option<
                     initial: table.initial,
                 })
                 .collect(),
-            processing: service.processing.map_or(Duration::from_us(200), |d| d.0),
+            processing: match &service.processing {
+                None => LatencyDist::Constant { us: 200 },
+                Some(raw::ServiceTime::Fixed(d)) => LatencyDist::Constant { us: d.0.as_us() },
+                Some(raw::ServiceTime::Drawn(dist)) => {
+                    let path = [
+                        Step::Field("services"),
+                        Step::Key(service_name),
+                        Step::Field("processing"),
+                    ];
+                    super::validate::distribution(check, dist, &path, &format!("{service_name} processing"))
+                        .unwrap_or(LatencyDist::Constant { us: 200 })
+                }
+            },
             db_cost: CostModel {
                 op_us: db.and_then(|d| d.op).map_or(default_cost.op_us, |d| d.0.as_us()),
                 forced_write_us: db

@@ -22,8 +22,17 @@ pub fn parse<T: serde::de::DeserializeOwned>(file: &Path, source: &str) -> Resul
         } else {
             end
         };
-        let error = FileError::new(file, source, start..end, e.code.to_string(), "here")
-            .with_help("the file format is documented field by field in README.md (\"Scenario files\")");
+        let message = e.code.to_string();
+        // serde names an untagged enum's failure by the type; say what the field takes.
+        let (message, help) = if message.contains("untagged enum ServiceTime") {
+            (
+                "not a service time".to_string(),
+                "a duration (\"200us\") or a distribution: Constant(\"2ms\"), Uniform(min:, max:), Normal(mean:, std_dev:), Exponential(mean:), LogNormal(median:, sigma:), Pareto(scale:, shape:)",
+            )
+        } else {
+            (message, "the file format is documented field by field in README.md (\"Scenario files\")")
+        };
+        let error = FileError::new(file, source, start..end, message, "here").with_help(help);
         ScenarioError::invalid(vec![error])
     })
 }
@@ -112,19 +121,40 @@ pub fn link(check: &mut Checker<'_>, raw: &raw::Link, path: &[Step<'_>], what: &
         }
     }
     spec.fifo = raw.fifo;
-    if let Some(latency) = &raw.latency {
-        let dist = latency_dist(latency);
-        match dist.validate(&format!("{what} latency")) {
-            Ok(()) => spec.latency = dist,
-            Err(e) => check.error(
-                &[path, &[Step::Field("latency")]].concat(),
-                e.to_string(),
-                "impossible distribution",
-                Some("latency forms: Constant(\"2ms\"), Uniform(min: \"1ms\", max: \"10ms\"), Normal(mean:, std_dev:), Exponential(mean:), LogNormal(median:, sigma:), Pareto(scale:, shape:)".into()),
-            ),
-        }
+    if let Some(latency) = &raw.latency
+        && let Some(dist) = distribution(
+            check,
+            latency,
+            &[path, &[Step::Field("latency")]].concat(),
+            &format!("{what} latency"),
+        )
+    {
+        spec.latency = dist;
     }
     spec
+}
+
+/// A raw distribution (a link's latency, a service's processing time) checked; `None`, with
+/// the error reported at `path`, when its parameters are impossible.
+pub fn distribution(
+    check: &mut Checker<'_>,
+    raw: &raw::Latency,
+    path: &[Step<'_>],
+    what: &str,
+) -> Option<LatencyDist> {
+    let dist = latency_dist(raw);
+    match dist.validate(what) {
+        Ok(()) => Some(dist),
+        Err(e) => {
+            check.error(
+                path,
+                e.to_string(),
+                "impossible distribution",
+                Some("forms: Constant(\"2ms\"), Uniform(min: \"1ms\", max: \"10ms\"), Normal(mean:, std_dev:), Exponential(mean:), LogNormal(median:, sigma:), Pareto(scale:, shape:)".into()),
+            );
+            None
+        }
+    }
 }
 
 fn us(d: &crate::duration_text::HumanDuration) -> u64 {

@@ -1,7 +1,6 @@
 //! The bundled models, built in code: for tests and benches that should not depend on file
 //! loading, and as the reference the RON files in `models/` are checked against.
 
-use crate::sim::Duration;
 use crate::store::{Bounds, CostModel, TableId};
 use crate::system::model::{Action, KeyRef, Model, ServiceId, ServiceSpec, StepSpec, TableSpec};
 
@@ -16,7 +15,7 @@ fn service(name: &str, tables: &[(&str, u64, i64)]) -> ServiceSpec {
                 initial: *initial,
             })
             .collect(),
-        processing: Duration::from_us(200),
+        processing: crate::net::LatencyDist::Constant { us: 200 },
         db_cost: CostModel::default(),
     }
 }

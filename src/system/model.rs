@@ -5,7 +5,6 @@
 //! reasons when its action would break a bound (insufficient funds, out of stock, no
 //! courier). Food delivery, travel booking and a bank transfer are all instances.
 
-use crate::sim::Duration;
 use crate::store::{Bounds, CostModel, Key, Op, TableId, Value};
 
 /// A service's index in [`Model::services`] (sorted by name).
@@ -41,7 +40,7 @@ pub struct ServiceSpec {
     /// Its tables.
     pub tables: Vec<TableSpec>,
     /// Time to handle one request, before database work.
-    pub processing: Duration,
+    pub processing: crate::net::LatencyDist,
     /// Database operation and log-write costs.
     pub db_cost: CostModel,
 }

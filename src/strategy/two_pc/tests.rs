@@ -31,7 +31,7 @@ fn ledger(deltas: &[i64]) -> Model {
                 key_count: 10,
                 initial: 1_000,
             }],
-            processing: Duration::from_us(200),
+            processing: crate::net::LatencyDist::Constant { us: 200 },
             db_cost: CostModel::default(),
         })
         .collect();

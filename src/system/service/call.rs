@@ -264,7 +264,10 @@ impl Service {
                 unreachable!("only finished calls complete")
             }
         };
-        let processing = self.model.services[self.config.id.index()].processing;
+        // A constant draws nothing, so fixed times leave the actor's stream as it was.
+        let processing = self.model.services[self.config.id.index()]
+            .processing
+            .sample(ctx.rng());
         let delay = processing + self.db.take_cost() + self.db.cost_model().of(ops, forced);
         let done = TimerMsg::LocalDone {
             local: local.0,

@@ -37,7 +37,9 @@ impl Service {
             Relay::Outbox { .. } if in_outbox => self.arm_relay(ctx),
             Relay::Outbox { .. } => self.write_outbox_row(ctx, event),
             Relay::DualWrite => {
-                let processing = self.model.services[self.config.id.index()].processing;
+                let processing = self.model.services[self.config.id.index()]
+                    .processing
+                    .sample(ctx.rng());
                 ctx.set_timer(processing, Msg::Timer(TimerMsg::DualWrite { event }));
             }
         }
