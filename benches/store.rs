@@ -92,6 +92,7 @@ fn service_local_calls() -> u64 {
         lock_timeout: consim::sim::Duration::from_ms(50),
         intrusions: Vec::new(),
         shared_database: false,
+        capacity: Default::default(),
     };
     let mut builder = WorldBuilder::<Msg>::new(1, Some(LinkSpec::reliable(100)));
     builder.trace_level(TraceLevel::Off);

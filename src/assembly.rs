@@ -194,6 +194,7 @@ impl SystemConfig {
                     })
                     .collect(),
                 shared_database: self.shared_database,
+                capacity: spec.capacity,
             };
             let participant = strategy.participant(id, &wiring);
             let service = Service::new(config, Arc::clone(model), wiring.service(id), participant)

@@ -5,6 +5,8 @@
 mod aiming;
 /// Every file under tests/data/bad/ fails with a located message; renderings are snapshots.
 mod bad_input;
+/// Workers and queues against queueing theory (M/M/1, M/M/c, M/D/1, Little's law).
+mod capacity;
 /// The binary: exit codes, the default run, JSON reports and traces, check/graph/list.
 mod cli;
 /// Same seed, same trace hash; different seed, different hash; a golden hash pins both

@@ -31,6 +31,7 @@ pub fn bank_model(accounts: u64, balance: i64, amount: i64) -> Model {
         }],
         processing: consim::net::LatencyDist::Constant { us: 100 },
         db_cost: CostModel::default(),
+        capacity: consim::system::model::Capacity::default(),
     };
     let accounts_table = TableId(0);
     let leg = |service: u16, key: KeyRef, delta: i64| StepSpec {
@@ -294,6 +295,7 @@ fn a_direct_database_access_or_a_call_without_the_token_is_refused_and_reported(
         lock_timeout: Duration::from_ms(10),
         intrusions: Vec::new(),
         shared_database: false,
+        capacity: Default::default(),
     };
     let bank = builder
         .add_actor("bank_a", Service::new(config, model, ActorId(0), None))

@@ -49,6 +49,47 @@ pub struct Metrics {
     pub throughput: Throughput,
     /// Business requests answered successfully within the client's deadline.
     pub availability: Availability,
+    /// The load on each service whose workers are bounded (none unless the model says).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub load: Vec<ServiceLoad>,
+}
+
+/// What a service with bounded workers went through.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct ServiceLoad {
+    /// The service.
+    pub service: String,
+    /// Its workers.
+    pub workers: u32,
+    /// Busy workers over all workers, time-averaged over the run.
+    pub utilisation: f64,
+    /// Calls waiting for a worker, time-averaged.
+    pub queue_mean: f64,
+    /// The most calls waiting at once.
+    pub queue_max: u32,
+    /// Each started call's wait for a worker, µs.
+    pub wait_us: Option<Percentiles>,
+    /// Each finished call's time from arrival to end (wait and work), µs.
+    pub response_us: Option<Percentiles>,
+    /// Calls answered busy because the queue was full.
+    pub refused: u64,
+}
+
+impl ServiceLoad {
+    /// The figures of `service`'s pool, measured up to `load.until`.
+    pub fn of(service: &str, load: crate::system::service::Load) -> Self {
+        let elapsed = load.until.as_us().max(1) as f64;
+        ServiceLoad {
+            service: service.to_string(),
+            workers: load.workers,
+            utilisation: load.busy_area_us as f64 / (elapsed * f64::from(load.workers.max(1))),
+            queue_mean: load.queue_area_us as f64 / elapsed,
+            queue_max: load.max_queue,
+            wait_us: Percentiles::of(load.waits_us),
+            response_us: Percentiles::of(load.responses_us),
+            refused: load.refused,
+        }
+    }
 }
 
 /// Business requests the client got answered committed or accepted, per virtual second from
@@ -212,7 +253,16 @@ impl Metrics {
         });
         let windows: Vec<u64> = facts.txs.values().filter_map(|tx| tx.window.span_us()).collect();
         let diverged = facts.txs.values().filter(|tx| tx.window.diverged()).count() as u64;
+        let now = built.world.now();
+        let load = built
+            .services()
+            .filter_map(|s| {
+                let name = &built.wiring.model.services[s.id().index()].name;
+                s.load(now).map(|load| ServiceLoad::of(name, load))
+            })
+            .collect();
         Metrics {
+            load,
             transactions,
             bytes: Bytes {
                 sent: stats.bytes_sent,
@@ -531,6 +581,25 @@ impl Metrics {
             "throughput",
             format!("{} / s ({} served in {})", f(t.per_s), t.served, d(t.span_us)),
         ));
+        for load in &self.load {
+            let p = |p: &Option<Percentiles>| {
+                p.map_or_else(|| "-".to_string(), |p| format!("{} / {}", d(p.p50), d(p.p99)))
+            };
+            rows.push((
+                "load",
+                format!(
+                    "{}: {} workers {:.1}% busy, queue mean {:.2} max {}, wait p50/p99 {}, response p50/p99 {}, {} refused",
+                    load.service,
+                    load.workers,
+                    load.utilisation * 100.0,
+                    load.queue_mean,
+                    load.queue_max,
+                    p(&load.wait_us),
+                    p(&load.response_us),
+                    load.refused
+                ),
+            ));
+        }
         let a = &self.availability;
         rows.push((
             "available",

@@ -595,6 +595,13 @@ pub struct Service {
     /// Database costs.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub db: Option<Db>,
+    /// Calls it runs at once (default: no limit).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub workers: Option<u32>,
+    /// Calls that may wait for a worker; a call finding it full is answered busy (default:
+    /// no limit).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub queue: Option<u32>,
 }
 
 /// Database operation costs.

@@ -93,7 +93,23 @@ pub fn system(check: &mut Checker<'_>, raw: &raw::System, name: &str) -> Option<
                     .and_then(|d| d.forced_write)
                     .map_or(default_cost.forced_write_us, |d| d.0.as_us()),
             },
+            capacity: crate::system::model::Capacity {
+                workers: service.workers,
+                queue_limit: service.queue,
+            },
         });
+        if service.workers == Some(0) {
+            check.error(
+                &[
+                    Step::Field("services"),
+                    Step::Key(service_name),
+                    Step::Field("workers"),
+                ],
+                "a service with 0 workers runs nothing",
+                "zero",
+                Some("give it at least 1 worker, or leave `workers` out for no limit".into()),
+            );
+        }
     }
     if raw.steps.is_empty() {
         check.error(

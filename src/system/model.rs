@@ -43,6 +43,17 @@ pub struct ServiceSpec {
     pub processing: crate::net::LatencyDist,
     /// Database operation and log-write costs.
     pub db_cost: CostModel,
+    /// Its workers and queue (default: unbounded, every call at once).
+    pub capacity: Capacity,
+}
+
+/// How many calls a service runs at once, and how many may wait.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Capacity {
+    /// Workers; `None`: as many as there are calls.
+    pub workers: Option<u32>,
+    /// The longest the queue may grow; `None`: unbounded.
+    pub queue_limit: Option<u32>,
 }
 
 /// A table with `key_count` rows (keys `0..key_count`) all starting at `initial`.

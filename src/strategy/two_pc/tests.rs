@@ -33,6 +33,7 @@ fn ledger(deltas: &[i64]) -> Model {
             }],
             processing: crate::net::LatencyDist::Constant { us: 200 },
             db_cost: CostModel::default(),
+            capacity: crate::system::model::Capacity::default(),
         })
         .collect();
     let steps = deltas

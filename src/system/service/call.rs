@@ -1,7 +1,7 @@
 //! Running a local call: idempotency check, the step's write, completion after processing
 //! and database time, and telling whoever waits.
 
-use crate::sim::ActorId;
+use crate::sim::{ActorId, Instant};
 use crate::store::{IdempotencyKey, Key, LocalTxId, Op, Outcome, Value, Violation};
 use crate::system::history::{HistoryEvent, RowWrite};
 use crate::system::msg::{CallMode, GlobalTxId, LocalCall, LocalResult, Msg, StepKind};
@@ -15,6 +15,8 @@ use crate::system::participant::PreparedStep;
 #[derive(Debug)]
 pub(super) struct Active {
     pub(super) call: LocalCall,
+    /// When it arrived (before any wait for a worker): its response time starts here.
+    pub(super) arrived: Instant,
     pub(super) reply: Reply,
     pub(super) phase: Phase,
     pub(super) lock_timer: Option<TimerId>,
@@ -59,10 +61,18 @@ pub(super) enum Phase {
 impl Service {
     // ----- running local calls -------------------------------------------------------------
 
-    pub(super) fn start_call(&mut self, ctx: &mut Ctx<'_, Msg>, call: LocalCall, reply: Reply) {
+    /// Runs `call`, which arrived at `arrived`, on a worker [`Service::admit`] gave it.
+    pub(super) fn start_call(
+        &mut self,
+        ctx: &mut Ctx<'_, Msg>,
+        call: LocalCall,
+        reply: Reply,
+        arrived: Instant,
+    ) {
         if let Some(result) = self.pending_vote(&call) {
             // A retried prepare or reserve of a step already pending: vote again.
             self.finish(ctx, call, reply, result);
+            self.release(ctx, arrived);
             return;
         }
         let local = LocalTxId(self.next_local);
@@ -78,6 +88,7 @@ impl Service {
             local,
             Active {
                 call,
+                arrived,
                 reply,
                 phase,
                 lock_timer: None,
@@ -417,6 +428,7 @@ impl Service {
         }
         self.finish(ctx, call, active.reply, result);
         self.wake(ctx, woken);
+        self.release(ctx, active.arrived);
     }
 
     /// Tells whoever waits for `call` how it ended.
@@ -485,6 +497,7 @@ impl Service {
         let result = self.pending_vote(&call).unwrap_or(LocalResult::Busy);
         self.finish(ctx, call, active.reply, result);
         self.wake(ctx, woken);
+        self.release(ctx, active.arrived);
     }
 
     /// The vote a prepare or reserve call of a step already pending here gets again: yes.

@@ -21,6 +21,7 @@
 
 mod armed;
 mod call;
+mod capacity;
 mod intrusion;
 mod prepared;
 mod publish;
@@ -28,6 +29,8 @@ mod publish;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
+pub use crate::system::model::Capacity;
+pub use capacity::Load;
 pub use intrusion::{Intrusion, IntrusionTime};
 pub use publish::{Relay, decode_event, encode_event};
 
@@ -63,6 +66,8 @@ pub struct ServiceConfig {
     pub intrusions: Vec<Intrusion>,
     /// The shared-database anti-pattern: another actor's direct write to its tables lands.
     pub shared_database: bool,
+    /// Its workers and queue (default: unbounded).
+    pub capacity: Capacity,
 }
 
 /// One business service.
@@ -90,6 +95,8 @@ pub struct Service {
     relay_armed: bool,
     /// Visits of the points its intrusions are aimed at, per intrusion.
     intrusion_visits: Vec<u32>,
+    /// Its workers' and queue's state, when its capacity is bounded.
+    pool: capacity::Pool,
 }
 
 impl Service {
@@ -120,6 +127,7 @@ impl Service {
             relay_sent_at: IdMap::new(),
             relay_armed: false,
             intrusion_visits,
+            pool: capacity::Pool::default(),
             participant_timers: armed::ArmedTimers::default(),
             effects: Vec::new(),
             model,
@@ -216,7 +224,7 @@ impl Service {
                 }
                 Effect::Run(call) => {
                     let reply = delivery.take().unwrap_or(Reply::Participant);
-                    self.start_call(ctx, call, reply);
+                    self.admit(ctx, call, reply);
                 }
                 Effect::Send(dst, msg) => ctx.send(dst, msg),
                 Effect::SetTimer {
@@ -300,7 +308,7 @@ impl Actor<Msg> for Service {
         match msg {
             Msg::Local(call) => {
                 if self.token_ok(ctx, src, call.token) {
-                    self.start_call(ctx, call, Reply::Caller(src));
+                    self.admit(ctx, call, Reply::Caller(src));
                 } else {
                     let result = LocalResult::Unauthorized;
                     ctx.send(
@@ -440,6 +448,7 @@ impl Actor<Msg> for Service {
         self.db.crash_at(now);
         let _ = self.db.take_cost(); // work lost with the crash delays nobody
         self.active.clear();
+        self.pool.crash(now);
         self.relay_sent_at.clear();
         self.relay_armed = false;
         self.participant_timers.clear();
