@@ -44,10 +44,13 @@ fn emit(text: std::fmt::Arguments<'_>, newline: bool) {
 /// The binary's own modules live in `src/cli/`, apart from the library's.
 #[path = "cli/catalog.rs"]
 mod catalog;
+#[path = "cli/compare.rs"]
+mod compare;
 #[path = "cli/story.rs"]
 mod story;
 
 use catalog::{check, graph, list, points};
+use compare::compare;
 
 /// The scenario `consim` runs when given no arguments.
 const DEFAULT_SCENARIO: &str = "scenarios/food_happy_path.ron";
@@ -67,7 +70,14 @@ const DEFAULT_SCENARIO: &str = "scenarios/food_happy_path.ron";
 struct Cli {
     #[command(subcommand)]
     command: Option<Command>,
+    /// Change one field of the scenario before it is read, checked like the file:
+    /// --set workload.requests=100 --set workload.arrival.rate_per_s=900.0 (repeatable).
+    #[arg(long = "set", value_name = "PATH=VALUE", global = true)]
+    set: Vec<String>,
 }
+
+/// The `--set` overrides, applied to every scenario a command loads.
+static SETS: std::sync::OnceLock<Vec<String>> = std::sync::OnceLock::new();
 
 #[derive(Subcommand, Debug)]
 enum Command {
@@ -137,6 +147,12 @@ enum Command {
         /// transactions with their diagrams) to FILE.
         #[arg(long, value_name = "FILE")]
         html: Option<PathBuf>,
+        /// A load curve: run the comparison at each value of one setting,
+        /// PATH=FROM..TO:STEP (e.g. workload.arrival.rate_per_s=200..3000:200), and print
+        /// throughput, p99 latency and availability against it, with each strategy's
+        /// saturation point.
+        #[arg(long, value_name = "PATH=FROM..TO:STEP", conflicts_with = "html")]
+        vary: Option<String>,
     },
     /// Run one scenario over many seeds on every core and report the seeds that break a check.
     ///
@@ -245,6 +261,7 @@ fn main() -> ExitCode {
             };
         }
     };
+    let _ = SETS.set(cli.set);
     let result = match cli.command {
         None => {
             eprintln!(
@@ -282,12 +299,13 @@ fn main() -> ExitCode {
             format,
             threads,
             html,
+            vary,
         }) => compare(
             &scenarios,
             strategies.as_deref(),
             &seeds,
             (format, html.as_deref()),
-            threads,
+            (threads, vary.as_deref()),
         ),
         Some(Command::Sweep(args)) => sweep(&args),
         Some(Command::Merge { files }) => merge(&files),
@@ -472,96 +490,6 @@ fn write_trace(path: &Path, run: &consim::runner::Run) -> Result<(), Failure> {
     }
     out.flush()
         .map_err(|e| bad_input(format!("cannot write trace to {}: {e}", path.display())))
-}
-
-fn compare(
-    paths: &[PathBuf],
-    strategies: Option<&[String]>,
-    seeds: &str,
-    (format, html): (CompareFormat, Option<&Path>),
-    threads: Option<usize>,
-) -> Result<(), Failure> {
-    let seeds = consim::seeds::parse_seeds(seeds).map_err(bad_input)?;
-    if seeds.end - seeds.start > consim::seeds::MAX_SEEDS {
-        return Err(bad_input(format!(
-            "--seeds {}..{} asks for {} seeds; a comparison runs at most {} per strategy: give fewer seeds (a mean over thousands is already tight)",
-            seeds.start,
-            seeds.end,
-            seeds.end - seeds.start,
-            consim::seeds::MAX_SEEDS
-        )));
-    }
-    let pool = worker_pool(threads)?;
-    let (name, variants) = compare_columns(paths, strategies)?;
-    let comparison = consim::compare::compare_variants(&name, &variants, seeds.clone(), &pool);
-    if let Some(path) = html {
-        // Each column's first seed, traced in full, for its latency curve and diagrams.
-        let runs: Vec<(String, consim::runner::Run)> = variants
-            .iter()
-            .map(|v| {
-                (
-                    v.label.clone(),
-                    consim::runner::run(&v.scenario, seeds.start, TraceLevel::Full),
-                )
-            })
-            .collect();
-        let title = format!("consim compare: {name}, seeds {}..{}", seeds.start, seeds.end);
-        let page = consim::html::compare_page(&title, &comparison, &comparison.to_table(), &runs);
-        std::fs::write(path, page).map_err(|e| bad_input(format!("cannot write {}: {e}", path.display())))?;
-    }
-    match format {
-        CompareFormat::Table => out!("{}", comparison.to_table()),
-        CompareFormat::Json => outln!("{}", comparison.to_json()),
-        CompareFormat::Csv => out!("{}", comparison.to_csv()),
-    }
-    match comparison.runs.iter().filter(|r| !r.violated.is_empty()).count() {
-        0 => Ok(()),
-        n => Err(Failure::RunsFailed(n)),
-    }
-}
-
-/// The columns of `consim compare`: one file under each strategy asked for (all four by
-/// default), or several files, each under the strategies asked for (its own by default),
-/// labelled by file stem (and strategy, when several). Also the table's title.
-fn compare_columns(
-    paths: &[PathBuf],
-    strategies: Option<&[String]>,
-) -> Result<(String, Vec<consim::compare::Variant>), Failure> {
-    use consim::compare::strategy_variants;
-    let all: Vec<String> = consim::strategy::registry::names()
-        .into_iter()
-        .map(String::from)
-        .collect();
-    if let [path] = paths {
-        let scenario = load_scenario(path)?;
-        let variants = strategy_variants(&scenario, strategies.unwrap_or(&all)).map_err(bad_input)?;
-        return Ok((scenario.name, variants));
-    }
-    let mut columns: Vec<consim::compare::Variant> = Vec::new();
-    let mut names = Vec::new();
-    for path in paths {
-        let scenario = load_scenario(path)?;
-        let own = [scenario
-            .system_config()
-            .map_or("", |c| c.strategy.name())
-            .to_string()];
-        let asked = strategies.unwrap_or(&own);
-        for mut variant in strategy_variants(&scenario, asked).map_err(bad_input)? {
-            variant.label = match asked.len() {
-                1 => scenario.name.clone(),
-                _ => format!("{}:{}", scenario.name, variant.label),
-            };
-            if columns.iter().any(|c| c.label == variant.label) {
-                return Err(bad_input(format!(
-                    "two columns are named `{}`: compare files with different names",
-                    variant.label
-                )));
-            }
-            columns.push(variant);
-        }
-        names.push(scenario.name);
-    }
-    Ok((names.join(" vs "), columns))
 }
 
 /// `consim sweep`'s arguments.
@@ -763,7 +691,13 @@ fn shrink(args: &ShrinkArgs) -> Result<(), Failure> {
 
 /// Loads a scenario and prints its warnings (a fault that never heals) on stderr.
 fn load_scenario(path: &Path) -> Result<Scenario, ScenarioError> {
-    let scenario = scenario::load(path)?;
+    load_scenario_with(path, &[])
+}
+
+/// [`load_scenario`] with `extra` settings after the command line's `--set`s.
+fn load_scenario_with(path: &Path, extra: &[String]) -> Result<Scenario, ScenarioError> {
+    let sets: Vec<String> = SETS.get().into_iter().flatten().chain(extra).cloned().collect();
+    let scenario = scenario::load_with_sets(path, &sets)?;
     for warning in &scenario.warnings {
         eprintln!("warning: {}: {warning}", path.display());
     }

@@ -579,3 +579,71 @@ fn the_readme_points_table_is_the_one_the_code_declares() {
         "README.md's points table is stale; paste `consim points --markdown`:\n{table}"
     );
 }
+
+/// `--set` changes a field before the file is read and is checked like it; a path the file
+/// cannot take is refused with exit 1.
+#[test]
+fn set_overrides_a_field_and_a_bad_one_exits_one() {
+    let (code, out, _) = consim(&[
+        "run",
+        "scenarios/food_happy_path.ron",
+        "--set",
+        "workload.requests=7",
+        "--format",
+        "json",
+    ]);
+    assert_eq!(code, 0);
+    let report: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(report["transactions"]["requests"], 7);
+    let (code, _, err) = consim(&[
+        "run",
+        "scenarios/food_happy_path.ron",
+        "--set",
+        "workload.requests=many",
+    ]);
+    assert_eq!(code, 1);
+    assert!(err.contains("requests: many"), "the edited line is shown: {err}");
+    let (code, _, err) = consim(&[
+        "run",
+        "scenarios/food_happy_path.ron",
+        "--set",
+        "broker.ack_timeout=1s",
+    ]);
+    assert_eq!(code, 1);
+    assert!(err.contains("no `broker`"), "{err}");
+}
+
+/// A load curve over a few rates: each strategy's throughput, p99 and availability, and its
+/// saturation point; a snapshot.
+#[test]
+fn compare_vary_draws_load_curves_with_saturation_points() {
+    let args = [
+        "compare",
+        "scenarios/food_capacity.ron",
+        "--strategies",
+        "two_pc,saga_choreographed",
+        "--vary",
+        "workload.arrival.rate_per_s=300..900:300",
+        "--seeds",
+        "0..2",
+    ];
+    let (code, out, err) = consim(&args);
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        out.contains("saturation") && out.contains("two_pc: at 900"),
+        "{out}"
+    );
+    insta::assert_snapshot!("load_curve_food_capacity", out);
+    let (code, out, _) = consim(&[&args[..], &["--format", "json"]].concat());
+    assert_eq!(code, 0);
+    let curve: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(curve["points"].as_array().unwrap().len(), 6);
+    let (code, _, err) = consim(&[
+        "compare",
+        "scenarios/food_capacity.ron",
+        "--vary",
+        "workload.requests=10..1",
+    ]);
+    assert_eq!(code, 1);
+    assert!(err.contains("no step"), "{err}");
+}

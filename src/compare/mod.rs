@@ -18,6 +18,7 @@
 //! `estimate.rs` holds the statistics, `metric.rs` the list of metrics, `output.rs` the
 //! table, JSON and CSV forms.
 
+mod curve;
 mod estimate;
 mod metric;
 mod output;
@@ -26,6 +27,7 @@ use std::ops::Range;
 
 use serde::Serialize;
 
+pub use curve::{Curve, CurvePoint, Vary, parse_vary};
 pub use estimate::Estimate;
 pub use metric::{Estimates, METRICS, Metric, Unit};
 
@@ -88,6 +90,10 @@ pub struct RunRow {
     pub inconsistent_reads_per_1k: Option<f64>,
     /// Dirty reads per 1,000 reads.
     pub dirty_reads_per_1k: Option<f64>,
+    /// Business requests answered committed or accepted per virtual second.
+    pub throughput_per_s: Option<f64>,
+    /// Share of the business requests sent (outside partitions) served within the deadline.
+    pub availability: Option<f64>,
     /// Checks the scenario requires that were violated (or not judged) in this run, by name
     /// (see `Scenario::required_checks`).
     pub violated: Vec<String>,
@@ -247,6 +253,8 @@ fn row(variant: &Variant, seed: u64) -> RunRow {
             .and_then(|s| s.share),
         inconsistent_reads_per_1k: anomalies.and_then(|a| a.inconsistent_audit_reads.per_1k),
         dirty_reads_per_1k: anomalies.and_then(|a| a.dirty_reads.per_1k),
+        throughput_per_s: metrics.and_then(|m| m.throughput.per_s),
+        availability: metrics.and_then(|m| m.availability.outside_partition.share),
         violated,
     }
 }
@@ -286,6 +294,8 @@ mod tests {
             availability_during_partition: None,
             inconsistent_reads_per_1k: None,
             dirty_reads_per_1k: None,
+            throughput_per_s: None,
+            availability: None,
             violated: Vec::new(),
         }
     }

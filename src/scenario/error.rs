@@ -74,6 +74,12 @@ pub enum ScenarioError {
         /// The operating system's reason.
         reason: String,
     },
+    /// A `--set path=value` that cannot apply to the file.
+    #[error("{0}")]
+    #[diagnostic(help(
+        "write --set path=value with the field's place in the file, e.g. --set workload.requests=100 or --set workload.arrival.rate_per_s=900.0"
+    ))]
+    BadSet(String),
     /// One or more mistakes in the files; all are reported, not only the first.
     #[error("{} in {file}", plural(.errors.len()))]
     Invalid {
@@ -104,7 +110,7 @@ impl ScenarioError {
     pub fn into_errors(self) -> Vec<FileError> {
         match self {
             ScenarioError::Invalid { errors, .. } => errors,
-            ScenarioError::Unreadable { .. } => Vec::new(),
+            ScenarioError::Unreadable { .. } | ScenarioError::BadSet(_) => Vec::new(),
         }
     }
 
@@ -112,7 +118,7 @@ impl ScenarioError {
     pub fn errors(&self) -> &[FileError] {
         match self {
             ScenarioError::Invalid { errors, .. } => errors,
-            ScenarioError::Unreadable { .. } => &[],
+            ScenarioError::Unreadable { .. } | ScenarioError::BadSet(_) => &[],
         }
     }
 }

@@ -14,6 +14,7 @@ pub mod aim;
 pub mod error;
 pub mod graph;
 pub mod locate;
+mod overrides;
 pub mod raw;
 pub mod system_model;
 pub mod system_setup;
@@ -114,6 +115,20 @@ pub enum Setup {
 /// Reads and checks a scenario file and the model it names.
 pub fn load(path: &Path) -> Result<Scenario, ScenarioError> {
     load_source(path, &read(path)?)
+}
+
+/// The file's text with each `path=value` of `sets` applied (`--set`), to be checked like
+/// the file itself; an error names the `--set` that cannot apply.
+pub fn with_sets(source: &str, sets: &[String]) -> Result<String, String> {
+    sets.iter()
+        .try_fold(source.to_string(), |text, set| overrides::apply(&text, set))
+}
+
+/// [`load`] with `sets` applied first.
+pub fn load_with_sets(path: &Path, sets: &[String]) -> Result<Scenario, ScenarioError> {
+    let source = read(path)?;
+    let edited = with_sets(&source, sets).map_err(ScenarioError::BadSet)?;
+    load_source(path, &edited)
 }
 
 /// Checks scenario text as if it were the file at `path` (its model path is relative to

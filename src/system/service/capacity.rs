@@ -78,12 +78,16 @@ impl Service {
             self.start_call(ctx, call, reply, now);
             return;
         }
-        if self
+        // A call the service's own participant started (not a caller's, nor a delivery's)
+        // waits whatever the bound: answered busy, the participant would try it again at
+        // once, in the same instant, for ever.
+        let own = matches!(reply, Reply::Participant);
+        let full = self
             .config
             .capacity
             .queue_limit
-            .is_some_and(|limit| pool.queue.len() >= limit as usize)
-        {
+            .is_some_and(|limit| pool.queue.len() >= limit as usize);
+        if full && !own {
             pool.load.refused += 1;
             ctx.count("service.refused_busy", 1);
             self.finish(ctx, call, reply, LocalResult::Busy);
