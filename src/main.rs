@@ -151,7 +151,7 @@ enum Command {
         /// PATH=FROM..TO:STEP (e.g. workload.arrival.rate_per_s=200..3000:200), and print
         /// throughput, p99 latency and availability against it, with each strategy's
         /// saturation point.
-        #[arg(long, value_name = "PATH=FROM..TO:STEP", conflicts_with = "html")]
+        #[arg(long, value_name = "PATH=FROM..TO:STEP")]
         vary: Option<String>,
     },
     /// Run one scenario over many seeds on every core and report the seeds that break a check.

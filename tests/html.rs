@@ -98,6 +98,32 @@ fn the_run_and_compare_pages_render_in_headless_chromium() {
     }
     std::fs::write(&compare_page, html).unwrap();
 
+    // A load curve: three charts, one line per strategy.
+    let point = |value: f64, strategy: &str, throughput: f64| consim::compare::CurvePoint {
+        value,
+        strategy: strategy.into(),
+        throughput_per_s: Some(throughput),
+        latency_p99_us: Some(20_000.0),
+        availability: Some(1.0),
+    };
+    let curve = consim::compare::Curve::new(
+        "workload.arrival.rate_per_s",
+        vec![
+            point(100.0, "a", 99.0),
+            point(100.0, "b", 98.0),
+            point(200.0, "a", 190.0),
+            point(200.0, "b", 120.0),
+        ],
+    );
+    let curve_page = dir.join("curve.html");
+    std::fs::write(&curve_page, consim::html::curve_page("curve", &curve)).unwrap();
+    let dom = render(&browser, &curve_page);
+    assert!(
+        dom.contains("data-ready=\"1\"") && !dom.contains("data-error"),
+        "curve page"
+    );
+    assert_eq!(dom.matches("<svg").count(), 3, "throughput, p99 and availability");
+
     for (page, charts) in [(&run_page, 5), (&compare_page, 4)] {
         let dom = render(&browser, page);
         assert!(

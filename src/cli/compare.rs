@@ -26,7 +26,7 @@ pub(super) fn compare(
     }
     let pool = worker_pool(threads)?;
     if let Some(vary) = vary {
-        return load_curve(paths, strategies, (seeds, &pool), vary, format);
+        return load_curve(paths, strategies, (seeds, &pool), vary, (format, html));
     }
     let (name, variants) = compare_columns(paths, strategies, &[])?;
     let comparison = consim::compare::compare_variants(&name, &variants, seeds.clone(), &pool);
@@ -107,7 +107,7 @@ fn load_curve(
     strategies: Option<&[String]>,
     (seeds, pool): (std::ops::Range<u64>, &rayon::ThreadPool),
     vary: &str,
-    format: CompareFormat,
+    (format, html): (CompareFormat, Option<&Path>),
 ) -> Result<(), Failure> {
     let vary = consim::compare::parse_vary(vary).map_err(bad_input)?;
     let mut points = Vec::new();
@@ -126,6 +126,11 @@ fn load_curve(
         }
     }
     let curve = consim::compare::Curve::new(&vary.path, points);
+    if let Some(path) = html {
+        let title = format!("consim compare --vary {}", vary.path);
+        std::fs::write(path, consim::html::curve_page(&title, &curve))
+            .map_err(|e| bad_input(format!("cannot write {}: {e}", path.display())))?;
+    }
     match format {
         CompareFormat::Table => out!("{}", curve.to_table()),
         CompareFormat::Json => outln!("{}", curve.to_json()),

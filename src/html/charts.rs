@@ -90,6 +90,31 @@ pub fn latency_cdf(series: &[(String, Vec<u64>)]) -> String {
     })
 }
 
+/// One line per series of `(x, y)` points: a load curve.
+pub fn lines(title: &str, x_desc: &str, unit: &str, series: &[(String, Vec<(f64, f64)>)]) -> String {
+    let all = || series.iter().flat_map(|(_, points)| points.iter());
+    let max_x = all().map(|p| p.0).fold(1e-9f64, f64::max);
+    let max_y = all().map(|p| p.1).fold(1e-9f64, f64::max);
+    svg(|root| {
+        let mut chart = builder(root, title).build_cartesian_2d(0f64..max_x * 1.02, 0f64..max_y * 1.1)?;
+        chart.configure_mesh().x_desc(x_desc).y_desc(unit).draw()?;
+        for (index, (label, points)) in series.iter().enumerate() {
+            let c = colour(index);
+            chart
+                .draw_series(LineSeries::new(points.iter().copied(), c.stroke_width(2)))?
+                .label(label.clone())
+                .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], c.stroke_width(2)));
+        }
+        chart
+            .configure_series_labels()
+            .position(SeriesLabelPosition::UpperLeft)
+            .border_style(BLACK)
+            .background_style(WHITE)
+            .draw()?;
+        Ok(())
+    })
+}
+
 /// One bar per `(label, value)`.
 pub fn bars(title: &str, unit: &str, values: &[(String, f64)]) -> String {
     let max = values.iter().map(|(_, v)| *v).fold(0.0f64, f64::max).max(1e-9);

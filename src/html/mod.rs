@@ -133,6 +133,50 @@ pub fn compare_page(title: &str, comparison: &Comparison, table: &str, runs: &[(
     page(title, &body)
 }
 
+/// The load-curve page: the table, and throughput, p99 latency and availability against the
+/// varied setting, one line per strategy.
+pub fn curve_page(title: &str, curve: &crate::compare::Curve) -> String {
+    let mut body = format!(
+        "<pre class=\"report\">{}</pre><section class=\"charts\">",
+        escape(&curve.to_table())
+    );
+    let series = |of: &dyn Fn(&crate::compare::CurvePoint) -> Option<f64>| -> Vec<(String, Vec<(f64, f64)>)> {
+        curve
+            .saturation
+            .iter()
+            .map(|(strategy, _)| {
+                let points = curve
+                    .points
+                    .iter()
+                    .filter(|p| &p.strategy == strategy)
+                    .filter_map(|p| of(p).map(|y| (p.value, y)))
+                    .collect();
+                (strategy.clone(), points)
+            })
+            .collect()
+    };
+    body += &charts::lines(
+        "throughput",
+        &curve.setting,
+        "per s",
+        &series(&|p| p.throughput_per_s),
+    );
+    body += &charts::lines(
+        "p99 latency",
+        &curve.setting,
+        "ms",
+        &series(&|p| p.latency_p99_us.map(|us| us / 1000.0)),
+    );
+    body += &charts::lines(
+        "available",
+        &curve.setting,
+        "%",
+        &series(&|p| p.availability.map(|a| a * 100.0)),
+    );
+    body += "</section>";
+    page(title, &body)
+}
+
 /// What the client saw, from the trace: latencies of answered requests (µs), and per time
 /// bucket the throughput (per s) and the share of answers that served the request.
 struct ClientView {
