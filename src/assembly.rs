@@ -75,6 +75,8 @@ pub struct SystemConfig {
     /// The shared-database anti-pattern: every service's direct write to another's tables
     /// lands (the `ownership` check catches it).
     pub shared_database: bool,
+    /// The most client uncertainty the client-answers check allows (`None`: counted only).
+    pub max_client_uncertainty: Option<f64>,
 }
 
 /// A built run: the world and where everything sits in it.
@@ -88,6 +90,8 @@ pub struct SystemWorld {
     pub convergence: crate::check::ConvergenceRule,
     /// The strategy, for what it alone measures after the run.
     pub strategy: StrategyChoice,
+    /// The most client uncertainty the client-answers check allows.
+    pub max_client_uncertainty: Option<f64>,
 }
 
 /// Actor names of a run, in id order: `client`, `gateway`, the services, `broker` if the
@@ -126,6 +130,7 @@ impl SystemConfig {
             heal_at: None,
             intrusions: Vec::new(),
             shared_database: false,
+            max_client_uncertainty: None,
         }
     }
 
@@ -232,6 +237,7 @@ impl SystemConfig {
             convergence: crate::check::ConvergenceRule::new(self.converge_within, &self.faults)
                 .healed_at(self.heal_at),
             strategy: strategy.clone(),
+            max_client_uncertainty: self.max_client_uncertainty,
         })
     }
 }
@@ -274,7 +280,8 @@ impl SystemWorld {
             outcome.end,
         )
         .with_convergence(self.convergence.observed_heal(self.world.last_heal()))
-        .with_unsent_requests(self.client().unsent());
+        .with_unsent_requests(self.client().unsent())
+        .with_uncertainty_bound(self.max_client_uncertainty);
         match self.strategy.read_model(history, &facts) {
             Some(view) => facts.with_read_model(view),
             None => facts,

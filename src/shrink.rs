@@ -186,9 +186,11 @@ pub fn shrink(
     }
     let after = size(&current);
     let converge_within = current.checks.as_ref().and_then(|c| c.converge_within);
+    let max_client_uncertainty = current.checks.as_ref().and_then(|c| c.max_client_uncertainty);
     current.checks = Some(raw::Checks {
         must_hold: vec![check_name(check)],
         converge_within,
+        max_client_uncertainty,
     });
     current.model = model_path_from(request.path, &current.model, out_dir);
     let header = format!(

@@ -436,3 +436,72 @@ fn the_client_answers_check_catches_the_twins_that_lie_to_the_client() {
         );
     }
 }
+
+/// Client uncertainty held to a bound: at 5% loss, with `max_client_uncertainty: 0.01`, the
+/// choreographed saga as it was (retries unanswered, `answer_retries: false`) fails the
+/// client-answers check on every seed, while every strategy as it is passes it.
+#[test]
+fn the_client_answers_check_fails_the_old_unanswered_retries_and_passes_every_strategy() {
+    let bounded = |strategy: &str, seed: u64| {
+        let dir = std::env::temp_dir().join(format!(
+            "consim-uncertainty-{}-{strategy}-{seed}",
+            std::process::id()
+        ));
+        std::fs::create_dir_all(&dir).unwrap();
+        let source = std::fs::read_to_string("scenarios/food_lossy.ron")
+            .unwrap()
+            .replace(
+                "\"../models/",
+                &format!("\"{}/models/", std::env::current_dir().unwrap().display()),
+            )
+            .replace(
+                "checks: Checks(must_hold: [Atomicity, NoDoubleEffect, Conservation, NoOversell])",
+                "checks: Checks(must_hold: [ClientAnswers], max_client_uncertainty: 0.01)",
+            );
+        let scenario = scenario::load_source(&dir.join("bounded.ron"), &source).unwrap();
+        let scenario = match strategy {
+            "old" => {
+                let mut s = scenario.with_strategy("saga_choreographed").unwrap();
+                let old = consim::strategy::saga_choreographed::Config {
+                    answer_retries: false,
+                    ..Default::default()
+                };
+                s.system_config_mut().unwrap().strategy =
+                    StrategyChoice::new(consim::strategy::saga_choreographed::SagaChoreographed {
+                        config: old,
+                    });
+                s
+            }
+            name => scenario.with_strategy(name).unwrap(),
+        };
+        let report = consim::runner::run(&scenario, seed, TraceLevel::Hash).report;
+        let _ = std::fs::remove_dir_all(&dir);
+        report
+            .checks
+            .into_iter()
+            .find(|v| v.check == CheckKind::ClientAnswers)
+            .unwrap()
+    };
+    for seed in 0..3 {
+        let old = bounded("old", seed);
+        assert!(
+            !old.passed,
+            "seed {seed}: the old behaviour passed: {:?}",
+            old.notes
+        );
+        assert!(
+            old.violations[0].detail.starts_with("client uncertainty"),
+            "{:?}",
+            old.violations
+        );
+        for name in registry::names() {
+            let verdict = bounded(name, seed);
+            assert!(
+                verdict.holds(),
+                "{name} seed {seed}: {:?} {:?}",
+                verdict.violations.first(),
+                verdict.notes
+            );
+        }
+    }
+}

@@ -53,8 +53,27 @@ pub fn client_answers(facts: &RunFacts<'_>) -> Verdict {
             events,
         });
     }
+    let uncertain = uncertain_committed + uncertain_aborted;
+    let started = facts.txs.values().filter(|tx| tx.started.is_some()).count() as u64;
+    if let Some(bound) = facts.max_client_uncertainty
+        && judged
+        && started > 0
+        && uncertain as f64 / started as f64 > bound
+    {
+        violations.push(Violation {
+            gtx: None,
+            rows: Vec::new(),
+            at_us: None,
+            detail: format!(
+                "client uncertainty {:.2}% ({uncertain} of {started} transactions answered timed out, then finished) is over the scenario's max_client_uncertainty {:.2}%",
+                uncertain as f64 / started as f64 * 100.0,
+                bound * 100.0
+            ),
+            events: Vec::new(),
+        });
+    }
     let mut notes = in_flight_note(facts, judged);
-    if uncertain_committed + uncertain_aborted > 0 {
+    if uncertain > 0 {
         notes.push(format!(
             "client uncertainty: {} transactions answered timed out then committed, {} then aborted",
             uncertain_committed, uncertain_aborted

@@ -45,6 +45,9 @@ pub struct RunFacts<'a> {
     pub foreign_writes: Vec<ForeignWrite>,
     /// Direct accesses to a service's database that it refused.
     pub refused_accesses: u64,
+    /// The most client uncertainty (answered timed out, then finished) the scenario allows,
+    /// as a share of the transactions started; `None`: counted only.
+    pub max_client_uncertainty: Option<f64>,
 }
 
 /// A change to a service's row that no step of that service made.
@@ -419,7 +422,14 @@ impl<'a> RunFacts<'a> {
             unsent_requests: 0,
             foreign_writes,
             refused_accesses,
+            max_client_uncertainty: None,
         }
+    }
+
+    /// Holds the client-answers check to at most `bound` client uncertainty.
+    pub fn with_uncertainty_bound(mut self, bound: Option<f64>) -> Self {
+        self.max_client_uncertainty = bound;
+        self
     }
 
     /// Holds the run to `rule` in the convergence check.

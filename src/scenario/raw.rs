@@ -205,6 +205,10 @@ pub struct Checks {
     /// may take to converge (default 5s).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub converge_within: Option<HumanDuration>,
+    /// The most client uncertainty allowed: the share of transactions answered timed out
+    /// that then committed or aborted (default: counted, not judged).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_client_uncertainty: Option<f64>,
 }
 
 /// A check, by name.

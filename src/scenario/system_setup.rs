@@ -132,6 +132,17 @@ pub fn setup(
         &[Step::Field("checks"), Step::Field("converge_within")],
         "converge_within",
     );
+    let max_client_uncertainty = raw.checks.as_ref().and_then(|c| c.max_client_uncertainty);
+    if let Some(bound) = max_client_uncertainty
+        && !(0.0..=1.0).contains(&bound)
+    {
+        check.error(
+            &[Step::Field("checks"), Step::Field("max_client_uncertainty")],
+            format!("max_client_uncertainty {bound} is outside [0, 1]"),
+            "not a share",
+            Some("a share of the transactions, e.g. 0.01 for 1%".into()),
+        );
+    }
     if check.errors.len() != errors_before {
         return None;
     }
@@ -146,6 +157,7 @@ pub fn setup(
         broker_per_key_ordering: broker.is_some_and(|b| b.per_key_ordering),
         converge_within,
         shared_database: services.is_some_and(|s| s.shared_database),
+        max_client_uncertainty,
         ..assembly::SystemConfig::new(Arc::clone(model), strategy?, workload?)
     };
     Some((config, must_hold))

@@ -157,6 +157,7 @@ impl Eventual {
     fn choreography(&self) -> Choreography {
         Choreography {
             idempotent_consumers: self.config.idempotent_consumers,
+            answer_retries: true,
             answer: Answer::AtFirstCommit,
             read_model: self.config.read_model,
         }

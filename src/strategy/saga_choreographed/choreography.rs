@@ -33,6 +33,9 @@ pub(crate) enum Answer {
 pub(crate) struct Choreography {
     /// Consumers dedupe by `(gtx, step, kind)`; off is the broken twin.
     pub idempotent_consumers: bool,
+    /// The entry answers the gateway's retries with what it knows; off is the broken twin
+    /// (a retry re-runs step 0 and nobody answers it).
+    pub answer_retries: bool,
     /// When the gateway is answered.
     pub answer: Answer,
     /// The entry service also consumes every domain event, to keep a read model of the
@@ -89,6 +92,7 @@ impl Choreography {
             model: Arc::clone(&wiring.model),
             gateway: wiring.gateway,
             idempotent_consumers: self.idempotent_consumers,
+            answer_retries: self.answer_retries,
             answer: self.answer,
             last_owner: wiring.step_service(step_count(&wiring.model) - 1),
             known: IdMap::new(),
@@ -110,6 +114,7 @@ pub(crate) struct StepOwner {
     model: Arc<Model>,
     gateway: ActorId,
     idempotent_consumers: bool,
+    answer_retries: bool,
     answer: Answer,
     /// The service of the last step, which the entry asks on a retry.
     last_owner: ActorId,
@@ -255,7 +260,7 @@ impl Participant for StepOwner {
         if !self.owns(0) {
             return Vec::new();
         }
-        if self.answer != Answer::AtEnd {
+        if self.answer != Answer::AtEnd || !self.answer_retries {
             return vec![self.action(gtx, 0, keys, token, true)];
         }
         match self.known.get(gtx).copied() {
@@ -402,6 +407,7 @@ mod tests {
             model: Arc::new(model),
             gateway: ActorId(1),
             idempotent_consumers: true,
+            answer_retries: true,
             answer,
             last_owner: ActorId(9),
             known: IdMap::new(),
@@ -437,6 +443,7 @@ mod tests {
         // food_delivery: order (step 0) → payment (1) → restaurant (2) → delivery (3).
         let wiring = wiring(food_delivery());
         let saga = Choreography {
+            answer_retries: true,
             idempotent_consumers: true,
             answer: Answer::AtEnd,
             read_model: false,
@@ -458,6 +465,7 @@ mod tests {
             "step 0's refusal is answered directly"
         );
         let with_view = Choreography {
+            answer_retries: true,
             read_model: true,
             ..saga
         };

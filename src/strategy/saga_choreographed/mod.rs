@@ -94,15 +94,22 @@ pub struct Config {
     /// after a processing delay, instead of writing it to the outbox; a crash in between (or
     /// a lost publish) loses the event and leaves the saga half applied. Default `false`.
     pub dual_write: bool,
+    /// The entry service answers the gateway's retries with what it knows of the
+    /// transaction (default). `false` is a BROKEN TWIN, the behaviour before: a retry re-runs
+    /// step 0 and nobody answers it, so a transaction whose final answer was lost is reported
+    /// "timed out" though it committed; the client-answers check counts that uncertainty,
+    /// and fails it over a scenario's `max_client_uncertainty`.
+    pub answer_retries: bool,
 }
 
 impl Default for Config {
-    /// The correct design: a 10 ms outbox relay and idempotent consumers.
+    /// The correct design: a 10 ms outbox relay, idempotent consumers, retries answered.
     fn default() -> Self {
         Config {
             relay_interval: Duration::from_ms(10),
             idempotent_consumers: true,
             dual_write: false,
+            answer_retries: true,
         }
     }
 }
@@ -154,6 +161,7 @@ impl SagaChoreographed {
     fn choreography(&self) -> Choreography {
         Choreography {
             idempotent_consumers: self.config.idempotent_consumers,
+            answer_retries: self.config.answer_retries,
             answer: Answer::AtEnd,
             read_model: false,
         }

@@ -81,6 +81,7 @@ pub(crate) fn system(
         heal_at: None,
         intrusions: Vec::new(),
         shared_database: false,
+        max_client_uncertainty: None,
     }
 }
 

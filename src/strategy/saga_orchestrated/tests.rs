@@ -56,6 +56,7 @@ fn build_system(
         heal_at: None,
         intrusions: Vec::new(),
         shared_database: false,
+        max_client_uncertainty: None,
     }
 }
 

@@ -112,6 +112,7 @@ fn system(
         heal_at: None,
         intrusions: Vec::new(),
         shared_database: false,
+        max_client_uncertainty: None,
     }
 }
 
