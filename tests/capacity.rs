@@ -12,13 +12,24 @@ use consim::world::Limits;
 /// fed `requests` Poisson arrivals at `rate` per second through a one-step saga whose
 /// timeouts never fire; what its pool measured.
 fn queue(name: &str, processing: &str, workers: u32, rate: f64, requests: u64) -> Load {
+    queue_with_db(
+        name,
+        (processing, r#"Db(op: "0us", forced_write: "0us")"#),
+        workers,
+        rate,
+        requests,
+    )
+}
+
+/// [`queue`] with the database's times `db` (a `Db(...)`).
+fn queue_with_db(name: &str, (processing, db): (&str, &str), workers: u32, rate: f64, requests: u64) -> Load {
     let dir = std::env::temp_dir().join(format!("consim-queue-{}-{name}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let model = format!(
         r#"System(
             services: {{
                 "server": Service(tables: {{"jobs": Table(rows: 0, initial: 0)}}, processing: {processing},
-                    db: Db(op: "0us", forced_write: "0us"), workers: {workers}),
+                    db: {db}, workers: {workers}),
             }},
             steps: [Step(name: "serve", service: "server", action: Insert(table: "jobs", key: Tx, value: 1))],
         )"#
@@ -193,4 +204,19 @@ fn a_full_queue_answers_busy_and_counts_it() {
     let json: serde_json::Value = serde_json::from_str(&report.to_json()).unwrap();
     assert_eq!(json["metrics"]["load"][0]["queue_max"], 2);
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Database times drawn per forced write: with no processing time and one forced write per
+/// call drawn from an exponential of mean 1 ms, the server is an M/M/1 again (μ = 1000/s);
+/// at λ = 500/s its mean response is 1/(μ−λ) = 2 ms.
+#[test]
+fn database_times_drawn_per_forced_write_make_an_m_m_1_too() {
+    let db = r#"Db(op: "0us", forced_write: Exponential(mean: "1ms"))"#;
+    let load = queue_with_db("db", (r#""0us""#, db), 1, 500.0, 200_000);
+    within(
+        "M/M/1 by forced writes, mean response, µs",
+        mean(&load.responses_us),
+        2_000.0,
+        0.03,
+    );
 }

@@ -32,6 +32,7 @@ pub fn bank_model(accounts: u64, balance: i64, amount: i64) -> Model {
         processing: consim::net::LatencyDist::Constant { us: 100 },
         db_cost: CostModel::default(),
         capacity: consim::system::model::Capacity::default(),
+        db_times: None,
     };
     let accounts_table = TableId(0);
     let leg = |service: u16, key: KeyRef, delta: i64| StepSpec {

@@ -95,6 +95,24 @@ impl LatencyDist {
         }
     }
 
+    /// Whether every draw is the same (and draws nothing from the stream).
+    pub fn is_constant(&self) -> bool {
+        matches!(self, LatencyDist::Constant { .. })
+    }
+
+    /// The distribution's mean, µs (a normal's truncation at zero ignored; a Pareto with
+    /// shape at most 1, whose mean is infinite, reports its scale).
+    pub fn mean_us(&self) -> f64 {
+        match *self {
+            LatencyDist::Constant { us } => us as f64,
+            LatencyDist::Uniform { min_us, max_us } => (min_us + max_us) as f64 / 2.0,
+            LatencyDist::Normal { mean_us, .. } | LatencyDist::Exponential { mean_us } => mean_us,
+            LatencyDist::LogNormal { median_us, sigma } => median_us * (sigma * sigma / 2.0).exp(),
+            LatencyDist::Pareto { scale_us, shape } if shape > 1.0 => scale_us * shape / (shape - 1.0),
+            LatencyDist::Pareto { scale_us, .. } => scale_us,
+        }
+    }
+
     /// Draws one delay. The integer shapes are drawn inline, since every send draws one;
     /// the shapes needing floating-point maths are drawn out of line.
     #[inline(always)]

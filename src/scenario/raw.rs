@@ -612,12 +612,12 @@ pub struct Service {
 #[derive(Clone, Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct Db {
-    /// Per operation (default 200us).
+    /// Per operation (default 200us): a duration or a distribution.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub op: Option<HumanDuration>,
-    /// Per forced log write (default 1ms).
+    pub op: Option<ServiceTime>,
+    /// Per forced log write (default 1ms): a duration or a distribution.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub forced_write: Option<HumanDuration>,
+    pub forced_write: Option<ServiceTime>,
 }
 
 /// A table: `rows` rows, keys `0..rows`, all starting at `initial`.

@@ -63,6 +63,18 @@ pub fn system(check: &mut Checker<'_>, raw: &raw::System, name: &str) -> Option<
         }
         let db = service.db.as_ref();
         let default_cost = CostModel::default();
+        let op = service_time(
+            check,
+            &db.and_then(|d| d.op.clone()),
+            (service_name, "db.op"),
+            default_cost.op_us,
+        );
+        let forced = service_time(
+            check,
+            &db.and_then(|d| d.forced_write.clone()),
+            (service_name, "db.forced_write"),
+            default_cost.forced_write_us,
+        );
         services.push(ServiceSpec {
             name: service_name.clone(),
             tables: service
@@ -74,25 +86,15 @@ pub fn system(check: &mut Checker<'_>, raw: &raw::System, name: &str) -> Option<
                     initial: table.initial,
                 })
                 .collect(),
-            processing: match &service.processing {
-                None => LatencyDist::Constant { us: 200 },
-                Some(raw::ServiceTime::Fixed(d)) => LatencyDist::Constant { us: d.0.as_us() },
-                Some(raw::ServiceTime::Drawn(dist)) => {
-                    let path = [
-                        Step::Field("services"),
-                        Step::Key(service_name),
-                        Step::Field("processing"),
-                    ];
-                    super::validate::distribution(check, dist, &path, &format!("{service_name} processing"))
-                        .unwrap_or(LatencyDist::Constant { us: 200 })
-                }
-            },
+            processing: service_time(check, &service.processing, (service_name, "processing"), 200),
             db_cost: CostModel {
-                op_us: db.and_then(|d| d.op).map_or(default_cost.op_us, |d| d.0.as_us()),
-                forced_write_us: db
-                    .and_then(|d| d.forced_write)
-                    .map_or(default_cost.forced_write_us, |d| d.0.as_us()),
+                op_us: op.mean_us().round() as u64,
+                forced_write_us: forced.mean_us().round() as u64,
             },
+            db_times: (!op.is_constant() || !forced.is_constant()).then_some(crate::system::model::DbTimes {
+                op,
+                forced_write: forced,
+            }),
             capacity: crate::system::model::Capacity {
                 workers: service.workers,
                 queue_limit: service.queue,
@@ -483,6 +485,26 @@ fn key_ref(raw: raw::KeyRef) -> KeyRef {
         raw::KeyRef::Other => KeyRef::Other,
         raw::KeyRef::Tx => KeyRef::Tx,
         raw::KeyRef::Const(k) => KeyRef::Const(k),
+    }
+}
+
+/// A service time as a distribution: absent, its default (`default_us`, fixed); fixed; or
+/// drawn, checked (an impossible one reported at `services.<name>.<field>`).
+fn service_time(
+    check: &mut Checker<'_>,
+    raw: &Option<raw::ServiceTime>,
+    (service, field): (&str, &str),
+    default_us: u64,
+) -> LatencyDist {
+    match raw {
+        None => LatencyDist::Constant { us: default_us },
+        Some(raw::ServiceTime::Fixed(d)) => LatencyDist::Constant { us: d.0.as_us() },
+        Some(raw::ServiceTime::Drawn(dist)) => {
+            let mut path = vec![Step::Field("services"), Step::Key(service)];
+            path.extend(field.split('.').map(Step::Field));
+            super::validate::distribution(check, dist, &path, &format!("{service} {field}"))
+                .unwrap_or(LatencyDist::Constant { us: default_us })
+        }
     }
 }
 

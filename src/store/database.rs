@@ -39,6 +39,8 @@ pub struct Database {
     pub(super) stats: StoreStats,
     /// Work charged since the last `take_cost`, in microseconds.
     pub(super) cost_us: u64,
+    /// Operations and forced writes charged since the last `take_cost` or `take_work`.
+    pub(super) work: (u64, u64),
     /// The latest virtual time a caller passed in (`begin`, `commit`, `abort`, `crash_at`).
     /// Ops take no time argument: they run at this instant, which is exact for a caller
     /// that begins or ends a tx in the same handler before it runs ops, as services do.
@@ -89,6 +91,7 @@ impl Database {
             up: true,
             stats: StoreStats::default(),
             cost_us: 0,
+            work: (0, 0),
             clock: Instant::ZERO,
             spare_txs: Vec::new(),
             grants: Vec::new(),
@@ -166,6 +169,7 @@ impl Database {
             }
             self.txs.insert(id, tx);
             self.cost_us += self.cost.op_us;
+            self.work.0 += 1;
         }
         self.up = true;
     }
@@ -178,7 +182,15 @@ impl Database {
 
     /// The virtual time of the work done since the last call, and resets it.
     pub fn take_cost(&mut self) -> Duration {
+        self.work = (0, 0);
         Duration::from_us(std::mem::take(&mut self.cost_us))
+    }
+
+    /// The operations and forced log writes done since the last call (or `take_cost`), and
+    /// resets them: what a caller whose database times are drawn, not fixed, draws for.
+    pub fn take_work(&mut self) -> (u64, u64) {
+        self.cost_us = 0;
+        std::mem::take(&mut self.work)
     }
 
     /// Where `tx` stands, or `None` if it is not live (never begun, finished, lost in a
@@ -275,12 +287,14 @@ impl Database {
     /// Charges one op.
     pub(super) fn charge_op(&mut self) {
         self.cost_us += self.cost.op_us;
+        self.work.0 += 1;
     }
 
     /// Counts and charges one forced log write.
     pub(super) fn force_write(&mut self) {
         self.stats.forced_writes += 1;
         self.cost_us += self.cost.forced_write_us;
+        self.work.1 += 1;
     }
 
     /// A live tx.

@@ -18,6 +18,7 @@ fn service(name: &str, tables: &[(&str, u64, i64)]) -> ServiceSpec {
         processing: crate::net::LatencyDist::Constant { us: 200 },
         db_cost: CostModel::default(),
         capacity: crate::system::model::Capacity::default(),
+        db_times: None,
     }
 }
 

@@ -41,10 +41,22 @@ pub struct ServiceSpec {
     pub tables: Vec<TableSpec>,
     /// Time to handle one request, before database work.
     pub processing: crate::net::LatencyDist,
-    /// Database operation and log-write costs.
+    /// Database operation and log-write costs (their means, when drawn).
     pub db_cost: CostModel,
+    /// Distributions the database's times are drawn from per operation and per forced
+    /// write, when the model gives them (`None`: `db_cost`'s fixed times).
+    pub db_times: Option<DbTimes>,
     /// Its workers and queue (default: unbounded, every call at once).
     pub capacity: Capacity,
+}
+
+/// A database's times drawn from distributions, one draw per operation and per forced write.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct DbTimes {
+    /// One operation.
+    pub op: crate::net::LatencyDist,
+    /// One forced log write.
+    pub forced_write: crate::net::LatencyDist,
 }
 
 /// How many calls a service runs at once, and how many may wait.

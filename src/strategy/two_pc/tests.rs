@@ -34,6 +34,7 @@ fn ledger(deltas: &[i64]) -> Model {
             processing: crate::net::LatencyDist::Constant { us: 200 },
             db_cost: CostModel::default(),
             capacity: crate::system::model::Capacity::default(),
+            db_times: None,
         })
         .collect();
     let steps = deltas

@@ -279,7 +279,20 @@ impl Service {
         let processing = self.model.services[self.config.id.index()]
             .processing
             .sample(ctx.rng());
-        let delay = processing + self.db.take_cost() + self.db.cost_model().of(ops, forced);
+        let database = match self.model.services[self.config.id.index()].db_times {
+            None => self.db.take_cost() + self.db.cost_model().of(ops, forced),
+            // One draw per operation and per forced write, done and about to be done.
+            Some(times) => {
+                let (done_ops, done_forced) = self.db.take_work();
+                let rng = ctx.rng();
+                let ops: u64 = (0..done_ops + ops).map(|_| times.op.sample(rng).as_us()).sum();
+                let forced: u64 = (0..done_forced + forced)
+                    .map(|_| times.forced_write.sample(rng).as_us())
+                    .sum();
+                crate::sim::Duration::from_us(ops + forced)
+            }
+        };
+        let delay = processing + database;
         let done = TimerMsg::LocalDone {
             local: local.0,
             gtx: call.gtx,
