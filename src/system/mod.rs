@@ -14,6 +14,7 @@ pub mod history;
 pub mod model;
 pub mod msg;
 pub mod participant;
+pub mod pool;
 pub mod service;
 pub mod timer;
 pub mod wire;

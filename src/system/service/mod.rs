@@ -30,7 +30,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 pub use crate::system::model::Capacity;
-pub use capacity::Load;
+pub use crate::system::pool::Load;
 pub use intrusion::{Intrusion, IntrusionTime};
 pub use publish::{Relay, decode_event, encode_event};
 
@@ -95,8 +95,8 @@ pub struct Service {
     relay_armed: bool,
     /// Visits of the points its intrusions are aimed at, per intrusion.
     intrusion_visits: Vec<u32>,
-    /// Its workers' and queue's state, when its capacity is bounded.
-    pool: capacity::Pool,
+    /// Its workers and their queue, when its capacity is bounded.
+    pool: Option<crate::system::pool::Pool<(LocalCall, call::Reply)>>,
 }
 
 impl Service {
@@ -116,6 +116,10 @@ impl Service {
             .expect("model tables are unique")
             .with_cost(spec.db_cost);
         let intrusion_visits = vec![0; config.intrusions.len()];
+        let pool = config
+            .capacity
+            .workers
+            .map(|_| crate::system::pool::Pool::new(config.capacity));
         Service {
             config,
             db,
@@ -127,7 +131,7 @@ impl Service {
             relay_sent_at: IdMap::new(),
             relay_armed: false,
             intrusion_visits,
-            pool: capacity::Pool::default(),
+            pool,
             participant_timers: armed::ArmedTimers::default(),
             effects: Vec::new(),
             model,
@@ -448,7 +452,9 @@ impl Actor<Msg> for Service {
         self.db.crash_at(now);
         let _ = self.db.take_cost(); // work lost with the crash delays nobody
         self.active.clear();
-        self.pool.crash(now);
+        if let Some(pool) = self.pool.as_mut() {
+            pool.crash(now);
+        }
         self.relay_sent_at.clear();
         self.relay_armed = false;
         self.participant_timers.clear();
