@@ -6,7 +6,7 @@
 //! ids it talks to. Faults name actors by these names: `client`, `gateway`, each service's
 //! name, `broker`, and the strategy's (`coordinator`, `orchestrator`).
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
 use crate::broker::{Broker, BrokerConfig};
@@ -20,7 +20,7 @@ use crate::system::model::{Model, ServiceId};
 use crate::system::msg::{DomainEvent, Msg, Token};
 use crate::system::service::{Service, ServiceConfig};
 use crate::workload::{WorkloadPlan, WorkloadSpec};
-use crate::world::{World, WorldBuilder};
+use crate::world::{Actor, World, WorldBuilder};
 
 /// The token the gateway stamps on internal calls in every run.
 pub const TOKEN: Token = Token(0x005e_c2e7);
@@ -77,6 +77,8 @@ pub struct SystemConfig {
     pub shared_database: bool,
     /// The most client uncertainty the client-answers check allows (`None`: counted only).
     pub max_client_uncertainty: Option<f64>,
+    /// Workers for actors that are not services (the broker, the strategy's own), by name.
+    pub paces: BTreeMap<String, crate::system::paced::Pace>,
 }
 
 /// A built run: the world and where everything sits in it.
@@ -107,6 +109,14 @@ pub fn actor_names(model: &Model, strategy: &dyn Strategy) -> Vec<String> {
 }
 
 impl SystemConfig {
+    /// `actor`, behind the workers `paces` gives `name`, if any.
+    fn paced(&self, name: &str, actor: Box<dyn Actor<Msg>>) -> Box<dyn Actor<Msg>> {
+        match self.paces.get(name) {
+            Some(pace) => Box::new(crate::system::paced::Paced::new(actor, *pace)),
+            None => actor,
+        }
+    }
+
     /// `workload` on `model` under `strategy`, with the defaults a scenario file gets when
     /// it says nothing: gateway timeout 1s and 2 retries, lock timeout 50ms, broker ack timeout 100ms without per-key ordering, every client
     /// authenticated, [`LinkSpec::default`] between every pair, no per-pair links, no faults,
@@ -131,6 +141,7 @@ impl SystemConfig {
             intrusions: Vec::new(),
             shared_database: false,
             max_client_uncertainty: None,
+            paces: BTreeMap::new(),
         }
     }
 
@@ -213,10 +224,13 @@ impl SystemConfig {
                 subscriptions: strategy.subscriptions(&wiring),
                 ..BrokerConfig::default()
             };
-            builder.add_actor("broker", Broker::<DomainEvent>::new(config))?;
+            builder.add_boxed_actor(
+                "broker",
+                self.paced("broker", Box::new(Broker::<DomainEvent>::new(config))),
+            )?;
         }
         for (name, actor) in extra_names.iter().zip(strategy.extra_actors(&wiring)) {
-            builder.add_boxed_actor(name, actor)?;
+            builder.add_boxed_actor(name, self.paced(name, actor))?;
         }
         for (from, to, spec) in &self.links {
             let (a, b) = (builder.topology().resolve(from)?, builder.topology().resolve(to)?);
@@ -286,6 +300,22 @@ impl SystemWorld {
             Some(view) => facts.with_read_model(view),
             None => facts,
         }
+    }
+
+    /// What each actor behind workers (see `SystemConfig::paces`) measured, by name.
+    pub fn paced_loads(&self) -> Vec<(String, crate::system::pool::Load)> {
+        let now = self.world.now();
+        self.world
+            .names()
+            .iter()
+            .enumerate()
+            .filter_map(|(i, name)| {
+                let paced = self
+                    .world
+                    .actor::<crate::system::paced::Paced>(ActorId(i as u32))?;
+                Some((name.clone(), paced.load(now)))
+            })
+            .collect()
     }
 
     /// The client.

@@ -220,3 +220,58 @@ fn database_times_drawn_per_forced_write_make_an_m_m_1_too() {
         0.03,
     );
 }
+
+/// The orchestrator behind one worker taking an exponential 1 ms per message: at 200 orders/s
+/// it handles two messages per order (the `Begin` and the step's reply), so it is busy 40% of
+/// the time; naming a service or an unknown actor in `actors` is an error.
+#[test]
+fn a_strategy_actor_given_workers_queues_its_messages_and_reports_its_load() {
+    let dir = std::env::temp_dir().join(format!("consim-paced-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(
+        dir.join("queue.ron"),
+        r#"System(
+            services: {"server": Service(tables: {"jobs": Table(rows: 0, initial: 0)}, processing: "0us", db: Db(op: "0us", forced_write: "0us"))},
+            steps: [Step(name: "serve", service: "server", action: Insert(table: "jobs", key: Tx, value: 1))],
+        )"#,
+    )
+    .unwrap();
+    let source = |actors: &str| {
+        format!(
+            r#"Scenario(
+                model: "queue.ron",
+                seed: 3,
+                strategy: SagaOrchestrated(step_timeout: "1h", async_timeout: "2h", retry_max: 1),
+                workload: Workload(requests: 50000, arrival: Poisson(rate_per_s: 200.0), key_count: 1),
+                gateway: Gateway(timeout: "1h", retries: 0),
+                actors: {{{actors}}},
+            )"#
+        )
+    };
+    let path = dir.join("paced.ron");
+    let scenario = scenario::load_source(
+        &path,
+        &source(r#""orchestrator": Pace(workers: 1, processing: Exponential(mean: "1ms"))"#),
+    )
+    .unwrap();
+    let report = consim::runner::run(&scenario, 3, TraceLevel::Off).report;
+    let load = &report.metrics.as_ref().unwrap().load;
+    let orchestrator = load
+        .iter()
+        .find(|l| l.service == "orchestrator")
+        .expect("its load is reported");
+    within("orchestrator utilisation", orchestrator.utilisation, 0.4, 0.05);
+    assert!(orchestrator.queue_max > 0);
+    assert_eq!(report.transactions.as_ref().unwrap().committed, 50_000);
+    for wrong in [
+        r#""server": Pace(workers: 1, processing: "1ms")"#,
+        r#""orchestrater": Pace(workers: 1, processing: "1ms")"#,
+    ] {
+        let error = format!(
+            "{:?}",
+            scenario::load_source(&path, &source(wrong)).expect_err("refused")
+        );
+        assert!(error.contains("cannot be given workers"), "{error}");
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}

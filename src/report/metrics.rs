@@ -49,7 +49,8 @@ pub struct Metrics {
     pub throughput: Throughput,
     /// Business requests answered successfully within the client's deadline.
     pub availability: Availability,
-    /// The load on each service whose workers are bounded (none unless the model says).
+    /// The load on each service whose workers are bounded (none unless the model says), then
+    /// on each other actor given workers (the scenario's `actors`).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub load: Vec<ServiceLoad>,
 }
@@ -260,6 +261,12 @@ impl Metrics {
                 let name = &built.wiring.model.services[s.id().index()].name;
                 s.load(now).map(|load| ServiceLoad::of(name, load))
             })
+            .chain(
+                built
+                    .paced_loads()
+                    .into_iter()
+                    .map(|(name, load)| ServiceLoad::of(&name, load)),
+            )
             .collect();
         Metrics {
             load,

@@ -105,8 +105,9 @@ pub enum Setup {
     /// A business system: the configuration its actors are built from (network and faults
     /// included), and the checks that must hold.
     System {
-        /// Everything the run is made of but the seed.
-        config: SystemConfig,
+        /// Everything the run is made of but the seed (boxed: it is far larger than a
+        /// pingmesh's setup).
+        config: Box<SystemConfig>,
         /// Checks that must hold (exit code 2 otherwise); empty means all.
         must_hold: Vec<CheckKind>,
     },
@@ -173,6 +174,7 @@ pub fn load_source(path: &Path, source: &str) -> Result<Scenario, ScenarioError>
                     let names = crate::assembly::actor_names(system_model, &*config.strategy);
                     let targets = aim::Targets::of_system(system_model, &*config.strategy, &names);
                     config.intrusions = aim::intrusions(&mut check, &raw.faults, system_model, &targets);
+                    config.paces = system_model::paces(&mut check, &raw.actors, &config.strategy);
                     (names, targets)
                 }
                 None => {
@@ -234,13 +236,13 @@ pub fn load_source(path: &Path, source: &str) -> Result<Scenario, ScenarioError>
     };
     let setup = match system {
         Some((config, must_hold)) => Setup::System {
-            config: SystemConfig {
+            config: Box::new(SystemConfig {
                 default_link,
                 links,
                 faults,
                 heal_at,
                 ..config
-            },
+            }),
             must_hold,
         },
         None => Setup::Pingmesh {

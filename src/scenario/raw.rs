@@ -48,9 +48,26 @@ pub struct Scenario {
     /// Which checks must hold (all checks always run and are reported).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub checks: Option<Checks>,
+    /// Workers for actors that are not services (the broker, a coordinator, an
+    /// orchestrator), by name: each message then takes `processing` on a worker.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub actors: std::collections::BTreeMap<String, Pace>,
     /// The bounds of swarm testing (`consim sweep --swarm`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub swarm: Option<Swarm>,
+}
+
+/// An actor's workers: `Pace(workers: 1, queue: 100, processing: Exponential(mean: "300us"))`.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Pace {
+    /// Messages handled at once.
+    pub workers: u32,
+    /// Messages that may wait (no limit if absent); a full queue drops the message.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub queue: Option<u32>,
+    /// Each message's processing time.
+    pub processing: ServiceTime,
 }
 
 /// What swarm testing may draw for each seed: every field is an upper bound or a switch.

@@ -63,16 +63,23 @@ pub fn system(check: &mut Checker<'_>, raw: &raw::System, name: &str) -> Option<
         }
         let db = service.db.as_ref();
         let default_cost = CostModel::default();
+        let db_path = [
+            Step::Field("services"),
+            Step::Key(service_name),
+            Step::Field("db"),
+        ];
+        let op_path = [&db_path[..], &[Step::Field("op")]].concat();
+        let forced_path = [&db_path[..], &[Step::Field("forced_write")]].concat();
         let op = service_time(
             check,
             &db.and_then(|d| d.op.clone()),
-            (service_name, "db.op"),
+            (&op_path, &format!("{service_name} db op")),
             default_cost.op_us,
         );
         let forced = service_time(
             check,
             &db.and_then(|d| d.forced_write.clone()),
-            (service_name, "db.forced_write"),
+            (&forced_path, &format!("{service_name} db forced_write")),
             default_cost.forced_write_us,
         );
         services.push(ServiceSpec {
@@ -86,7 +93,19 @@ pub fn system(check: &mut Checker<'_>, raw: &raw::System, name: &str) -> Option<
                     initial: table.initial,
                 })
                 .collect(),
-            processing: service_time(check, &service.processing, (service_name, "processing"), 200),
+            processing: service_time(
+                check,
+                &service.processing,
+                (
+                    &[
+                        Step::Field("services"),
+                        Step::Key(service_name),
+                        Step::Field("processing"),
+                    ],
+                    &format!("{service_name} processing"),
+                ),
+                200,
+            ),
             db_cost: CostModel {
                 op_us: op.mean_us().round() as u64,
                 forced_write_us: forced.mean_us().round() as u64,
@@ -489,23 +508,77 @@ fn key_ref(raw: raw::KeyRef) -> KeyRef {
 }
 
 /// A service time as a distribution: absent, its default (`default_us`, fixed); fixed; or
-/// drawn, checked (an impossible one reported at `services.<name>.<field>`).
+/// drawn, checked (an impossible one reported at `path`, naming it `what`).
 fn service_time(
     check: &mut Checker<'_>,
     raw: &Option<raw::ServiceTime>,
-    (service, field): (&str, &str),
+    (path, what): (&[Step<'_>], &str),
     default_us: u64,
 ) -> LatencyDist {
     match raw {
         None => LatencyDist::Constant { us: default_us },
         Some(raw::ServiceTime::Fixed(d)) => LatencyDist::Constant { us: d.0.as_us() },
-        Some(raw::ServiceTime::Drawn(dist)) => {
-            let mut path = vec![Step::Field("services"), Step::Key(service)];
-            path.extend(field.split('.').map(Step::Field));
-            super::validate::distribution(check, dist, &path, &format!("{service} {field}"))
-                .unwrap_or(LatencyDist::Constant { us: default_us })
-        }
+        Some(raw::ServiceTime::Drawn(dist)) => super::validate::distribution(check, dist, path, what)
+            .unwrap_or(LatencyDist::Constant { us: default_us }),
     }
+}
+
+/// The scenario's `actors` workers, checked: only the broker (for strategies with one) and
+/// the strategy's own actors take them (services get theirs from the model).
+pub fn paces(
+    check: &mut Checker<'_>,
+    raw: &std::collections::BTreeMap<String, raw::Pace>,
+    strategy: &crate::strategy::StrategyChoice,
+) -> std::collections::BTreeMap<String, crate::system::paced::Pace> {
+    let mut allowed: Vec<&str> = strategy.extra_actor_names();
+    if strategy.uses_broker() {
+        allowed.push("broker");
+    }
+    let mut out = std::collections::BTreeMap::new();
+    for (name, pace) in raw {
+        let path = [Step::Field("actors"), Step::Key(name)];
+        if !allowed.contains(&name.as_str()) {
+            let help = match closest_name(name, allowed.iter().copied()) {
+                Some(near) => format!("did you mean `{near}`? actors that take workers here: {}", allowed.join(", ")),
+                None if allowed.is_empty() => "this strategy has no broker and no actors of its own; services take `workers` in the model".into(),
+                None => format!("actors that take workers here: {} (services take `workers` in the model)", allowed.join(", ")),
+            };
+            check.error(
+                &path,
+                format!("`{name}` cannot be given workers here"),
+                "not the broker or the strategy's actor",
+                Some(help),
+            );
+            continue;
+        }
+        if pace.workers == 0 {
+            check.error(
+                &[&path[..], &[Step::Field("workers")]].concat(),
+                "0 workers handle nothing",
+                "zero",
+                Some("at least 1".into()),
+            );
+            continue;
+        }
+        let at = [&path[..], &[Step::Field("processing")]].concat();
+        let processing = service_time(
+            check,
+            &Some(pace.processing.clone()),
+            (&at, &format!("{name} processing")),
+            0,
+        );
+        out.insert(
+            name.clone(),
+            crate::system::paced::Pace {
+                capacity: crate::system::model::Capacity {
+                    workers: Some(pace.workers),
+                    queue_limit: pace.queue,
+                },
+                processing,
+            },
+        );
+    }
+    out
 }
 
 #[cfg(test)]

@@ -146,6 +146,7 @@ fn timer(timer: &TimerMsg) -> (Option<u64>, Option<u16>, Value) {
             tag,
         } => (Some(gtx.0), Some(*step), json!({"attempt": attempt, "tag": tag})),
         TimerMsg::Intrude { index } => (None, None, json!({"intrusion": index})),
+        TimerMsg::Paced { slot } => (None, None, json!({"slot": slot})),
     }
 }
 
@@ -161,6 +162,7 @@ fn timer_kind(timer: &TimerMsg) -> &'static str {
         TimerMsg::AuditDeadline { .. } => "AuditDeadline",
         TimerMsg::Strategy { .. } => "StrategyTimer",
         TimerMsg::Intrude { .. } => "Intrude",
+        TimerMsg::Paced { .. } => "Processed",
     }
 }
 

@@ -13,6 +13,7 @@ pub mod gateway;
 pub mod history;
 pub mod model;
 pub mod msg;
+pub mod paced;
 pub mod participant;
 pub mod pool;
 pub mod service;

@@ -66,4 +66,10 @@ pub enum TimerMsg {
         /// Index into its configured intrusions.
         index: u32,
     },
+    /// An actor behind workers (`system::paced`): the message on worker slot `slot` has
+    /// had its processing time.
+    Paced {
+        /// Which running message.
+        slot: u64,
+    },
 }

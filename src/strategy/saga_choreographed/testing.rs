@@ -82,6 +82,7 @@ pub(crate) fn system(
         intrusions: Vec::new(),
         shared_database: false,
         max_client_uncertainty: None,
+        paces: Default::default(),
     }
 }
 

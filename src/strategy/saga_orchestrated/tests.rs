@@ -57,6 +57,7 @@ fn build_system(
         intrusions: Vec::new(),
         shared_database: false,
         max_client_uncertainty: None,
+        paces: Default::default(),
     }
 }
 

@@ -114,6 +114,7 @@ fn system(
         intrusions: Vec::new(),
         shared_database: false,
         max_client_uncertainty: None,
+        paces: Default::default(),
     }
 }
 
