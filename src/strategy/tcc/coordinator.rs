@@ -53,6 +53,9 @@ enum Tx {
         confirm: bool,
         acked: Vec<bool>,
         retry: TimerId,
+        /// Re-sends so far: each waits twice as long as the one before (capped), so re-sends
+        /// that find the steps' queues full do not keep filling them.
+        resends: u32,
     },
 }
 
@@ -61,6 +64,8 @@ pub(super) const FORCED_WRITES: &str = "tcc.coordinator_forced_writes";
 
 const TAG_TRY_TIMEOUT: u8 = 0;
 const TAG_RETRY: u8 = 1;
+/// A re-send waits at most `decision_retry` × 2^6 (1.28 s at the default 20 ms).
+const MAX_BACKOFF_DOUBLINGS: u32 = 6;
 const TAG_LOGGED: u8 = 2;
 
 impl TccCoordinator {
@@ -256,6 +261,7 @@ impl TccCoordinator {
                 confirm,
                 acked,
                 retry,
+                resends: 0,
             },
         );
         self.wiring.report_outcome(ctx, gtx, confirm);
@@ -269,6 +275,10 @@ impl TccCoordinator {
             return;
         };
         let (keys, confirm) = (*keys, *confirm);
+        let resends = match self.txs.get(gtx) {
+            Some(Tx::Finishing { resends, .. }) => *resends + 1,
+            _ => 1,
+        };
         let pending: Vec<u16> = (0..self.wiring.step_count())
             .filter(|step| !acked[usize::from(*step)])
             .collect();
@@ -277,9 +287,23 @@ impl TccCoordinator {
             let call = self.decision_call(gtx, step, keys, confirm);
             ctx.send(self.wiring.step_service(step), call);
         }
-        let timer = ctx.set_timer(self.config.decision_retry, Self::timer(gtx, TAG_RETRY));
-        if let Some(Tx::Finishing { retry, .. }) = self.txs.get_mut(gtx) {
+        let backoff = self
+            .config
+            .decision_retry
+            .as_us()
+            .saturating_mul(1 << resends.min(MAX_BACKOFF_DOUBLINGS));
+        let timer = ctx.set_timer(
+            crate::sim::Duration::from_us(backoff),
+            Self::timer(gtx, TAG_RETRY),
+        );
+        if let Some(Tx::Finishing {
+            retry,
+            resends: count,
+            ..
+        }) = self.txs.get_mut(gtx)
+        {
             *retry = timer;
+            *count = resends;
         }
     }
 
@@ -461,6 +485,55 @@ mod tests {
             kind,
             result,
         }
+    }
+
+    /// Re-sends back off: a confirm nobody acks is sent again after 20, 40, 80 ms..., the
+    /// wait capped at 64 × 20 ms.
+    #[test]
+    fn re_sent_decisions_wait_twice_as_long_each_time_up_to_a_cap() {
+        let mut probe: Probe<Msg> = Probe::new(5, Instant::from_ms(1));
+        let mut c = coordinator();
+        let begin = Msg::Begin {
+            gtx: GTX,
+            keys: KEYS,
+            token: Token(7),
+        };
+        c.on_message(&mut probe.ctx(ME), GATEWAY, begin);
+        for (service, step) in [(BANK_A, 0), (BANK_B, 1)] {
+            c.on_message(
+                &mut probe.ctx(ME),
+                service,
+                reply(GTX, step, StepKind::Action, LocalResult::Reserved),
+            );
+        }
+        let asked = probe.take();
+        let [forced] = timers(&asked)[..] else {
+            panic!("{asked:?}")
+        };
+        c.on_timer(&mut probe.ctx(ME), forced);
+        let delays = |asked: &[Asked<Msg>]| -> Vec<u64> {
+            asked
+                .iter()
+                .filter_map(|a| match a {
+                    Asked::Timer { after, .. } => Some(after.as_us() / 1_000),
+                    _ => None,
+                })
+                .collect()
+        };
+        let mut waits = delays(&probe.take());
+        for _ in 0..8 {
+            let retry = Msg::Timer(crate::system::timer::TimerMsg::Strategy {
+                gtx: GTX,
+                step: 0,
+                attempt: 0,
+                tag: TAG_RETRY,
+            });
+            c.on_timer(&mut probe.ctx(ME), retry);
+            let asked = probe.take();
+            assert_eq!(calls(&asked).len(), 2, "both confirms again");
+            waits.extend(delays(&asked));
+        }
+        assert_eq!(waits, [20, 40, 80, 160, 320, 640, 1280, 1280, 1280]);
     }
 
     #[test]

@@ -97,7 +97,9 @@ pub struct Config {
     /// answers (lost, crashed, waiting for a lock) must not keep the others' amounts held.
     #[serde(with = "crate::duration_text::as_text")]
     pub try_timeout: Duration,
-    /// How often the coordinator sends a decision again to steps that have not acked it.
+    /// How long the coordinator waits before sending a decision again to steps that have not
+    /// acked it; each later re-send waits twice as long as the one before, up to 64 times
+    /// this, so re-sends that find the steps' queues full do not keep filling them.
     #[serde(with = "crate::duration_text::as_text")]
     pub decision_retry: Duration,
     /// How long the coordinator's forced write of a confirm takes; the confirm is not sent,
