@@ -487,18 +487,23 @@ mod tests {
         }
     }
 
-    /// Re-sends back off: a confirm nobody acks is sent again after 20, 40, 80 ms..., the
-    /// wait capped at 64 × 20 ms.
-    #[test]
-    fn re_sent_decisions_wait_twice_as_long_each_time_up_to_a_cap() {
-        let mut probe: Probe<Msg> = Probe::new(5, Instant::from_ms(1));
-        let mut c = coordinator();
+    /// The gateway's `Begin` of `GTX`, handled.
+    fn begin(c: &mut TccCoordinator, probe: &mut Probe<Msg>) {
         let begin = Msg::Begin {
             gtx: GTX,
             keys: KEYS,
             token: Token(7),
         };
         c.on_message(&mut probe.ctx(ME), GATEWAY, begin);
+    }
+
+    /// Re-sends back off: a confirm nobody acks is sent again after 20, 40, 80 ms..., the
+    /// wait capped at 64 × 20 ms.
+    #[test]
+    fn re_sent_decisions_wait_twice_as_long_each_time_up_to_a_cap() {
+        let mut probe: Probe<Msg> = Probe::new(5, Instant::from_ms(1));
+        let mut c = coordinator();
+        begin(&mut c, &mut probe);
         for (service, step) in [(BANK_A, 0), (BANK_B, 1)] {
             c.on_message(
                 &mut probe.ctx(ME),
@@ -540,12 +545,7 @@ mod tests {
     fn every_step_reserved_leads_to_a_forced_confirm_then_confirms_and_the_outcome() {
         let mut probe: Probe<Msg> = Probe::new(5, Instant::from_ms(1));
         let mut c = coordinator();
-        let begin = Msg::Begin {
-            gtx: GTX,
-            keys: KEYS,
-            token: Token(7),
-        };
-        c.on_message(&mut probe.ctx(ME), GATEWAY, begin);
+        begin(&mut c, &mut probe);
         let asked = probe.take();
         assert_eq!(
             calls(&asked),
@@ -607,12 +607,7 @@ mod tests {
     fn a_refused_try_cancels_every_step_at_once_without_a_forced_write() {
         let mut probe: Probe<Msg> = Probe::new(5, Instant::ZERO);
         let mut c = coordinator();
-        let begin = Msg::Begin {
-            gtx: GTX,
-            keys: KEYS,
-            token: Token(7),
-        };
-        c.on_message(&mut probe.ctx(ME), GATEWAY, begin);
+        begin(&mut c, &mut probe);
         probe.take();
         c.on_message(
             &mut probe.ctx(ME),
@@ -636,12 +631,7 @@ mod tests {
         c.on_message(&mut probe.ctx(ME), BANK_B, expired);
         assert_eq!(calls(&probe.take()), [(BANK_B, CallMode::Release)]);
         // A late `Begin` gets the cancel, not a second round.
-        let begin = Msg::Begin {
-            gtx: GTX,
-            keys: KEYS,
-            token: Token(7),
-        };
-        c.on_message(&mut probe.ctx(ME), GATEWAY, begin);
+        begin(&mut c, &mut probe);
         let outcome = Msg::Outcome {
             gtx: GTX,
             outcome: TxOutcome::Aborted,
