@@ -46,13 +46,6 @@ pub struct EventKey {
     seq: u64,
 }
 
-impl EventKey {
-    /// The sequence number the event got: the `seq` it is traced with when it happens.
-    pub fn seq(self) -> u64 {
-        self.seq
-    }
-}
-
 /// A min-queue of events by `(at, seq)` with O(1) cancellation.
 pub struct EventQueue<E> {
     /// Every pending event, and freed nodes waiting for reuse.
