@@ -64,7 +64,8 @@ use crate::broker::TopicId;
 use crate::check::{ReadModelFacts, RunFacts};
 use crate::sim::{ActorId, Duration};
 use crate::strategy::saga_choreographed::{
-    Answer, Choreography, MESSAGE_KINDS, relay_of, validate_relay_interval,
+    Answer, COMPENSATION_STARTED, Choreography, MESSAGE_KINDS, STEP_COMMITTED, relay_of,
+    validate_relay_interval,
 };
 use crate::system::history::History;
 use serde::{Deserialize, Serialize};
@@ -171,16 +172,8 @@ const POINTS: &[ProtocolPoint] = &[
         "accepted",
         "step 0 committed and the client was answered",
     ),
-    ProtocolPoint::new(
-        "step owner",
-        "step_committed",
-        "its step committed, its event in the outbox",
-    ),
-    ProtocolPoint::new(
-        "step owner",
-        "compensation_started",
-        "a failure event turned it back",
-    ),
+    STEP_COMMITTED,
+    COMPENSATION_STARTED,
 ];
 
 impl Strategy for Eventual {

@@ -4,6 +4,7 @@
 //! The two strategies differ only in when the gateway hears about a business transaction
 //! ([`Answer`]) and in whether the entry service keeps a read model of the other steps.
 
+use crate::strategy::ProtocolPoint;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
@@ -136,6 +137,20 @@ enum Known {
 /// The entry asks the last step's service whether a transaction committed (`ProtocolMsg`
 /// kind; the answer goes straight to the gateway).
 const ASK_COMMITTED: u8 = 0;
+
+/// A step owner's step committed: a point of every strategy built on the choreography.
+pub const STEP_COMMITTED: ProtocolPoint = ProtocolPoint::new(
+    "step owner",
+    "step_committed",
+    "its step committed, its event in the outbox",
+);
+
+/// A failure event turned a step owner back: a point of every choreography too.
+pub const COMPENSATION_STARTED: ProtocolPoint = ProtocolPoint::new(
+    "step owner",
+    "compensation_started",
+    "a failure event turned it back",
+);
 
 /// The names of the choreography's own messages, indexed by their `kind` numbers.
 pub const MESSAGE_KINDS: &[&str] = &["AskCommitted"];

@@ -64,7 +64,7 @@ mod tests;
 
 use std::collections::BTreeMap;
 
-pub(crate) use choreography::{Answer, Choreography, MESSAGE_KINDS};
+pub(crate) use choreography::{Answer, COMPENSATION_STARTED, Choreography, MESSAGE_KINDS, STEP_COMMITTED};
 
 use crate::broker::TopicId;
 use crate::sim::{ActorId, Duration};
@@ -169,18 +169,7 @@ impl SagaChoreographed {
 }
 
 /// Where the choreographed saga's step owners do something durable or visible.
-const POINTS: &[ProtocolPoint] = &[
-    ProtocolPoint::new(
-        "step owner",
-        "step_committed",
-        "its step committed, its event in the outbox",
-    ),
-    ProtocolPoint::new(
-        "step owner",
-        "compensation_started",
-        "a failure event turned it back",
-    ),
-];
+const POINTS: &[ProtocolPoint] = &[choreography::STEP_COMMITTED, choreography::COMPENSATION_STARTED];
 
 impl Strategy for SagaChoreographed {
     fn name(&self) -> &'static str {
