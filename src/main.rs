@@ -372,11 +372,11 @@ impl From<ScenarioError> for Failure {
 
 /// Every located error drawn with its source excerpt, then a one-line count.
 fn render(error: ScenarioError) -> miette::Report {
-    let summary = error.to_string();
-    let errors = error.into_errors();
-    if errors.is_empty() {
-        return miette::Report::msg(summary);
+    if error.errors().is_empty() {
+        // An unreadable file or a `--set` that cannot apply: its own message and help.
+        return miette::Report::new(error);
     }
+    let errors = error.into_errors();
     let count = errors.len();
     for (i, e) in errors.into_iter().enumerate() {
         if i + 1 < count {
