@@ -169,7 +169,7 @@ fn a_typo_in_a_variant_field_is_an_error_not_ignored() {
 }
 
 #[test]
-fn compensations_that_can_be_refused_are_rejected() {
+fn compensations_that_can_be_refused_and_set_actions_are_rejected() {
     let messages: Vec<String> = located(&load_error("refusable_compensations.ron"))
         .into_iter()
         .map(|(_, line, message)| format!("{line}: {message}"))
@@ -179,6 +179,7 @@ fn compensations_that_can_be_refused_are_rejected() {
         [
             "11: the compensation of step `charge` has a `max`, so it could be refused",
             "17: the compensation of step `cancel` inserts a row, which is refused if the row exists",
+            "22: step `restock` has a Set as its action; a Set is only a compensation",
         ]
     );
 }

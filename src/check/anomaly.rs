@@ -16,9 +16,10 @@
 //!   1,000 service reads.
 //! - **lost update**: a committed change that no longer counts in its row although its
 //!   transaction never undid it: erased by another transaction's delete (a compensation that
-//!   removes a row others had changed since), or missing from the row's final value (a write
-//!   the history never recorded overwrote it). Per 1,000 changes. Delta writes under strict
-//!   two-phase locking lose none; the detector is there to prove it.
+//!   removes a row others had changed since) or overwrite (a `Set` compensation putting back
+//!   an old value over them), or missing from the row's final value (a write the history
+//!   never recorded overwrote it). Per 1,000 changes. Delta writes under strict two-phase
+//!   locking lose none; the detector is there to prove it.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -201,9 +202,9 @@ fn lost_updates(facts: &RunFacts<'_>) -> Vec<String> {
                 state.value = Some(*value);
                 state.by_tx = BTreeMap::from([(change.gtx, *value)]);
             }
-            Action::Delete { .. } => {
-                // Whatever other transactions changed in the row since it was created goes
-                // with it, although none of them undid it.
+            Action::Delete { .. } | Action::Set { .. } => {
+                // Whatever other transactions changed in the row since it was created (or
+                // last overwritten) goes with it, although none of them undid it.
                 erased.extend(
                     state
                         .by_tx
@@ -211,7 +212,10 @@ fn lost_updates(facts: &RunFacts<'_>) -> Vec<String> {
                         .filter(|(gtx, net)| **gtx != change.gtx && **net != 0)
                         .map(|(gtx, _)| (row, *gtx)),
                 );
-                state.value = None;
+                state.value = match action {
+                    Action::Set { value, .. } => Some(*value),
+                    _ => None,
+                };
                 state.by_tx.clear();
             }
         }

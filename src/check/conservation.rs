@@ -141,10 +141,12 @@ fn effect(facts: &RunFacts<'_>, change: &super::Change) -> i64 {
     match (change.action(facts.model), change.kind) {
         (Action::Add { delta, .. }, _) => *delta,
         (Action::Insert { value, .. }, _) => *value,
-        (Action::Delete { .. }, StepKind::Compensation) => {
+        // A compensation meant to undo its action: judged as if it had, so what it erased of
+        // other transactions' changes shows as a total off by that much.
+        (Action::Delete { .. } | Action::Set { .. }, StepKind::Compensation) => {
             -facts.model.steps[usize::from(change.step)].action.delta()
         }
         // Resources written by a deleting action are not judged (see above).
-        (Action::Delete { .. }, StepKind::Action) => 0,
+        (Action::Delete { .. } | Action::Set { .. }, StepKind::Action) => 0,
     }
 }

@@ -50,7 +50,7 @@ pub fn no_oversell(facts: &RunFacts<'_>) -> Verdict {
         let (value, was_out) = values.entry(row).or_insert_with(|| (initial(facts, row), false));
         *value = match change.action(model) {
             Action::Add { delta, .. } => Some(value.unwrap_or(0) + delta),
-            Action::Insert { value, .. } => Some(*value),
+            Action::Insert { value, .. } | Action::Set { value, .. } => Some(*value),
             Action::Delete { .. } => None,
         };
         let broken = value.and_then(|v| outside(table, v).map(|step| (v, step)));

@@ -34,7 +34,7 @@ pub struct Metric {
 }
 
 /// Every compared metric, in table order.
-pub const METRICS: [Metric; 15] = [
+pub const METRICS: [Metric; 16] = [
     Metric {
         key: "committed_share",
         label: "committed or accepted",
@@ -124,6 +124,12 @@ pub const METRICS: [Metric; 15] = [
         label: "dirty reads per 1k",
         unit: Unit::Plain,
         of: |r| r.dirty_reads_per_1k,
+    },
+    Metric {
+        key: "lost_updates_per_1k",
+        label: "lost updates per 1k",
+        unit: Unit::Plain,
+        of: |r| r.lost_updates_per_1k,
     },
 ];
 

@@ -90,6 +90,8 @@ pub struct RunRow {
     pub inconsistent_reads_per_1k: Option<f64>,
     /// Dirty reads per 1,000 reads.
     pub dirty_reads_per_1k: Option<f64>,
+    /// Lost updates per 1,000 committed changes.
+    pub lost_updates_per_1k: Option<f64>,
     /// Business requests answered committed or accepted per virtual second.
     pub throughput_per_s: Option<f64>,
     /// Share of the business requests sent (outside partitions) served within the deadline.
@@ -253,6 +255,7 @@ fn row(variant: &Variant, seed: u64) -> RunRow {
             .and_then(|s| s.share),
         inconsistent_reads_per_1k: anomalies.and_then(|a| a.inconsistent_audit_reads.per_1k),
         dirty_reads_per_1k: anomalies.and_then(|a| a.dirty_reads.per_1k),
+        lost_updates_per_1k: anomalies.and_then(|a| a.lost_updates.per_1k),
         throughput_per_s: metrics.and_then(|m| m.throughput.per_s),
         availability: metrics.and_then(|m| m.availability.outside_partition.share),
         violated,
@@ -294,6 +297,7 @@ mod tests {
             availability_during_partition: None,
             inconsistent_reads_per_1k: None,
             dirty_reads_per_1k: None,
+            lost_updates_per_1k: None,
             throughput_per_s: None,
             availability: None,
             violated: Vec::new(),

@@ -699,6 +699,15 @@ pub enum Action {
         /// Which row.
         key: KeyRef,
     },
+    /// Overwrite a row with a value (compensations only).
+    Set {
+        /// Table name.
+        table: String,
+        /// Which row.
+        key: KeyRef,
+        /// The value written.
+        value: i64,
+    },
 }
 
 /// Which row a step touches.

@@ -166,7 +166,7 @@ pub fn system(check: &mut Checker<'_>, raw: &raw::System, name: &str) -> Option<
                     raw::Action::Insert { table, key, .. } => {
                         Some((step.service.as_str(), table.as_str(), *key))
                     }
-                    raw::Action::Add { .. } | raw::Action::Delete { .. } => None,
+                    raw::Action::Add { .. } | raw::Action::Delete { .. } | raw::Action::Set { .. } => None,
                 })
         })
         .collect();
@@ -196,7 +196,8 @@ pub fn system(check: &mut Checker<'_>, raw: &raw::System, name: &str) -> Option<
             }
         };
         let action_path = [path[0], path[1], Step::Field("action")];
-        let action = self::action(check, &action_path, &step.action, &tables, &step.service);
+        let action = self::action(check, &action_path, &step.action, &tables, &step.service)
+            .filter(|_| !set_action(check, &action_path, &step.action, &step.name));
         const_row_exists(check, &action_path, &step.action);
         let compensation = match &step.compensation {
             Some(raw) => {
@@ -248,7 +249,9 @@ pub fn system(check: &mut Checker<'_>, raw: &raw::System, name: &str) -> Option<
 /// Insert, which creates its row.
 pub fn needed_row(model: &Model, service: ServiceId, action: &Action) -> Option<(TableId, KeyRef)> {
     let (table, key) = match *action {
-        Action::Add { table, key, .. } | Action::Delete { table, key } => (table, key),
+        Action::Add { table, key, .. } | Action::Delete { table, key } | Action::Set { table, key, .. } => {
+            (table, key)
+        }
         Action::Insert { .. } => return None,
     };
     let inserted = model
@@ -356,6 +359,11 @@ fn action(
             table: resolve_table(check, path, table, tables, service)?,
             key: key_ref(*key),
         },
+        raw::Action::Set { table, key, value } => Action::Set {
+            table: resolve_table(check, path, table, tables, service)?,
+            key: key_ref(*key),
+            value: *value,
+        },
     })
 }
 
@@ -387,6 +395,8 @@ fn inverse(check: &mut Checker<'_>, path: &[Step<'_>], action: &Action, step: &s
             }
         },
         Action::Insert { table, key, .. } => Some(Action::Delete { table, key }),
+        // A Set action is refused where it is read (`set_action`); nothing more to say.
+        Action::Set { .. } => None,
         Action::Delete { .. } => {
             check.error(
                 path,
@@ -401,6 +411,22 @@ fn inverse(check: &mut Checker<'_>, path: &[Step<'_>], action: &Action, step: &s
             None
         }
     }
+}
+
+/// Reports a Set written as a step's action: overwriting a row is only offered as a
+/// compensation (the naive undo), since an action's effect must be known to judge it. True if
+/// it was reported.
+fn set_action(check: &mut Checker<'_>, path: &[Step<'_>], raw: &raw::Action, step: &str) -> bool {
+    if !matches!(raw, raw::Action::Set { .. }) {
+        return false;
+    }
+    check.error(
+        path,
+        format!("step `{step}` has a Set as its action; a Set is only a compensation"),
+        "not an action",
+        Some("write the action as an Add, an Insert or a Delete".into()),
+    );
+    true
 }
 
 /// Reports a written compensation that could be refused for business reasons (a bounded Add,
@@ -430,7 +456,7 @@ fn refusable(check: &mut Checker<'_>, path: &[Step<'_>], raw: &raw::Action, step
             );
             true
         }
-        raw::Action::Add { .. } | raw::Action::Delete { .. } => false,
+        raw::Action::Add { .. } | raw::Action::Delete { .. } | raw::Action::Set { .. } => false,
     }
 }
 
@@ -476,6 +502,11 @@ fn const_row(raw: &raw::Action) -> Option<(&str, u64)> {
         | raw::Action::Delete {
             ref table,
             key: raw::KeyRef::Const(k),
+        }
+        | raw::Action::Set {
+            ref table,
+            key: raw::KeyRef::Const(k),
+            ..
         } => Some((table.as_str(), k)),
         _ => None,
     }

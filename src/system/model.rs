@@ -136,6 +136,17 @@ pub enum Action {
         /// The row.
         key: KeyRef,
     },
+    /// Write an absolute value over a row, whatever it holds: only ever a compensation, the
+    /// naive "put it back as it was" that erases what other transactions did to the row since
+    /// (a lost update; the commutative opposite `Add` is the countermeasure).
+    Set {
+        /// The table.
+        table: TableId,
+        /// The row.
+        key: KeyRef,
+        /// The value written.
+        value: i64,
+    },
 }
 
 /// The keys a request carries, to resolve [`KeyRef`]s.
@@ -186,23 +197,31 @@ impl Action {
                 table: *table,
                 key: key.resolve(keys),
             },
+            Action::Set { table, key, value } => Op::Put {
+                table: *table,
+                key: key.resolve(keys),
+                value: Value::Int(*value),
+            },
         }
     }
 
     /// The table it touches.
     pub fn table(&self) -> TableId {
         match self {
-            Action::Add { table, .. } | Action::Insert { table, .. } | Action::Delete { table, .. } => *table,
+            Action::Add { table, .. }
+            | Action::Insert { table, .. }
+            | Action::Delete { table, .. }
+            | Action::Set { table, .. } => *table,
         }
     }
 
     /// The net change to the sum of its table when applied once (inserts count their value,
-    /// deletes are unknown and count zero).
+    /// deletes and sets are unknown and count zero).
     pub fn delta(&self) -> i64 {
         match self {
             Action::Add { delta, .. } => *delta,
             Action::Insert { value, .. } => *value,
-            Action::Delete { .. } => 0,
+            Action::Delete { .. } | Action::Set { .. } => 0,
         }
     }
 }

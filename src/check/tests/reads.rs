@@ -182,3 +182,32 @@ fn a_compensation_that_deletes_a_row_another_transaction_changed_loses_its_updat
     assert_eq!(found.lost_update_rows, ["bank_b.accounts[50]"]);
     assert_eq!(found.writes, 4);
 }
+
+#[test]
+fn a_compensation_that_puts_back_an_old_value_loses_the_updates_made_since() {
+    use crate::system::model::{Action, KeyRef};
+    // bank_b's credit is undone by writing the opening balance back over the row.
+    let mut model = bank_transfer();
+    let table = crate::store::TableId(0);
+    model.steps[1].compensation = Action::Set {
+        table,
+        key: KeyRef::Other,
+        value: 1_000,
+    };
+    let mut history = History::default();
+    transfer_change(&mut history, 10, 1, 1, StepKind::Action); // gtx 1 credits 100
+    transfer_change(&mut history, 20, 2, 1, StepKind::Action); // gtx 2 credits 100
+    // gtx 2 alone is undone: the commutative undo would leave 1,100, the Set leaves 1,000.
+    let mut end = rows(1_000, 1_000);
+    transfer_change(&mut history, 30, 2, 1, StepKind::Compensation);
+    let found = anomalies(&facts(&model, &history, end.clone()), &history);
+    assert_eq!(found.lost_updates.count, 1, "gtx 1's credit is gone: {found:?}");
+    assert_eq!(found.lost_update_rows, ["bank_b.accounts[0]"]);
+    // Undone when nobody else had touched the row, the Set loses nothing.
+    let mut alone = History::default();
+    transfer_change(&mut alone, 10, 1, 1, StepKind::Action);
+    transfer_change(&mut alone, 20, 1, 1, StepKind::Compensation);
+    end[1][0].insert(0, 1_000);
+    let found = anomalies(&facts(&model, &alone, end), &alone);
+    assert_eq!(found.lost_updates.count, 0, "{found:?}");
+}

@@ -219,8 +219,9 @@ impl Service {
                 key: key.0,
                 delta: action.delta(),
             }),
-            // The deleted value is not read; a delete counts as applied with no known delta.
-            Op::Delete { table, key } => Some(RowWrite {
+            // The deleted or overwritten value is not read; the write counts as applied with no
+            // known delta.
+            Op::Delete { table, key } | Op::Put { table, key, .. } => Some(RowWrite {
                 table: table.0,
                 key: key.0,
                 delta: 0,
