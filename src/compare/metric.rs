@@ -34,7 +34,7 @@ pub struct Metric {
 }
 
 /// Every compared metric, in table order.
-pub const METRICS: [Metric; 16] = [
+pub const METRICS: [Metric; 17] = [
     Metric {
         key: "committed_share",
         label: "committed or accepted",
@@ -130,6 +130,12 @@ pub const METRICS: [Metric; 16] = [
         label: "lost updates per 1k",
         unit: Unit::Plain,
         of: |r| r.lost_updates_per_1k,
+    },
+    Metric {
+        key: "read_model_lag_mean_us",
+        label: "read model lag",
+        unit: Unit::Micros,
+        of: |r| r.read_model_lag_mean_us,
     },
 ];
 

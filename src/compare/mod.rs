@@ -92,6 +92,8 @@ pub struct RunRow {
     pub dirty_reads_per_1k: Option<f64>,
     /// Lost updates per 1,000 committed changes.
     pub lost_updates_per_1k: Option<f64>,
+    /// How long the read model took, on average, to see a change, µs (`None` without one).
+    pub read_model_lag_mean_us: Option<f64>,
     /// Business requests answered committed or accepted per virtual second.
     pub throughput_per_s: Option<f64>,
     /// Share of the business requests sent (outside partitions) served within the deadline.
@@ -219,46 +221,57 @@ pub fn compare_variants(
 }
 
 fn row(variant: &Variant, seed: u64) -> RunRow {
-    let scenario = &variant.scenario;
-    let report: RunReport = crate::runner::run(scenario, seed, TraceLevel::Off).report;
-    let t = report.transactions.clone().unwrap_or_default();
-    let per_tx = |count: u64| (t.started > 0).then(|| count as f64 / t.started as f64);
-    let violated = scenario
-        .failures(&report)
-        .map(|v| v.check.name().to_string())
-        .collect();
-    let metrics = report.metrics.as_ref();
-    let anomalies = report.anomalies.as_ref();
-    RunRow {
-        variant: variant.label.clone(),
-        strategy: report.strategy.clone().unwrap_or_default(),
-        seed,
-        started: t.started,
-        committed_share: per_tx(t.committed + t.accepted),
-        aborted_share: per_tx(t.aborted),
-        timed_out_share: per_tx(t.timed_out),
-        stuck_or_in_doubt: t.stuck_or_in_doubt,
-        latency_p50_us: report.latency_us.as_ref().map(|l| l.p50),
-        latency_p99_us: report.latency_us.as_ref().map(|l| l.p99),
-        messages_per_tx: per_tx(report.messages.sent),
-        bytes_per_tx: metrics.and_then(|m| m.bytes.per_tx),
-        forced_writes_per_tx: metrics.and_then(|m| m.forced_writes.per_tx),
-        lock_blocked_us_per_tx: metrics.and_then(|m| m.locks.blocked_us_per_tx),
-        in_doubt_max_us: metrics.and_then(|m| {
-            let d = &m.in_doubt;
-            (d.decided > 0 || d.still_in_doubt > 0)
-                .then(|| d.max_us.max(d.still_in_doubt_max_us.unwrap_or(0)))
-        }),
-        inconsistency_window_p99_us: metrics.and_then(|m| m.inconsistency_window.us.map(|p| p.p99)),
-        availability_during_partition: metrics
-            .and_then(|m| m.availability.during_partition.as_ref())
-            .and_then(|s| s.share),
-        inconsistent_reads_per_1k: anomalies.and_then(|a| a.inconsistent_audit_reads.per_1k),
-        dirty_reads_per_1k: anomalies.and_then(|a| a.dirty_reads.per_1k),
-        lost_updates_per_1k: anomalies.and_then(|a| a.lost_updates.per_1k),
-        throughput_per_s: metrics.and_then(|m| m.throughput.per_s),
-        availability: metrics.and_then(|m| m.availability.outside_partition.share),
-        violated,
+    let report: RunReport = crate::runner::run(&variant.scenario, seed, TraceLevel::Off).report;
+    RunRow::of(&variant.label, &variant.scenario, seed, &report)
+}
+
+impl RunRow {
+    /// The row of one run of `scenario` on `seed`, labelled `label`: its metrics, and the
+    /// checks the scenario requires that `report` says failed.
+    pub fn of(label: &str, scenario: &Scenario, seed: u64, report: &RunReport) -> RunRow {
+        let t = report.transactions.clone().unwrap_or_default();
+        let per_tx = |count: u64| (t.started > 0).then(|| count as f64 / t.started as f64);
+        let violated = scenario
+            .failures(report)
+            .map(|v| v.check.name().to_string())
+            .collect();
+        let metrics = report.metrics.as_ref();
+        let anomalies = report.anomalies.as_ref();
+        RunRow {
+            variant: label.to_string(),
+            strategy: report.strategy.clone().unwrap_or_default(),
+            seed,
+            started: t.started,
+            committed_share: per_tx(t.committed + t.accepted),
+            aborted_share: per_tx(t.aborted),
+            timed_out_share: per_tx(t.timed_out),
+            stuck_or_in_doubt: t.stuck_or_in_doubt,
+            latency_p50_us: report.latency_us.as_ref().map(|l| l.p50),
+            latency_p99_us: report.latency_us.as_ref().map(|l| l.p99),
+            messages_per_tx: per_tx(report.messages.sent),
+            bytes_per_tx: metrics.and_then(|m| m.bytes.per_tx),
+            forced_writes_per_tx: metrics.and_then(|m| m.forced_writes.per_tx),
+            lock_blocked_us_per_tx: metrics.and_then(|m| m.locks.blocked_us_per_tx),
+            in_doubt_max_us: metrics.and_then(|m| {
+                let d = &m.in_doubt;
+                (d.decided > 0 || d.still_in_doubt > 0)
+                    .then(|| d.max_us.max(d.still_in_doubt_max_us.unwrap_or(0)))
+            }),
+            inconsistency_window_p99_us: metrics.and_then(|m| m.inconsistency_window.us.map(|p| p.p99)),
+            availability_during_partition: metrics
+                .and_then(|m| m.availability.during_partition.as_ref())
+                .and_then(|s| s.share),
+            inconsistent_reads_per_1k: anomalies.and_then(|a| a.inconsistent_audit_reads.per_1k),
+            dirty_reads_per_1k: anomalies.and_then(|a| a.dirty_reads.per_1k),
+            lost_updates_per_1k: anomalies.and_then(|a| a.lost_updates.per_1k),
+            read_model_lag_mean_us: metrics
+                .and_then(|m| m.replica_staleness.as_ref())
+                .and_then(|s| s.mean_lag_us)
+                .map(|us| us as f64),
+            throughput_per_s: metrics.and_then(|m| m.throughput.per_s),
+            availability: metrics.and_then(|m| m.availability.outside_partition.share),
+            violated,
+        }
     }
 }
 
@@ -298,6 +311,7 @@ mod tests {
             inconsistent_reads_per_1k: None,
             dirty_reads_per_1k: None,
             lost_updates_per_1k: None,
+            read_model_lag_mean_us: None,
             throughput_per_s: None,
             availability: None,
             violated: Vec::new(),

@@ -107,31 +107,56 @@ fn happened_twice(story: &Story, lines: &[&TraceEntry]) -> Vec<String> {
         .collect()
 }
 
+/// Each crash of an actor involved while the transaction ran, with the protocol point that
+/// actor had last reached for it (`None`: none yet).
+fn crashes<'s>(story: &'s Story, lines: &[&'s TraceEntry]) -> Vec<(&'s TraceEntry, Option<&'s TraceEntry>)> {
+    let entries = story.run.trace.entries();
+    let (Some(first), Some(end)) = (lines.first(), lines.iter().rfind(|e| e.tx == Some(story.gtx))) else {
+        return Vec::new();
+    };
+    lines
+        .iter()
+        .filter(|e| {
+            e.kind == TraceKind::Fault
+                && e.note == "crash"
+                && e.src.is_some()
+                && e.at >= first.at
+                && e.at <= end.at + CRASH_WINDOW
+        })
+        .map(|crash| {
+            let point = entries.iter().rfind(|e| {
+                e.kind == TraceKind::Point
+                    && e.src == crash.src
+                    && e.tx == Some(story.gtx)
+                    && e.seq <= crash.seq
+                    && e.at <= crash.at
+            });
+            (*crash, point)
+        })
+        .collect()
+}
+
+/// The protocol points the transaction's actors had just reached when they crashed: what a
+/// hint keyed by a point (`consim exercise`) matches.
+pub fn crash_points(story: &Story) -> Vec<&'static str> {
+    let lines = story.lines();
+    crashes(story, &lines)
+        .into_iter()
+        .filter_map(|(_, point)| point.map(|p| p.note))
+        .collect()
+}
+
 /// What the chain lacks: for each crash of an actor involved while the transaction ran, the
 /// point it had just reached and what it does next for other transactions but never did for
 /// this one; and messages lost and never sent again.
 fn never_happened(story: &Story, lines: &[&TraceEntry]) -> Vec<String> {
     let mut out = Vec::new();
     let entries = story.run.trace.entries();
-    let (Some(first), Some(end)) = (lines.first(), lines.iter().rfind(|e| e.tx == Some(story.gtx))) else {
-        return out;
-    };
-    let crashes = lines.iter().filter(|e| {
-        e.kind == TraceKind::Fault
-            && e.note == "crash"
-            && e.src.is_some()
-            && e.at >= first.at
-            && e.at <= end.at + CRASH_WINDOW
-    });
-    for crash in crashes {
+    for (crash, point) in crashes(story, lines) {
         let actor = crash.src;
         let name = story.name(actor);
         let reached = |e: &&TraceEntry| e.kind == TraceKind::Point && e.src == actor;
-        let Some(point) = entries
-            .iter()
-            .filter(reached)
-            .rfind(|e| e.tx == Some(story.gtx) && e.seq <= crash.seq && e.at <= crash.at)
-        else {
+        let Some(point) = point else {
             out.push(format!(
                 "{name} crashed at {} while working on gtx {}",
                 crash.at, story.gtx

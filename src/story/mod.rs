@@ -12,7 +12,7 @@ mod explain;
 
 pub use diagram::{DiagramOptions, diagram};
 pub use diff::{Side, diff};
-pub use explain::explain;
+pub use explain::{crash_points, explain};
 
 use crate::check::Verdict;
 use crate::runner::Run;
