@@ -12,6 +12,7 @@ pub mod check;
 pub mod chrome;
 pub mod compare;
 pub mod duration_text;
+pub mod exercise;
 pub mod html;
 pub mod net;
 pub mod pingmesh;

@@ -3,7 +3,8 @@
 //! Exit codes: 0 the run completed and every required check held, 1 bad input (a message
 //! with file, line and column is printed, or a mistake in the arguments), 2 a required check (those the scenario lists under
 //! `must_hold`, every check if it lists none) failed or could not be judged (for `sweep`,
-//! `merge` and `compare`: in some run, after printing the whole result), 141 the reader of
+//! `merge` and `compare`: in some run, after printing the whole result; for `exercise grade`:
+//! a criterion), 141 the reader of
 //! stdout went away before the output was written, 101 a bug in consim (Rust's panic code).
 
 use std::io::Write as _;
@@ -46,6 +47,8 @@ fn emit(text: std::fmt::Arguments<'_>, newline: bool) {
 mod catalog;
 #[path = "cli/compare.rs"]
 mod compare;
+#[path = "cli/exercise.rs"]
+mod exercise;
 #[path = "cli/story.rs"]
 mod story;
 
@@ -200,6 +203,11 @@ enum Command {
     /// Compare two runs of one workload (two strategies, or two files) on one seed: where
     /// their traces first part, and which requests were answered differently.
     Diff(story::DiffArgs),
+    /// Classroom exercises: `list` them, `show` one, `grade` a student's work.
+    Exercise {
+        #[command(subcommand)]
+        command: exercise::ExerciseCommand,
+    },
     /// List the protocol points (where a role does something durable or visible), one
     /// `role point — meaning` per line: the services' own, then each strategy's with the
     /// message kinds faults can aim at.
@@ -320,6 +328,7 @@ fn main() -> ExitCode {
         Some(Command::Explain(args)) => story::explain(&args),
         Some(Command::Diagram(args)) => story::diagram(&args),
         Some(Command::Diff(args)) => story::diff(&args),
+        Some(Command::Exercise { command }) => exercise::exercise(&command),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -348,6 +357,7 @@ fn main() -> ExitCode {
             );
             ExitCode::from(2)
         }
+        Err(Failure::CriteriaFailed) => ExitCode::from(2),
     }
 }
 
@@ -362,6 +372,8 @@ enum Failure {
     SeedsFailed(usize),
     /// A comparison found this many (strategy, seed) runs failing a required check.
     RunsFailed(usize),
+    /// A graded exercise failed a criterion (the output says which).
+    CriteriaFailed,
 }
 
 impl From<ScenarioError> for Failure {

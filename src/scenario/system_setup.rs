@@ -300,7 +300,8 @@ fn keys_fit(check: &mut Checker<'_>, raw: &raw::Workload, key_count: u64, model:
     false
 }
 
-fn check_kind(name: raw::CheckName) -> CheckKind {
+/// The check a file names.
+pub fn check_kind(name: raw::CheckName) -> CheckKind {
     match name {
         raw::CheckName::Atomicity => CheckKind::Atomicity,
         raw::CheckName::NoDoubleEffect => CheckKind::NoDoubleEffect,
