@@ -526,10 +526,11 @@ impl Judge<'_> {
         seeds: u32,
     ) -> CriterionResult {
         let (mean, measured) = self.mean(metric, seeds);
+        let shown = |x: f64| shown(metric, x);
         let wanted = match (at_least, at_most) {
-            (Some(lo), Some(hi)) => format!("between {} and {}", number(lo), number(hi)),
-            (Some(lo), None) => format!("at least {}", number(lo)),
-            (None, Some(hi)) => format!("at most {}", number(hi)),
+            (Some(lo), Some(hi)) => format!("between {} and {}", shown(lo), shown(hi)),
+            (Some(lo), None) => format!("at least {}", shown(lo)),
+            (None, Some(hi)) => format!("at most {}", shown(hi)),
             (None, None) => "anything".into(),
         };
         let (passed, summary) = match mean {
@@ -543,7 +544,7 @@ impl Judge<'_> {
                     passed,
                     format!(
                         "{metric} averaged {} over {measured} runs (needed {wanted})",
-                        number(mean)
+                        shown(mean)
                     ),
                 )
             }
@@ -601,6 +602,15 @@ impl Judge<'_> {
 fn violation_gtx(violation: &str) -> Option<u64> {
     let rest = violation.split("gtx ").nth(1)?;
     rest.split(':').next()?.trim().parse().ok()
+}
+
+/// A value of `metric` in its unit: a share as a percentage, microseconds as milliseconds.
+fn shown(metric: &str, x: f64) -> String {
+    match METRICS.iter().find(|m| m.key == metric).map(|m| m.unit) {
+        Some(crate::compare::Unit::Share) => format!("{}%", number(x * 100.0)),
+        Some(crate::compare::Unit::Micros) => format!("{}ms", number(x / 1000.0)),
+        _ => number(x),
+    }
 }
 
 /// A number as people write it: no trailing zeros, at most three decimals.

@@ -32,6 +32,14 @@ enum Command {
         #[arg(long, default_value = DEFAULT_ROOT)]
         dir: PathBuf,
     },
+    /// Run a scenario under the strategy and print its report.
+    Run {
+        /// The scenario file.
+        scenario: PathBuf,
+        /// The seed.
+        #[arg(long)]
+        seed: u64,
+    },
     /// Tell the story of a failing transaction under the strategy.
     Explain {
         /// The scenario file.
@@ -66,7 +74,15 @@ pub fn main(id: &str, program: &str, strategy: StrategyChoice) -> ExitCode {
         seed_base: 1,
         dir: DEFAULT_ROOT.into(),
     }) {
-        Command::Grade { seed_base, dir } => grade(id, &dir, seed_base, strategy, command),
+        Command::Grade { seed_base, dir } => grade(id, &dir, seed_base, (program, strategy), command),
+        Command::Run { scenario, seed } => load_with(&scenario, strategy).map(|loaded| {
+            print!(
+                "{}",
+                crate::runner::run(&loaded, seed, crate::sim::TraceLevel::Hash)
+                    .report
+                    .to_table()
+            );
+        }),
         Command::Explain { scenario, seed, gtx } => {
             story(&scenario, seed, gtx, strategy).map(|s| print!("{}", crate::story::explain(&s)))
         }
@@ -109,7 +125,7 @@ fn grade(
     id: &str,
     dir: &std::path::Path,
     seed_base: u64,
-    strategy: StrategyChoice,
+    (program, strategy): (&str, StrategyChoice),
     command: String,
 ) -> Result<(), Ended> {
     let exercise = super::find(dir, id)?;
@@ -120,7 +136,8 @@ fn grade(
     };
     let pool = crate::seeds::pool(crate::seeds::cap_threads(None, available_cores()).0)
         .map_err(ExerciseError::Other)?;
-    let grade = super::grade(&exercise, &Work::Starting, &options, &pool)?;
+    let mut grade = super::grade(&exercise, &Work::Starting, &options, &pool)?;
+    grade.graded = format!("the strategy compiled into {program}, on seeds from {seed_base}");
     print!("{}", super::output::to_text(&exercise, &grade));
     if grade.passed() {
         Ok(())
@@ -133,15 +150,21 @@ fn available_cores() -> usize {
     std::thread::available_parallelism().map_or(1, |n| n.get())
 }
 
+/// The scenario at `path` with the student's strategy in place of its own.
+fn load_with(path: &std::path::Path, strategy: StrategyChoice) -> Result<crate::scenario::Scenario, Ended> {
+    let mut loaded = crate::scenario::load(path).map_err(ExerciseError::File)?;
+    if let Some(config) = loaded.system_config_mut() {
+        config.strategy = strategy;
+    }
+    Ok(loaded)
+}
+
 fn story(
     scenario: &std::path::Path,
     seed: u64,
     gtx: Option<u64>,
     strategy: StrategyChoice,
 ) -> Result<crate::story::Story, Ended> {
-    let mut loaded = crate::scenario::load(scenario).map_err(ExerciseError::File)?;
-    if let Some(config) = loaded.system_config_mut() {
-        config.strategy = strategy;
-    }
+    let loaded = load_with(scenario, strategy)?;
     crate::story::Story::of(&loaded, seed, gtx).map_err(|e| Ended::Bad(ExerciseError::Other(e)))
 }

@@ -254,14 +254,17 @@ pub fn parse(path: &Path, source: &str, dir: &Path) -> Result<Spec, ScenarioErro
             Criterion::Holds { seeds, swarm, .. } => (*seeds, *swarm),
             Criterion::Metric { seeds, .. } | Criterion::Predict { seeds, .. } => (*seeds, 0),
         };
-        if seeds + swarm == 0 || seeds.saturating_add(swarm) > MAX_SEEDS {
+        let total = u64::from(seeds) + u64::from(swarm);
+        if total == 0 || total > u64::from(MAX_SEEDS) {
+            let help = if total == 0 {
+                "a criterion judged on no run passes anything: give it seeds"
+            } else {
+                "fewer seeds; a grade should end in a minute or two"
+            };
             error(
                 &at("seeds"),
-                format!(
-                    "{} seeds in all: a criterion runs between 1 and {MAX_SEEDS}",
-                    u64::from(seeds) + u64::from(swarm)
-                ),
-                "fewer seeds; a grade should end in a minute or two".into(),
+                format!("{total} seeds in all: a criterion runs between 1 and {MAX_SEEDS}"),
+                help.into(),
             );
         }
         match criterion {
