@@ -132,9 +132,11 @@ impl<M: Message> Ctx<'_, M> {
     /// actor down at once: what the handler does after this call is lost, as if it had
     /// crashed between two instructions. So call it right after what the point names became
     /// true (durable or sent), before anything the point says has not happened yet.
+    /// An actor already crashed in this handler reaches nothing more: its trace would
+    /// otherwise claim steps the crash prevented.
     #[inline]
     pub fn point(&mut self, point: &'static str, tx: Option<u64>) {
-        if self.core.points_matter {
+        if self.core.points_matter && !self.crashed() {
             self.core.reach_point(self.me, point, tx);
         }
     }
