@@ -134,9 +134,10 @@ pub struct Config {
     /// sent, nor the outcome reported, before it completes; a crash during it loses it.
     #[serde(with = "crate::duration_text::as_text")]
     pub forced_write: Duration,
-    /// Presumed abort (Mohan et al.): an abort is neither forced to the log nor acked, and a
-    /// question about an unknown transaction is answered abort. Off: aborts cost a forced
-    /// write and acks, like commits.
+    /// Presumed abort (Mohan et al.): the coordinator neither forces an abort to its log nor
+    /// waits for its acks (participants still force theirs and acknowledge), and a question
+    /// about an unknown transaction is answered abort. Off: the coordinator forces aborts and
+    /// waits for their acks, like commits.
     pub presumed_abort: bool,
     /// Force the decision to the log before sending it. `false` is the broken twin, a
     /// coordinator that sends its decision first and logs it later: a crash in between makes
