@@ -111,12 +111,13 @@ pub fn grade(
     }
     for criterion in &exercise.spec.criteria {
         let path = files.path(criterion.scenario());
-        let mut scenario = crate::scenario::load(&path)?;
+        let mut scenario = crate::scenario::load_with_sets(&path, criterion.sets())?;
         override_strategy(&mut scenario, options)?;
         let judge = Judge {
             exercise,
             scenario: &scenario,
             path: &path,
+            sets: criterion.sets(),
             options,
             pool,
         };
@@ -273,6 +274,16 @@ impl Files {
                 continue;
             }
             for name in &scenarios {
+                if pin == "strategy_name" {
+                    let strategy = |path: &Path| -> Result<Option<&'static str>, ExerciseError> {
+                        let loaded = crate::scenario::load(path)?;
+                        Ok(loaded.system_config().map(|c| c.strategy.name()))
+                    };
+                    if strategy(&self.path(name))? != strategy(&self.dir.join(name))? {
+                        changed.push(format!("the strategy in {name}"));
+                    }
+                    continue;
+                }
                 let field = |path: &Path| -> Result<serde_json::Value, ExerciseError> {
                     let raw: crate::scenario::raw::Scenario =
                         crate::scenario::validate::parse(path, &read(path)?)?;
@@ -332,6 +343,8 @@ struct Judge<'a> {
     exercise: &'a Exercise,
     scenario: &'a Scenario,
     path: &'a Path,
+    /// The criterion's `--set` changes, repeated in the commands it prints.
+    sets: &'a [String],
     options: &'a Options,
     pool: &'a rayon::ThreadPool,
 }
@@ -439,24 +452,30 @@ impl Judge<'_> {
         Ok(drawn)
     }
 
-    /// Commands that replay the seed and tell the failing transaction's story.
+    /// Commands that replay the seed and, when the violation names a transaction, tell its
+    /// story (a total that does not add up names none, and has no story to tell).
     fn commands(&self, seed: u64, swarm: bool, gtx: Option<u64>) -> Vec<String> {
         let c = &self.options.command;
         let path = self.path.display();
-        let gtx = gtx.map(|g| format!(" --gtx {g}")).unwrap_or_default();
-        if swarm {
+        let sets: String = self.sets.iter().map(|s| format!(" --set '{s}'")).collect();
+        let (replay, story) = if swarm {
             let file = format!("swarm-seed-{seed}.ron");
-            return vec![
-                format!("replay:  {c} run {path} --seed {seed} --swarm --swarm-out {file}"),
-                format!("explain: {c} explain {file}{gtx}"),
-                format!("diagram: {c} diagram {file}{gtx}"),
-            ];
+            (
+                format!("{c} run {path} --seed {seed}{sets} --swarm --swarm-out {file}"),
+                file,
+            )
+        } else {
+            (
+                format!("{c} run {path} --seed {seed}{sets}"),
+                format!("{path} --seed {seed}{sets}"),
+            )
+        };
+        let mut commands = vec![format!("replay:  {replay}")];
+        if let Some(gtx) = gtx {
+            commands.push(format!("explain: {c} explain {story} --gtx {gtx}"));
+            commands.push(format!("diagram: {c} diagram {story} --gtx {gtx}"));
         }
-        vec![
-            format!("replay:  {c} run {path} --seed {seed}"),
-            format!("explain: {c} explain {path} --seed {seed}{gtx}"),
-            format!("diagram: {c} diagram {path} --seed {seed}{gtx}"),
-        ]
+        commands
     }
 
     /// The hint for the checks that failed on `seed`: one keyed by a check and the point an

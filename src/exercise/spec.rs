@@ -76,6 +76,11 @@ pub enum Criterion {
         name: String,
         /// The scenario run, relative to the exercise's folder.
         scenario: String,
+        /// Changes made to the student's scenario before it runs, as `--set` takes them
+        /// (`faults[0].lasts=60s`): the same system under a harsher fault, so a fix that
+        /// only outlasts the file's fault does not pass.
+        #[serde(default)]
+        set: Vec<String>,
         /// The checks that must hold.
         checks: Vec<CheckName>,
         /// Plain seeds run (the file's faults).
@@ -168,6 +173,14 @@ impl Criterion {
         }
     }
 
+    /// The `--set` changes made before it runs.
+    pub fn sets(&self) -> &[String] {
+        match self {
+            Criterion::Holds { set, .. } => set,
+            Criterion::Metric { .. } | Criterion::Predict { .. } => &[],
+        }
+    }
+
     /// The scenario it runs, relative to the exercise's folder.
     pub fn scenario(&self) -> &str {
         match self {
@@ -183,10 +196,22 @@ impl Criterion {
 #[derive(Clone, Debug, Default, Deserialize)]
 pub struct Predictions(pub BTreeMap<String, Option<f64>>);
 
-/// The scenario fields a grader may pin.
-pub const SCENARIO_FIELDS: [&str; 12] = [
-    "model", "seed", "network", "faults", "heal_at", "stop", "strategy", "workload", "gateway", "services",
-    "broker", "checks",
+/// The scenario fields a grader may pin; `strategy_name` pins which strategy runs but not
+/// its settings.
+pub const SCENARIO_FIELDS: [&str; 13] = [
+    "model",
+    "seed",
+    "network",
+    "faults",
+    "heal_at",
+    "stop",
+    "strategy",
+    "strategy_name",
+    "workload",
+    "gateway",
+    "services",
+    "broker",
+    "checks",
 ];
 
 /// The file predictions are read from, in the exercise's folder or the student's.
@@ -195,7 +220,16 @@ pub const PREDICTIONS: &str = "predictions.ron";
 /// Reads and checks `grader.ron` (the text `source` of `path`); `dir` is the exercise's
 /// folder, where the files it names must be.
 pub fn parse(path: &Path, source: &str, dir: &Path) -> Result<Spec, ScenarioError> {
-    let spec: Spec = crate::scenario::validate::parse(path, source)?;
+    let spec: Spec = crate::scenario::validate::parse(path, source).map_err(|e| {
+        let help = "the grader format is described field by field in exercises/TEACHING.md";
+        match e.into_errors() {
+            errors if errors.is_empty() => ScenarioError::Unreadable {
+                path: path.display().to_string(),
+                reason: "unreadable".into(),
+            },
+            errors => ScenarioError::invalid(errors.into_iter().map(|e| e.with_help(help)).collect()),
+        }
+    })?;
     let mut errors = Vec::new();
     let mut error = |steps: &[Step<'_>], message: String, help: String| {
         let span = locate(source, steps).unwrap_or(0..source.len().min(1));
