@@ -2,7 +2,8 @@
 
 use std::process::Command;
 
-fn consim(args: &[&str]) -> (i32, String, String) {
+/// Runs the binary with `args`: its exit code, stdout and stderr.
+pub(crate) fn consim(args: &[&str]) -> (i32, String, String) {
     let out = Command::new(env!("CARGO_BIN_EXE_consim"))
         .args(args)
         .output()

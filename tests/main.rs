@@ -12,6 +12,8 @@ mod cli;
 /// Same seed, same trace hash; different seed, different hash; a golden hash pins both
 /// build profiles to one value.
 mod determinism;
+/// The classroom pack: each exercise fails as it ships with its hint; its solution passes.
+mod exercises;
 mod fuzz;
 /// The HTML reports rendered in headless Chromium.
 mod html;

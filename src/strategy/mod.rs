@@ -11,7 +11,8 @@
 //! as a [`StrategyChoice`]. The smallest one sends each `Begin` to the first step's service
 //! and lets a participant there do the rest; this one only names itself and its entry, so
 //! no step ever runs and every request times out at the gateway: nothing happens, so no
-//! check can fail. `examples/strategy_outside.rs` is a whole saga written this way.
+//! check can fail. `exercises/12-write-a-saga-runner/student.rs` is a whole saga written this
+//! way, outside `src/`.
 //!
 //! ```
 //! use std::sync::Arc;
