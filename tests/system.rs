@@ -33,6 +33,8 @@ pub fn bank_model(accounts: u64, balance: i64, amount: i64) -> Model {
         db_cost: CostModel::default(),
         capacity: consim::system::model::Capacity::default(),
         db_times: None,
+        isolation: Default::default(),
+        reads: Default::default(),
     };
     let accounts_table = TableId(0);
     let leg = |service: u16, key: KeyRef, delta: i64| StepSpec {

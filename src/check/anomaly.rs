@@ -194,7 +194,9 @@ fn lost_updates(facts: &RunFacts<'_>) -> Vec<String> {
         );
         let state = rows.entry(row).or_default();
         match action {
-            Action::Add { delta, .. } => {
+            // A read-then-write is recorded as the change it decided; a write made on an
+            // outdated read shows as a final value missing the changes it overwrote.
+            Action::Add { delta, .. } | Action::ReadThenWrite { delta, .. } => {
                 state.value = Some(state.value.unwrap_or(0) + delta);
                 *state.by_tx.entry(change.gtx).or_default() += delta;
             }

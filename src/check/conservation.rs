@@ -139,7 +139,7 @@ fn resource_name(facts: &RunFacts<'_>, (service, table): Resource) -> String {
 /// compensating delete the value its action inserted.
 fn effect(facts: &RunFacts<'_>, change: &super::Change) -> i64 {
     match (change.action(facts.model), change.kind) {
-        (Action::Add { delta, .. }, _) => *delta,
+        (Action::Add { delta, .. } | Action::ReadThenWrite { delta, .. }, _) => *delta,
         (Action::Insert { value, .. }, _) => *value,
         // A compensation meant to undo its action: judged as if it had, so what it erased of
         // other transactions' changes shows as a total off by that much.

@@ -23,7 +23,9 @@ pub fn no_oversell(facts: &RunFacts<'_>) -> Verdict {
     // Per (service, table): the bounds steps enforce on it, with the step's name.
     let mut bounds: BTreeMap<(usize, usize), Vec<(&str, Bounds)>> = BTreeMap::new();
     for step in &model.steps {
-        if let Action::Add { table, bounds: b, .. } = step.action {
+        if let Action::Add { table, bounds: b, .. } | Action::ReadThenWrite { table, bounds: b, .. } =
+            step.action
+        {
             let entry = bounds
                 .entry((step.service.index(), usize::from(table.0)))
                 .or_default();
@@ -49,7 +51,9 @@ pub fn no_oversell(facts: &RunFacts<'_>) -> Verdict {
         let row = (table.0, table.1, change.write.key);
         let (value, was_out) = values.entry(row).or_insert_with(|| (initial(facts, row), false));
         *value = match change.action(model) {
-            Action::Add { delta, .. } => Some(value.unwrap_or(0) + delta),
+            Action::Add { delta, .. } | Action::ReadThenWrite { delta, .. } => {
+                Some(value.unwrap_or(0) + delta)
+            }
             Action::Insert { value, .. } | Action::Set { value, .. } => Some(*value),
             Action::Delete { .. } => None,
         };

@@ -40,6 +40,10 @@ pub struct Metrics {
     /// nothing).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub holds: Option<Holds>,
+    /// Read-then-write decisions across the services' databases, and those made on data
+    /// another transaction had changed since it was read (absent without such steps).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub outdated: Option<crate::store::Outdated>,
     /// Inconsistency windows: per transaction, from its first change at any service to the
     /// change after which every step agreed (applied, or undone).
     pub inconsistency_window: Window,
@@ -248,6 +252,10 @@ impl Metrics {
         let dbs: Vec<&crate::store::StoreStats> =
             built.services().map(|s: &Service| s.db().stats()).collect();
         let services_forced = dbs.iter().map(|s| s.forced_writes).sum();
+        let outdated = built
+            .services()
+            .map(|s: &Service| s.db().outdated())
+            .fold(crate::store::Outdated::default(), crate::store::Outdated::plus);
         let coordinator = config.strategy.own_forced_writes(built.world.counters());
         let (hold_us, blocked_us, waits) = dbs.iter().fold((0, 0, 0), |(h, b, w), s| {
             (h + s.lock_hold_us, b + s.lock_wait_us, w + s.lock_waits)
@@ -270,6 +278,7 @@ impl Metrics {
             .collect();
         Metrics {
             load,
+            outdated: (outdated.decisions > 0).then_some(outdated),
             transactions,
             bytes: Bytes {
                 sent: stats.bytes_sent,
@@ -552,6 +561,21 @@ impl Metrics {
                     d(holds.total_us),
                     d(holds.total_us / holds.ended.max(1)),
                     d(holds.max_us)
+                ),
+            ));
+        }
+        if let Some(o) = &self.outdated {
+            rows.push((
+                "outdated decisions",
+                format!(
+                    "{} of {} read-then-writes ({:.1} / 1k), age mean {} max {}; {} write conflicts, {} optimistic retries",
+                    o.outdated,
+                    o.decisions,
+                    o.per_1k().unwrap_or(0.0),
+                    d(o.age_us / o.outdated.max(1)),
+                    d(o.max_age_us),
+                    o.conflicts,
+                    o.retries
                 ),
             ));
         }

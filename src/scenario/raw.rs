@@ -623,6 +623,14 @@ pub struct Service {
     /// no limit).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub queue: Option<u32>,
+    /// How its database isolates a read from others' writes (default Serializable: strict
+    /// two-phase locking).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub isolation: Option<crate::store::Isolation>,
+    /// How a read-then-write step guards its read: `ForUpdate` (a locking read) or
+    /// `Versioned` (compare and set, retried on conflict); default none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reads: Option<crate::store::ReadGuard>,
 }
 
 /// Database operation costs.
@@ -698,6 +706,21 @@ pub enum Action {
         table: String,
         /// Which row.
         key: KeyRef,
+    },
+    /// Read a row, decide on it, write `read + delta` (check-then-act).
+    ReadThenWrite {
+        /// Table name.
+        table: String,
+        /// Which row.
+        key: KeyRef,
+        /// The change.
+        delta: i64,
+        /// Floor the decision checks (none if absent).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        min: Option<i64>,
+        /// Ceiling the decision checks (none if absent).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        max: Option<i64>,
     },
     /// Overwrite a row with a value (compensations only).
     Set {

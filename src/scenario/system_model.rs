@@ -118,6 +118,8 @@ pub fn system(check: &mut Checker<'_>, raw: &raw::System, name: &str) -> Option<
                 workers: service.workers,
                 queue_limit: service.queue,
             },
+            isolation: service.isolation.unwrap_or_default(),
+            reads: service.reads.unwrap_or_default(),
         });
         if service.workers == Some(0) {
             check.error(
@@ -166,7 +168,10 @@ pub fn system(check: &mut Checker<'_>, raw: &raw::System, name: &str) -> Option<
                     raw::Action::Insert { table, key, .. } => {
                         Some((step.service.as_str(), table.as_str(), *key))
                     }
-                    raw::Action::Add { .. } | raw::Action::Delete { .. } | raw::Action::Set { .. } => None,
+                    raw::Action::Add { .. }
+                    | raw::Action::Delete { .. }
+                    | raw::Action::Set { .. }
+                    | raw::Action::ReadThenWrite { .. } => None,
                 })
         })
         .collect();
@@ -249,9 +254,10 @@ pub fn system(check: &mut Checker<'_>, raw: &raw::System, name: &str) -> Option<
 /// Insert, which creates its row.
 pub fn needed_row(model: &Model, service: ServiceId, action: &Action) -> Option<(TableId, KeyRef)> {
     let (table, key) = match *action {
-        Action::Add { table, key, .. } | Action::Delete { table, key } | Action::Set { table, key, .. } => {
-            (table, key)
-        }
+        Action::Add { table, key, .. }
+        | Action::Delete { table, key }
+        | Action::Set { table, key, .. }
+        | Action::ReadThenWrite { table, key, .. } => (table, key),
         Action::Insert { .. } => return None,
     };
     let inserted = model
@@ -359,6 +365,34 @@ fn action(
             table: resolve_table(check, path, table, tables, service)?,
             key: key_ref(*key),
         },
+        raw::Action::ReadThenWrite {
+            table,
+            key,
+            delta,
+            min,
+            max,
+        } => {
+            let table = resolve_table(check, path, table, tables, service)?;
+            let bounds = Bounds {
+                min: min.unwrap_or(i64::MIN),
+                max: max.unwrap_or(i64::MAX),
+            };
+            if bounds.min > bounds.max {
+                check.error(
+                    path,
+                    format!("min {} is above max {}", bounds.min, bounds.max),
+                    "empty bounds",
+                    None,
+                );
+                return None;
+            }
+            Action::ReadThenWrite {
+                table,
+                key: key_ref(*key),
+                delta: *delta,
+                bounds,
+            }
+        }
         raw::Action::Set { table, key, value } => Action::Set {
             table: resolve_table(check, path, table, tables, service)?,
             key: key_ref(*key),
@@ -372,7 +406,12 @@ fn action(
 /// be refused. `path` is the step's place, for errors.
 fn inverse(check: &mut Checker<'_>, path: &[Step<'_>], action: &Action, step: &str) -> Option<Action> {
     match *action {
+        // The commutative undo of a read-then-write: give back what it took, whatever the
+        // row holds by then.
         Action::Add {
+            table, key, delta, ..
+        }
+        | Action::ReadThenWrite {
             table, key, delta, ..
         } => match delta.checked_neg() {
             Some(opposite) => Some(Action::Add {
@@ -435,7 +474,9 @@ fn refusable(check: &mut Checker<'_>, path: &[Step<'_>], raw: &raw::Action, step
     let help = "a compensation must not fail for business reasons: write an Add without min or max, \
                 or a Delete";
     match raw {
-        raw::Action::Add { min, max, .. } if min.is_some() || max.is_some() => {
+        raw::Action::Add { min, max, .. } | raw::Action::ReadThenWrite { min, max, .. }
+            if min.is_some() || max.is_some() =>
+        {
             let bound = if min.is_some() { "min" } else { "max" };
             check.error(
                 &[path, &[Step::Field(bound)]].concat(),
@@ -456,7 +497,10 @@ fn refusable(check: &mut Checker<'_>, path: &[Step<'_>], raw: &raw::Action, step
             );
             true
         }
-        raw::Action::Add { .. } | raw::Action::Delete { .. } | raw::Action::Set { .. } => false,
+        raw::Action::Add { .. }
+        | raw::Action::Delete { .. }
+        | raw::Action::Set { .. }
+        | raw::Action::ReadThenWrite { .. } => false,
     }
 }
 

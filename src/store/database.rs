@@ -6,6 +6,7 @@
 //! `outbox`, `stats`…) skip that check: they are for observers (checks, reports, tests) that
 //! are not part of the simulated system, never for services.
 
+use super::concurrency::{Isolation, Outdated, Versions};
 use super::cost::CostModel;
 use super::deadlock::{self, Deadlock};
 use super::error::{AccessDenied, StoreError};
@@ -45,7 +46,13 @@ pub struct Database {
     /// Ops take no time argument: they run at this instant, which is exact for a caller
     /// that begins or ends a tx in the same handler before it runs ops, as services do.
     /// Lock waits are measured against it.
-    clock: Instant,
+    pub(super) clock: Instant,
+    /// How reads are isolated from others' writes (strict 2PL unless set).
+    pub(super) isolation: Isolation,
+    /// Row versions, kept when some read holds no lock (see `concurrency.rs`).
+    pub(super) versions: Option<Versions>,
+    /// Decisions made on outdated data, write conflicts and optimistic retries.
+    pub(super) outdated: Outdated,
     /// Finished txs whose buffers the next `begin` reuses.
     spare_txs: Vec<Tx>,
     /// Scratch for lock grants, reused by every release.
@@ -93,6 +100,9 @@ impl Database {
             cost_us: 0,
             work: (0, 0),
             clock: Instant::ZERO,
+            isolation: Isolation::Serializable,
+            versions: None,
+            outdated: Outdated::default(),
             spare_txs: Vec::new(),
             grants: Vec::new(),
         })
@@ -102,6 +112,22 @@ impl Database {
     pub fn with_cost(mut self, cost: CostModel) -> Self {
         self.cost = cost;
         self
+    }
+
+    /// The same database isolating reads at `isolation`; `versioned` keeps row versions for
+    /// optimistic reads even under strict two-phase locking. Versions are kept whenever a
+    /// read can hold no lock, so decisions on outdated data can be counted.
+    pub fn with_isolation(mut self, isolation: Isolation, versioned: bool) -> Self {
+        self.isolation = isolation;
+        if isolation != Isolation::Serializable || versioned {
+            self.versions = Some(Versions::default());
+        }
+        self
+    }
+
+    /// Read-then-write decisions, those made on outdated data, conflicts and retries.
+    pub fn outdated(&self) -> Outdated {
+        self.outdated
     }
 
     /// Opens a session for `caller` if it owns the database; a refusal is counted and
@@ -298,6 +324,15 @@ impl Database {
     }
 
     /// A live tx.
+    /// Counts a new version of every row `writes` changes (only when versions are kept).
+    pub(super) fn bump_versions(&mut self, writes: &super::tx::WriteSet) {
+        if let Some(versions) = self.versions.as_mut() {
+            for (row, _) in &writes.rows {
+                versions.bump(*row);
+            }
+        }
+    }
+
     pub(super) fn tx_mut(&mut self, tx: LocalTxId) -> Result<&mut Tx, StoreError> {
         self.txs.get_mut(tx).ok_or(StoreError::UnknownTx(tx))
     }

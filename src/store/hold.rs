@@ -145,7 +145,7 @@ impl Session<'_> {
             Op::Add { table, key, .. } | Op::Insert { table, key, .. } | Op::Delete { table, key } => {
                 (*table, *key)
             }
-            Op::Put { .. } | Op::AppendOutbox(_) => {
+            Op::Put { .. } | Op::AppendOutbox(_) | Op::ReadThenWrite { .. } => {
                 return Err(StoreError::NotHoldable(format!("{op:?}")));
             }
         };

@@ -31,6 +31,7 @@
 #![warn(missing_docs)]
 
 mod append_index;
+mod concurrency;
 mod cost;
 mod database;
 mod deadlock;
@@ -52,6 +53,7 @@ mod tx;
 mod value;
 mod wal;
 
+pub use concurrency::{Isolation, Outdated, ReadGuard};
 pub use cost::CostModel;
 pub use database::Database;
 pub use deadlock::Deadlock;

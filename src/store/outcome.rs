@@ -60,6 +60,14 @@ pub enum Violation {
         /// The row.
         key: Key,
     },
+    /// Under snapshot isolation, a write to a row another tx committed after this one read
+    /// it: the tx must abort and may be tried again (first committer wins).
+    WriteConflict {
+        /// The table.
+        table: TableId,
+        /// The row.
+        key: Key,
+    },
 }
 
 impl<T> Outcome<T> {

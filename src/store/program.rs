@@ -54,6 +54,19 @@ pub enum Op {
     },
     /// [`Session::append_outbox`].
     AppendOutbox(OutboxEvent),
+    /// [`Session::read_then_write`].
+    ReadThenWrite {
+        /// The table.
+        table: TableId,
+        /// The row.
+        key: Key,
+        /// The change decided on the value read.
+        delta: i64,
+        /// The business constraint the decision checks.
+        bounds: Bounds,
+        /// How the read is guarded.
+        guard: super::ReadGuard,
+    },
 }
 
 /// How far a program got.
@@ -75,6 +88,29 @@ pub enum Progress {
         /// Which rule.
         violation: Violation,
     },
+}
+
+impl Op {
+    /// The op as a plain change: a read-then-write becomes the `Add` it decides (what a
+    /// reservation holds); any other op is itself.
+    pub fn as_delta(&self) -> Op {
+        match *self {
+            Op::ReadThenWrite {
+                table,
+                key,
+                delta,
+                bounds,
+                ..
+            } => Op::Add {
+                table,
+                key,
+                field: None,
+                delta,
+                bounds,
+            },
+            ref other => other.clone(),
+        }
+    }
 }
 
 impl Session<'_> {
@@ -116,6 +152,15 @@ impl Session<'_> {
                 self.append_outbox(tx, event.clone())?;
                 Outcome::Done(())
             }
+            Op::ReadThenWrite {
+                table,
+                key,
+                delta,
+                bounds,
+                guard,
+            } => self
+                .read_then_write(tx, (*table, *key), *delta, *bounds, *guard)?
+                .map(drop),
         };
         Ok(outcome)
     }

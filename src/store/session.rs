@@ -154,9 +154,11 @@ impl Session<'_> {
         if state.prepared {
             let mut record = db.durable.resolve(tx);
             db.force_write();
+            db.bump_versions(&record.writes);
             db.durable.commit(&mut record.writes);
         } else if !state.writes.is_empty() {
             db.force_write();
+            db.bump_versions(&state.writes);
             db.durable.commit(&mut state.writes);
         }
         db.stats.commits += 1;

@@ -68,6 +68,9 @@ pub(super) struct Tx {
     pub queued_at: Instant,
     /// Its buffered changes (empty once prepared: moved to the log).
     pub writes: WriteSet,
+    /// The reads its read-then-writes decided on, kept so a write that blocked decides on
+    /// what was read before, not on a fresh read.
+    pub reads: Vec<super::concurrency::DecidedRead>,
 }
 
 impl WriteSet {
@@ -112,6 +115,7 @@ impl Tx {
         self.waiting = None;
         self.queued_at = now;
         self.writes.clear();
+        self.reads.clear();
     }
 
     /// The public view of its state.

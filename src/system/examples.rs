@@ -18,6 +18,8 @@ fn service(name: &str, tables: &[(&str, u64, i64)]) -> ServiceSpec {
         processing: crate::net::LatencyDist::Constant { us: 200 },
         db_cost: CostModel::default(),
         capacity: crate::system::model::Capacity::default(),
+        isolation: crate::store::Isolation::default(),
+        reads: crate::store::ReadGuard::default(),
         db_times: None,
     }
 }

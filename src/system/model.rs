@@ -48,6 +48,10 @@ pub struct ServiceSpec {
     pub db_times: Option<DbTimes>,
     /// Its workers and queue (default: unbounded, every call at once).
     pub capacity: Capacity,
+    /// How its database isolates reads from others' writes.
+    pub isolation: crate::store::Isolation,
+    /// How its read-then-write steps guard their reads.
+    pub reads: crate::store::ReadGuard,
 }
 
 /// A database's times drawn from distributions, one draw per operation and per forced write.
@@ -136,6 +140,19 @@ pub enum Action {
         /// The row.
         key: KeyRef,
     },
+    /// Read a row, decide on the value read (refused when `read + delta` leaves `bounds`),
+    /// and write `read + delta` over it: check-then-act, whose read may be outdated by the
+    /// time it writes, depending on the service's isolation and read guard.
+    ReadThenWrite {
+        /// The table.
+        table: TableId,
+        /// The row.
+        key: KeyRef,
+        /// The change decided.
+        delta: i64,
+        /// The business constraint the decision checks.
+        bounds: Bounds,
+    },
     /// Write an absolute value over a row, whatever it holds: only ever a compensation, the
     /// naive "put it back as it was" that erases what other transactions did to the row since
     /// (a lost update; the commutative opposite `Add` is the countermeasure).
@@ -197,6 +214,18 @@ impl Action {
                 table: *table,
                 key: key.resolve(keys),
             },
+            Action::ReadThenWrite {
+                table,
+                key,
+                delta,
+                bounds,
+            } => Op::ReadThenWrite {
+                table: *table,
+                key: key.resolve(keys),
+                delta: *delta,
+                bounds: *bounds,
+                guard: crate::store::ReadGuard::None,
+            },
             Action::Set { table, key, value } => Op::Put {
                 table: *table,
                 key: key.resolve(keys),
@@ -211,6 +240,7 @@ impl Action {
             Action::Add { table, .. }
             | Action::Insert { table, .. }
             | Action::Delete { table, .. }
+            | Action::ReadThenWrite { table, .. }
             | Action::Set { table, .. } => *table,
         }
     }
@@ -219,7 +249,7 @@ impl Action {
     /// deletes and sets are unknown and count zero).
     pub fn delta(&self) -> i64 {
         match self {
-            Action::Add { delta, .. } => *delta,
+            Action::Add { delta, .. } | Action::ReadThenWrite { delta, .. } => *delta,
             Action::Insert { value, .. } => *value,
             Action::Delete { .. } | Action::Set { .. } => 0,
         }

@@ -34,6 +34,8 @@ fn ledger(deltas: &[i64]) -> Model {
             processing: crate::net::LatencyDist::Constant { us: 200 },
             db_cost: CostModel::default(),
             capacity: crate::system::model::Capacity::default(),
+            isolation: crate::store::Isolation::default(),
+            reads: crate::store::ReadGuard::default(),
             db_times: None,
         })
         .collect();

@@ -166,6 +166,12 @@ impl Service {
                         return self.schedule_completion(ctx, local);
                     }
                 }
+                Outcome::Violated(Violation::WriteConflict { .. }) => {
+                    // Snapshot isolation's first committer won: not a business refusal, a
+                    // transaction to abort now and try again, like a deadlock victim.
+                    ctx.count("service.write_conflicts", 1);
+                    return self.give_up(ctx, local);
+                }
                 Outcome::Violated(_) => {
                     self.active.get_mut(local).expect("active").phase = Phase::Refused;
                     return self.schedule_completion(ctx, local);
@@ -205,9 +211,15 @@ impl Service {
             StepKind::Action => &step.action,
             StepKind::Compensation => &step.compensation,
         };
-        let op = action.program(call.keys);
+        let mut op = action.program(call.keys);
+        if let Op::ReadThenWrite { guard, .. } = &mut op {
+            *guard = self.model.services[self.config.id.index()].reads;
+        }
         let write = match &op {
             Op::Add {
+                table, key, delta, ..
+            }
+            | Op::ReadThenWrite {
                 table, key, delta, ..
             } => Some(RowWrite {
                 table: table.0,
@@ -232,7 +244,8 @@ impl Service {
         let hold = hold_key(call.gtx, call.step);
         let outcome = match call.mode {
             CallMode::Commit | CallMode::Prepare => session.apply(local, &op),
-            CallMode::Reserve => session.hold(local, hold, &op),
+            // A reservation holds the change decided, as a delta, whatever way it is written.
+            CallMode::Reserve => session.hold(local, hold, &op.as_delta()),
             // Nothing held: never reserved, or already released. A confirm must not apply.
             CallMode::Confirm => session.confirm_hold(local, hold).map(|held| match held {
                 Outcome::Done(None) => Outcome::Violated(Violation::NotFound {

@@ -114,7 +114,8 @@ impl Service {
         });
         let db = Database::new(owner, tables)
             .expect("model tables are unique")
-            .with_cost(spec.db_cost);
+            .with_cost(spec.db_cost)
+            .with_isolation(spec.isolation, spec.reads == crate::store::ReadGuard::Versioned);
         let intrusion_visits = vec![0; config.intrusions.len()];
         let pool = config
             .capacity
