@@ -9,6 +9,9 @@ mod bad_input;
 mod capacity;
 /// The binary: exit codes, the default run, JSON reports and traces, check/graph/list.
 mod cli;
+/// Read-then-write decisions under each isolation level and read guard: the double spend
+/// caught on every seed, every countermeasure clean on every seed.
+mod concurrency;
 /// Same seed, same trace hash; different seed, different hash; a golden hash pins both
 /// build profiles to one value.
 mod determinism;

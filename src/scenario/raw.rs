@@ -197,6 +197,12 @@ pub struct Services {
     /// (default false: refused).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub shared_database: bool,
+    /// Every service's database isolation, in place of the model's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub isolation: Option<crate::store::Isolation>,
+    /// Every service's read guard for read-then-write steps, in place of the model's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reads: Option<crate::store::ReadGuard>,
 }
 
 /// Broker settings, written `Broker(...)`.

@@ -158,9 +158,24 @@ pub fn setup(
         converge_within,
         shared_database: services.is_some_and(|s| s.shared_database),
         max_client_uncertainty,
-        ..assembly::SystemConfig::new(Arc::clone(model), strategy?, workload?)
+        ..assembly::SystemConfig::new(databases(model, services), strategy?, workload?)
     };
     Some((config, must_hold))
+}
+
+/// The model with the scenario's isolation and read guard, when it gives them, in place of
+/// every service's own: a deployment setting, to compare on one model.
+fn databases(model: &Arc<SystemModel>, services: Option<&raw::Services>) -> Arc<SystemModel> {
+    let (isolation, reads) = services.map_or((None, None), |s| (s.isolation, s.reads));
+    if isolation.is_none() && reads.is_none() {
+        return Arc::clone(model);
+    }
+    let mut changed = SystemModel::clone(model);
+    for service in &mut changed.services {
+        service.isolation = isolation.unwrap_or(service.isolation);
+        service.reads = reads.unwrap_or(service.reads);
+    }
+    Arc::new(changed)
 }
 
 fn probability(check: &mut Checker<'_>, value: f64, path: &[Step<'_>], what: &str) -> Probability {
