@@ -23,8 +23,14 @@ pub fn no_oversell(facts: &RunFacts<'_>) -> Verdict {
     // Per (service, table): the bounds steps enforce on it, with the step's name.
     let mut bounds: BTreeMap<(usize, usize), Vec<(&str, Bounds)>> = BTreeMap::new();
     for step in &model.steps {
-        if let Action::Add { table, bounds: b, .. } | Action::ReadThenWrite { table, bounds: b, .. } =
-            step.action
+        // A rule across two rows (`also_reads`) bounds their sum, not either row.
+        if let Action::Add { table, bounds: b, .. }
+        | Action::ReadThenWrite {
+            table,
+            bounds: b,
+            also_reads: None,
+            ..
+        } = step.action
         {
             let entry = bounds
                 .entry((step.service.index(), usize::from(table.0)))

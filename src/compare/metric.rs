@@ -34,7 +34,7 @@ pub struct Metric {
 }
 
 /// Every compared metric, in table order.
-pub const METRICS: [Metric; 17] = [
+pub const METRICS: [Metric; 19] = [
     Metric {
         key: "committed_share",
         label: "committed or accepted",
@@ -136,6 +136,18 @@ pub const METRICS: [Metric; 17] = [
         label: "read model lag",
         unit: Unit::Micros,
         of: |r| r.read_model_lag_mean_us,
+    },
+    Metric {
+        key: "outdated_decisions_per_1k",
+        label: "outdated decisions per 1k",
+        unit: Unit::Plain,
+        of: |r| r.outdated_decisions_per_1k,
+    },
+    Metric {
+        key: "write_skews_per_1k",
+        label: "write skews per 1k",
+        unit: Unit::Plain,
+        of: |r| r.write_skews_per_1k,
     },
 ];
 

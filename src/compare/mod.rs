@@ -94,6 +94,11 @@ pub struct RunRow {
     pub lost_updates_per_1k: Option<f64>,
     /// How long the read model took, on average, to see a change, µs (`None` without one).
     pub read_model_lag_mean_us: Option<f64>,
+    /// Read-then-write decisions written on an outdated read, per 1,000 such decisions
+    /// (`None` without read-then-write steps).
+    pub outdated_decisions_per_1k: Option<f64>,
+    /// Write skews per 1,000 read-then-write decisions.
+    pub write_skews_per_1k: Option<f64>,
     /// Business requests answered committed or accepted per virtual second.
     pub throughput_per_s: Option<f64>,
     /// Share of the business requests sent (outside partitions) served within the deadline.
@@ -268,6 +273,11 @@ impl RunRow {
                 .and_then(|m| m.replica_staleness.as_ref())
                 .and_then(|s| s.mean_lag_us)
                 .map(|us| us as f64),
+            outdated_decisions_per_1k: metrics.and_then(|m| m.outdated).and_then(|o| o.per_1k()),
+            write_skews_per_1k: metrics
+                .and_then(|m| m.outdated)
+                .filter(|o| o.decisions > 0)
+                .map(|o| o.skews as f64 * 1_000.0 / o.decisions as f64),
             throughput_per_s: metrics.and_then(|m| m.throughput.per_s),
             availability: metrics.and_then(|m| m.availability.outside_partition.share),
             violated,
@@ -312,6 +322,8 @@ mod tests {
             dirty_reads_per_1k: None,
             lost_updates_per_1k: None,
             read_model_lag_mean_us: None,
+            outdated_decisions_per_1k: None,
+            write_skews_per_1k: None,
             throughput_per_s: None,
             availability: None,
             violated: Vec::new(),

@@ -568,14 +568,15 @@ impl Metrics {
             rows.push((
                 "outdated decisions",
                 format!(
-                    "{} of {} read-then-writes ({:.1} / 1k), age mean {} max {}; {} write conflicts, {} optimistic retries",
+                    "{} of {} read-then-writes ({:.1} / 1k), age mean {} max {}; {} write conflicts, {} optimistic retries, {} write skews",
                     o.outdated,
                     o.decisions,
                     o.per_1k().unwrap_or(0.0),
                     d(o.age_us / o.outdated.max(1)),
                     d(o.max_age_us),
                     o.conflicts,
-                    o.retries
+                    o.retries,
+                    o.skews
                 ),
             ));
         }

@@ -727,6 +727,10 @@ pub enum Action {
         /// Ceiling the decision checks (none if absent).
         #[serde(default, skip_serializing_if = "Option::is_none")]
         max: Option<i64>,
+        /// A second row of the table the decision also reads: the bounds then hold for the
+        /// two rows' sum (a rule across rows, which snapshot isolation cannot protect).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        also_reads: Option<KeyRef>,
     },
     /// Overwrite a row with a value (compensations only).
     Set {

@@ -371,6 +371,7 @@ fn action(
             delta,
             min,
             max,
+            also_reads,
         } => {
             let table = resolve_table(check, path, table, tables, service)?;
             let bounds = Bounds {
@@ -391,6 +392,7 @@ fn action(
                 key: key_ref(*key),
                 delta: *delta,
                 bounds,
+                also_reads: also_reads.map(key_ref),
             }
         }
         raw::Action::Set { table, key, value } => Action::Set {

@@ -13,7 +13,14 @@
 //!
 //! Every committed row carries a version, so a decision made on a value that was no longer
 //! current when it was written is counted, with how old its read was ([`Outdated`]),
-//! whatever the isolation lets happen next. Under strict
+//! whatever the isolation lets happen next.
+//!
+//! A decision can rest on a second row it does not write (`also_reads`: a rule across rows,
+//! "keep one courier on call across both zones"). No write conflict protects that row: when
+//! another transaction commits a change to it before this one commits, the two decided on
+//! each other's old values, a *write skew* ([`Outdated::skews`]), which snapshot isolation
+//! and per-row versions allow, and only locks on what was read (serializable, `ForUpdate`)
+//! prevent. Under strict
 //! two-phase locking (the default) versions are not kept at all: nothing is ever outdated.
 
 use std::collections::BTreeMap;
@@ -99,6 +106,9 @@ pub struct Outdated {
     pub conflicts: u64,
     /// Compare-and-set failures that read again and decided again (optimistic concurrency).
     pub retries: u64,
+    /// Transactions that committed a decision although another had committed a change to a
+    /// row it read and did not write, after it read it (write skew).
+    pub skews: u64,
 }
 
 impl Outdated {
@@ -111,6 +121,7 @@ impl Outdated {
             max_age_us: self.max_age_us.max(other.max_age_us),
             conflicts: self.conflicts + other.conflicts,
             retries: self.retries + other.retries,
+            skews: self.skews + other.skews,
         }
     }
 
@@ -128,7 +139,7 @@ impl Session<'_> {
     pub fn read_then_write(
         &mut self,
         tx: LocalTxId,
-        (table, key): (TableId, Key),
+        (table, key, also_reads): (TableId, Key, Option<Key>),
         delta: i64,
         bounds: Bounds,
         guard: ReadGuard,
@@ -140,19 +151,19 @@ impl Session<'_> {
             (_, Isolation::Serializable) => Some(Mode::Shared),
             _ => None,
         };
-        let remembered = self.db.tx_mut(tx)?.reads.iter().find(|r| r.row == row).copied();
-        let read = match remembered {
-            Some(read) => read,
-            None => {
-                if let Some(mode) = read_lock
-                    && let Some(blocked) = self.db.lock(tx, row, mode)?
-                {
-                    return Ok(Outcome::Blocked(blocked));
-                }
-                let read = self.read_now(tx, row);
-                self.db.tx_mut(tx)?.reads.push(read);
-                read
-            }
+        let read = match self.guarded_read(tx, row, read_lock)? {
+            Ok(read) => read,
+            Err(blocked) => return Ok(Outcome::Blocked(blocked)),
+        };
+        let other = match also_reads
+            .map(|k| LockKey::new(row.table, k))
+            .filter(|o| *o != row)
+        {
+            None => None,
+            Some(other) => match self.guarded_read(tx, other, read_lock)? {
+                Ok(read) => Some(read),
+                Err(blocked) => return Ok(Outcome::Blocked(blocked)),
+            },
         };
         if let Some(blocked) = self.db.lock(tx, row, Mode::Exclusive)? {
             return Ok(Outcome::Blocked(blocked));
@@ -182,20 +193,42 @@ impl Session<'_> {
             }
         };
         self.db.outdated.decisions += 1;
-        let Some(current) = read.value else {
+        let (Some(current), Some(beside)) = (read.value, other.map_or(Some(0), |o| o.value)) else {
             return Ok(self.violated(Violation::NotFound { table, key }));
         };
-        let Some(new) = bounds.apply(current, delta) else {
+        // A rule across two rows bounds their sum; the written row changes by `delta`.
+        let Some(new) = bounds.apply(current + beside, delta).map(|sum| sum - beside) else {
             return Ok(self.violated(Violation::ConstraintViolated {
                 table,
                 key,
-                current,
+                current: current + beside,
                 delta,
                 bounds,
             }));
         };
         self.db.tx_mut(tx)?.writes.set(row, Some(Value::Int(new)));
         Ok(Outcome::Done(new))
+    }
+
+    /// The read `tx` decided on for `row`: the one it made before (a run again after a
+    /// block decides on what it read then), or a new one under `lock`.
+    fn guarded_read(
+        &mut self,
+        tx: LocalTxId,
+        row: LockKey,
+        lock: Option<Mode>,
+    ) -> Result<Result<DecidedRead, super::Blocked>, StoreError> {
+        if let Some(read) = self.db.tx_mut(tx)?.reads.iter().find(|r| r.row == row).copied() {
+            return Ok(Ok(read));
+        }
+        if let Some(mode) = lock
+            && let Some(blocked) = self.db.lock(tx, row, mode)?
+        {
+            return Ok(Err(blocked));
+        }
+        let read = self.read_now(tx, row);
+        self.db.tx_mut(tx)?.reads.push(read);
+        Ok(Ok(read))
     }
 
     /// The row as `tx` sees it now, with its committed version.
@@ -237,7 +270,7 @@ mod tests {
         session.begin(T2, at).expect("fresh");
         let debit = |session: &mut Session<'_>, tx| {
             session
-                .read_then_write(tx, (ACCOUNTS, Key(1)), -60, Bounds::at_least(0), guard)
+                .read_then_write(tx, (ACCOUNTS, Key(1), None), -60, Bounds::at_least(0), guard)
                 .expect("known")
         };
         assert_eq!(debit(&mut session, T1), Outcome::Done(40));
@@ -292,12 +325,12 @@ mod tests {
         session.begin(T1, Instant::ZERO).expect("fresh");
         session.begin(T2, Instant::ZERO).expect("fresh");
         let guard = ReadGuard::None;
-        let first = session.read_then_write(T1, (ACCOUNTS, Key(1)), -60, Bounds::at_least(0), guard);
+        let first = session.read_then_write(T1, (ACCOUNTS, Key(1), None), -60, Bounds::at_least(0), guard);
         assert_eq!(first.expect("known"), Outcome::Done(40));
-        let blocked = session.read_then_write(T2, (ACCOUNTS, Key(1)), -60, Bounds::at_least(0), guard);
+        let blocked = session.read_then_write(T2, (ACCOUNTS, Key(1), None), -60, Bounds::at_least(0), guard);
         assert!(blocked.expect("known").blocked().is_some(), "the read waits");
         session.commit(T1, Instant::ZERO).expect("known");
-        let second = session.read_then_write(T2, (ACCOUNTS, Key(1)), -60, Bounds::at_least(0), guard);
+        let second = session.read_then_write(T2, (ACCOUNTS, Key(1), None), -60, Bounds::at_least(0), guard);
         assert!(refused(&second.expect("known")));
         assert_eq!(db.outdated().outdated, 0);
     }
@@ -319,5 +352,70 @@ mod tests {
             assert_eq!(db.outdated().outdated, 0);
             assert_eq!(db.outdated().conflicts, 0);
         }
+    }
+
+    /// Accounts 1 (100) and 2 (50) must keep 100 between them. T1 takes 30 from account 1
+    /// and T2 30 from account 2, each reading both; T1 commits first. T2's outcome.
+    fn two_withdrawals(isolation: Isolation) -> (Outcome<i64>, crate::store::Database) {
+        let mut db = bank().with_isolation(isolation, false);
+        let mut session = db.access(OWNER).expect("owner");
+        session.begin(T1, Instant::ZERO).expect("fresh");
+        session.begin(T2, Instant::ZERO).expect("fresh");
+        let rule = Bounds::at_least(100);
+        let take = |session: &mut Session<'_>, tx, (from, other)| {
+            session
+                .read_then_write(
+                    tx,
+                    (ACCOUNTS, Key(from), Some(Key(other))),
+                    -30,
+                    rule,
+                    ReadGuard::None,
+                )
+                .expect("known")
+        };
+        assert_eq!(take(&mut session, T1, (1, 2)), Outcome::Done(70));
+        let second = take(&mut session, T2, (2, 1));
+        if second.is_done() {
+            session.commit(T1, Instant::ZERO).expect("known");
+            session.commit(T2, Instant::ZERO).expect("known");
+            return (second, db);
+        }
+        session.commit(T1, Instant::ZERO).expect("known");
+        let second = take(&mut session, T2, (2, 1));
+        session.abort(T2, Instant::ZERO).expect("known");
+        (second, db)
+    }
+
+    #[test]
+    fn snapshot_isolation_lets_two_withdrawals_break_a_rule_across_rows() {
+        let (second, db) = two_withdrawals(Isolation::Snapshot);
+        assert_eq!(
+            second,
+            Outcome::Done(20),
+            "no write conflict: they wrote different rows"
+        );
+        let total: i64 = [1, 2]
+            .iter()
+            .map(|k| {
+                db.committed(ACCOUNTS, Key(*k))
+                    .and_then(Value::as_int)
+                    .expect("a row")
+            })
+            .sum();
+        assert_eq!(total, 90, "the rule says at least 100");
+        assert_eq!(db.outdated().skews, 1);
+    }
+
+    #[test]
+    fn serializable_reads_make_the_second_withdrawal_see_the_first() {
+        let (second, db) = two_withdrawals(Isolation::Serializable);
+        assert!(
+            matches!(
+                second,
+                Outcome::Violated(Violation::ConstraintViolated { current: 120, .. })
+            ),
+            "refused on 70 + 50: {second:?}"
+        );
+        assert_eq!(db.outdated().skews, 0);
     }
 }

@@ -324,6 +324,24 @@ impl Database {
     }
 
     /// A live tx.
+    /// Counts a write skew when `tx` commits writes decided on a row it read and did not
+    /// write, which another commit changed since (only when versions are kept).
+    pub(super) fn count_skew(
+        &mut self,
+        reads: &[super::concurrency::DecidedRead],
+        writes: &super::tx::WriteSet,
+    ) {
+        let Some(versions) = self.versions.as_ref() else {
+            return;
+        };
+        let skewed = reads
+            .iter()
+            .any(|read| writes.get(read.row).is_none() && versions.of(read.row) != read.version);
+        if skewed && !writes.rows.is_empty() {
+            self.outdated.skews += 1;
+        }
+    }
+
     /// Counts a new version of every row `writes` changes (only when versions are kept).
     pub(super) fn bump_versions(&mut self, writes: &super::tx::WriteSet) {
         if let Some(versions) = self.versions.as_mut() {

@@ -66,6 +66,8 @@ pub enum Op {
         bounds: Bounds,
         /// How the read is guarded.
         guard: super::ReadGuard,
+        /// A second row of the table read: `bounds` hold for the two rows' sum.
+        also_reads: Option<Key>,
     },
 }
 
@@ -158,8 +160,9 @@ impl Session<'_> {
                 delta,
                 bounds,
                 guard,
+                also_reads,
             } => self
-                .read_then_write(tx, (*table, *key), *delta, *bounds, *guard)?
+                .read_then_write(tx, (*table, *key, *also_reads), *delta, *bounds, *guard)?
                 .map(drop),
         };
         Ok(outcome)

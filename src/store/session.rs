@@ -154,10 +154,12 @@ impl Session<'_> {
         if state.prepared {
             let mut record = db.durable.resolve(tx);
             db.force_write();
+            db.count_skew(&state.reads, &record.writes);
             db.bump_versions(&record.writes);
             db.durable.commit(&mut record.writes);
         } else if !state.writes.is_empty() {
             db.force_write();
+            db.count_skew(&state.reads, &state.writes);
             db.bump_versions(&state.writes);
             db.durable.commit(&mut state.writes);
         }

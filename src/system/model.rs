@@ -152,6 +152,8 @@ pub enum Action {
         delta: i64,
         /// The business constraint the decision checks.
         bounds: Bounds,
+        /// A second row the decision reads: `bounds` then hold for the two rows' sum.
+        also_reads: Option<KeyRef>,
     },
     /// Write an absolute value over a row, whatever it holds: only ever a compensation, the
     /// naive "put it back as it was" that erases what other transactions did to the row since
@@ -219,12 +221,14 @@ impl Action {
                 key,
                 delta,
                 bounds,
+                also_reads,
             } => Op::ReadThenWrite {
                 table: *table,
                 key: key.resolve(keys),
                 delta: *delta,
                 bounds: *bounds,
                 guard: crate::store::ReadGuard::None,
+                also_reads: also_reads.map(|k| k.resolve(keys)),
             },
             Action::Set { table, key, value } => Op::Put {
                 table: *table,
