@@ -91,6 +91,7 @@ fn service_local_calls() -> u64 {
         relay: Relay::None,
         lock_timeout: consim::sim::Duration::from_ms(50),
         intrusions: Vec::new(),
+        instance_crashes: Vec::new(),
         shared_database: false,
         capacity: Default::default(),
     };

@@ -72,6 +72,8 @@ pub struct SystemConfig {
     /// Services' attempts to reach into another service's database, by the service that
     /// attempts them.
     pub intrusions: Vec<(ServiceId, crate::system::service::Intrusion)>,
+    /// Crashes of single service instances, by service.
+    pub instance_crashes: Vec<(ServiceId, crate::system::service::InstanceCrash)>,
     /// The shared-database anti-pattern: every service's direct write to another's tables
     /// lands (the `ownership` check catches it).
     pub shared_database: bool,
@@ -139,6 +141,7 @@ impl SystemConfig {
             converge_within: crate::check::DEFAULT_CONVERGE_WITHIN,
             heal_at: None,
             intrusions: Vec::new(),
+            instance_crashes: Vec::new(),
             shared_database: false,
             max_client_uncertainty: None,
             paces: BTreeMap::new(),
@@ -211,6 +214,12 @@ impl SystemConfig {
                     .collect(),
                 shared_database: self.shared_database,
                 capacity: spec.capacity,
+                instance_crashes: self
+                    .instance_crashes
+                    .iter()
+                    .filter(|(of, _)| *of == id)
+                    .map(|(_, crash)| *crash)
+                    .collect(),
             };
             let participant = strategy.participant(id, &wiring);
             let service = Service::new(config, Arc::clone(model), wiring.service(id), participant)

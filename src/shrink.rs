@@ -355,7 +355,7 @@ fn shorten(fault: &mut Fault) -> bool {
         Fault::Partition { from, until, .. }
         | Fault::OneWay { from, until, .. }
         | Fault::LinkDown { from, until, .. } => (from.0, until),
-        Fault::Crash { at, restart, .. } => (at.0, restart),
+        Fault::Crash { at, restart, .. } | Fault::CrashInstance { at, restart, .. } => (at.0, restart),
         // An aimed fault's length is measured from the point that sets it off.
         Fault::CrashAt {
             restart_after: lasts, ..
@@ -408,7 +408,7 @@ fn move_earlier(fault: &mut Fault) -> bool {
         Fault::Partition { from, until, .. }
         | Fault::OneWay { from, until, .. }
         | Fault::LinkDown { from, until, .. } => (from, until.as_mut()),
-        Fault::Crash { at, restart, .. } => (at, restart.as_mut()),
+        Fault::Crash { at, restart, .. } | Fault::CrashInstance { at, restart, .. } => (at, restart.as_mut()),
         Fault::ClockDrift { at, .. } | Fault::Intrude { at, .. } => (at, None),
         // Set off by the protocol, not the clock.
         Fault::CrashAt { .. }
@@ -440,7 +440,7 @@ fn size(s: &raw::Scenario) -> Size {
             | Fault::LinkDown { from, until, .. } => {
                 until.map_or(0, |u| u.0.as_us().saturating_sub(from.0.as_us()))
             }
-            Fault::Crash { at, restart, .. } => {
+            Fault::Crash { at, restart, .. } | Fault::CrashInstance { at, restart, .. } => {
                 restart.map_or(0, |r| r.0.as_us().saturating_sub(at.0.as_us()))
             }
             Fault::CrashAt {

@@ -55,9 +55,10 @@ fn queue_with_db(name: &str, (processing, db): (&str, &str), workers: u32, rate:
     let outcome = run.world.run(Limits::default());
     assert!(outcome.stop.is_quiescent(), "{}", outcome.stop);
     let server: &Service = run.services().next().unwrap();
-    let load = server
+    let [(_, load)] = server
         .load(outcome.end)
-        .expect("a bounded service measures its load");
+        .try_into()
+        .expect("one bounded instance measures its load");
     let _ = std::fs::remove_dir_all(&dir);
     load
 }

@@ -20,6 +20,8 @@ mod exercises;
 mod fuzz;
 /// The HTML reports rendered in headless Chromium.
 mod html;
+/// Scaled-out services: an instance crashes alone; balancers route around it or wait.
+mod instances;
 /// The kernel's promises: streams, crashes, partitions, drift, limits, bad configuration.
 mod kernel;
 /// Convergence deadlines, anomalies and cost metrics on real runs of bundled scenarios.

@@ -35,6 +35,8 @@ pub fn bank_model(accounts: u64, balance: i64, amount: i64) -> Model {
         db_times: None,
         isolation: Default::default(),
         reads: Default::default(),
+        instances: 1,
+        balance: Default::default(),
     };
     let accounts_table = TableId(0);
     let leg = |service: u16, key: KeyRef, delta: i64| StepSpec {
@@ -297,6 +299,7 @@ fn a_direct_database_access_or_a_call_without_the_token_is_refused_and_reported(
         relay: consim::system::service::Relay::None,
         lock_timeout: Duration::from_ms(10),
         intrusions: Vec::new(),
+        instance_crashes: Vec::new(),
         shared_database: false,
         capacity: Default::default(),
     };

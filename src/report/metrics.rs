@@ -265,9 +265,16 @@ impl Metrics {
         let now = built.world.now();
         let load = built
             .services()
-            .filter_map(|s| {
+            .flat_map(|s| {
                 let name = &built.wiring.model.services[s.id().index()].name;
-                s.load(now).map(|load| ServiceLoad::of(name, load))
+                let several = s.instance_count() > 1;
+                // A service of several instances has a row per instance: `payment#1`.
+                s.load(now)
+                    .into_iter()
+                    .map(move |(instance, load)| match several {
+                        true => ServiceLoad::of(&format!("{name}#{instance}"), load),
+                        false => ServiceLoad::of(name, load),
+                    })
             })
             .chain(
                 built

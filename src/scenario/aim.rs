@@ -221,16 +221,19 @@ pub fn spec(fault: &super::raw::Fault) -> Option<FaultSpec> {
     })
 }
 
-/// A pingmesh has no services to reach into one another's data.
+/// A pingmesh has no services to reach into one another's data, nor instances to crash.
 pub fn no_intrusions(check: &mut Checker<'_>, faults: &[super::raw::Fault]) {
     use super::raw::Fault;
     for (index, fault) in faults.iter().enumerate() {
-        if matches!(fault, Fault::Intrude { .. } | Fault::IntrudeAt { .. }) {
+        if matches!(
+            fault,
+            Fault::Intrude { .. } | Fault::IntrudeAt { .. } | Fault::CrashInstance { .. }
+        ) {
             check.error(
                 &[Step::Field("faults"), Step::Index(index)],
-                "a pingmesh has no services, so none can reach into another's database",
+                "a pingmesh has no services, so none can reach into another's database or lose an instance",
                 "no services",
-                Some("intrusions need a system model".into()),
+                Some("intrusions and instance crashes need a system model".into()),
             );
         }
     }

@@ -13,6 +13,7 @@
 pub mod aim;
 pub mod error;
 pub mod graph;
+mod instances;
 pub mod locate;
 mod overrides;
 pub mod raw;
@@ -174,6 +175,7 @@ pub fn load_source(path: &Path, source: &str) -> Result<Scenario, ScenarioError>
                     let names = crate::assembly::actor_names(system_model, &*config.strategy);
                     let targets = aim::Targets::of_system(system_model, &*config.strategy, &names);
                     config.intrusions = aim::intrusions(&mut check, &raw.faults, system_model, &targets);
+                    config.instance_crashes = instances::crashes(&mut check, &raw.faults, system_model);
                     config.paces = system_model::paces(&mut check, &raw.actors, &config.strategy);
                     (names, targets)
                 }

@@ -405,6 +405,19 @@ pub enum Fault {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         restart: Option<HumanDuration>,
     },
+    /// One instance of service `node` crashes at `at` (its calls in flight are lost; the
+    /// database and the other instances go on), restarting at `restart` if given.
+    CrashInstance {
+        /// The service.
+        node: String,
+        /// Which instance, from 0.
+        instance: u16,
+        /// When.
+        at: HumanDuration,
+        /// Restart time (stays down if absent).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        restart: Option<HumanDuration>,
+    },
     /// A node's clock runs fast or slow from `at`.
     ClockDrift {
         /// Whose clock.
@@ -637,6 +650,13 @@ pub struct Service {
     /// `Versioned` (compare and set, retried on conflict); default none.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reads: Option<crate::store::ReadGuard>,
+    /// Instances running the service over its one database (default 1); `workers` and
+    /// `queue` are each instance's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub instances: Option<u16>,
+    /// How calls are spread over the instances (default RoundRobin).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub balance: Option<crate::system::model::Balance>,
 }
 
 /// Database operation costs.

@@ -32,6 +32,9 @@ pub const MAX_STEPS: usize = 64;
 /// The most rows a table may start with: every row is created in memory before the run.
 pub const MAX_ROWS: u64 = 10_000_000;
 
+/// Most instances a service may run.
+pub const MAX_INSTANCES: u16 = 64;
+
 /// Checks a raw system and builds the model (`None` if anything was wrong; the checker has
 /// the errors).
 pub fn system(check: &mut Checker<'_>, raw: &raw::System, name: &str) -> Option<Model> {
@@ -120,7 +123,21 @@ pub fn system(check: &mut Checker<'_>, raw: &raw::System, name: &str) -> Option<
             },
             isolation: service.isolation.unwrap_or_default(),
             reads: service.reads.unwrap_or_default(),
+            instances: service.instances.unwrap_or(1),
+            balance: service.balance.unwrap_or_default(),
         });
+        if let Some(count) = service.instances.filter(|n| !(1..=MAX_INSTANCES).contains(n)) {
+            check.error(
+                &[
+                    Step::Field("services"),
+                    Step::Key(service_name),
+                    Step::Field("instances"),
+                ],
+                format!("{count} instances: a service runs 1 to {MAX_INSTANCES}"),
+                "instances",
+                Some("leave `instances` out for one".into()),
+            );
+        }
         if service.workers == Some(0) {
             check.error(
                 &[

@@ -236,7 +236,8 @@ pub fn faults(
             },
             aimed => match super::aim::spec(aimed) {
                 Some(spec) => spec,
-                None => continue, // An intrusion: a service's act, checked with the system.
+                // An intrusion or an instance's crash: a service's act, checked with the system.
+                None => continue,
             },
         };
         let path = [Step::Field("faults"), Step::Index(index)];
@@ -291,6 +292,7 @@ pub fn faults_start_before(check: &mut Checker<'_>, faults: &[raw::Fault], heal_
             | raw::Fault::OneWay { from, .. }
             | raw::Fault::LinkDown { from, .. } => (from, "from"),
             raw::Fault::Crash { at, .. }
+            | raw::Fault::CrashInstance { at, .. }
             | raw::Fault::ClockDrift { at, .. }
             | raw::Fault::Intrude { at, .. } => (at, "at"),
             raw::Fault::CrashAt { .. }
@@ -355,7 +357,8 @@ fn report_fault_error(check: &mut Checker<'_>, path: &[Step<'_>], fault: &raw::F
                 | raw::Fault::CrashAt { .. }
                 | raw::Fault::OnMessage { .. }
                 | raw::Fault::Intrude { .. }
-                | raw::Fault::IntrudeAt { .. } => None,
+                | raw::Fault::IntrudeAt { .. }
+                | raw::Fault::CrashInstance { .. } => None,
             };
             let full: Vec<Step<'_>> = match field {
                 Some(f) => [path, &[Step::Field(f)]].concat(),

@@ -147,6 +147,7 @@ fn timer(timer: &TimerMsg) -> (Option<u64>, Option<u16>, Value) {
         } => (Some(gtx.0), Some(*step), json!({"attempt": attempt, "tag": tag})),
         TimerMsg::Intrude { index } => (None, None, json!({"intrusion": index})),
         TimerMsg::Paced { slot } => (None, None, json!({"slot": slot})),
+        TimerMsg::Instance { instance, up } => (None, None, json!({"instance": instance, "up": up})),
     }
 }
 
@@ -163,6 +164,7 @@ fn timer_kind(timer: &TimerMsg) -> &'static str {
         TimerMsg::Strategy { .. } => "StrategyTimer",
         TimerMsg::Intrude { .. } => "Intrude",
         TimerMsg::Paced { .. } => "Processed",
+        TimerMsg::Instance { .. } => "Instance",
     }
 }
 

@@ -20,6 +20,8 @@ fn service(name: &str, tables: &[(&str, u64, i64)]) -> ServiceSpec {
         capacity: crate::system::model::Capacity::default(),
         isolation: crate::store::Isolation::default(),
         reads: crate::store::ReadGuard::default(),
+        instances: 1,
+        balance: crate::system::model::Balance::default(),
         db_times: None,
     }
 }

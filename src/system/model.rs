@@ -52,6 +52,23 @@ pub struct ServiceSpec {
     pub isolation: crate::store::Isolation,
     /// How its read-then-write steps guard their reads.
     pub reads: crate::store::ReadGuard,
+    /// Instances running it over its one database (at least 1); `capacity` is each one's.
+    pub instances: u16,
+    /// How calls are spread over its instances.
+    pub balance: Balance,
+}
+
+/// How a service's calls are spread over its instances (the load balancer in front of them).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub enum Balance {
+    /// Each call to the next instance up, in turn.
+    #[default]
+    RoundRobin,
+    /// By the request's key: one customer's calls always reach the same instance (none while
+    /// it is down).
+    ByKey,
+    /// To the instance up with the fewest calls running (the lowest index on a tie).
+    LeastLoaded,
 }
 
 /// A database's times drawn from distributions, one draw per operation and per forced write.

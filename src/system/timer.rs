@@ -72,4 +72,12 @@ pub enum TimerMsg {
         /// Which running message.
         slot: u64,
     },
+    /// Service: instance `instance` goes down (`up` false) or comes back (a `CrashInstance`
+    /// fault).
+    Instance {
+        /// Which instance.
+        instance: u16,
+        /// Coming back.
+        up: bool,
+    },
 }

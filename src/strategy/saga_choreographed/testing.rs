@@ -80,6 +80,7 @@ pub(crate) fn system(
         converge_within: crate::check::DEFAULT_CONVERGE_WITHIN,
         heal_at: None,
         intrusions: Vec::new(),
+        instance_crashes: Vec::new(),
         shared_database: false,
         max_client_uncertainty: None,
         paces: Default::default(),

@@ -55,6 +55,7 @@ fn build_system(
         converge_within: crate::check::DEFAULT_CONVERGE_WITHIN,
         heal_at: None,
         intrusions: Vec::new(),
+        instance_crashes: Vec::new(),
         shared_database: false,
         max_client_uncertainty: None,
         paces: Default::default(),

@@ -36,6 +36,8 @@ fn ledger(deltas: &[i64]) -> Model {
             capacity: crate::system::model::Capacity::default(),
             isolation: crate::store::Isolation::default(),
             reads: crate::store::ReadGuard::default(),
+            instances: 1,
+            balance: crate::system::model::Balance::default(),
             db_times: None,
         })
         .collect();
@@ -114,6 +116,7 @@ fn system(
         converge_within: crate::check::DEFAULT_CONVERGE_WITHIN,
         heal_at: None,
         intrusions: Vec::new(),
+        instance_crashes: Vec::new(),
         shared_database: false,
         max_client_uncertainty: None,
         paces: Default::default(),

@@ -21,6 +21,8 @@ pub(super) struct Active {
     pub(super) phase: Phase,
     pub(super) lock_timer: Option<TimerId>,
     pub(super) write: Option<RowWrite>,
+    /// The instance running it.
+    pub(super) instance: u16,
 }
 
 /// Who hears how a call ended.
@@ -61,18 +63,20 @@ pub(super) enum Phase {
 impl Service {
     // ----- running local calls -------------------------------------------------------------
 
-    /// Runs `call`, which arrived at `arrived`, on a worker [`Service::admit`] gave it.
+    /// Runs `call`, which arrived at `arrived`, on a worker of `instance` [`Service::admit`]
+    /// gave it.
     pub(super) fn start_call(
         &mut self,
         ctx: &mut Ctx<'_, Msg>,
-        call: LocalCall,
-        reply: Reply,
+        (call, reply): (LocalCall, Reply),
+        instance: u16,
         arrived: Instant,
     ) {
+        self.instances[usize::from(instance)].running += 1;
         if let Some(result) = self.pending_vote(&call) {
             // A retried prepare or reserve of a step already pending: vote again.
             self.finish(ctx, call, reply, result);
-            self.release(ctx, arrived);
+            self.release(ctx, instance, arrived);
             return;
         }
         let local = LocalTxId(self.next_local);
@@ -93,6 +97,7 @@ impl Service {
                 phase,
                 lock_timer: None,
                 write: None,
+                instance,
             },
         );
         self.advance(ctx, local);
@@ -455,7 +460,7 @@ impl Service {
         }
         self.finish(ctx, call, active.reply, result);
         self.wake(ctx, woken);
-        self.release(ctx, active.arrived);
+        self.release(ctx, active.instance, active.arrived);
     }
 
     /// Tells whoever waits for `call` how it ended.
@@ -524,7 +529,7 @@ impl Service {
         let result = self.pending_vote(&call).unwrap_or(LocalResult::Busy);
         self.finish(ctx, call, active.reply, result);
         self.wake(ctx, woken);
-        self.release(ctx, active.arrived);
+        self.release(ctx, active.instance, active.arrived);
     }
 
     /// The vote a prepare or reserve call of a step already pending here gets again: yes.

@@ -22,6 +22,7 @@
 mod armed;
 mod call;
 mod capacity;
+mod instances;
 mod intrusion;
 mod prepared;
 mod publish;
@@ -31,6 +32,7 @@ use std::sync::Arc;
 
 pub use crate::system::model::Capacity;
 pub use crate::system::pool::Load;
+pub use instances::InstanceCrash;
 pub use intrusion::{Intrusion, IntrusionTime};
 pub use publish::{Relay, decode_event, encode_event};
 
@@ -66,8 +68,10 @@ pub struct ServiceConfig {
     pub intrusions: Vec<Intrusion>,
     /// The shared-database anti-pattern: another actor's direct write to its tables lands.
     pub shared_database: bool,
-    /// Its workers and queue (default: unbounded).
+    /// Each instance's workers and queue (default: unbounded).
     pub capacity: Capacity,
+    /// Crashes of single instances the scenario asks for.
+    pub instance_crashes: Vec<InstanceCrash>,
 }
 
 /// One business service.
@@ -95,8 +99,10 @@ pub struct Service {
     relay_armed: bool,
     /// Visits of the points its intrusions are aimed at, per intrusion.
     intrusion_visits: Vec<u32>,
-    /// Its workers and their queue, when its capacity is bounded.
-    pool: Option<crate::system::pool::Pool<(LocalCall, call::Reply)>>,
+    /// Its instances, each with its workers and queue (one, unless the model says).
+    instances: Vec<instances::Instance>,
+    /// The instance round robin tries next.
+    next_instance: u16,
 }
 
 impl Service {
@@ -117,10 +123,16 @@ impl Service {
             .with_cost(spec.db_cost)
             .with_isolation(spec.isolation, spec.reads == crate::store::ReadGuard::Versioned);
         let intrusion_visits = vec![0; config.intrusions.len()];
-        let pool = config
-            .capacity
-            .workers
-            .map(|_| crate::system::pool::Pool::new(config.capacity));
+        let instances = (0..spec.instances.max(1))
+            .map(|_| instances::Instance {
+                up: true,
+                pool: config
+                    .capacity
+                    .workers
+                    .map(|_| crate::system::pool::Pool::new(config.capacity)),
+                running: 0,
+            })
+            .collect();
         Service {
             config,
             db,
@@ -132,7 +144,8 @@ impl Service {
             relay_sent_at: IdMap::new(),
             relay_armed: false,
             intrusion_visits,
-            pool,
+            instances,
+            next_instance: 0,
             participant_timers: armed::ArmedTimers::default(),
             effects: Vec::new(),
             model,
@@ -307,6 +320,7 @@ impl Actor<Msg> for Service {
         if ctx.now() == Instant::ZERO {
             self.arm_intrusions(ctx);
         }
+        self.arm_instance_crashes(ctx);
     }
 
     fn on_message(&mut self, ctx: &mut Ctx<'_, Msg>, src: ActorId, msg: Msg) {
@@ -440,6 +454,7 @@ impl Actor<Msg> for Service {
             TimerMsg::RelayTick => self.relay_tick(ctx),
             TimerMsg::Intrude { index } => self.intrude(ctx, index as usize, None),
             TimerMsg::DualWrite { event } => self.dual_write(ctx, event),
+            TimerMsg::Instance { instance, up } => self.instance_event(ctx, instance, up),
             other => unreachable!("not a service timer: {other:?}"),
         }
     }
@@ -453,8 +468,11 @@ impl Actor<Msg> for Service {
         self.db.crash_at(now);
         let _ = self.db.take_cost(); // work lost with the crash delays nobody
         self.active.clear();
-        if let Some(pool) = self.pool.as_mut() {
-            pool.crash(now);
+        for instance in &mut self.instances {
+            instance.running = 0;
+            if let Some(pool) = instance.pool.as_mut() {
+                pool.crash(now);
+            }
         }
         self.relay_sent_at.clear();
         self.relay_armed = false;
