@@ -34,7 +34,7 @@ pub struct Metric {
 }
 
 /// Every compared metric, in table order.
-pub const METRICS: [Metric; 19] = [
+pub const METRICS: [Metric; 20] = [
     Metric {
         key: "committed_share",
         label: "committed or accepted",
@@ -148,6 +148,12 @@ pub const METRICS: [Metric; 19] = [
         label: "write skews per 1k",
         unit: Unit::Plain,
         of: |r| r.write_skews_per_1k,
+    },
+    Metric {
+        key: "non_repeatable_reads_per_1k",
+        label: "non-repeatable reads per 1k",
+        unit: Unit::Plain,
+        of: |r| r.non_repeatable_reads_per_1k,
     },
 ];
 

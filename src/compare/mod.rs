@@ -99,6 +99,8 @@ pub struct RunRow {
     pub outdated_decisions_per_1k: Option<f64>,
     /// Write skews per 1,000 read-then-write decisions.
     pub write_skews_per_1k: Option<f64>,
+    /// Reads a later commit changed before their transaction committed, per 1,000 reads.
+    pub non_repeatable_reads_per_1k: Option<f64>,
     /// Business requests answered committed or accepted per virtual second.
     pub throughput_per_s: Option<f64>,
     /// Share of the business requests sent (outside partitions) served within the deadline.
@@ -278,6 +280,10 @@ impl RunRow {
                 .and_then(|m| m.outdated)
                 .filter(|o| o.decisions > 0)
                 .map(|o| o.skews as f64 * 1_000.0 / o.decisions as f64),
+            non_repeatable_reads_per_1k: metrics
+                .and_then(|m| m.outdated)
+                .filter(|o| o.reads > 0)
+                .map(|o| o.non_repeatable as f64 * 1_000.0 / o.reads as f64),
             throughput_per_s: metrics.and_then(|m| m.throughput.per_s),
             availability: metrics.and_then(|m| m.availability.outside_partition.share),
             violated,
@@ -324,6 +330,7 @@ mod tests {
             read_model_lag_mean_us: None,
             outdated_decisions_per_1k: None,
             write_skews_per_1k: None,
+            non_repeatable_reads_per_1k: None,
             throughput_per_s: None,
             availability: None,
             violated: Vec::new(),

@@ -575,7 +575,7 @@ impl Metrics {
             rows.push((
                 "outdated decisions",
                 format!(
-                    "{} of {} read-then-writes ({:.1} / 1k), age mean {} max {}; {} write conflicts, {} optimistic retries, {} write skews",
+                    "{} of {} read-then-writes ({:.1} / 1k), age mean {} max {}; {} write conflicts, {} optimistic retries, {} write skews, {} of {} reads not repeatable",
                     o.outdated,
                     o.decisions,
                     o.per_1k().unwrap_or(0.0),
@@ -583,7 +583,9 @@ impl Metrics {
                     d(o.max_age_us),
                     o.conflicts,
                     o.retries,
-                    o.skews
+                    o.skews,
+                    o.non_repeatable,
+                    o.reads
                 ),
             ));
         }

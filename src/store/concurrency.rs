@@ -109,6 +109,12 @@ pub struct Outdated {
     /// Transactions that committed a decision although another had committed a change to a
     /// row it read and did not write, after it read it (write skew).
     pub skews: u64,
+    /// Rows read by read-then-writes.
+    pub reads: u64,
+    /// Of those, reads that would have seen another value if made again before their
+    /// transaction committed: a later commit changed the row (read committed only; a
+    /// snapshot or a lock makes reads repeatable).
+    pub non_repeatable: u64,
 }
 
 impl Outdated {
@@ -122,6 +128,8 @@ impl Outdated {
             conflicts: self.conflicts + other.conflicts,
             retries: self.retries + other.retries,
             skews: self.skews + other.skews,
+            reads: self.reads + other.reads,
+            non_repeatable: self.non_repeatable + other.non_repeatable,
         }
     }
 
@@ -227,6 +235,7 @@ impl Session<'_> {
             return Ok(Err(blocked));
         }
         let read = self.read_now(tx, row);
+        self.db.outdated.reads += 1;
         self.db.tx_mut(tx)?.reads.push(read);
         Ok(Ok(read))
     }
@@ -304,6 +313,11 @@ mod tests {
         let counted = db.outdated();
         assert_eq!((counted.decisions, counted.outdated), (2, 1));
         assert_eq!(counted.age_us, 2_000, "read at 1 ms, written at 3 ms");
+        assert_eq!(
+            (counted.reads, counted.non_repeatable),
+            (2, 1),
+            "T2's read changed under it"
+        );
     }
 
     #[test]
@@ -316,6 +330,7 @@ mod tests {
         assert_eq!(db.committed(ACCOUNTS, Key(1)), Some(&Value::Int(40)));
         assert_eq!(db.outdated().conflicts, 1);
         assert_eq!(db.outdated().outdated, 0, "no decision was written on it");
+        assert_eq!(db.outdated().non_repeatable, 0, "a snapshot's reads repeat");
     }
 
     #[test]

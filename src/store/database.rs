@@ -324,8 +324,9 @@ impl Database {
     }
 
     /// A live tx.
-    /// Counts a write skew when `tx` commits writes decided on a row it read and did not
-    /// write, which another commit changed since (only when versions are kept).
+    /// Counts a write skew when a tx commits writes decided on a row it read and did not
+    /// write, which another commit changed since, and, under read committed, every read a
+    /// later commit changed before this one: not repeatable (only when versions are kept).
     pub(super) fn count_skew(
         &mut self,
         reads: &[super::concurrency::DecidedRead],
@@ -339,6 +340,13 @@ impl Database {
             .any(|read| writes.get(read.row).is_none() && versions.of(read.row) != read.version);
         if skewed && !writes.rows.is_empty() {
             self.outdated.skews += 1;
+        }
+        if self.isolation == super::Isolation::ReadCommitted {
+            let changed = reads
+                .iter()
+                .filter(|read| versions.of(read.row) != read.version)
+                .count();
+            self.outdated.non_repeatable += changed as u64;
         }
     }
 
