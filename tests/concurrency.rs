@@ -143,3 +143,56 @@ fn snapshot_isolation_skews_on_every_seed_and_breaks_the_rule_across_zones_on_so
         "the rule broke on {broken} of {SEEDS} seeds"
     );
 }
+
+fn stale_replica(relay_interval: &str) -> Scenario {
+    let set = vec![format!(
+        "strategy=Eventual(read_model: true, relay_interval: \"{relay_interval}\")"
+    )];
+    scenario::load_with_sets(Path::new("scenarios/eventual_stale_replica.ron"), &set)
+        .expect("the bundled scenario loads")
+}
+
+/// Portions of the dishes in stock: `models/food_delivery_replica.ron`'s 20 rows of 10.
+const PORTIONS: u64 = 200;
+
+#[test]
+fn orders_accepted_on_an_outdated_replica_grow_with_its_lag_on_every_seed() {
+    let lags = ["5ms", "100ms", "400ms"].map(stale_replica);
+    for seed in 0..20 {
+        let mut outdated = Vec::new();
+        for scenario in &lags {
+            let report = run(scenario, seed);
+            assert!(failed(&report).is_empty(), "seed {seed}: {:?}", failed(&report));
+            let counter = |name: &str| report.counters.get(name).copied().unwrap_or(0);
+            let accepted = counter("eventual.accepted_on_replica");
+            let stale = counter("eventual.accepted_on_outdated_replica");
+            // Every order accepted beyond the portions was accepted on outdated stock.
+            assert_eq!(
+                accepted - stale,
+                PORTIONS,
+                "seed {seed}: {accepted} accepted, {stale} stale"
+            );
+            outdated.push(stale);
+        }
+        assert!(
+            outdated[0] < outdated[1] && outdated[1] < outdated[2],
+            "seed {seed}: {outdated:?}"
+        );
+    }
+}
+
+#[test]
+fn a_strategy_without_a_replica_is_told_the_model_needs_one() {
+    let error = scenario::load_with_sets(
+        Path::new("scenarios/eventual_stale_replica.ron"),
+        &["strategy=SagaOrchestrated()".to_string()],
+    )
+    .expect_err("no replica to decide on");
+    let errors = error.into_errors();
+    assert!(
+        errors
+            .iter()
+            .any(|e| e.message.contains("keeps no replica") && e.message.contains("entry_checks_replica")),
+        "{errors:?}"
+    );
+}

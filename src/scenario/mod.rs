@@ -515,7 +515,10 @@ impl Scenario {
             named if named.name() == config.strategy.name() => config.strategy.clone(),
             named => named,
         };
-        if let Some(problem) = strategy.problems(&config.model).into_iter().next() {
+        if let Some(problem) = crate::strategy::misfits(&*strategy, &config.model)
+            .into_iter()
+            .next()
+        {
             return Err(problem.message);
         }
         // Faults and links name actors; another strategy has other actors.

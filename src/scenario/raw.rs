@@ -620,6 +620,10 @@ pub struct System {
     /// `(service, table)` pairs an audit sums and transactions must conserve.
     #[serde(default)]
     pub audit: Vec<(String, String)>,
+    /// A later step whose row the entry service checks on its replica before accepting an
+    /// order (strategies that keep replicas from events).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub entry_checks_replica: Option<String>,
 }
 
 /// A service and its database.

@@ -258,11 +258,26 @@ pub fn system(check: &mut Checker<'_>, raw: &raw::System, name: &str) -> Option<
             audit.push((service, table));
         }
     }
+    let entry_checks_replica = raw.entry_checks_replica.as_deref().and_then(|wanted| {
+        let index = steps.iter().position(|s| s.name == wanted).filter(|i| *i > 0);
+        if index.is_none() {
+            let later: Vec<&str> = steps.iter().skip(1).map(|s| s.name.as_str()).collect();
+            check.error_at_name(
+                &[Step::Field("entry_checks_replica")],
+                wanted,
+                format!("`{wanted}` is not a step after the first, whose row the entry could check"),
+                "not a later step",
+                Some(format!("later steps: {}", later.join(", "))),
+            );
+        }
+        index.map(|i| i as u16)
+    });
     (check.errors.len() == errors_before).then(|| Model {
         name: name.to_string(),
         services,
         steps,
         audit,
+        entry_checks_replica,
     })
 }
 

@@ -28,7 +28,7 @@ pub fn setup(
     let errors_before = check.errors.len();
     let strategy = match &raw.strategy {
         Some(choice) => {
-            let problems = choice.problems(model);
+            let problems = crate::strategy::misfits(&**choice, model);
             for problem in &problems {
                 let at_field = problem
                     .field

@@ -282,6 +282,23 @@ impl Problem {
     }
 }
 
+/// Everything that keeps `strategy` from running `model`: its own problems, then what the
+/// model needs of any strategy (a replica for the entry to decide on).
+pub fn misfits(strategy: &dyn Strategy, model: &Model) -> Vec<Problem> {
+    let mut problems = strategy.problems(model);
+    if model.entry_checks_replica.is_some() && !strategy.keeps_replicas() {
+        problems.push(Problem::whole(
+            format!(
+                "strategy {} keeps no replica of the other services' data, and the model's \
+                 `entry_checks_replica` decides on one",
+                strategy.name()
+            ),
+            "use a strategy whose entry consumes every event into a replica (`consim list`), or drop `entry_checks_replica`",
+        ));
+    }
+    problems
+}
+
 /// Problems from a settings check that names its field first (`"relay_interval: must be
 /// above zero"`): the leading identifier becomes the problem's field.
 pub fn problems_from(texts: Vec<String>) -> Vec<Problem> {
@@ -371,6 +388,12 @@ pub trait Strategy: std::fmt::Debug + Send + Sync + erased_serde::Serialize {
     fn read_model(&self, history: &History, facts: &RunFacts<'_>) -> Option<ReadModelFacts> {
         let _ = (history, facts);
         None
+    }
+
+    /// Whether the entry service keeps a replica of the other services' data from their
+    /// events, on which it can decide (a model's `entry_checks_replica`). No by default.
+    fn keeps_replicas(&self) -> bool {
+        false
     }
 
     /// Forced log writes by the strategy's own actors (a coordinator's decisions), read from

@@ -63,6 +63,7 @@ pub fn bank_transfer() -> Model {
             add_step("credit", 1, KeyRef::Other, 100),
         ],
         audit: vec![(ServiceId(0), TableId(0)), (ServiceId(1), TableId(0))],
+        entry_checks_replica: None,
     }
 }
 
@@ -98,6 +99,7 @@ pub fn food_delivery() -> Model {
             add_step("assign_courier", 0, KeyRef::Other, -1),
         ],
         audit: vec![(ServiceId(2), TableId(0))],
+        entry_checks_replica: None,
     }
 }
 
@@ -117,5 +119,6 @@ pub fn travel_booking() -> Model {
             add_step("rent_car", 0, KeyRef::Request, -1),
         ],
         audit: Vec::new(),
+        entry_checks_replica: None,
     }
 }

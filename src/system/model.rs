@@ -30,6 +30,10 @@ pub struct Model {
     /// Tables whose sum an audit request reads, and which the business transaction must
     /// conserve (e.g. money across accounts).
     pub audit: Vec<(ServiceId, TableId)>,
+    /// The step whose row the entry service checks on its replica (kept from the other
+    /// services' events) before it accepts a transaction: a decision on data that may be
+    /// outdated by the replication lag. `None`: no such check.
+    pub entry_checks_replica: Option<u16>,
 }
 
 /// One service and the database it owns.

@@ -20,6 +20,11 @@
 //! [`read_model`] records when that view saw each change of the services that own the data
 //! and whether it ends equal to them; [`crate::check::ReadModel::of`] sums its lag.
 //!
+//! The read model is also a replica the entry can decide on: with a model's
+//! `entry_checks_replica`, the entry accepts a transaction only if its copy of that step's
+//! row, kept from the events it consumed, allows it (`saga_choreographed/replica.rs`), and
+//! counts the ones it accepted on stale data, which the step's owner then refuses.
+//!
 //! The broken twins are those of the saga: [`Config::idempotent_consumers`] off applies
 //! duplicates twice; [`Config::dual_write`] on loses an event when a service crashes between
 //! its commit and its publish, so a replica never converges.
@@ -212,6 +217,11 @@ impl Strategy for Eventual {
 
     fn participant(&self, service: ServiceId, wiring: &Wiring) -> Option<Box<dyn Participant>> {
         Some(self.choreography().participant(service, wiring))
+    }
+
+    /// Its read model is the replica: the entry consumes every event.
+    fn keeps_replicas(&self) -> bool {
+        self.config.read_model
     }
 
     fn read_model(&self, history: &History, facts: &RunFacts<'_>) -> Option<ReadModelFacts> {

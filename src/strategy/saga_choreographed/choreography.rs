@@ -97,6 +97,11 @@ impl Choreography {
             answer: self.answer,
             last_owner: wiring.step_service(step_count(&wiring.model) - 1),
             known: IdMap::new(),
+            // The entry keeps a replica when it consumes every event and the model asks it
+            // to decide on one.
+            replica: (self.read_model && wiring.step_service(0) == wiring.service(service))
+                .then(|| super::replica::Replica::of(&wiring.model))
+                .flatten(),
         })
     }
 }
@@ -123,6 +128,9 @@ pub(crate) struct StepOwner {
     /// those it saw end aborted (step 0 refused or compensated); at the last step's service,
     /// those that committed.
     known: IdMap<GlobalTxId, Known>,
+    /// At the entry, with a read model: its replica of the step the model checks before
+    /// accepting (durable, as a read model's table is).
+    replica: Option<super::replica::Replica>,
 }
 
 /// What a step owner knows of a transaction.
@@ -156,6 +164,30 @@ pub const COMPENSATION_STARTED: ProtocolPoint = ProtocolPoint::new(
 pub const MESSAGE_KINDS: &[&str] = &["AskCommitted"];
 
 impl StepOwner {
+    /// What an event asks of this service: `Done(k)` runs step k+1 here if this service owns
+    /// it; `Failed(k)` and `Compensated(k)` undo step k-1 here if this service owns it.
+    /// Anything else (read-model events, events of steps owned elsewhere) needs no local call.
+    fn react(&mut self, event: DomainEvent, token: Token) -> Vec<Effect> {
+        let (gtx, keys) = (event.gtx, event.keys);
+        match event.kind {
+            EventKind::Done => {
+                let next = event.step + 1;
+                if next <= self.last_step() && self.owns(next) {
+                    return vec![self.action(gtx, next, keys, token, self.idempotent_consumers)];
+                }
+            }
+            EventKind::Failed | EventKind::Compensated => {
+                if let Some(previous) = event.step.checked_sub(1)
+                    && self.owns(previous)
+                {
+                    let turned_back = Effect::Point("compensation_started", gtx);
+                    return vec![turned_back, self.compensation(gtx, previous, keys, token)];
+                }
+            }
+        }
+        Vec::new()
+    }
+
     fn owns(&self, step: u16) -> bool {
         self.model
             .steps
@@ -275,6 +307,17 @@ impl Participant for StepOwner {
         if !self.owns(0) {
             return Vec::new();
         }
+        if let Some(replica) = &self.replica {
+            if replica.decide(keys) == super::replica::Verdict::Refuses {
+                return vec![
+                    Effect::Count("eventual.refused_on_replica", 1),
+                    self.tell_gateway(gtx, TxOutcome::Aborted),
+                ];
+            }
+            // A retry of an accepted order is decided again; counted once per attempt.
+            let accepted = Effect::Count("eventual.accepted_on_replica", 1);
+            return vec![accepted, self.action(gtx, 0, keys, token, true)];
+        }
         if self.answer != Answer::AtEnd || !self.answer_retries {
             return vec![self.action(gtx, 0, keys, token, true)];
         }
@@ -323,28 +366,17 @@ impl Participant for StepOwner {
         }
     }
 
-    /// `Done(k)` runs step k+1 here if this service owns it; `Failed(k)` and `Compensated(k)`
-    /// undo step k-1 here if this service owns it. Anything else (read-model events, events
-    /// of steps owned elsewhere) needs no local call.
+    /// An event updates the entry's replica, if it keeps one, then moves the saga
+    /// ([`StepOwner::react`]).
     fn on_event(&mut self, event: DomainEvent, token: Token) -> Vec<Effect> {
-        let (gtx, keys) = (event.gtx, event.keys);
-        match event.kind {
-            EventKind::Done => {
-                let next = event.step + 1;
-                if next <= self.last_step() && self.owns(next) {
-                    return vec![self.action(gtx, next, keys, token, self.idempotent_consumers)];
-                }
-            }
-            EventKind::Failed | EventKind::Compensated => {
-                if let Some(previous) = event.step.checked_sub(1)
-                    && self.owns(previous)
-                {
-                    let turned_back = Effect::Point("compensation_started", gtx);
-                    return vec![turned_back, self.compensation(gtx, previous, keys, token)];
-                }
-            }
+        // The replica takes the event in first; the event still moves the saga below.
+        let outdated = self.replica.as_mut().is_some_and(|r| r.observe(&event));
+        let mut out = Vec::new();
+        if outdated {
+            out.push(Effect::Count("eventual.accepted_on_outdated_replica", 1));
         }
-        Vec::new()
+        out.extend(self.react(event, token));
+        out
     }
 
     fn on_local_done(&mut self, call: LocalCall, result: LocalResult) -> Vec<Effect> {
@@ -369,7 +401,10 @@ impl Participant for StepOwner {
     }
 
     fn retained_bytes(&self) -> usize {
-        self.known.retained_bytes()
+        self.replica
+            .as_ref()
+            .map_or(0, super::replica::Replica::retained_bytes)
+            + self.known.retained_bytes()
     }
 }
 
@@ -426,6 +461,7 @@ mod tests {
             answer,
             last_owner: ActorId(9),
             known: IdMap::new(),
+            replica: None,
         }
     }
 

@@ -57,6 +57,7 @@
 //! Start reading at [`SagaChoreographed`], then `choreography.rs`.
 
 mod choreography;
+mod replica;
 #[cfg(test)]
 pub(crate) mod testing;
 #[cfg(test)]

@@ -66,6 +66,7 @@ fn ledger(deltas: &[i64]) -> Model {
         services,
         steps,
         audit: Vec::new(),
+        entry_checks_replica: None,
     }
 }
 
