@@ -256,6 +256,19 @@ fn exercise_12_a_bare_saga_fails_on_a_lossy_network_and_the_reference_runner_pas
 }
 
 #[test]
+fn exercise_13_two_orders_read_one_balance_until_the_read_is_guarded() {
+    configure(
+        "13",
+        &[
+            "no charge is lost",
+            "no customer spends money they do not have",
+            "no decision is made on an outdated balance",
+        ],
+        "the second write replaced the first",
+    );
+}
+
+#[test]
 fn a_fix_that_only_outlasts_the_fault_or_drops_the_lesson_does_not_pass() {
     let dir = std::env::temp_dir().join(format!("consim-exercise-cheats-{}", std::process::id()));
     let copy = |exercise: &str, name: &str, edit: &dyn Fn(String) -> String| {
