@@ -28,6 +28,16 @@ fn run(scenario: &Scenario, seed: u64) -> RunReport {
     consim::runner::run(scenario, seed, TraceLevel::Off).report
 }
 
+/// The checks that did not hold.
+fn failed(report: &RunReport) -> Vec<&'static str> {
+    report
+        .checks
+        .iter()
+        .filter(|v| !v.holds())
+        .map(|v| v.check.name())
+        .collect()
+}
+
 fn counter(report: &RunReport, name: &str) -> u64 {
     report.counters.get(name).copied().unwrap_or(0)
 }
@@ -38,12 +48,7 @@ fn a_crashed_instance_loses_only_its_calls_and_the_others_carry_on() {
     let mut lost = 0;
     for seed in 0..SEEDS {
         let report = run(&scenario, seed);
-        let failed: Vec<&str> = report
-            .checks
-            .iter()
-            .filter(|v| !v.holds())
-            .map(|v| v.check.name())
-            .collect();
+        let failed = failed(&report);
         assert!(failed.is_empty(), "seed {seed}: {failed:?}");
         assert_eq!(counter(&report, "service.instance_crashes"), 1, "seed {seed}");
         assert_eq!(counter(&report, "service.instance_restarts"), 1, "seed {seed}");
@@ -86,12 +91,7 @@ fn balanced_by_key_a_crashed_instance_leaves_its_customers_waiting() {
             counter(&report, "service.calls_without_instance") > 0,
             "seed {seed}: calls for the crashed instance's keys found it down"
         );
-        let failed: Vec<&str> = report
-            .checks
-            .iter()
-            .filter(|v| !v.holds())
-            .map(|v| v.check.name())
-            .collect();
+        let failed = failed(&report);
         assert!(failed.is_empty(), "seed {seed}: {failed:?}");
         let report = run(&least_loaded, seed);
         assert_eq!(

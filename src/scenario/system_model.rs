@@ -352,6 +352,25 @@ fn resolve_table(
     }
 }
 
+/// The bounds `min` and `max` make (none given: unbounded), or `None` with an error when
+/// they leave no value between them.
+fn bounds(check: &mut Checker<'_>, path: &[Step<'_>], min: Option<i64>, max: Option<i64>) -> Option<Bounds> {
+    let bounds = Bounds {
+        min: min.unwrap_or(i64::MIN),
+        max: max.unwrap_or(i64::MAX),
+    };
+    if bounds.min > bounds.max {
+        check.error(
+            path,
+            format!("min {} is above max {}", bounds.min, bounds.max),
+            "empty bounds",
+            None,
+        );
+        return None;
+    }
+    Some(bounds)
+}
+
 fn action(
     check: &mut Checker<'_>,
     path: &[Step<'_>],
@@ -368,19 +387,7 @@ fn action(
             max,
         } => {
             let table = resolve_table(check, path, table, tables, service)?;
-            let bounds = Bounds {
-                min: min.unwrap_or(i64::MIN),
-                max: max.unwrap_or(i64::MAX),
-            };
-            if bounds.min > bounds.max {
-                check.error(
-                    path,
-                    format!("min {} is above max {}", bounds.min, bounds.max),
-                    "empty bounds",
-                    None,
-                );
-                return None;
-            }
+            let bounds = bounds(check, path, *min, *max)?;
             Action::Add {
                 table,
                 key: key_ref(*key),
@@ -406,19 +413,7 @@ fn action(
             also_reads,
         } => {
             let table = resolve_table(check, path, table, tables, service)?;
-            let bounds = Bounds {
-                min: min.unwrap_or(i64::MIN),
-                max: max.unwrap_or(i64::MAX),
-            };
-            if bounds.min > bounds.max {
-                check.error(
-                    path,
-                    format!("min {} is above max {}", bounds.min, bounds.max),
-                    "empty bounds",
-                    None,
-                );
-                return None;
-            }
+            let bounds = bounds(check, path, *min, *max)?;
             Action::ReadThenWrite {
                 table,
                 key: key_ref(*key),
