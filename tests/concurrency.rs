@@ -5,9 +5,7 @@
 
 use std::path::Path;
 
-use consim::report::RunReport;
 use consim::scenario::{self, Scenario};
-use consim::sim::TraceLevel;
 
 const SEEDS: u64 = 200;
 
@@ -17,18 +15,7 @@ fn double_spend(set: &[&str]) -> Scenario {
         .expect("the bundled twin loads")
 }
 
-fn run(scenario: &Scenario, seed: u64) -> RunReport {
-    consim::runner::run(scenario, seed, TraceLevel::Off).report
-}
-
-fn failed(report: &RunReport) -> Vec<&'static str> {
-    report
-        .checks
-        .iter()
-        .filter(|v| !v.holds())
-        .map(|v| v.check.name())
-        .collect()
-}
+use crate::support::{failed_checks as failed, report as run};
 
 #[test]
 fn unguarded_reads_under_read_committed_lose_a_charge_on_every_seed() {

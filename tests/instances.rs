@@ -7,7 +7,6 @@ use std::sync::Arc;
 
 use consim::report::RunReport;
 use consim::scenario::Scenario;
-use consim::sim::TraceLevel;
 use consim::system::model::Balance;
 
 const SEEDS: u64 = 50;
@@ -24,19 +23,7 @@ fn instance_crash(balance: Balance) -> Scenario {
     scenario
 }
 
-fn run(scenario: &Scenario, seed: u64) -> RunReport {
-    consim::runner::run(scenario, seed, TraceLevel::Off).report
-}
-
-/// The checks that did not hold.
-fn failed(report: &RunReport) -> Vec<&'static str> {
-    report
-        .checks
-        .iter()
-        .filter(|v| !v.holds())
-        .map(|v| v.check.name())
-        .collect()
-}
+use crate::support::{failed_checks as failed, report as run};
 
 fn counter(report: &RunReport, name: &str) -> u64 {
     report.counters.get(name).copied().unwrap_or(0)

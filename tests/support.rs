@@ -1,4 +1,5 @@
-//! Small actors for kernel tests: each does one thing the tests can observe.
+//! Small actors for kernel tests, each doing one thing the tests can observe; and the runs of
+//! bundled scenarios the system tests share.
 
 use consim::sim::{ActorId, Duration};
 use consim::world::{Actor, Ctx};
@@ -128,4 +129,19 @@ impl Actor<TestMsg> for Echo {
     }
 
     fn on_crash(&mut self, _now: consim::sim::Instant) {}
+}
+
+/// The report of `scenario` run on `seed`, untraced.
+pub fn report(scenario: &consim::scenario::Scenario, seed: u64) -> consim::report::RunReport {
+    consim::runner::run(scenario, seed, consim::sim::TraceLevel::Off).report
+}
+
+/// The checks a report says did not hold.
+pub fn failed_checks(report: &consim::report::RunReport) -> Vec<&'static str> {
+    report
+        .checks
+        .iter()
+        .filter(|v| !v.holds())
+        .map(|v| v.check.name())
+        .collect()
 }
