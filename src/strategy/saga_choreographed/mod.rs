@@ -42,14 +42,14 @@
 //! | k = 0        | a retried `Begin` of a transaction it saw refused or compensated | that `Outcome` to the gateway, no call | same |
 //! | k = 0        | another retried `Begin`                  | step 0 again (idempotent); ask the last step's service                 | same         |
 //! | k = last     | committed; later asked by the entry      | `Outcome::Committed` to the gateway again                             | applied      |
+//! | compensated  | duplicate `Failed/Compensated(k+1)`      | the compensation replays; k = 0: `Aborted` again                      | compensated  |
+//! | refused      | duplicate `Begin` / `Done(k-1)`          | the fenced action refuses itself; `Failed(k)` again (replays upstream) | refused      |
 //!
 //! The ends keep durable notes to answer the gateway's retries: the last step tells the
 //! gateway once, and when that `Outcome` is lost, the retried `Begin` reaches the entry,
 //! which could otherwise only replay step 0 (at 5% loss 4% of orders were answered "timed
 //! out" though they had committed; now 0.2%). The question costs two messages per retry and
 //! nothing otherwise.
-//! | compensated  | duplicate `Failed/Compensated(k+1)`      | the compensation replays; k = 0: `Aborted` again                      | compensated  |
-//! | refused      | duplicate `Begin` / `Done(k-1)`          | the fenced action refuses itself; `Failed(k)` again (replays upstream) | refused      |
 //!
 //! The gateway ignores repeated outcomes, so answering again on a replay is harmless and
 //! helps when the first answer was lost.
