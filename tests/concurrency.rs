@@ -183,3 +183,28 @@ fn a_strategy_without_a_replica_is_told_the_model_needs_one() {
         "{errors:?}"
     );
 }
+
+#[test]
+fn a_replica_can_only_follow_a_later_step_that_adds_to_one_row() {
+    let dir = std::env::temp_dir().join(format!("consim-replica-check-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("a temp dir");
+    // dispatch_courier decides on two rows' sum: no one-row counter to replicate.
+    let model = std::fs::read_to_string("models/courier_zones.ron").expect("reads");
+    let model = model.replacen("\n)", "\n    entry_checks_replica: \"dispatch_courier\",\n)", 1);
+    std::fs::write(dir.join("model.ron"), model).expect("written");
+    let scenario = std::fs::read_to_string("scenarios/concurrent_write_skew.ron")
+        .expect("reads")
+        .replace("../models/courier_zones.ron", "model.ron")
+        .replace("SagaOrchestrated()", "Eventual(read_model: true)");
+    let path = dir.join("scenario.ron");
+    let result = scenario::load_source(&path, &scenario);
+    std::fs::remove_dir_all(&dir).ok();
+    let errors = result.expect_err("refused").into_errors();
+    assert!(
+        errors
+            .iter()
+            .any(|e| e.message.contains("not a later step that adds to one row")
+                && e.file.ends_with("model.ron")),
+        "{errors:?}"
+    );
+}

@@ -259,15 +259,30 @@ pub fn system(check: &mut Checker<'_>, raw: &raw::System, name: &str) -> Option<
         }
     }
     let entry_checks_replica = raw.entry_checks_replica.as_deref().and_then(|wanted| {
-        let index = steps.iter().position(|s| s.name == wanted).filter(|i| *i > 0);
+        // A replica keeps one counter row per key: the step must change one by a delta.
+        let counts = |s: &StepSpec| {
+            matches!(
+                s.action,
+                Action::Add { .. } | Action::ReadThenWrite { also_reads: None, .. }
+            )
+        };
+        let index = steps
+            .iter()
+            .position(|s| s.name == wanted)
+            .filter(|i| *i > 0 && counts(&steps[*i]));
         if index.is_none() {
-            let later: Vec<&str> = steps.iter().skip(1).map(|s| s.name.as_str()).collect();
+            let later: Vec<&str> = steps
+                .iter()
+                .skip(1)
+                .filter(|s| counts(s))
+                .map(|s| s.name.as_str())
+                .collect();
             check.error_at_name(
                 &[Step::Field("entry_checks_replica")],
                 wanted,
-                format!("`{wanted}` is not a step after the first, whose row the entry could check"),
-                "not a later step",
-                Some(format!("later steps: {}", later.join(", "))),
+                format!("`{wanted}` is not a later step that adds to one row, which a replica could follow"),
+                "not a checkable step",
+                Some(format!("steps the entry could check: {}", later.join(", "))),
             );
         }
         index.map(|i| i as u16)
