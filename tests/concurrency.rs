@@ -208,3 +208,21 @@ fn a_replica_can_only_follow_a_later_step_that_adds_to_one_row() {
         "{errors:?}"
     );
 }
+
+#[test]
+fn a_replica_decision_is_the_same_for_every_retry_under_swarm_faults() {
+    // Loss makes the gateway retry Begin; by then the replica may hold the order's own
+    // reservation, and must not answer `aborted` for an order it accepted.
+    let scenario = stale_replica("100ms");
+    for seed in 0..40 {
+        let drawn = consim::swarm::swarmed(&scenario, seed)
+            .expect("a valid draw")
+            .scenario;
+        let report = run(&drawn, seed);
+        assert!(
+            failed(&report).is_empty(),
+            "swarm seed {seed}: {:?}",
+            failed(&report)
+        );
+    }
+}

@@ -307,16 +307,20 @@ impl Participant for StepOwner {
         if !self.owns(0) {
             return Vec::new();
         }
-        if let Some(replica) = &self.replica {
-            if replica.decide(keys) == super::replica::Verdict::Refuses {
-                return vec![
-                    Effect::Count("eventual.refused_on_replica", 1),
-                    self.tell_gateway(gtx, TxOutcome::Aborted),
-                ];
-            }
-            // A retry of an accepted order is decided again; counted once per attempt.
-            let accepted = Effect::Count("eventual.accepted_on_replica", 1);
-            return vec![accepted, self.action(gtx, 0, keys, token, true)];
+        if let Some(replica) = &mut self.replica {
+            // A retried `Begin` gets the first answer again, counted once.
+            let (verdict, first) = replica.decide(gtx, keys);
+            let refuses = verdict == super::replica::Verdict::Refuses;
+            let mut out: Vec<Effect> = match (first, refuses) {
+                (false, _) => Vec::new(),
+                (true, true) => vec![Effect::Count("eventual.refused_on_replica", 1)],
+                (true, false) => vec![Effect::Count("eventual.accepted_on_replica", 1)],
+            };
+            out.push(match refuses {
+                true => self.tell_gateway(gtx, TxOutcome::Aborted),
+                false => self.action(gtx, 0, keys, token, true),
+            });
+            return out;
         }
         if self.answer != Answer::AtEnd || !self.answer_retries {
             return vec![self.action(gtx, 0, keys, token, true)];

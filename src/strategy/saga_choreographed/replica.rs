@@ -27,6 +27,9 @@ pub(crate) struct Replica {
     changes: BTreeMap<u64, i64>,
     /// Events applied, once each.
     seen: BTreeSet<(GlobalTxId, EventKind)>,
+    /// What it said of each transaction: a retried `Begin` gets the same answer, although
+    /// the replica has moved since (the transaction's own step may be in it by then).
+    said: BTreeMap<GlobalTxId, Verdict>,
 }
 
 /// What the replica said about a transaction.
@@ -68,18 +71,25 @@ impl Replica {
             bounds,
             changes: BTreeMap::new(),
             seen: BTreeSet::new(),
+            said: BTreeMap::new(),
         })
     }
 
-    /// Whether the checked step of a transaction with `keys` would keep its row within
-    /// bounds, by the replica.
-    pub fn decide(&self, keys: RequestKeys) -> Verdict {
+    /// Whether the checked step of transaction `gtx` with `keys` would keep its row within
+    /// bounds, by the replica, and whether this is the first time it was asked: the first
+    /// answer for `gtx` is the answer for good.
+    pub fn decide(&mut self, gtx: GlobalTxId, keys: RequestKeys) -> (Verdict, bool) {
+        if let Some(said) = self.said.get(&gtx) {
+            return (*said, false);
+        }
         let row = self.key.resolve(keys).0;
         let value = self.initial + self.changes.get(&row).copied().unwrap_or(0);
-        match self.bounds.apply(value, self.delta) {
+        let verdict = match self.bounds.apply(value, self.delta) {
             Some(_) => Verdict::Allows,
             None => Verdict::Refuses,
-        }
+        };
+        self.said.insert(gtx, verdict);
+        (verdict, true)
     }
 
     /// Takes in an event; true when it shows a transaction accepted on outdated data (the
@@ -100,6 +110,6 @@ impl Replica {
 
     /// Bytes it keeps that grow with the run.
     pub fn retained_bytes(&self) -> usize {
-        self.changes.len() * 24 + self.seen.len() * 16
+        self.changes.len() * 24 + self.seen.len() * 16 + self.said.len() * 16
     }
 }
