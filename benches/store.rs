@@ -92,6 +92,7 @@ fn service_local_calls() -> u64 {
         lock_timeout: consim::sim::Duration::from_ms(50),
         intrusions: Vec::new(),
         instance_crashes: Vec::new(),
+        semantic_locks: false,
         shared_database: false,
         capacity: Default::default(),
     };

@@ -214,6 +214,7 @@ impl SystemConfig {
                     .collect(),
                 shared_database: self.shared_database,
                 capacity: spec.capacity,
+                semantic_locks: strategy.semantic_locks(),
                 instance_crashes: self
                     .instance_crashes
                     .iter()

@@ -226,3 +226,54 @@ fn a_replica_decision_is_the_same_for_every_retry_under_swarm_faults() {
         );
     }
 }
+
+fn dirty_reads(semantic_lock: bool) -> Scenario {
+    let set = vec![format!(
+        "strategy=SagaChoreographed(semantic_lock: {semantic_lock})"
+    )];
+    scenario::load_with_sets(Path::new("scenarios/saga_dirty_reads.ron"), &set)
+        .expect("the bundled twin loads")
+}
+
+#[test]
+fn a_semantic_lock_keeps_audits_from_reading_changes_a_saga_undoes() {
+    let (plain, locked) = (dirty_reads(false), dirty_reads(true));
+    for seed in 0..SEEDS {
+        let report = run(&plain, seed);
+        let dirty = report.anomalies.as_ref().expect("a system run").dirty_reads.count;
+        assert!(dirty > 0, "seed {seed}: audits between a charge and its refund");
+        let inconsistent = report
+            .anomalies
+            .as_ref()
+            .expect("ran")
+            .inconsistent_audit_reads
+            .count;
+        let report = run(&locked, seed);
+        assert!(failed(&report).is_empty(), "seed {seed}: {:?}", failed(&report));
+        let anomalies = report.anomalies.as_ref().expect("a system run");
+        assert_eq!(anomalies.dirty_reads.count, 0, "seed {seed}");
+        assert!(
+            anomalies.inconsistent_audit_reads.count < inconsistent,
+            "seed {seed}: pending charges left out, fewer audits see money half moved"
+        );
+    }
+}
+
+#[test]
+fn every_pending_mark_is_cleared_once_the_sagas_are_over() {
+    let scenario = dirty_reads(true);
+    for seed in 0..20 {
+        let config = scenario.system_config().expect("a system");
+        let mut run = config.build(seed, consim::sim::TraceLevel::Off).expect("builds");
+        let outcome = run.world.run(consim::world::Limits::default());
+        assert!(outcome.stop.is_quiescent(), "seed {seed}: {}", outcome.stop);
+        let left: usize = run
+            .services()
+            .map(consim::system::service::Service::pending_marks)
+            .sum();
+        assert_eq!(
+            left, 0,
+            "seed {seed}: marks left behind would hide money from audits for ever"
+        );
+    }
+}

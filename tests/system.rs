@@ -301,6 +301,7 @@ fn a_direct_database_access_or_a_call_without_the_token_is_refused_and_reported(
         lock_timeout: Duration::from_ms(10),
         intrusions: Vec::new(),
         instance_crashes: Vec::new(),
+        semantic_locks: false,
         shared_database: false,
         capacity: Default::default(),
     };

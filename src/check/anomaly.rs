@@ -106,9 +106,13 @@ pub fn anomalies(facts: &RunFacts<'_>, history: &History) -> Anomalies {
             HistoryEvent::RequestStarted { req, audit: true, .. } => {
                 audit_started.insert(req, fully_applied);
             }
-            HistoryEvent::AuditRead { service, .. } => {
+            HistoryEvent::AuditRead {
+                service,
+                hides_pending,
+                ..
+            } => {
                 reads += 1;
-                dirty += u64::from(doomed[service.index()] > 0);
+                dirty += u64::from(!hides_pending && doomed[service.index()] > 0);
             }
             HistoryEvent::Audit {
                 req,

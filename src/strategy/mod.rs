@@ -390,6 +390,12 @@ pub trait Strategy: std::fmt::Debug + Send + Sync + erased_serde::Serialize {
         None
     }
 
+    /// Whether its participants mark saga changes pending until the saga ends, so that audits
+    /// leave them out (a semantic lock). No by default.
+    fn semantic_locks(&self) -> bool {
+        false
+    }
+
     /// Whether the entry service keeps a replica of the other services' data from their
     /// events, on which it can decide (a model's `entry_checks_replica`). No by default.
     fn keeps_replicas(&self) -> bool {

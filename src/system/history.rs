@@ -104,8 +104,11 @@ pub enum HistoryEvent {
         service: ServiceId,
         /// The audit request.
         req: RequestId,
-        /// The sum of every row of its audited tables.
+        /// The sum of every row of its audited tables (less changes pending under a
+        /// semantic lock).
         total: i64,
+        /// The read left pending changes out (semantic locks), so it cannot be dirty.
+        hides_pending: bool,
     },
     /// A service refused a direct access to its database by another actor.
     AccessRefused {

@@ -88,6 +88,12 @@ pub enum Effect {
     ForceRecord,
     /// Add to one of the run's counters.
     Count(&'static str, u64),
+    /// Mark the change this committed call made pending: audits leave it out until it is
+    /// unmarked (a semantic lock, `service/pending.rs`).
+    MarkPending(LocalCall),
+    /// Unmark a step of a transaction (`Some`: its compensation committed) or all of it
+    /// here (`None`: the saga is complete).
+    ClearPending(GlobalTxId, Option<u16>),
 }
 
 /// What a participant may read of its service when it decides.

@@ -40,6 +40,7 @@ fn audit(history: &mut History, start: u64, end: u64, req: u64, a: i64, b: i64) 
             service: ServiceId(service),
             req: RequestId(req),
             total,
+            hides_pending: false,
         };
         history.record(
             Instant::from_us(start + 1),

@@ -166,6 +166,7 @@ impl Eventual {
             answer_retries: true,
             answer: Answer::AtFirstCommit,
             read_model: self.config.read_model,
+            semantic_lock: false,
         }
     }
 }

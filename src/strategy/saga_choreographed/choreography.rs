@@ -42,6 +42,9 @@ pub(crate) struct Choreography {
     /// The entry service also consumes every domain event, to keep a read model of the
     /// other steps (eventual consistency's replica of the state it does not own).
     pub read_model: bool,
+    /// Step changes stay marked pending until the saga completes (`service/pending.rs`):
+    /// every step owner also hears the last step's `Done`, which unmarks the transaction.
+    pub semantic_lock: bool,
 }
 
 impl Choreography {
@@ -75,6 +78,12 @@ impl Choreography {
                 );
             }
         }
+        if self.semantic_lock {
+            let done = DomainEvent::topic_of(EventKind::Done, step_count - 1);
+            for step in 0..step_count - 1 {
+                subscribe(&mut subscriptions, done, wiring.step_service(step));
+            }
+        }
         if self.read_model {
             let entry = wiring.step_service(0);
             for step in 0..step_count {
@@ -97,6 +106,7 @@ impl Choreography {
             answer: self.answer,
             last_owner: wiring.step_service(step_count(&wiring.model) - 1),
             known: IdMap::new(),
+            semantic_lock: self.semantic_lock,
             // The entry keeps a replica when it consumes every event and the model asks it
             // to decide on one.
             replica: (self.read_model && wiring.step_service(0) == wiring.service(service))
@@ -131,6 +141,8 @@ pub(crate) struct StepOwner {
     /// At the entry, with a read model: its replica of the step the model checks before
     /// accepting (durable, as a read model's table is).
     replica: Option<super::replica::Replica>,
+    /// Marks each step's change pending until the saga completes ([`Choreography`]).
+    semantic_lock: bool,
 }
 
 /// What a step owner knows of a transaction.
@@ -255,6 +267,17 @@ impl StepOwner {
     }
 
     fn action_committed(&mut self, call: LocalCall) -> Vec<Effect> {
+        // The mark goes with the commit, before a crash aimed at the point could separate
+        // them; the last step's change completes the saga and needs none.
+        if self.semantic_lock && call.step != self.last_step() {
+            let mut effects = vec![Effect::MarkPending(call)];
+            effects.extend(self.action_committed_unmarked(call));
+            return effects;
+        }
+        self.action_committed_unmarked(call)
+    }
+
+    fn action_committed_unmarked(&mut self, call: LocalCall) -> Vec<Effect> {
         let committed = Effect::Point("step_committed", call.gtx);
         if self.answer == Answer::AtEnd && call.step == self.last_step() {
             self.known.insert(call.gtx, Known::Ended(TxOutcome::Committed));
@@ -284,11 +307,17 @@ impl StepOwner {
     }
 
     fn compensation_committed(&mut self, call: LocalCall) -> Vec<Effect> {
+        // An undone change is no longer pending (a fence undid nothing, and clears nothing).
+        let mut effects = Vec::new();
+        if self.semantic_lock && !is_fence(&call) {
+            effects.push(Effect::ClearPending(call.gtx, Some(call.step)));
+        }
         if is_fence(&call) || call.step != 0 || self.answer != Answer::AtEnd {
-            return Vec::new();
+            return effects;
         }
         self.learn(call.gtx, TxOutcome::Aborted);
-        vec![self.tell_gateway(call.gtx, TxOutcome::Aborted)]
+        effects.push(self.tell_gateway(call.gtx, TxOutcome::Aborted));
+        effects
     }
 
     /// The entry of a saga that answers at the end notes how `gtx` ended.
@@ -379,6 +408,10 @@ impl Participant for StepOwner {
         if outdated {
             out.push(Effect::Count("eventual.accepted_on_outdated_replica", 1));
         }
+        // The last step's `Done`: the saga is complete, nothing here is pending any more.
+        if self.semantic_lock && event.kind == EventKind::Done && event.step == self.last_step() {
+            out.push(Effect::ClearPending(event.gtx, None));
+        }
         out.extend(self.react(event, token));
         out
     }
@@ -466,6 +499,7 @@ mod tests {
             last_owner: ActorId(9),
             known: IdMap::new(),
             replica: None,
+            semantic_lock: false,
         }
     }
 
@@ -502,6 +536,7 @@ mod tests {
             idempotent_consumers: true,
             answer: Answer::AtEnd,
             read_model: false,
+            semantic_lock: false,
         };
         let subscriptions = saga.subscriptions(&wiring);
         let to = |kind, step| subscriptions.get(&DomainEvent::topic_of(kind, step)).cloned();

@@ -101,6 +101,12 @@ pub struct Config {
     /// "timed out" though it committed; the client-answers check counts that uncertainty,
     /// and fails it over a scenario's `max_client_uncertainty`.
     pub answer_retries: bool,
+    /// Semantic locks (default `false`): each step's change stays marked pending at its
+    /// service until the saga completes or the step is compensated, and audits leave pending
+    /// changes out, so no audit reads a change a compensation undoes (no dirty read). It
+    /// costs one more delivery per service and transaction (the last step's `Done`) and
+    /// audits that see a saga's changes only once it is complete.
+    pub semantic_lock: bool,
 }
 
 impl Default for Config {
@@ -111,6 +117,7 @@ impl Default for Config {
             idempotent_consumers: true,
             dual_write: false,
             answer_retries: true,
+            semantic_lock: false,
         }
     }
 }
@@ -165,6 +172,7 @@ impl SagaChoreographed {
             answer_retries: self.config.answer_retries,
             answer: Answer::AtEnd,
             read_model: false,
+            semantic_lock: self.config.semantic_lock,
         }
     }
 }
@@ -187,6 +195,11 @@ impl Strategy for SagaChoreographed {
 
     fn problems(&self, _model: &Model) -> Vec<Problem> {
         problems_from(self.config.validate())
+    }
+
+    /// With `semantic_lock`, its step owners mark changes pending until the saga completes.
+    fn semantic_locks(&self) -> bool {
+        self.config.semantic_lock
     }
 
     fn uses_broker(&self) -> bool {

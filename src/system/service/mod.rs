@@ -24,6 +24,7 @@ mod call;
 mod capacity;
 mod instances;
 mod intrusion;
+mod pending;
 mod prepared;
 mod publish;
 
@@ -72,6 +73,8 @@ pub struct ServiceConfig {
     pub capacity: Capacity,
     /// Crashes of single instances the scenario asks for.
     pub instance_crashes: Vec<InstanceCrash>,
+    /// Its strategy marks saga changes pending, and audits leave them out.
+    pub semantic_locks: bool,
 }
 
 /// One business service.
@@ -103,6 +106,8 @@ pub struct Service {
     instances: Vec<instances::Instance>,
     /// The instance round robin tries next.
     next_instance: u16,
+    /// Durable: changes marked pending by semantic locks.
+    pending: pending::PendingMarks,
 }
 
 impl Service {
@@ -146,6 +151,7 @@ impl Service {
             intrusion_visits,
             instances,
             next_instance: 0,
+            pending: pending::PendingMarks::default(),
             participant_timers: armed::ArmedTimers::default(),
             effects: Vec::new(),
             model,
@@ -293,6 +299,8 @@ impl Service {
                     let _ = self.db.take_cost(); // the participant waited for it already
                 }
                 Effect::Count(name, by) => ctx.count(name, by),
+                Effect::MarkPending(call) => self.mark_pending(&call),
+                Effect::ClearPending(gtx, step) => self.clear_pending(gtx, step),
             }
         }
         // A delivery that started no local call is acknowledged at once.
@@ -368,10 +376,18 @@ impl Actor<Msg> for Service {
             }
             Msg::AuditRead { req, token } => {
                 if self.token_ok(ctx, src, token) {
-                    let total = self.audit_total();
+                    // Changes still pending under a semantic lock are not there yet.
+                    let total = self.audit_total() - self.pending_audited();
                     let service = self.config.id;
+                    let hides_pending = self.config.semantic_locks;
                     // A record of the run only: no message, no draw.
-                    self.record(ctx, HistoryEvent::AuditRead { service, req, total });
+                    let read = HistoryEvent::AuditRead {
+                        service,
+                        req,
+                        total,
+                        hides_pending,
+                    };
+                    self.record(ctx, read);
                     ctx.send(src, Msg::AuditReply { req, total });
                 }
             }
@@ -461,7 +477,7 @@ impl Actor<Msg> for Service {
 
     fn retained_bytes(&self) -> usize {
         let participant = self.participant.as_ref().map_or(0, |p| p.retained_bytes());
-        self.history.retained_bytes() + self.db.retained_bytes() + participant
+        self.history.retained_bytes() + self.db.retained_bytes() + participant + self.pending_bytes()
     }
 
     fn on_crash(&mut self, now: Instant) {
