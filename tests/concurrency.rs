@@ -277,3 +277,66 @@ fn every_pending_mark_is_cleared_once_the_sagas_are_over() {
         );
     }
 }
+
+fn query_stock(payment_processing: Option<&str>) -> Scenario {
+    let path = Path::new("scenarios/saga_query_stock.ron");
+    let Some(time) = payment_processing else {
+        return scenario::load(path).expect("the bundled scenario loads");
+    };
+    // The same system with a slower payment step between the query and the reservation.
+    let dir = std::env::temp_dir().join(format!("consim-query-{}-{time}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("a temp dir");
+    let model = std::fs::read_to_string("models/food_delivery_query.ron")
+        .expect("reads")
+        .replace(
+            "Table(rows: 200, initial: 100000)})",
+            &format!("Table(rows: 200, initial: 100000)}}, processing: \"{time}\")"),
+        );
+    std::fs::write(dir.join("model.ron"), model).expect("written");
+    let text = std::fs::read_to_string(path)
+        .expect("reads")
+        .replace("../models/food_delivery_query.ron", "model.ron");
+    let loaded = scenario::load_source(&dir.join("scenario.ron"), &text).expect("loads");
+    std::fs::remove_dir_all(&dir).ok();
+    loaded
+}
+
+#[test]
+fn a_query_answer_goes_stale_over_the_steps_before_the_queried_one() {
+    let (quick, slow) = (query_stock(None), query_stock(Some("20ms")));
+    let (mut stale_quick, mut stale_slow) = (0, 0);
+    for seed in 0..20 {
+        for (scenario, stale) in [(&quick, &mut stale_quick), (&slow, &mut stale_slow)] {
+            let report = run(scenario, seed);
+            assert!(failed(&report).is_empty(), "seed {seed}: {:?}", failed(&report));
+            let counter = |name: &str| report.counters.get(name).copied().unwrap_or(0);
+            let yes = counter("saga_orchestrated.queries") - counter("saga_orchestrated.refused_on_query");
+            let late = counter("saga_orchestrated.refused_after_query");
+            // Every order started on a yes beyond the portions was refused at the restaurant.
+            assert_eq!(
+                yes - late,
+                PORTIONS,
+                "seed {seed}: {yes} started, {late} refused later"
+            );
+            *stale += late;
+        }
+    }
+    assert!(
+        stale_slow > stale_quick,
+        "a slower step in between: {stale_quick} → {stale_slow}"
+    );
+}
+
+#[test]
+fn a_strategy_whose_entry_cannot_query_is_told_so() {
+    let error = scenario::load_with_sets(
+        Path::new("scenarios/saga_query_stock.ron"),
+        &["strategy=TwoPc()".to_string()],
+    )
+    .expect_err("no query before start");
+    let errors = error.into_errors();
+    assert!(
+        errors.iter().any(|e| e.message.contains("`entry_queries`")),
+        "{errors:?}"
+    );
+}

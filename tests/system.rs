@@ -65,6 +65,7 @@ pub fn bank_model(accounts: u64, balance: i64, amount: i64) -> Model {
         steps: vec![leg(0, KeyRef::Request, -amount), leg(1, KeyRef::Other, amount)],
         audit: vec![(ServiceId(0), accounts_table), (ServiceId(1), accounts_table)],
         entry_checks_replica: None,
+        entry_queries: None,
     }
 }
 

@@ -624,6 +624,10 @@ pub struct System {
     /// order (strategies that keep replicas from events).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub entry_checks_replica: Option<String>,
+    /// A later step the entry asks the step's service about (a query to its API) before
+    /// starting a transaction (strategies whose entry can query).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub entry_queries: Option<String>,
 }
 
 /// A service and its database.

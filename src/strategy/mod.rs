@@ -296,6 +296,16 @@ pub fn misfits(strategy: &dyn Strategy, model: &Model) -> Vec<Problem> {
             "use a strategy whose entry consumes every event into a replica (`consim list`), or drop `entry_checks_replica`",
         ));
     }
+    if model.entry_queries.is_some() && !strategy.queries_before_start() {
+        problems.push(Problem::whole(
+            format!(
+                "strategy {} has no entry that can query a service before it starts, and the \
+                 model's `entry_queries` asks for one",
+                strategy.name()
+            ),
+            "use a strategy whose entry queries (`consim list`), or drop `entry_queries`",
+        ));
+    }
     problems
 }
 
@@ -388,6 +398,12 @@ pub trait Strategy: std::fmt::Debug + Send + Sync + erased_serde::Serialize {
     fn read_model(&self, history: &History, facts: &RunFacts<'_>) -> Option<ReadModelFacts> {
         let _ = (history, facts);
         None
+    }
+
+    /// Whether its entry can ask a step's service about the step before it starts a
+    /// transaction (a model's `entry_queries`). No by default.
+    fn queries_before_start(&self) -> bool {
+        false
     }
 
     /// Whether its participants mark saga changes pending until the saga ends, so that audits

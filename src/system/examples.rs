@@ -64,6 +64,7 @@ pub fn bank_transfer() -> Model {
         ],
         audit: vec![(ServiceId(0), TableId(0)), (ServiceId(1), TableId(0))],
         entry_checks_replica: None,
+        entry_queries: None,
     }
 }
 
@@ -100,6 +101,7 @@ pub fn food_delivery() -> Model {
         ],
         audit: vec![(ServiceId(2), TableId(0))],
         entry_checks_replica: None,
+        entry_queries: None,
     }
 }
 
@@ -120,5 +122,6 @@ pub fn travel_booking() -> Model {
         ],
         audit: Vec::new(),
         entry_checks_replica: None,
+        entry_queries: None,
     }
 }

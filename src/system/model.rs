@@ -34,6 +34,10 @@ pub struct Model {
     /// services' events) before it accepts a transaction: a decision on data that may be
     /// outdated by the replication lag. `None`: no such check.
     pub entry_checks_replica: Option<u16>,
+    /// The step the entry asks its service about, with a query to its API, before it starts
+    /// a transaction: fresher than a replica, still outdated by the time the step runs.
+    /// `None`: no query.
+    pub entry_queries: Option<u16>,
 }
 
 /// One service and the database it owns.

@@ -71,6 +71,11 @@ pub enum CallMode {
     /// Drop the step's hold without applying it (TCC's cancel). Sent with `kind:
     /// Compensation`: like a compensation, it fences a reserve that has not arrived yet.
     Release,
+    /// A query to the service's API: run the action as if to commit, then abort, and answer
+    /// whether it would have committed (`Committed`) or been refused. Changes nothing and
+    /// leaves no history. Sent with `kind: Action`, not idempotent. (Last, so adding it
+    /// renumbered no variant the trace hash already covered.)
+    Check,
 }
 
 impl CallMode {
@@ -368,6 +373,7 @@ impl Msg {
         "Reserve",
         "Confirm",
         "Release",
+        "Check",
         "LocalReply",
         "AuditRead",
         "AuditReply",
@@ -376,13 +382,14 @@ impl Msg {
 
     /// The kinds of the local calls that run a step as a local transaction where they
     /// arrive (a subset of [`Msg::KINDS`]).
-    pub const LOCAL_CALL_KINDS: [&'static str; 6] = [
+    pub const LOCAL_CALL_KINDS: [&'static str; 7] = [
         "Action",
         "Compensation",
         "Prepare",
         "Reserve",
         "Confirm",
         "Release",
+        "Check",
     ];
 
     /// The message's kind: one of [`Msg::KINDS`], a broker kind, or for a strategy's own
@@ -401,6 +408,7 @@ impl Msg {
                 (CallMode::Reserve, _) => "Reserve",
                 (CallMode::Confirm, _) => "Confirm",
                 (CallMode::Release, _) => "Release",
+                (CallMode::Check, _) => "Check",
             },
             Msg::LocalReply { .. } => "LocalReply",
             Msg::AuditRead { .. } => "AuditRead",

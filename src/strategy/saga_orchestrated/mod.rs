@@ -379,4 +379,9 @@ impl Strategy for SagaOrchestrated {
     fn entry(&self, wiring: &Wiring) -> ActorId {
         wiring.extras[0]
     }
+
+    /// The orchestrator asks the queried step's service before it starts a saga.
+    fn queries_before_start(&self) -> bool {
+        true
+    }
 }

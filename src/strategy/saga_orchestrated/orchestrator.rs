@@ -6,7 +6,7 @@
 //! costs one map lookup, one timer set and one timer cancelled; nothing is allocated per
 //! message and nothing is formatted.
 
-use std::collections::VecDeque;
+use std::collections::{BTreeMap, VecDeque};
 
 use super::Config;
 use crate::sim::{ActorId, IdMap, Instant};
@@ -20,6 +20,8 @@ use crate::world::{Actor, Ctx, TimerId};
 const TAG_BACKOFF: u8 = 1;
 /// Timer tag bit: set when the saga is compensating.
 const TAG_COMPENSATING: u8 = 2;
+/// Timer tag bit: set for a query's deadline (before the saga starts).
+const TAG_QUERY: u8 = 4;
 
 /// The saga execution component: the entry actor of every business transaction.
 #[derive(Debug)]
@@ -31,6 +33,17 @@ pub struct Orchestrator {
     finished: IdMap<GlobalTxId, TxOutcome>,
     /// Finished sagas in the order they finished, to forget them after `outcome_retention`.
     finished_order: VecDeque<(Instant, GlobalTxId)>,
+    /// Volatile: transactions whose query (the model's `entry_queries`) is in flight, before
+    /// their saga starts.
+    querying: BTreeMap<GlobalTxId, Query>,
+}
+
+/// A query in flight: what the saga will need, and its attempt and deadline.
+#[derive(Clone, Copy, Debug)]
+struct Query {
+    keys: RequestKeys,
+    attempt: u16,
+    timer: TimerId,
 }
 
 /// What does not change during a run: settings and where to send things.
@@ -41,6 +54,8 @@ struct Plan {
     token: Token,
     /// The actor running each step, indexed by step.
     step_actors: Vec<ActorId>,
+    /// The step whose service the orchestrator asks before starting a saga, if any.
+    query_step: Option<u16>,
 }
 
 /// One running saga: its durable log entry and its volatile retry state.
@@ -62,6 +77,9 @@ struct SagaLog {
     compensating: bool,
     /// Bit `i`: step `i`'s action is known committed and not yet compensated.
     committed: u64,
+    /// It started on a query's yes: a refusal of the queried step then shows the query's
+    /// answer was outdated by the time the step ran.
+    queried: bool,
 }
 
 /// What a transition asks the orchestrator to do next.
@@ -88,12 +106,14 @@ impl Orchestrator {
             gateway: wiring.gateway,
             token: wiring.token,
             step_actors: (0..step_count as u16).map(|s| wiring.step_service(s)).collect(),
+            query_step: wiring.model.entry_queries,
         };
         Orchestrator {
             plan,
             running: IdMap::new(),
             finished: IdMap::new(),
             finished_order: VecDeque::new(),
+            querying: BTreeMap::new(),
         }
     }
 
@@ -119,16 +139,25 @@ impl Orchestrator {
             ctx.send(self.plan.gateway, Msg::Outcome { gtx, outcome });
             return;
         }
-        if self.running.contains_key(gtx) {
-            // A gateway retry of a saga still running: it answers when it finishes.
+        if self.running.contains_key(gtx) || self.querying.contains_key(&gtx) {
+            // A gateway retry of a saga still running or asked about: it answers when done.
             return;
         }
+        if self.plan.query_step.is_some() {
+            return self.send_query(ctx, gtx, keys, 1);
+        }
+        self.start(ctx, gtx, keys, false);
+    }
+
+    /// Logs a new saga and calls its first step.
+    fn start(&mut self, ctx: &mut Ctx<'_, Msg>, gtx: GlobalTxId, keys: RequestKeys, queried: bool) {
         let saga = Saga {
             log: SagaLog {
                 keys,
                 step: 0,
                 compensating: false,
                 committed: 0,
+                queried,
             },
             attempt: 0,
             timer: None,
@@ -142,6 +171,69 @@ impl Orchestrator {
         }
     }
 
+    /// Asks the queried step's service whether the step would commit now (attempt
+    /// `attempt`), and arms the query's deadline.
+    fn send_query(&mut self, ctx: &mut Ctx<'_, Msg>, gtx: GlobalTxId, keys: RequestKeys, attempt: u16) {
+        let step = self.plan.query_step.expect("asked only with a query step");
+        let call = LocalCall {
+            gtx,
+            step,
+            kind: StepKind::Action,
+            mode: CallMode::Check,
+            keys,
+            idempotent: false,
+            emit_on_commit: None,
+            emit_on_refusal: None,
+            token: self.plan.token,
+        };
+        ctx.send(self.plan.step_actors[usize::from(step)], Msg::Local(call));
+        ctx.count("saga_orchestrated.queries", 1);
+        let deadline = TimerMsg::Strategy {
+            gtx,
+            step,
+            attempt,
+            tag: TAG_QUERY,
+        };
+        let timer = ctx.set_timer(self.plan.config.step_timeout, Msg::Timer(deadline));
+        self.querying.insert(gtx, Query { keys, attempt, timer });
+    }
+
+    /// The query's answer: start the saga on a yes, abort it on a no; busy waits for the
+    /// deadline to ask again.
+    fn on_query_reply(&mut self, ctx: &mut Ctx<'_, Msg>, gtx: GlobalTxId, result: LocalResult) {
+        let yes = match result {
+            LocalResult::Committed => true,
+            LocalResult::Refused => false,
+            _ => return,
+        };
+        let Some(query) = self.querying.remove(&gtx) else {
+            return;
+        };
+        ctx.cancel_timer(query.timer);
+        if yes {
+            self.start(ctx, gtx, query.keys, true);
+        } else {
+            ctx.count("saga_orchestrated.refused_on_query", 1);
+            self.finish(ctx, gtx, TxOutcome::Aborted);
+        }
+    }
+
+    /// No answer to a query in time: ask again, up to `retry_max` more times, then abort.
+    fn on_query_deadline(&mut self, ctx: &mut Ctx<'_, Msg>, gtx: GlobalTxId, attempt: u16) {
+        let Some(query) = self.querying.get(&gtx).copied() else {
+            return;
+        };
+        if query.attempt != attempt {
+            return;
+        }
+        if attempt <= self.plan.config.retry_max {
+            return self.send_query(ctx, gtx, query.keys, attempt + 1);
+        }
+        self.querying.remove(&gtx);
+        ctx.count("saga_orchestrated.queries_given_up", 1);
+        self.finish(ctx, gtx, TxOutcome::Aborted);
+    }
+
     fn on_reply(
         &mut self,
         ctx: &mut Ctx<'_, Msg>,
@@ -150,11 +242,22 @@ impl Orchestrator {
         kind: StepKind,
         result: LocalResult,
     ) {
+        if self.querying.contains_key(&gtx) && Some(step) == self.plan.query_step && kind == StepKind::Action
+        {
+            return self.on_query_reply(ctx, gtx, result);
+        }
         let Some(saga) = self.running.get_mut(gtx) else {
             return; // a late or duplicate reply to a finished saga
         };
         if saga.log.step != step || saga.log.compensating != (kind == StepKind::Compensation) {
             return; // a late or duplicate reply to an earlier call
+        }
+        if result == LocalResult::Refused
+            && saga.log.queried
+            && !saga.log.compensating
+            && Some(step) == self.plan.query_step
+        {
+            ctx.count("saga_orchestrated.refused_after_query", 1);
         }
         let result = match result {
             LocalResult::Committed | LocalResult::Refused | LocalResult::Busy => result,
@@ -171,6 +274,9 @@ impl Orchestrator {
     }
 
     fn on_timer(&mut self, ctx: &mut Ctx<'_, Msg>, gtx: GlobalTxId, step: u16, attempt: u16, tag: u8) {
+        if tag & TAG_QUERY != 0 {
+            return self.on_query_deadline(ctx, gtx, attempt);
+        }
         let Some(saga) = self.running.get_mut(gtx) else {
             return;
         };
@@ -393,7 +499,9 @@ impl Actor<Msg> for Orchestrator {
     }
 
     fn on_crash(&mut self, _now: Instant) {
-        // The log survives; attempt counters and timers do not (the kernel drops the timers).
+        // The log survives; attempt counters, timers and queries do not (the kernel drops
+        // the timers; a gateway retry asks again).
+        self.querying.clear();
         for saga in self.running.values_mut() {
             saga.attempt = 0;
             saga.timer = None;

@@ -67,6 +67,7 @@ fn ledger(deltas: &[i64]) -> Model {
         steps,
         audit: Vec::new(),
         entry_checks_replica: None,
+        entry_queries: None,
     }
 }
 

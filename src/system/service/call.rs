@@ -248,7 +248,8 @@ impl Service {
         let mut session = self.db.access(me).expect("owner");
         let hold = hold_key(call.gtx, call.step);
         let outcome = match call.mode {
-            CallMode::Commit | CallMode::Prepare => session.apply(local, &op),
+            // A query runs the action as if to commit; `complete` aborts it.
+            CallMode::Commit | CallMode::Prepare | CallMode::Check => session.apply(local, &op),
             // A reservation holds the change decided, as a delta, whatever way it is written.
             CallMode::Reserve => session.hold(local, hold, &op.as_delta()),
             // Nothing held: never reserved, or already released. A confirm must not apply.
@@ -328,6 +329,11 @@ impl Service {
         let (call, now, me) = (active.call, ctx.now(), ctx.me());
         let mut session = self.db.access(me).expect("owner");
         let (result, woken, write) = match active.phase {
+            // A query: it would have committed; nothing is kept.
+            Phase::Ready if call.mode == CallMode::Check => {
+                let woken = session.abort(local, now).expect("active tx aborts");
+                (LocalResult::Committed, woken, None)
+            }
             Phase::Ready if call.mode == CallMode::Prepare => {
                 if call.idempotent {
                     let recorded = session.record_idempotency(local, idempotency_key(&call), Value::Int(1));
@@ -400,6 +406,14 @@ impl Service {
         };
         // Charged ahead, in `schedule_completion`.
         let _ = self.db.take_cost();
+        if call.mode == CallMode::Check {
+            // A query changed nothing: no history, no event, no point; only the answer.
+            let _ = write;
+            self.finish(ctx, call, active.reply, result);
+            self.wake(ctx, woken);
+            self.release(ctx, active.instance, active.arrived);
+            return;
+        }
         if matches!(result, LocalResult::Prepared | LocalResult::Reserved)
             && active.phase == Phase::Ready
             && let Some(participant) = self.participant.as_mut()
