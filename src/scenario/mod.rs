@@ -11,6 +11,7 @@
 //! derives `Deserialize`.
 
 pub mod aim;
+mod decisions;
 pub mod error;
 pub mod graph;
 mod instances;

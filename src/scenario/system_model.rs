@@ -258,14 +258,13 @@ pub fn system(check: &mut Checker<'_>, raw: &raw::System, name: &str) -> Option<
             audit.push((service, table));
         }
     }
-    let entry_checks_replica = raw
-        .entry_checks_replica
-        .as_deref()
-        .and_then(|wanted| later_counter_step(check, "entry_checks_replica", wanted, &steps));
+    let entry_checks_replica = raw.entry_checks_replica.as_deref().and_then(|wanted| {
+        super::decisions::later_counter_step(check, "entry_checks_replica", wanted, &steps)
+    });
     let entry_queries = raw
         .entry_queries
         .as_deref()
-        .and_then(|wanted| later_counter_step(check, "entry_queries", wanted, &steps));
+        .and_then(|wanted| super::decisions::later_counter_step(check, "entry_queries", wanted, &steps));
     (check.errors.len() == errors_before).then(|| Model {
         name: name.to_string(),
         services,
@@ -345,37 +344,6 @@ fn resolve_table(
             None
         }
     }
-}
-
-/// The step called `wanted`, after the first, that adds to one row (what a replica can
-/// follow and a query can check), or `None` with an error at `field`.
-fn later_counter_step(check: &mut Checker<'_>, field: &str, wanted: &str, steps: &[StepSpec]) -> Option<u16> {
-    let counts = |s: &StepSpec| {
-        matches!(
-            s.action,
-            Action::Add { .. } | Action::ReadThenWrite { also_reads: None, .. }
-        )
-    };
-    let index = steps
-        .iter()
-        .position(|s| s.name == wanted)
-        .filter(|i| *i > 0 && counts(&steps[*i]));
-    if index.is_none() {
-        let later: Vec<&str> = steps
-            .iter()
-            .skip(1)
-            .filter(|s| counts(s))
-            .map(|s| s.name.as_str())
-            .collect();
-        check.error_at_name(
-            &[Step::Field(field)],
-            wanted,
-            format!("`{wanted}` is not a later step that adds to one row, which the entry could check"),
-            "not a checkable step",
-            Some(format!("steps the entry could check: {}", later.join(", "))),
-        );
-    }
-    index.map(|i| i as u16)
 }
 
 /// The bounds `min` and `max` make (none given: unbounded), or `None` with an error when
