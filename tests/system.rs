@@ -8,7 +8,7 @@ use std::sync::Arc;
 use consim::assembly::{SystemConfig, TOKEN};
 use consim::net::{FaultSpec, LinkSpec, Probability};
 use consim::sim::{ActorId, Duration, Instant, TraceKind, TraceLevel};
-use consim::store::{Bounds, CostModel, Key, TableId, Value};
+use consim::store::{Bounds, Key, TableId, Value};
 use consim::strategy::{Strategy, Wiring};
 use consim::system::history::HistoryEvent;
 use consim::system::model::{Action, KeyRef, Model, ServiceId, ServiceSpec, StepSpec, TableSpec};
@@ -22,21 +22,16 @@ use consim::world::{Actor, Ctx, Limits};
 /// Two banks; a transfer debits an account at `bank_a` (never below zero) and credits one at
 /// `bank_b`. The audit sums both, which a transfer conserves.
 pub fn bank_model(accounts: u64, balance: i64, amount: i64) -> Model {
-    let bank = |name: &str| ServiceSpec {
-        name: name.into(),
-        tables: vec![TableSpec {
+    let bank = |name: &str| {
+        let accounts = TableSpec {
             name: "accounts".into(),
             key_count: accounts,
             initial: balance,
-        }],
-        processing: consim::net::LatencyDist::Constant { us: 100 },
-        db_cost: CostModel::default(),
-        capacity: consim::system::model::Capacity::default(),
-        db_times: None,
-        isolation: Default::default(),
-        reads: Default::default(),
-        instances: 1,
-        balance: Default::default(),
+        };
+        ServiceSpec {
+            processing: consim::net::LatencyDist::Constant { us: 100 },
+            ..ServiceSpec::new(name, vec![accounts])
+        }
     };
     let accounts_table = TableId(0);
     let leg = |service: u16, key: KeyRef, delta: i64| StepSpec {

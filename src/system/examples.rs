@@ -1,29 +1,19 @@
 //! The bundled models, built in code: for tests and benches that should not depend on file
 //! loading, and as the reference the RON files in `models/` are checked against.
 
-use crate::store::{Bounds, CostModel, TableId};
+use crate::store::{Bounds, TableId};
 use crate::system::model::{Action, KeyRef, Model, ServiceId, ServiceSpec, StepSpec, TableSpec};
 
 fn service(name: &str, tables: &[(&str, u64, i64)]) -> ServiceSpec {
-    ServiceSpec {
-        name: name.into(),
-        tables: tables
-            .iter()
-            .map(|(table, key_count, initial)| TableSpec {
-                name: (*table).into(),
-                key_count: *key_count,
-                initial: *initial,
-            })
-            .collect(),
-        processing: crate::net::LatencyDist::Constant { us: 200 },
-        db_cost: CostModel::default(),
-        capacity: crate::system::model::Capacity::default(),
-        isolation: crate::store::Isolation::default(),
-        reads: crate::store::ReadGuard::default(),
-        instances: 1,
-        balance: crate::system::model::Balance::default(),
-        db_times: None,
-    }
+    let tables = tables
+        .iter()
+        .map(|(table, key_count, initial)| TableSpec {
+            name: (*table).into(),
+            key_count: *key_count,
+            initial: *initial,
+        })
+        .collect();
+    ServiceSpec::new(name, tables)
 }
 
 /// A step that adds `delta` to a row (refusing to go below zero) and compensates with the

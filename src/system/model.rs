@@ -285,6 +285,27 @@ impl Action {
     }
 }
 
+impl ServiceSpec {
+    /// A service with `tables` and every other setting at the model file's default: 200 µs
+    /// of processing, the default database costs, unbounded workers, one instance,
+    /// serializable isolation. Code that builds models starts here and changes what it
+    /// needs, so a new setting has its default in one place.
+    pub fn new(name: impl Into<String>, tables: Vec<TableSpec>) -> ServiceSpec {
+        ServiceSpec {
+            name: name.into(),
+            tables,
+            processing: crate::net::LatencyDist::Constant { us: 200 },
+            db_cost: CostModel::default(),
+            db_times: None,
+            capacity: Capacity::default(),
+            isolation: crate::store::Isolation::default(),
+            reads: crate::store::ReadGuard::default(),
+            instances: 1,
+            balance: Balance::default(),
+        }
+    }
+}
+
 impl Model {
     /// The service called `name`.
     pub fn service_id(&self, name: &str) -> Option<ServiceId> {

@@ -8,7 +8,7 @@ use crate::assembly::{SystemConfig, SystemWorld};
 use crate::check;
 use crate::net::{FaultSpec, LatencyDist, LinkSpec, Probability};
 use crate::sim::{Duration, Instant, TraceKind, TraceLevel};
-use crate::store::{Bounds, CostModel, TableId};
+use crate::store::{Bounds, TableId};
 use crate::strategy::testing::broken_checks;
 use crate::system::examples::bank_transfer;
 use crate::system::history::HistoryEvent;
@@ -24,21 +24,13 @@ use crate::world::Limits;
 fn ledger(deltas: &[i64]) -> Model {
     let table = TableId(0);
     let services = (0..deltas.len())
-        .map(|i| ServiceSpec {
-            name: format!("s{i}"),
-            tables: vec![TableSpec {
+        .map(|i| {
+            let accounts = TableSpec {
                 name: "accounts".into(),
                 key_count: 10,
                 initial: 1_000,
-            }],
-            processing: crate::net::LatencyDist::Constant { us: 200 },
-            db_cost: CostModel::default(),
-            capacity: crate::system::model::Capacity::default(),
-            isolation: crate::store::Isolation::default(),
-            reads: crate::store::ReadGuard::default(),
-            instances: 1,
-            balance: crate::system::model::Balance::default(),
-            db_times: None,
+            };
+            ServiceSpec::new(format!("s{i}"), vec![accounts])
         })
         .collect();
     let steps = deltas
