@@ -5,6 +5,7 @@
 //! [`net`] (topology, links, faults, the per-message decision), [`world`] (actors and the run
 //! loop). Same seed, same run: see ARCHITECTURE.md for how that is kept true.
 
+pub mod args;
 pub mod assembly;
 pub mod broker;
 pub mod chaos;

@@ -255,19 +255,9 @@ enum Format {
 }
 
 fn main() -> ExitCode {
-    let cli = match Cli::try_parse() {
+    let cli: Cli = match consim::args::parse() {
         Ok(cli) => cli,
-        Err(e) => {
-            // `--help` and `--version` are answers, not errors; any other mistake in the
-            // arguments is bad input, exit 1 (clap's own 2 is this program's "a check failed").
-            let _ = e.print();
-            return match e.kind() {
-                clap::error::ErrorKind::DisplayHelp | clap::error::ErrorKind::DisplayVersion => {
-                    ExitCode::SUCCESS
-                }
-                _ => ExitCode::from(1),
-            };
-        }
+        Err(code) => return code,
     };
     let _ = SETS.set(cli.set);
     let result = match cli.command {

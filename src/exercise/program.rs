@@ -68,7 +68,10 @@ enum Command {
 /// example `program`. Exit codes as `consim exercise grade`: 0 every criterion passes, 2 one
 /// fails, 1 bad input.
 pub fn main(id: &str, program: &str, strategy: StrategyChoice) -> ExitCode {
-    let cli = Cli::parse();
+    let cli: Cli = match crate::args::parse() {
+        Ok(cli) => cli,
+        Err(code) => return code,
+    };
     let command = format!("cargo run --release --example {program} --");
     let result = match cli.command.unwrap_or(Command::Grade {
         seed_base: 1,
